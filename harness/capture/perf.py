@@ -1,0 +1,284 @@
+"""perf record on a service's process for a window, converted to a pprof profile.
+
+Recording: `perf record -e cpu-clock -F <freq> -g -k mono -p <host pid>` (software
+event; `-k mono` stamps samples with CLOCK_MONOTONIC, the run's clock).
+
+Conversion: `perf script` prints each sample's time and call chain as `symbol+offset
+(dso)`. For frames in the Go binary the address is the symbol's address (from `go tool
+nm`) plus the offset, and `go tool addr2line` gives its file:line (return addresses of
+callers are looked up at address-1, as pprof does). Kernel frames stay as they are, with
+the file `[kernel.kallsyms]`. Each perf sample becomes one pprof sample with the values
+(samples/count, cpu/nanoseconds) and a numeric label `t_ms`: its time on the run clock,
+t_ms = (perf time - clock.mono_t0) * 1000.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import proc
+from harness.errors import HarnessError
+from lsp.pprof.proto import Profile
+
+HEADER_RE = re.compile(r"^\s*(?P<comm>.*?)\s+(?P<pid>\d+)/(?P<tid>\d+)\s+(?P<time>\d+\.\d+):\s+(?P<period>\d+)?")
+FRAME_RE = re.compile(r"^\s+(?P<ip>[0-9a-f]+)\s+(?P<sym>.*?)(?:\+0x(?P<off>[0-9a-f]+))?\s+\((?P<dso>[^()]*)\)\s*$")
+KERNEL = "[kernel.kallsyms]"
+
+
+@dataclass
+class PerfSample:
+    t_mono: float
+    tid: int
+    period: int
+    frames: list[tuple[str, int | None, str]]     # (symbol, offset or None, dso), leaf first
+
+
+@dataclass
+class Symbolizer:
+    """File:line for addresses of one Go binary, via `go tool nm` and `go tool addr2line`."""
+    binary: str
+    go: str = "go"
+    timeout: float = 60.0
+    _symbols: dict[str, int] = field(default_factory=dict)
+
+    def load_symbols(self) -> None:
+        res = proc.run([self.go, "tool", "nm", self.binary], timeout=self.timeout,
+                       what="go tool nm could not read the service's binary")
+        for line in res.stdout.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) == 3 and parts[1] in ("T", "t"):
+                self._symbols.setdefault(parts[2], int(parts[0], 16))
+
+    def address(self, sym: str, off: int | None) -> int | None:
+        base = self._symbols.get(sym)
+        return None if base is None or off is None else base + off
+
+    def lines(self, addresses: list[int]) -> dict[int, tuple[str, str, int]]:
+        """address -> (function, file, line) for the addresses addr2line knows."""
+        if not addresses:
+            return {}
+        text = "".join(f"0x{a:x}\n" for a in addresses)
+        res = proc.run([self.go, "tool", "addr2line", self.binary], timeout=self.timeout, input=text,
+                       what="go tool addr2line failed on the service's binary")
+        out_lines = res.stdout.splitlines()
+        found = {}
+        for i, addr in enumerate(addresses):
+            if 2 * i + 1 >= len(out_lines):
+                break
+            func, where = out_lines[2 * i], out_lines[2 * i + 1]
+            path, _, line = where.rpartition(":")
+            if func != "?" and path not in ("?", ""):
+                found[addr] = (func, path, int(line) if line.isdigit() else 0)
+        return found
+
+
+def parse_script(text: str) -> list[PerfSample]:
+    """Samples of `perf script -F comm,pid,tid,time,period,ip,sym,symoff,dso --ns` (pure)."""
+    samples: list[PerfSample] = []
+    cur: PerfSample | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            cur = None
+            continue
+        if not line[0].isspace():
+            m = HEADER_RE.match(line)
+            if m:
+                cur = PerfSample(float(m["time"]), int(m["tid"]), int(m["period"] or 0), [])
+                samples.append(cur)
+            continue
+        m = FRAME_RE.match(line)
+        if m and cur is not None:
+            sym = m["sym"] or "[unknown]"
+            cur.frames.append((sym, int(m["off"], 16) if m["off"] else None, m["dso"]))
+    return samples
+
+
+class _Builder:
+    """Interns functions, locations and strings of the pprof message being built."""
+
+    def __init__(self, msg: Profile):
+        self.msg = msg
+        self.strings: dict[str, int] = {}
+        self.funcs: dict[tuple[str, str], int] = {}
+        self.locs: dict[tuple, int] = {}
+        self.mappings: dict[str, int] = {}
+        self.s("")
+
+    def s(self, text: str) -> int:
+        i = self.strings.get(text)
+        if i is None:
+            i = self.strings[text] = len(self.strings)
+            self.msg.string_table.append(text)
+        return i
+
+    def func(self, name: str, filename: str) -> int:
+        key = (name, filename)
+        if key not in self.funcs:
+            f = self.msg.function.add(id=len(self.funcs) + 1, name=self.s(name), system_name=self.s(name),
+                                      filename=self.s(filename))
+            self.funcs[key] = f.id
+        return self.funcs[key]
+
+    def mapping(self, dso: str) -> int:
+        if dso not in self.mappings:
+            m = self.msg.mapping.add(id=len(self.mappings) + 1, filename=self.s(dso), has_functions=True,
+                                     has_filenames=dso != KERNEL, has_line_numbers=dso != KERNEL)
+            self.mappings[dso] = m.id
+        return self.mappings[dso]
+
+    def location(self, key: tuple, dso: str, address: int, func: str, filename: str, line: int) -> int:
+        if key not in self.locs:
+            loc = self.msg.location.add(id=len(self.locs) + 1, mapping_id=self.mapping(dso), address=address)
+            loc.line.add(function_id=self.func(func, filename), line=line)
+            self.locs[key] = loc.id
+        return self.locs[key]
+
+
+def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, period_ns: int,
+               resolve=None) -> Profile:
+    """A pprof message from parsed perf samples.
+
+    resolve(sym, off, dso, is_leaf) -> (address, function, file, line) | None gives Go
+    file:line for a frame; frames it does not know keep their symbol and dso.
+    """
+    msg = Profile()
+    b = _Builder(msg)
+    msg.sample_type.add(type=b.s("samples"), unit=b.s("count"))
+    msg.sample_type.add(type=b.s("cpu"), unit=b.s("nanoseconds"))
+    msg.period_type.type, msg.period_type.unit = b.s("cpu"), b.s("nanoseconds")
+    msg.period = period_ns
+    t_ms, tid_key, ms = b.s("t_ms"), b.s("tid"), b.s("ms")
+    for smp in samples:
+        ids = []
+        for depth, (sym, off, dso) in enumerate(smp.frames):
+            hit = resolve(sym, off, dso, depth == 0) if resolve else None
+            if hit:
+                addr, func, filename, line = hit
+                ids.append(b.location(("go", addr), dso, addr, func, filename, line))
+            else:
+                filename = KERNEL if dso == KERNEL else dso
+                ids.append(b.location(("sym", sym, off, dso), dso, 0, sym, filename, 0))
+        sample = msg.sample.add(location_id=ids, value=[1, smp.period or period_ns])
+        sample.label.add(key=t_ms, num=int(round((smp.t_mono - mono_t0) * 1000)), num_unit=ms)
+        sample.label.add(key=tid_key, num=smp.tid)
+    if samples:
+        first, last = samples[0].t_mono, samples[-1].t_mono
+        msg.time_nanos = int((wall_t0 + first - mono_t0) * 1e9)
+        msg.duration_nanos = int(max(0.0, last - first) * 1e9) + period_ns
+    return msg
+
+
+def go_resolver(sym_: Symbolizer, samples: list[PerfSample], exe_dso: str):
+    """A resolve() for to_profile backed by one symbolizer run over every address in `samples`."""
+    wanted: dict[tuple[str, int | None, bool], int] = {}
+    for smp in samples:
+        for depth, (sym, off, dso) in enumerate(smp.frames):
+            if dso != exe_dso:
+                continue
+            addr = sym_.address(sym, off)
+            if addr is not None:
+                wanted[(sym, off, depth == 0)] = addr if depth == 0 else addr - 1
+    found = sym_.lines(sorted(set(wanted.values())))
+
+    def resolve(sym, off, dso, is_leaf):
+        if dso != exe_dso:
+            return None
+        addr = wanted.get((sym, off, is_leaf))
+        hit = found.get(addr) if addr is not None else None
+        return (addr, hit[0], hit[1], hit[2]) if hit else None
+    return resolve
+
+
+class PerfRecording:
+    """One `perf record` process for one service and window."""
+
+    def __init__(self, pid: int, out: Path, frequency: int, clock):
+        self.pid = pid
+        self.out = out
+        self.frequency = frequency
+        self.clock = clock
+        self.start_s: float | None = None
+        self.end_s: float | None = None
+        self.exe = ""
+        self._proc: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self) -> None:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.exe = _exe_path(self.pid)
+        cmd = ["perf", "record", "-e", "cpu-clock", "-F", str(self.frequency), "-g", "-k", "mono",
+               "-p", str(self.pid), "-o", str(self.out)]
+        self._log = open(self.out.with_suffix(".log"), "w")
+        # perf record runs for the whole window: it is stopped with SIGINT by stop(), so it
+        # cannot go through proc.run (which waits); stop() bounds every wait.
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                      stderr=subprocess.STDOUT)
+        self.start_s = self.clock.now()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the window; raises HarnessError when perf failed or wrote nothing."""
+        p = self._proc
+        if p is None:
+            return
+        self._proc = None
+        self.end_s = self.clock.now()
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+        self._log.close()
+        if not self.out.exists() or self.out.stat().st_size == 0:
+            log = self.out.with_suffix(".log").read_text()[-500:].strip()
+            raise HarnessError("perf record wrote no data", where=f"pid {self.pid}",
+                               seen=f"exit code {p.returncode}; {log}",
+                               hint="perf needs root (or kernel.perf_event_paranoid <= 0) and the "
+                                    "process must be alive")
+
+
+def _exe_path(pid: int) -> str:
+    """The binary's path as perf names its dso (the path inside the container)."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
+def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
+            go: str = "go", timeout: float = 120.0) -> dict:
+    """perf.data -> pprof at `out`; returns {samples, first_s, last_s, symbolized}."""
+    res = proc.run(["perf", "script", "-i", str(data), "-F", "comm,pid,tid,time,period,ip,sym,symoff,dso",
+                    "--ns"], timeout=timeout, what="perf script could not read the recording")
+    samples = parse_script(res.stdout)
+    resolve, symbolized = None, False
+    binary = f"/proc/{pid}/exe"
+    if exe and os.path.exists(binary):
+        sym_ = Symbolizer(binary, go=go)
+        try:
+            sym_.load_symbols()
+            resolve = go_resolver(sym_, samples, exe)
+            symbolized = True
+        except HarnessError:
+            resolve = None      # symbol names without lines are still a profile
+    msg = to_profile(samples, mono_t0=clock.mono_t0, wall_t0=clock.wall_t0,
+                     period_ns=int(1e9 / frequency), resolve=resolve)
+    import gzip
+
+    out.write_bytes(gzip.compress(msg.SerializeToString()))
+    return {"samples": len(samples), "symbolized": symbolized,
+            "first_s": clock.at(samples[0].t_mono) if samples else None,
+            "last_s": clock.at(samples[-1].t_mono) if samples else None}
+
+
+def wait_started(rec: PerfRecording, timeout: float = 2.0) -> None:
+    """Wait until perf has created its output file (it is attached), bounded by `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not rec.out.exists():
+        time.sleep(0.02)

@@ -1,0 +1,126 @@
+"""Runtime execution traces: the blocking views as pprof files, and a summary without a browser.
+
+`go tool trace -pprof=sched|sync|net|syscall trace.out` gives the derived profiles.
+`go tool trace -d=parsed trace.out` prints every event as text; `summarize` reads it:
+
+- the trace's window on the run clock: Sync events carry `Trace=<trace ns> Mono=<CLOCK_MONOTONIC ns>`,
+  so an event at trace time T happened at mono T + (Mono - Trace);
+- GC: cycles (ranges "GC concurrent mark phase"), stop-the-world pauses of the GC
+  (ranges "stop-the-world (GC ...)"): count, total, max;
+- goroutines created (NotExist->Runnable);
+- time goroutines spent waiting, by the reason the runtime gives (Running->Waiting until
+  Waiting->Runnable), in syscalls, and runnable but not running (scheduler latency).
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from harness import proc
+
+PPROF_VIEWS = ("sched", "sync", "net", "syscall")
+EVENT_RE = re.compile(r"^M=\S+ P=\S+ G=\S+ (\w+) Time=(\d+)(.*)$")
+TRANS_RE = re.compile(r"GoID=(\d+) (\w+)->(\w+) Reason=\"([^\"]*)\"")
+NAME_RE = re.compile(r"Name=\"([^\"]*)\" Scope=(\S+)")
+SYNC_RE = re.compile(r"Trace=(\d+) Mono=(\d+)")
+
+
+def derive_pprof(go: str, trace: Path, view: str, out: Path, timeout: float = 60.0) -> None:
+    """Write `go tool trace -pprof=<view>` (gzip protobuf on stdout) to `out`."""
+    # The profile is binary on stdout; the shell redirects it so proc.run only sees text.
+    proc.run(["sh", "-c", 'exec "$@" > "$HARNESS_OUT"', "sh", go, "tool", "trace", f"-pprof={view}",
+              str(trace)], timeout=timeout, env={**os.environ, "HARNESS_OUT": str(out)},
+             what=f"go tool trace -pprof={view} failed")
+
+
+def parsed_events(go: str, trace: Path, timeout: float = 120.0) -> str:
+    return proc.run([go, "tool", "trace", "-d=parsed", str(trace)], timeout=timeout,
+                    what="go tool trace could not parse the runtime trace").stdout
+
+
+class _Summary:
+    def __init__(self):
+        self.first = self.last = None
+        self.offset = None                      # mono ns - trace ns
+        self.gc_cycles = 0
+        self.stw: list[int] = []
+        self.created = 0
+        self.blocked = defaultdict(int)         # reason -> ns
+        self.syscall_ns = 0
+        self.runnable_ns = 0
+        self.since: dict[str, tuple[str, str, int]] = {}   # goid -> (state, reason, t)
+        self.open_ranges: dict[tuple[str, str], int] = {}
+
+    def event(self, kind: str, t: int, rest: str) -> None:
+        self.first = t if self.first is None else min(self.first, t)
+        self.last = t if self.last is None else max(self.last, t)
+        if kind == "StateTransition":
+            m = TRANS_RE.search(rest)
+            if m:
+                self.transition(m[1], m[2], m[3], m[4], t)
+        elif kind in ("RangeBegin", "RangeEnd"):
+            m = NAME_RE.search(rest)
+            if m:
+                self.range(kind, m[1], m[2], t)
+        elif kind == "Sync" and self.offset is None:
+            m = SYNC_RE.search(rest)
+            if m:
+                self.offset = int(m[2]) - int(m[1])
+
+    def transition(self, goid: str, old: str, new: str, reason: str, t: int) -> None:
+        if old == "NotExist" and new == "Runnable":
+            self.created += 1
+        prev = self.since.get(goid)
+        if prev is not None and prev[0] == old:
+            dt = t - prev[2]
+            if old == "Waiting":
+                self.blocked[prev[1] or "unknown"] += dt
+            elif old == "Syscall":
+                self.syscall_ns += dt
+            elif old == "Runnable":
+                self.runnable_ns += dt
+        self.since[goid] = (new, reason, t)
+
+    def range(self, kind: str, name: str, scope: str, t: int) -> None:
+        key = (name, scope)
+        if kind == "RangeBegin":
+            self.open_ranges[key] = t
+            if name == "GC concurrent mark phase":
+                self.gc_cycles += 1
+            return
+        start = self.open_ranges.pop(key, None)
+        if start is not None and name.startswith("stop-the-world (GC"):
+            self.stw.append(t - start)
+
+    def result(self, mono_t0: float | None) -> dict:
+        def run_s(t):
+            if t is None or self.offset is None or mono_t0 is None:
+                return None
+            return round((t + self.offset) / 1e9 - mono_t0, 6)
+
+        ms = lambda ns: round(ns / 1e6, 3)  # noqa: E731
+        return {
+            "schema_version": 1,
+            "start_s": run_s(self.first), "end_s": run_s(self.last),
+            "duration_ms": ms((self.last or 0) - (self.first or 0)),
+            "gc": {"cycles": self.gc_cycles, "stw_pauses": len(self.stw), "stw_total_ms": ms(sum(self.stw)),
+                   "stw_max_ms": ms(max(self.stw, default=0))},
+            "goroutines_created": self.created,
+            "blocked_ms": {k: ms(v) for k, v in sorted(self.blocked.items(), key=lambda kv: -kv[1])},
+            "syscall_ms": ms(self.syscall_ns),
+            "runnable_ms": ms(self.runnable_ns),
+        }
+
+
+def summarize(parsed: str, mono_t0: float | None = None) -> dict:
+    """The summary of a trace from `go tool trace -d=parsed` output (pure)."""
+    s = _Summary()
+    for line in parsed.splitlines():
+        if not line.startswith("M="):
+            continue
+        m = EVENT_RE.match(line)
+        if m:
+            s.event(m[1], int(m[2]), m[3])
+    return s.result(mono_t0)

@@ -1,0 +1,290 @@
+"""The `harness` command: one function pair per subcommand (add_<name>, cmd_<name>).
+
+Every option has an environment variable (HARNESS_<OPTION>); settings resolve
+command line > scenario > environment > default, and the log says which won.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from harness import __version__
+from harness.errors import HarnessError, Interrupted
+
+log = logging.getLogger("harness")
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+def add_run(sub) -> None:
+    p = sub.add_parser("run", help="run a scenario end to end")
+    p.add_argument("scenario", help="scenario file (YAML)")
+    p.add_argument("--runs-dir", default=None, help="where run directories go [HARNESS_RUNS_DIR]")
+    p.add_argument("--compose", default=os.environ.get("HARNESS_COMPOSE"),
+                   help='force "docker compose" or "docker-compose" [HARNESS_COMPOSE]')
+    p.add_argument("--quiet", action="store_true", default=_env_flag("HARNESS_QUIET"),
+                   help="no live display [HARNESS_QUIET]")
+    p.add_argument("--json", action="store_true", default=_env_flag("HARNESS_JSON"),
+                   help="print the summary as JSON [HARNESS_JSON]")
+    p.add_argument("--no-report", action="store_true", default=_env_flag("HARNESS_NO_REPORT"),
+                   help="skip report.html/summary.json/junit.xml [HARNESS_NO_REPORT]")
+
+
+def resolve_runs_dir(cli: str | None, scenario) -> tuple[Path, str]:
+    if cli:
+        return Path(cli).resolve(), "command line (--runs-dir)"
+    if "runs_dir:" in scenario.text:
+        return scenario.runs_dir, "scenario (runs_dir)"
+    if os.environ.get("HARNESS_RUNS_DIR"):
+        return Path(os.environ["HARNESS_RUNS_DIR"]).resolve(), "environment (HARNESS_RUNS_DIR)"
+    return scenario.runs_dir, "default (runs/ beside scenarios/)"
+
+
+def cmd_run(args, console: Console) -> int:
+    from harness.cli_progress import Progress
+    from harness.run import RunOptions, Runner
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    runs_dir, source = resolve_runs_dir(args.runs_dir, scenario)
+    log.info("runs dir: %s (from %s)", runs_dir, source)
+    progress = None if (args.quiet or args.json) else Progress(console, scenario)
+    opts = RunOptions(runs_dir=runs_dir, compose=args.compose, report=not args.no_report,
+                      on_progress=progress.update if progress else None)
+    runner = Runner(scenario, opts)
+    if not args.json:
+        console.print(f"[bold]run[/] {runner.run_id}  ->  {runner.run_dir}")
+    if progress:
+        progress.start()
+    try:
+        result = runner.run()
+    finally:
+        if progress:
+            progress.stop()
+    if args.json:
+        print(json.dumps({"run_id": result.run_id, "run_dir": str(result.run_dir), "status": result.status,
+                          "reason": result.reason, "exit_code": result.exit_code,
+                          "summary": result.summary}, indent=2, default=str))
+    else:
+        from harness.cli_progress import print_summary
+
+        print_summary(console, result)
+    return result.exit_code
+
+
+# -- validate / schema ------------------------------------------------------------------------------
+
+def add_validate(sub) -> None:
+    p = sub.add_parser("validate", help="check scenario files without running anything")
+    p.add_argument("files", nargs="+")
+
+
+def cmd_validate(args, console: Console) -> int:
+    from harness.scenario import load_scenario
+
+    bad = 0
+    for f in args.files:
+        try:
+            sc = load_scenario(f)
+        except HarnessError as e:
+            bad += 1
+            console.print(f"[red]✗[/] {e.render()}", highlight=False)
+            continue
+        faults = len(sc.fault_specs())
+        console.print(f"[green]✓[/] {f}: {sc.name}, {len(sc.phases)} phase(s), {sc.duration:g}s, "
+                      f"{faults} fault(s), services: {', '.join(sc.compose.services)}", highlight=False)
+    return 2 if bad else 0
+
+
+def add_schema(sub) -> None:
+    sub.add_parser("schema", help="print the JSON Schema of scenario files")
+
+
+def cmd_schema(args, console: Console) -> int:
+    from harness.scenario.schema import scenario_schema
+
+    print(json.dumps(scenario_schema(), indent=2))
+    return 0
+
+
+# -- clean / runs -------------------------------------------------------------------------------------
+
+def add_clean(sub) -> None:
+    p = sub.add_parser("clean", help="remove containers, networks, volumes and images left by runs")
+    p.add_argument("--all", action="store_true", default=_env_flag("HARNESS_CLEAN_ALL"),
+                   help="also runs whose harness process is still alive [HARNESS_CLEAN_ALL]")
+    p.add_argument("--dry-run", action="store_true", help="list, do not remove")
+
+
+def cmd_clean(args, console: Console) -> int:
+    from harness.env import cleanup
+
+    found = cleanup.find()
+    targets = [lo for lo in found.values() if args.all or not lo.alive]
+    for lo in found.values():
+        if lo.alive and not args.all:
+            console.print(f"skip {lo.project} (run {lo.run_id}): its harness process {lo.owner_pid} "
+                          f"is still running; --all removes it too")
+    if not targets:
+        console.print("nothing to clean")
+        return 0
+    for lo in targets:
+        what = (f"{len(lo.containers)} container(s), {len(lo.networks)} network(s), "
+                f"{len(lo.volumes)} volume(s), {len(lo.images)} image(s)")
+        if args.dry_run:
+            console.print(f"would remove {lo.project} (run {lo.run_id}): {what}")
+            continue
+        cleanup._revert_ledger_for(lo)
+        removed = cleanup.cleanup_project(lo.project)
+        console.print(f"removed {lo.project} (run {lo.run_id}): "
+                      + ", ".join(f"{len(v)} {k}" for k, v in removed.items()))
+    return 0
+
+
+def add_runs(sub) -> None:
+    p = sub.add_parser("runs", help="list run directories")
+    p.add_argument("--runs-dir", default=os.environ.get("HARNESS_RUNS_DIR", "runs"),
+                   help="runs folder [HARNESS_RUNS_DIR] (default: ./runs)")
+    p.add_argument("--json", action="store_true", default=_env_flag("HARNESS_JSON"))
+
+
+def cmd_runs(args, console: Console) -> int:
+    from rich.table import Table
+
+    root = Path(args.runs_dir)
+    rows = []
+    for d in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
+        try:
+            m = json.loads(d.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            rows.append({"run_id": d.parent.name, "status": f"broken manifest: {e}", "path": str(d.parent)})
+            continue
+        res = m.get("result") or {}
+        rows.append({"run_id": m.get("run_id", d.parent.name), "scenario": m.get("scenario", {}).get("name"),
+                     "started": m.get("clock", {}).get("wall_t0_iso"), "status": res.get("status"),
+                     "phases": [p.get("name") for p in m.get("phases", [])], "path": str(d.parent)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        console.print(f"no runs under {root.resolve()}")
+        return 0
+    t = Table("run", "scenario", "started (UTC)", "status", "phases")
+    for r in rows:
+        t.add_row(r["run_id"], str(r.get("scenario") or ""), str(r.get("started") or ""),
+                  str(r.get("status") or ""), ", ".join(r.get("phases") or []))
+    console.print(t)
+    return 0
+
+
+# -- doctor / report / compare ------------------------------------------------------------------------
+
+def add_doctor(sub) -> None:
+    sub.add_parser("doctor", help="what this host can do: engine, compose, tc/qdiscs, iptables, perf, go")
+
+
+def cmd_doctor(args, console: Console) -> int:
+    from harness.faults import doctor
+
+    rows = doctor.collect()
+    doctor.render(rows, console)
+    return 0
+
+
+def add_report(sub) -> None:
+    p = sub.add_parser("report", help="rebuild summary.json, report.html and junit.xml of a run")
+    p.add_argument("run_dir")
+
+
+def cmd_report(args, console: Console) -> int:
+    from harness.report import write_all
+
+    run_dir = _run_dir(args.run_dir)
+    summary = write_all(run_dir)
+    console.print(f"wrote {run_dir / 'report.html'}, summary.json, junit.xml")
+    failed = (summary.get("expect") or {}).get("failed") or 0
+    return 1 if failed else 0
+
+
+def add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="what changed between two runs (profiles, load)")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--out", default=None, help="output folder (default: <run_b>/compare-<run_a>)")
+
+
+def cmd_compare(args, console: Console) -> int:
+    from harness.report.compare import compare_runs
+
+    a, b = _run_dir(args.run_a), _run_dir(args.run_b)
+    out = Path(args.out) if args.out else b / f"compare-{a.name}"
+    result = compare_runs(a, b, out)
+    console.print(f"wrote {out}")
+    return 0 if result is not None else 0
+
+
+def _run_dir(arg: str) -> Path:
+    p = Path(arg)
+    if not (p / "manifest.json").is_file():
+        raise HarnessError("not a run directory (no manifest.json)", where=str(p),
+                           hint="`harness runs` lists the run directories")
+    return p
+
+
+COMMANDS = ["run", "validate", "schema", "clean", "runs", "doctor", "report", "compare"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=int(os.environ.get("HARNESS_VERBOSE", "0")),
+                        help="more log output [HARNESS_VERBOSE]")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        globals()[f"add_{name}"](sub)
+    return parser
+
+
+def _sigterm(signum, frame):
+    raise Interrupted("interrupted by SIGTERM")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    console = Console(stderr=False)
+    err = Console(stderr=True)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        return globals()[f"cmd_{args.command}"](args, console)
+    except HarnessError as e:
+        err.print(f"[red]error:[/] {e.render()}", highlight=False)
+        return e.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as e:  # a bug in the harness: say so plainly; the traceback is in -v output
+        log.debug("internal error", exc_info=True)
+        err.print(f"[red]internal error:[/] {e!r}\n  Hint: run again with -v for the traceback and "
+                  "report it", highlight=False)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The live display of `harness run` and its end summary (rich)."""
+from __future__ import annotations
+
+import threading
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+
+def _fmt_ms(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v / 1000:.2f}s" if v >= 1000 else f"{v:.1f}ms"
+
+
+def _fmt_bytes(v) -> str:
+    if not v:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if v < 1024:
+            return f"{v:.0f}{unit}"
+        v /= 1024
+    return f"{v:.1f}TiB"
+
+
+class Progress:
+    """Phase, elapsed, requests/s, p99, error rate, memory against limit; once a second."""
+
+    def __init__(self, console: Console, scenario):
+        self.console = console
+        self.scenario = scenario
+        self._info: dict = {"stage": "starting"}
+        self._lock = threading.Lock()
+        self._live = Live(self._render(), console=console, refresh_per_second=4, transient=True)
+
+    def start(self) -> None:
+        self._live.start()
+
+    def stop(self) -> None:
+        self._live.stop()
+
+    def update(self, info: dict) -> None:
+        with self._lock:
+            self._info = info
+        self._live.update(self._render())
+
+    def _render(self):
+        info = self._info
+        total = self.scenario.duration
+        elapsed = info.get("elapsed_s")
+        head = Text()
+        head.append(f"{self.scenario.name}  ", style="bold")
+        if info.get("stage") != "load" or elapsed is None:
+            head.append(str(info.get("stage", "")))
+            return head
+        phase = info.get("phase") or "-"
+        head.append(f"phase [{phase}]  {elapsed:5.1f}s / {total:g}s")
+        bar = ProgressBar(total=total, completed=min(elapsed, total), width=40)
+        t = Table.grid(padding=(0, 2))
+        load = info.get("load") or {}
+        rps = load.get("rps")
+        fails = load.get("fps") or 0
+        err = (fails / rps * 100) if rps else 0.0
+        t.add_row("req/s", f"{rps:.0f}" if rps is not None else "-",
+                  "p50", _fmt_ms(load.get("p50_ms")), "p99", _fmt_ms(load.get("p99_ms")),
+                  "errors", f"{err:.1f}%")
+        if load.get("gen_saturated"):
+            t.add_row(Text("load generator saturated: latencies may be the generator's", style="yellow"))
+        for svc, st in sorted((info.get("stats") or {}).items()):
+            mem, lim = st.get("mem_bytes") or st.get("memory_usage"), st.get("mem_limit") or st.get("memory_limit")
+            cpu = st.get("cpu_pct") or st.get("cpu_percent")
+            t.add_row(svc, f"mem {_fmt_bytes(mem)} / {_fmt_bytes(lim)}",
+                      f"cpu {cpu:.0f}%" if isinstance(cpu, (int, float)) else "")
+        return Group(head, bar, t)
+
+
+def print_summary(console: Console, result) -> None:
+    colour = {"completed": "green", "failed": "red", "interrupted": "yellow"}.get(result.status, "white")
+    console.print(f"[{colour}]{result.status}[/] {result.run_id}  exit {result.exit_code}")
+    if result.reason:
+        console.print(result.reason, highlight=False)
+    summary = result.summary or {}
+    phases = summary.get("phases") or []
+    if phases:
+        t = Table("phase", "requests", "req/s", "p50", "p95", "p99", "max", "errors", title="load by phase")
+        for ph in phases:
+            ld = ph.get("load") or {}
+            t.add_row(ph.get("name", "?"), str(ld.get("requests", "-")),
+                      f"{ld['rps']:.1f}" if isinstance(ld.get("rps"), (int, float)) else "-",
+                      _fmt_ms(ld.get("p50_ms")), _fmt_ms(ld.get("p95_ms")), _fmt_ms(ld.get("p99_ms")),
+                      _fmt_ms(ld.get("max_ms")),
+                      f"{ld['error_rate'] * 100:.2f}%" if isinstance(ld.get("error_rate"), (int, float)) else "-")
+        console.print(t)
+    hot = summary.get("hot_lines") or []
+    if hot:
+        t = Table("service", "profile", "line", "function", "share", title="hottest own-code lines")
+        for h in hot[:8]:
+            t.add_row(str(h.get("service", "")), str(h.get("profile", "")),
+                      f"{h.get('file', '')}:{h.get('line', '')}", str(h.get("function", "")),
+                      f"{h.get('share', 0) * 100:.1f}%")
+        console.print(t)
+    exp = summary.get("expect") or {}
+    for f in exp.get("failures") or []:
+        console.print(f"[red]expectation failed[/] {f.get('message', f)}", highlight=False)
+    if (result.run_dir / "report.html").exists():
+        console.print(f"report: {result.run_dir / 'report.html'}")
+    console.print(f"run dir: {result.run_dir}")

@@ -1,0 +1,381 @@
+"""The compose environment of a run: a generated override, build, up, readiness, teardown.
+
+The user's compose file is never edited: limits, labels and loopback-only port
+publishing go into `compose.override.yml` in the run directory.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from harness import proc
+from harness.errors import CommandError, EnvironmentError_, ReadinessError
+from harness.runctx import ServiceInfo
+from harness.scenario.model import Scenario, ServiceSpec
+
+log = logging.getLogger("harness.env")
+
+LABEL_RUN = "io.harness.run"
+LABEL_PROJECT = "io.harness.project"
+LABEL_PID = "io.harness.owner_pid"
+LABEL_HOST = "io.harness.owner_host"
+
+
+@dataclass(frozen=True)
+class ComposeCommand:
+    argv: tuple[str, ...]      # ("docker", "compose") or ("docker-compose",)
+    version: str
+    source: str                # which setting chose it
+
+    @property
+    def label(self) -> str:
+        return f"{' '.join(self.argv)} {self.version}"
+
+
+def detect_compose(preferred: str | None = None) -> ComposeCommand:
+    """`docker compose` (v2) when present, else `docker-compose` (v1).
+
+    HARNESS_COMPOSE (or `preferred`) forces one: "docker compose" or "docker-compose".
+    """
+    choice, source = preferred, "option"
+    if not choice and os.environ.get("HARNESS_COMPOSE"):
+        choice, source = os.environ["HARNESS_COMPOSE"], "HARNESS_COMPOSE"
+    candidates = [tuple(shlex.split(choice))] if choice else [("docker", "compose"), ("docker-compose",)]
+    seen = []
+    for argv in candidates:
+        if shutil.which(argv[0]) is None:
+            seen.append(f"{argv[0]}: not installed")
+            continue
+        try:
+            res = proc.run([*argv, "version", "--short"], timeout=20, check=False)
+        except CommandError as e:
+            seen.append(f"{' '.join(argv)}: {e.seen}")
+            continue
+        if res.returncode == 0 and res.stdout.strip():
+            return ComposeCommand(argv, res.stdout.strip().splitlines()[0], source if choice else "default")
+        seen.append(f"{' '.join(argv)}: {(res.stderr or res.stdout).strip().splitlines()[:1]}")
+    raise EnvironmentError_("no docker compose found", seen="; ".join(seen),
+                            hint="install Docker Compose v2 (docker compose) or v1 (apt-get install "
+                                 "docker-compose); the README's set-up command does this")
+
+
+def run_labels(run_id: str, project: str) -> dict[str, str]:
+    return {LABEL_RUN: run_id, LABEL_PROJECT: project, LABEL_PID: str(os.getpid()),
+            LABEL_HOST: socket.gethostname()}
+
+
+def build_override(scenario: Scenario, labels: dict[str, str], user_docs: list[dict]) -> dict:
+    """The override file: limits, labels, loopback-only ports. Pure (tested without Docker)."""
+    services: dict[str, dict] = {}
+    user_services: dict[str, dict] = {}
+    for doc in user_docs:
+        user_services.update({k: (v or {}) for k, v in (doc.get("services") or {}).items()})
+    for name in scenario.compose.services:
+        spec = scenario.services.get(name) or ServiceSpec(name)
+        svc: dict = {"labels": dict(labels)}
+        lim = spec.limits
+        if lim.memory is not None:
+            svc["mem_limit"] = lim.memory
+            svc["memswap_limit"] = lim.memory_swap if lim.memory_swap is not None else lim.memory
+        elif lim.memory_swap is not None:
+            svc["memswap_limit"] = lim.memory_swap
+        if lim.cpus is not None:
+            svc["cpus"] = lim.cpus
+        if lim.cpuset is not None:
+            svc["cpuset"] = lim.cpuset
+        if lim.pids is not None:
+            svc["pids_limit"] = lim.pids
+        ports = list(spec.ports)
+        if spec.pprof and spec.pprof.port not in ports:
+            ports.append(spec.pprof.port)
+        if ports:
+            svc["ports"] = [f"127.0.0.1::{p}" for p in ports]
+        if spec.cap_add:
+            svc["cap_add"] = list(spec.cap_add)
+        if "build" in user_services.get(name, {}):
+            svc["build"] = _build_with_labels(user_services[name]["build"], labels)
+        services[name] = svc
+    override: dict = {"services": services}
+    version = next((d.get("version") for d in user_docs if d.get("version")), None)
+    if version:
+        override = {"version": str(version), **override}
+    networks = {"default": {"labels": dict(labels)}}
+    volumes = {}
+    for doc in user_docs:
+        for net, conf in (doc.get("networks") or {}).items():
+            if not (conf or {}).get("external"):
+                networks[net] = {"labels": dict(labels)}
+        for vol, conf in (doc.get("volumes") or {}).items():
+            if not (conf or {}).get("external"):
+                volumes[vol] = {"labels": dict(labels)}
+    override["networks"] = networks
+    if volumes:
+        override["volumes"] = volumes
+    return override
+
+
+def _build_with_labels(build, labels: dict[str, str]) -> dict:
+    if isinstance(build, str):
+        return {"context": build, "labels": dict(labels)}
+    out = dict(build)
+    out["labels"] = {**(out.get("labels") or {}), **labels} if isinstance(out.get("labels"), dict) \
+        else dict(labels)
+    return out
+
+
+class Environment:
+    """A running compose project. Use as a context manager: it always tears down."""
+
+    def __init__(self, scenario: Scenario, run_dir: Path, run_id: str, project: str,
+                 compose: ComposeCommand, on_event: Callable[..., None] | None = None):
+        self.scenario = scenario
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.project = project
+        self.compose = compose
+        self.labels = run_labels(run_id, project)
+        self.override_path = run_dir / "compose.override.yml"
+        self.services: dict[str, ServiceInfo] = {}
+        self._on_event = on_event or (lambda kind, detail="", **kw: None)
+        self._started = False
+        self._down = False
+        self._client = None
+
+    # -- compose command lines ----------------------------------------------------------------
+    def _base(self) -> list[str]:
+        argv = [*self.compose.argv, "-p", self.project]
+        for f in self.scenario.compose.files:
+            argv += ["-f", str(f)]
+        argv += ["-f", str(self.override_path), "--project-directory", str(self.scenario.compose.project_dir)]
+        return argv
+
+    def write_override(self) -> dict:
+        docs = [yaml.safe_load(f.read_text()) or {} for f in self.scenario.compose.files]
+        override = build_override(self.scenario, self.labels, docs)
+        self.override_path.write_text("# generated by harness for run %s; the user's compose file is "
+                                      "not edited\n%s" % (self.run_id, yaml.safe_dump(override, sort_keys=False)))
+        return override
+
+    def __enter__(self) -> "Environment":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    def up(self, build_timeout: float = 900, up_timeout: float = 300) -> dict[str, ServiceInfo]:
+        self.write_override()
+        self._started = True  # from here on, down() has something to tear down
+        self._on_event("env-build", "building images")
+        proc.run([*self._base(), "build"], timeout=build_timeout,
+                 what="building the compose images failed",
+                 hint="run the same build by hand to see the full output; is the prepare step's output there?")
+        self._on_event("env-up", "starting containers")
+        proc.run([*self._base(), "up", "-d", "--no-build"], timeout=up_timeout,
+                 what="starting the compose project failed",
+                 hint="check the compose file and the service logs (docker logs)")
+        self.services = self._inspect()
+        self._on_event("env-started", ", ".join(sorted(self.services)))
+        return self.services
+
+    # -- inspection ---------------------------------------------------------------------------
+    def client(self):
+        if self._client is None:
+            import docker
+
+            self._client = docker.from_env(timeout=30)
+        return self._client
+
+    def containers(self) -> dict[str, object]:
+        found = self.client().containers.list(all=True, filters={"label": f"{LABEL_PROJECT}={self.project}"})
+        out = {}
+        for c in found:
+            svc = c.labels.get("com.docker.compose.service")
+            if svc:
+                out[svc] = c
+        return out
+
+    def _inspect(self) -> dict[str, ServiceInfo]:
+        infos = {}
+        containers = self.containers()
+        for name in self.scenario.compose.services:
+            c = containers.get(name)
+            if c is None:
+                raise EnvironmentError_(f"service '{name}' has no container after 'up'",
+                                        where=f"project {self.project}",
+                                        hint="is the service scaled to 0 or behind a profile?")
+            infos[name] = self._service_info(name, c)
+        return infos
+
+    def _service_info(self, name: str, c) -> ServiceInfo:
+        c.reload()
+        a = c.attrs
+        spec = self.scenario.services.get(name) or ServiceSpec(name)
+        ports: dict[int, int] = {}
+        for key, binds in (a["NetworkSettings"].get("Ports") or {}).items():
+            if binds and key.endswith("/tcp"):
+                b = next((b for b in binds if b.get("HostIp") in ("127.0.0.1", "")), binds[0])
+                ports[int(key.split("/")[0])] = int(b["HostPort"])
+        ips = {n: v.get("IPAddress") for n, v in (a["NetworkSettings"].get("Networks") or {}).items()
+               if v.get("IPAddress")}
+        pprof_url = None
+        if spec.pprof and spec.pprof.port in ports:
+            pprof_url = f"http://127.0.0.1:{ports[spec.pprof.port]}{spec.pprof.path}"
+        hc = a["HostConfig"]
+        limits = {"memory": hc.get("Memory") or None, "memory_swap": hc.get("MemorySwap") or None,
+                  "cpus": (hc.get("NanoCpus") or 0) / 1e9 or None, "cpuset": hc.get("CpusetCpus") or None,
+                  "pids": hc.get("PidsLimit") or None}
+        return ServiceInfo(
+            name=name, container_id=c.id, container_name=c.name, pid=int(a["State"].get("Pid") or 0),
+            ips=ips, published=ports, pprof_url=pprof_url, image=a["Config"].get("Image", ""),
+            limits={k: v for k, v in limits.items() if v}, source_root=str(spec.source) if spec.source else None,
+            module=_module_of(spec.source),
+        )
+
+    def refresh(self, name: str) -> ServiceInfo:
+        """Re-read a service after a restart (new PID)."""
+        c = self.containers()[name]
+        self.services[name] = self._service_info(name, c)
+        return self.services[name]
+
+    def logs_tail(self, name: str, lines: int = 20) -> str:
+        try:
+            c = self.containers().get(name)
+            if c is None:
+                return "(no container)"
+            return c.logs(tail=lines).decode(errors="replace").rstrip()
+        except Exception as e:  # logs are best effort inside an error message
+            return f"(logs unavailable: {e})"
+
+    def save_logs(self) -> None:
+        logs_dir = self.run_dir / "logs"
+        try:
+            containers = self.containers()
+        except Exception as e:
+            log.warning("cannot list containers for logs: %s", e)
+            return
+        logs_dir.mkdir(exist_ok=True)
+        for name, c in containers.items():
+            try:
+                (logs_dir / f"{name}.log").write_bytes(c.logs(timestamps=True))
+            except Exception as e:
+                log.warning("cannot save logs of %s: %s", name, e)
+
+    # -- readiness ----------------------------------------------------------------------------
+    def wait_ready(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        for name, spec in self.scenario.services.items():
+            info = self.services.get(name)
+            if info is None:
+                continue
+            ready = spec.ready
+            if ready is None and spec.ports:
+                from harness.scenario.model import Readiness
+
+                ready = Readiness(http=None, port=spec.ports[0], timeout=60.0)
+            if ready is not None:
+                self._wait_one(name, info, ready, should_stop)
+        self._on_event("env-ready", "all services ready")
+
+    def _wait_one(self, name: str, info: ServiceInfo, ready, should_stop) -> None:
+        host_port = info.published.get(ready.port)
+        if host_port is None:
+            raise ReadinessError(f"service '{name}' does not publish port {ready.port}",
+                                 where=f"services.{name}.ready",
+                                 hint=f"add {ready.port} to services.{name}.ports in the scenario")
+        target = f"http://127.0.0.1:{host_port}{ready.http}" if ready.http else f"tcp 127.0.0.1:{host_port}"
+        deadline = time.monotonic() + ready.timeout
+        last = "not tried yet"
+        while True:
+            if should_stop():
+                return
+            state = self._state(info)
+            if state not in ("running", "created", "restarting"):
+                raise ReadinessError(
+                    f"service '{name}' stopped before it became ready",
+                    where=target, seen=f"container state: {state}; last check: {last}\n"
+                    f"  logs (last lines):\n    " + self.logs_tail(name).replace("\n", "\n    "),
+                    hint="the container exited: look at its logs above")
+            ok, last = _probe(ready.http, host_port)
+            if ok:
+                return
+            if time.monotonic() > deadline:
+                raise ReadinessError(
+                    f"service '{name}' was not ready within {ready.timeout:g}s",
+                    where=target, seen=f"last check: {last}; container state: {state}\n"
+                    f"  logs (last lines):\n    " + self.logs_tail(name).replace("\n", "\n    "),
+                    hint=f"is the service listening on container port {ready.port}"
+                    + (f" and answering {ready.http}?" if ready.http else "?")
+                    + f" Raise services.{name}.ready.timeout if it starts slowly.")
+            time.sleep(ready.interval)
+
+    def _state(self, info: ServiceInfo) -> str:
+        try:
+            c = self.client().containers.get(info.container_id)
+            return c.status
+        except Exception as e:
+            return f"unknown ({e.__class__.__name__})"
+
+    # -- teardown -----------------------------------------------------------------------------
+    def down(self, timeout: float = 120) -> None:
+        """Stop and remove everything this run created. Idempotent; never raises."""
+        if self._down or not self._started:
+            return
+        self._down = True
+        self._on_event("env-down", "tearing down")
+        try:
+            self.save_logs()
+        except Exception as e:
+            log.warning("saving logs failed: %s", e)
+        try:
+            proc.run([*self._base(), "down", "-v", "--remove-orphans", "--rmi", "local", "-t", "3"],
+                     timeout=timeout, check=True, what="compose down failed")
+        except Exception as e:
+            log.warning("%s; removing by label instead", e)
+        from harness.env.cleanup import cleanup_project
+
+        try:
+            left = cleanup_project(self.project)
+            if any(left.values()):
+                log.info("removed by label after compose down: %s", left)
+        except Exception as e:
+            log.error("cleanup by label failed for %s: %s (run `harness clean`)", self.project, e)
+
+
+def _probe(http_path: str | None, port: int) -> tuple[bool, str]:
+    if http_path:
+        url = f"http://127.0.0.1:{port}{http_path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return (200 <= r.status < 400), f"HTTP {r.status}"
+        except urllib.error.HTTPError as e:
+            return False, f"HTTP {e.code}"
+        except (urllib.error.URLError, OSError) as e:
+            return False, f"{getattr(e, 'reason', e)}"
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True, "connected"
+    except OSError as e:
+        return False, str(e)
+
+
+def _module_of(source: Path | None) -> str | None:
+    if source is None:
+        return None
+    gomod = Path(source) / "go.mod"
+    try:
+        for line in gomod.read_text().splitlines():
+            if line.startswith("module "):
+                return line.split(None, 1)[1].strip()
+    except OSError:
+        return None
+    return None

@@ -1,0 +1,55 @@
+"""The fault-kind registry: one small class per kind, registered by name (toxiproxy style)."""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+_KINDS: dict[str, "Kind"] = {}
+
+
+class Kind:
+    """One fault kind.
+
+    name:       the `kind:` value in a scenario
+    network:    True for faults on traffic (they accept peer and direction)
+    backends:   backend names in order of preference for `backend: auto`
+    default_direction: direction when the scenario gives none
+    """
+
+    name: ClassVar[str] = ""
+    network: ClassVar[bool] = True
+    backends: ClassVar[tuple[str, ...]] = ()
+    default_direction: ClassVar[str] = "egress"
+    directions: ClassVar[tuple[str, ...]] = ("egress", "ingress", "both")
+    params_schema: ClassVar[dict[str, Any]] = {}
+    summary: ClassVar[str] = ""
+
+    def parse(self, params: dict, node) -> dict:
+        """Read the kind's own parameters from `params` (key -> Node); return plain values."""
+        raise NotImplementedError
+
+    def unsupported(self, backend: str, params: dict, direction: str) -> str | None:
+        """Why `backend` cannot do this fault with these parameters, or None if it can."""
+        return None
+
+    def build(self, backend: str, spec, target) -> "Plan":
+        """The plan (do steps + undo steps) for this fault on `backend`."""
+        raise NotImplementedError
+
+
+def register(cls: type[Kind]) -> type[Kind]:
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    _KINDS[cls.name] = cls()
+    return cls
+
+
+def kinds() -> dict[str, Kind]:
+    """All registered kinds by name (importing the kind modules on first use)."""
+    if not _KINDS:
+        from harness.faults import kinds as _k  # noqa: F401  (registers every kind)
+        _k.load_all()
+    return dict(_KINDS)
+
+
+def get(name: str) -> Kind | None:
+    return kinds().get(name)

@@ -1,0 +1,344 @@
+"""The `load:` section of a scenario: parsed into a frozen LoadSpec, with file:line:col errors.
+
+Format (docs/load.md has the full reference):
+
+    load:
+      target: {service: api, port: 8080}   # or url: http://127.0.0.1:8080
+      model: open                          # open | closed
+      rate: 200                            # open: number, {phase: number | {from, to}}, or {from, to}
+      max_inflight: 500                    # open: concurrency cap
+      overflow: delay                      # open: delay | drop (what happens to arrivals at the cap)
+      users: 10                            # closed
+      spawn_rate: 10                       # closed
+      think_time: 0s                       # closed
+      timeout: 10s                         # per request
+      requests:                            # or locustfile: path.py (closed model)
+        - {name: work, method: GET, path: /work, weight: 3}
+      raw_log: true                        # load/requests.jsonl.gz
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+from harness.scenario.context import ParseContext
+from harness.scenario.source import Node
+
+MODELS = ("open", "closed")
+OVERFLOW = ("delay", "drop")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+DEFAULT_PHASE = "default"
+
+_TOP_KEYS = ("target", "url", "model", "rate", "max_inflight", "overflow", "users", "spawn_rate",
+             "think_time", "timeout", "requests", "locustfile", "raw_log", "processes", "precision",
+             "seed")
+_REQUEST_KEYS = ("name", "method", "path", "weight", "headers", "body")
+
+
+@dataclass(frozen=True)
+class RateSegment:
+    """The target arrival rate over one phase: constant (start == end) or a linear ramp."""
+    start: float
+    end: float
+
+    def at(self, fraction: float) -> float:
+        return self.start + (self.end - self.start) * min(max(fraction, 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    name: str
+    method: str
+    path: str
+    weight: float = 1.0
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    model: str                                    # open | closed
+    target_service: str | None = None
+    target_port: int | None = None
+    url: str | None = None
+    rates: tuple[tuple[str, RateSegment], ...] = ()   # phase name ('default' for the rest) -> rate
+    whole_ramp: RateSegment | None = None         # rate: {from, to} over the whole load window
+    max_inflight: int = 500
+    overflow: str = "delay"
+    users: int = 10
+    spawn_rate: float = 10.0
+    think_time: float = 0.0
+    timeout: float = 10.0
+    requests: tuple[RequestSpec, ...] = ()
+    locustfile: str | None = None
+    raw_log: bool = False
+    processes: int = 1
+    precision: int = 3                            # HdrHistogram significant digits
+    seed: int | None = None
+    allow_external: bool = False
+    where: str = ""                               # file:line:col of the load: section
+
+    @property
+    def latency_basis(self) -> str:
+        return "intended" if self.model == "open" else "actual"
+
+    def rate_for(self, phase: str) -> RateSegment | None:
+        """The rate segment of a phase, or None when the spec has no rate for it."""
+        table = dict(self.rates)
+        return table.get(phase, table.get(DEFAULT_PHASE))
+
+    def to_json(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_json(cls, data: dict) -> "LoadSpec":
+        d = dict(data)
+        d["rates"] = tuple((name, RateSegment(**seg)) for name, seg in d.get("rates", ()))
+        d["whole_ramp"] = RateSegment(**d["whole_ramp"]) if d.get("whole_ramp") else None
+        d["requests"] = tuple(RequestSpec(**{**r, "headers": tuple(tuple(h) for h in r["headers"])})
+                              for r in d.get("requests", ()))
+        return cls(**d)
+
+
+# -- target checks -----------------------------------------------------------------------------
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_host(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+def parse_load(node: Node, ctx: ParseContext) -> LoadSpec:
+    keys = node.keys(_TOP_KEYS)
+    model = keys["model"].as_enum(MODELS) if "model" in keys else "open"
+    service, port, url = _parse_target(node, keys, ctx)
+    fields: dict = {"model": model, "target_service": service, "target_port": port, "url": url,
+                    "allow_external": ctx.allow_external_targets, "where": str(node.mark)}
+    fields.update(_parse_requests(node, keys, ctx, model))
+    fields.update(_parse_model_keys(node, keys, ctx, model))
+    if "timeout" in keys:
+        fields["timeout"] = keys["timeout"].as_duration(min=0.001, max=3600)
+    if "raw_log" in keys:
+        fields["raw_log"] = keys["raw_log"].as_bool()
+    if "processes" in keys:
+        fields["processes"] = keys["processes"].as_int(min=1, max=64)
+    if "precision" in keys:
+        fields["precision"] = keys["precision"].as_int(min=1, max=5)
+    if "seed" in keys:
+        fields["seed"] = keys["seed"].as_int()
+    return LoadSpec(**fields)
+
+
+def _parse_target(node: Node, keys: dict[str, Node], ctx: ParseContext):
+    if ("target" in keys) == ("url" in keys):
+        raise node.error("load: give exactly one of 'target' and 'url'",
+                         seen="both" if "target" in keys else "neither",
+                         hint="target: {service: api, port: 8080} for a compose service, "
+                              "or url: http://127.0.0.1:8080")
+    if "url" in keys:
+        return None, None, _parse_url(keys["url"], ctx)
+    tkeys = keys["target"].keys(("service", "port"), required=("service", "port"))
+    return ctx.check_service(tkeys["service"]), tkeys["port"].as_int(min=1, max=65535), None
+
+
+def _parse_url(node: Node, ctx: ParseContext) -> str:
+    url = node.as_str().strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise node.error(f"{node.path}: expected an http:// or https:// URL with a host",
+                         seen=repr(url), hint="for example url: http://127.0.0.1:8080")
+    try:
+        parts.port
+    except ValueError:
+        raise node.error(f"{node.path}: the URL's port is not a number from 1 to 65535",
+                         seen=repr(url)) from None
+    if not is_loopback_host(parts.hostname) and not ctx.allow_external_targets:
+        raise node.error(f"{node.path}: load may only target loopback addresses or the "
+                         "environment's own services", seen=f"host {parts.hostname!r}",
+                         hint="point it at 127.0.0.1 or use target: {service, port}; to load "
+                              "another host on purpose, set allow_external_targets: true at the "
+                              "top of the scenario")
+    return url.rstrip("/")
+
+
+def _parse_requests(node: Node, keys: dict[str, Node], ctx: ParseContext, model: str) -> dict:
+    if ("requests" in keys) == ("locustfile" in keys):
+        raise node.error("load: give exactly one of 'requests' and 'locustfile'",
+                         seen="both" if "requests" in keys else "neither",
+                         hint="requests: [{path: /work}] for simple HTTP requests, or "
+                              "locustfile: load.py for your own Locust users")
+    if "locustfile" in keys:
+        lnode = keys["locustfile"]
+        if model == "open":
+            raise lnode.error("load.locustfile: a locustfile runs in the closed model only",
+                              seen="model: open",
+                              hint="set model: closed, or declare requests: for the open model")
+        path = ctx.resolve(lnode.as_str())
+        if not path.is_file():
+            raise lnode.error("load.locustfile: file not found", seen=str(path),
+                              hint="paths are relative to the scenario file")
+        return {"locustfile": str(path)}
+    items = keys["requests"].as_list()
+    if not items:
+        raise keys["requests"].error("load.requests: the list is empty",
+                                     hint="add at least one request, e.g. - {path: /}")
+    reqs = tuple(_parse_request(item) for item in items)
+    names = [r.name for r in reqs]
+    for item, req in zip(items, reqs):
+        if names.count(req.name) > 1:
+            raise item.error(f"{item.path}: two requests are named '{req.name}'",
+                             hint="give each request its own name: (statistics are kept per name)")
+    return {"requests": reqs}
+
+
+def _parse_request(node: Node) -> RequestSpec:
+    k = node.keys(_REQUEST_KEYS, required=("path",))
+    path = k["path"].as_str()
+    if not path.startswith("/"):
+        raise k["path"].error(f"{k['path'].path}: the path must start with '/'", seen=repr(path),
+                              hint="the target's base URL comes from load.target or load.url")
+    method = k["method"].as_str().upper() if "method" in k else "GET"
+    if method not in METHODS:
+        raise k["method"].error(f"{k['method'].path}: unknown HTTP method", seen=repr(method),
+                                hint=f"use one of {', '.join(METHODS)}")
+    name = k["name"].as_str() if "name" in k else f"{method} {path}"
+    weight = k["weight"].as_float(min=0, min_exclusive=True) if "weight" in k else 1.0
+    headers: tuple[tuple[str, str], ...] = ()
+    if "headers" in k:
+        pairs = []
+        for hk, hv in k["headers"].as_map().items():
+            if not isinstance(hv.value, (str, int, float)) or isinstance(hv.value, bool):
+                raise hv.expected("a string header value")
+            pairs.append((hk, str(hv.value)))
+        headers = tuple(pairs)
+    return RequestSpec(name=name, method=method, path=path, weight=weight, headers=headers,
+                       body=_parse_body(k.get("body")))
+
+
+def _parse_body(node: Node | None) -> str | None:
+    if node is None or node.value is None:
+        return None
+    if isinstance(node.value, str):
+        return node.value
+    if isinstance(node.value, (dict, list)):
+        return json.dumps(node.value)
+    raise node.expected("a string, or a mapping/list sent as JSON")
+
+
+def _parse_model_keys(node: Node, keys: dict[str, Node], ctx: ParseContext, model: str) -> dict:
+    open_keys, closed_keys = ("rate", "max_inflight", "overflow"), ("users", "spawn_rate", "think_time")
+    wrong = closed_keys if model == "open" else open_keys
+    for key in wrong:
+        if key in keys:
+            raise _wrong_model_key(keys[key], key, model)
+    if model == "closed":
+        out = {}
+        if "users" in keys:
+            out["users"] = keys["users"].as_int(min=1, max=100000)
+        if "spawn_rate" in keys:
+            out["spawn_rate"] = keys["spawn_rate"].as_float(min=0, min_exclusive=True)
+        if "think_time" in keys:
+            out["think_time"] = keys["think_time"].as_duration(max=3600)
+        return out
+    if "rate" not in keys:
+        raise node.error("load: the open model needs 'rate' (target requests per second)",
+                         hint="e.g. rate: 200, or per phase: rate: {baseline: 100, fault: 200}")
+    out = _parse_rate(keys["rate"], ctx)
+    if "max_inflight" in keys:
+        out["max_inflight"] = keys["max_inflight"].as_int(min=1, max=100000)
+    if "overflow" in keys:
+        out["overflow"] = keys["overflow"].as_enum(OVERFLOW)
+    return out
+
+
+def _wrong_model_key(node: Node, key: str, model: str):
+    other = "closed" if model == "open" else "open"
+    return node.error(f"load.{key}: only applies to the {other} model", seen=f"model: {model}",
+                      hint=f"remove '{key}', or set model: {other}")
+
+
+def _parse_rate(node: Node, ctx: ParseContext) -> dict:
+    if not node.is_map():
+        value = node.as_float(min=0, max=1_000_000)
+        return {"rates": ((DEFAULT_PHASE, RateSegment(value, value)),)}
+    children = node.as_map()
+    if set(children) <= {"from", "to"} and "from" not in ctx.phase_names:
+        return {"whole_ramp": _parse_ramp(node)}
+    allowed = list(ctx.phase_names) + [DEFAULT_PHASE]
+    table = node.keys(allowed)
+    missing = [p for p in ctx.phase_names if p not in table]
+    if missing and DEFAULT_PHASE not in table:
+        raise node.error(f"{node.path}: no rate for phase(s) {', '.join(missing)}",
+                         hint="give every phase a rate (0 for none), or add default: <rate>")
+    rates = []
+    for name, child in table.items():
+        if child.is_map():
+            rates.append((name, _parse_ramp(child)))
+        else:
+            v = child.as_float(min=0, max=1_000_000)
+            rates.append((name, RateSegment(v, v)))
+    return {"rates": tuple(rates)}
+
+
+def _parse_ramp(node: Node) -> RateSegment:
+    k = node.keys(("from", "to"), required=("from", "to"))
+    return RateSegment(k["from"].as_float(min=0, max=1_000_000), k["to"].as_float(min=0, max=1_000_000))
+
+
+# -- JSON Schema -------------------------------------------------------------------------------
+
+_RATE_NUMBER = {"type": "number", "minimum": 0, "description": "requests per second"}
+_RAMP = {"type": "object", "additionalProperties": False, "required": ["from", "to"],
+         "properties": {"from": _RATE_NUMBER, "to": _RATE_NUMBER},
+         "description": "a linear ramp over the phase (or over the whole load window at top level)"}
+_DURATION = {"oneOf": [{"type": "number", "minimum": 0},
+                       {"type": "string", "pattern": r"^(\d+(\.\d+)?(us|ms|s|m|h))+$"}]}
+
+LOAD_SCHEMA: dict = {
+    "type": "object",
+    "description": "Load generated with Locust in a child process (docs/load.md).",
+    "additionalProperties": False,
+    "properties": {
+        "target": {"type": "object", "additionalProperties": False, "required": ["service", "port"],
+                   "properties": {"service": {"type": "string"},
+                                  "port": {"type": "integer", "minimum": 1, "maximum": 65535}},
+                   "description": "a compose service and its container port (published on 127.0.0.1)"},
+        "url": {"type": "string", "pattern": "^https?://",
+                "description": "base URL; loopback only unless allow_external_targets: true"},
+        "model": {"enum": list(MODELS), "default": "open"},
+        "rate": {"oneOf": [_RATE_NUMBER, _RAMP,
+                           {"type": "object", "additionalProperties": {"oneOf": [_RATE_NUMBER, _RAMP]},
+                            "description": "per phase name (or 'default')"}]},
+        "max_inflight": {"type": "integer", "minimum": 1, "default": 500},
+        "overflow": {"enum": list(OVERFLOW), "default": "delay"},
+        "users": {"type": "integer", "minimum": 1, "default": 10},
+        "spawn_rate": {"type": "number", "exclusiveMinimum": 0, "default": 10},
+        "think_time": _DURATION,
+        "timeout": _DURATION,
+        "requests": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": False, "required": ["path"],
+            "properties": {"name": {"type": "string"}, "method": {"enum": list(METHODS)},
+                           "path": {"type": "string", "pattern": "^/"},
+                           "weight": {"type": "number", "exclusiveMinimum": 0},
+                           "headers": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
+                           "body": {"type": ["string", "object", "array", "null"]}}}},
+        "locustfile": {"type": "string", "description": "path to a locustfile (closed model)"},
+        "raw_log": {"type": "boolean", "default": False},
+        "processes": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
+        "precision": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
+        "seed": {"type": "integer"},
+    },
+    "oneOf": [{"required": ["target"]}, {"required": ["url"]}],
+}
+

@@ -1,0 +1,141 @@
+"""What the engine hands to the parts of a run: the clock, the run directory, the
+environment's services, and thread-safe logs of events and artifacts.
+
+Every time in a run is seconds since t0 on CLOCK_MONOTONIC (see docs/DESIGN.md).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Clock:
+    mono_t0: float
+    wall_t0: float
+
+    @classmethod
+    def start(cls) -> "Clock":
+        wall = time.time()
+        mono = time.monotonic()
+        return cls(mono_t0=mono, wall_t0=wall)
+
+    def now(self) -> float:
+        """Seconds since t0."""
+        return time.monotonic() - self.mono_t0
+
+    def at(self, mono: float) -> float:
+        """A CLOCK_MONOTONIC reading (seconds) as seconds since t0."""
+        return mono - self.mono_t0
+
+    def to_json(self) -> dict:
+        iso = datetime.fromtimestamp(self.wall_t0, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return {"wall_t0": self.wall_t0, "wall_t0_iso": iso, "mono_t0": self.mono_t0}
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A running service of the environment, as the run sees it."""
+    name: str
+    container_id: str
+    container_name: str
+    pid: int                       # host PID of the container's main process (for nsenter, perf)
+    ips: dict[str, str]            # network name -> container IP on that network
+    published: dict[int, int]      # container port -> host port on 127.0.0.1
+    pprof_url: str | None          # http://127.0.0.1:<port>/debug/pprof, or None
+    image: str = ""
+    limits: dict[str, Any] = field(default_factory=dict)
+    source_root: str | None = None
+    module: str | None = None
+
+    @property
+    def ip(self) -> str | None:
+        return next(iter(self.ips.values()), None)
+
+
+@dataclass(frozen=True)
+class PhaseWindow:
+    name: str
+    start_s: float
+    end_s: float
+
+    @property
+    def duration(self) -> float:
+        return self.end_s - self.start_s
+
+
+class EventLog:
+    """Events on the run clock; thread-safe; also appended to events.jsonl as they happen."""
+
+    def __init__(self, clock: Clock, path: Path | None = None):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._events: list[dict] = []
+        self._path = path
+
+    def add(self, kind: str, detail: str = "", *, t_s: float | None = None, **extra: Any) -> dict:
+        ev = {"t_s": round(self._clock.now() if t_s is None else t_s, 6), "kind": kind, "detail": detail}
+        ev.update(extra)
+        with self._lock:
+            self._events.append(ev)
+            if self._path is not None:
+                with open(self._path, "a") as f:
+                    f.write(json.dumps(ev) + "\n")
+        logging.getLogger("harness.events").info("%7.2fs %s %s", ev["t_s"], kind, detail)
+        return ev
+
+    def all(self) -> list[dict]:
+        with self._lock:
+            return sorted(self._events, key=lambda e: e["t_s"])
+
+
+class ArtifactLog:
+    """Artifacts written into the run directory (paths relative to it); thread-safe."""
+
+    def __init__(self, run_dir: Path):
+        self._run_dir = run_dir
+        self._lock = threading.Lock()
+        self._items: list[dict] = []
+
+    def add(self, kind: str, path: Path | str, *, service: str | None = None,
+            phase: str | None = None, start_s: float | None = None, end_s: float | None = None,
+            sample_types: list[str] | None = None, **extra: Any) -> dict:
+        p = Path(path)
+        rel = p.relative_to(self._run_dir) if p.is_absolute() else p
+        item = {"kind": kind, "service": service, "phase": phase, "path": rel.as_posix(),
+                "start_s": None if start_s is None else round(start_s, 6),
+                "end_s": None if end_s is None else round(end_s, 6),
+                "sample_types": sample_types or []}
+        item.update(extra)
+        with self._lock:
+            self._items.append(item)
+        return item
+
+    def all(self) -> list[dict]:
+        with self._lock:
+            return list(self._items)
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    run_dir: Path
+    clock: Clock
+    services: dict[str, ServiceInfo]
+    phases: list[PhaseWindow]
+    events: EventLog
+    artifacts: ArtifactLog
+    project: str                   # compose project name (unique per run); also the label value
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("harness.run"))
+
+    def service(self, name: str) -> ServiceInfo:
+        return self.services[name]
+
+    def phase(self, name: str) -> PhaseWindow:
+        return next(p for p in self.phases if p.name == name)

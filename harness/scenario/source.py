@@ -1,0 +1,289 @@
+"""YAML with positions: every value knows its file, line and column.
+
+Each part of the scenario (envelope, load, faults, captures, expect) reads its own
+section through `Node`, so every error names the place it comes from.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import yaml
+
+from harness.errors import ScenarioError
+
+
+@dataclass(frozen=True)
+class Mark:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+_TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "an integer",
+               float: "a number", bool: "true/false", type(None): "nothing (null)"}
+
+
+def type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return type_name(value)
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Node:
+    """A YAML value with its position and its dotted path in the document."""
+
+    def __init__(self, value: Any, mark: Mark, path: str, children=None, key_marks=None):
+        self.value = value
+        self.mark = mark
+        self.path = path
+        self._children = children  # dict[str, Node] | list[Node] | None
+        self._key_marks = key_marks or {}
+
+    # -- errors ---------------------------------------------------------------------------
+    def error(self, what: str, *, seen: str | None = None, hint: str | None = None) -> ScenarioError:
+        return ScenarioError(what, where=str(self.mark), seen=seen, hint=hint)
+
+    def expected(self, expectation: str, hint: str | None = None) -> ScenarioError:
+        return self.error(f"{self.path}: expected {expectation}",
+                          seen=f"{type_name(self.value)} {_show(self.value)}"
+                          if not isinstance(self.value, (dict, list)) else type_name(self.value),
+                          hint=hint)
+
+    # -- mappings -------------------------------------------------------------------------
+    def is_map(self) -> bool:
+        return isinstance(self._children, dict)
+
+    def as_map(self) -> dict[str, "Node"]:
+        if not self.is_map():
+            raise self.expected("a mapping")
+        return self._children
+
+    def keys(self, allowed: Iterable[str], required: Iterable[str] = ()) -> dict[str, "Node"]:
+        """The mapping's children, after checking for unknown and missing keys."""
+        children = self.as_map()
+        allowed = list(allowed)
+        for key in children:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else None
+                valid = ", ".join(allowed)
+                raise ScenarioError(f"{self._join(key)}: unknown key '{key}'",
+                                    where=str(self._key_marks.get(key, self.mark)),
+                                    seen=f"valid keys here: {valid}", hint=hint)
+        for key in required:
+            if key not in children:
+                raise self.error(f"{self.path}: missing required key '{key}'",
+                                 hint=f"add '{key}:' to {self.path or 'the top level'}")
+        return children
+
+    def get(self, key: str) -> "Node | None":
+        return self.as_map().get(key)
+
+    def key_mark(self, key: str) -> Mark:
+        return self._key_marks.get(key, self.mark)
+
+    def _join(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    # -- lists ----------------------------------------------------------------------------
+    def as_list(self, *, allow_single: bool = False) -> list["Node"]:
+        if isinstance(self._children, list):
+            return self._children
+        if allow_single and self.value is not None and not self.is_map():
+            return [self]
+        raise self.expected("a list")
+
+    # -- scalars --------------------------------------------------------------------------
+    def as_str(self, *, nonempty: bool = True) -> str:
+        if not isinstance(self.value, str) or isinstance(self._children, (dict, list)):
+            raise self.expected("a string")
+        if nonempty and not self.value.strip():
+            raise self.error(f"{self.path}: must not be empty")
+        return self.value
+
+    def as_bool(self) -> bool:
+        if not isinstance(self.value, bool):
+            raise self.expected("true or false")
+        return self.value
+
+    def as_int(self, *, min: int | None = None, max: int | None = None) -> int:
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            raise self.expected("an integer")
+        self._range(self.value, min, max)
+        return self.value
+
+    def as_float(self, *, min: float | None = None, max: float | None = None,
+                 min_exclusive: bool = False) -> float:
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+            raise self.expected("a number")
+        v = float(self.value)
+        if not math.isfinite(v):
+            raise self.expected("a finite number")
+        if min_exclusive and min is not None and v <= min:
+            raise self.error(f"{self.path}: must be greater than {min:g}", seen=_show(self.value))
+        self._range(v, None if min_exclusive else min, max)
+        return v
+
+    def as_enum(self, choices: Iterable[str]) -> str:
+        choices = list(choices)
+        if not isinstance(self.value, str) or self.value not in choices:
+            close = difflib.get_close_matches(str(self.value), choices, n=1, cutoff=0.6)
+            raise self.error(f"{self.path}: expected one of {', '.join(choices)}",
+                             seen=_show(self.value),
+                             hint=f"did you mean '{close[0]}'?" if close else None)
+        return self.value
+
+    def as_duration(self, *, min: float | None = 0.0, max: float | None = None,
+                    allow_zero: bool = True) -> float:
+        """Seconds. Accepts a number (seconds) or '500ms', '30s', '2m', '1h', '1m30s'."""
+        v = parse_duration(self.value)
+        if v is None:
+            raise self.error(f"{self.path}: expected a duration like 500ms, 30s, 2m or 1m30s",
+                             seen=_show(self.value))
+        if not allow_zero and v == 0:
+            raise self.error(f"{self.path}: duration must be greater than 0", seen=_show(self.value))
+        self._range(v, min, max, unit="s")
+        return v
+
+    def as_size(self, *, min: int | None = 0, max: int | None = None) -> int:
+        """Bytes. Accepts an integer (bytes) or '512k', '256m', '256MiB', '1g' (binary units)."""
+        v = parse_size(self.value)
+        if v is None:
+            raise self.error(f"{self.path}: expected a size like 64m, 256MiB or 1g",
+                             seen=_show(self.value))
+        self._range(v, min, max, unit=" bytes")
+        return v
+
+    def _range(self, v, lo, hi, unit: str = "") -> None:
+        if lo is not None and v < lo:
+            raise self.error(f"{self.path}: must be at least {lo:g}{unit}", seen=_show(self.value))
+        if hi is not None and v > hi:
+            raise self.error(f"{self.path}: must be at most {hi:g}{unit}", seen=_show(self.value))
+
+    def plain(self) -> Any:
+        """The value as plain Python data (for manifests)."""
+        return self.value
+
+    def __iter__(self) -> Iterator["Node"]:
+        return iter(self.as_list())
+
+    def __repr__(self) -> str:
+        return f"Node({self.path!r} at {self.mark})"
+
+
+_DUR_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|us|s|m|h)")
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+_SIZE_MULT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_DUR_MULT = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value >= 0 and math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace(" ", "")
+    if not text:
+        return None
+    pos, total = 0, 0.0
+    for m in _DUR_RE.finditer(text):
+        if m.start() != pos:
+            return None
+        total += float(m.group(1)) * _DUR_MULT[m.group(2)]
+        pos = m.end()
+    return total if pos == len(text) else None
+
+
+def parse_size(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    m = _SIZE_RE.match(value)
+    if not m:
+        return None
+    number, unit, suffix = m.groups()
+    if suffix.lower() == "i":  # '256mi' without b is accepted as MiB; a bare 'i' is not a unit
+        if not unit:
+            return None
+    return int(float(number) * _SIZE_MULT[unit.lower()])
+
+
+# -- building nodes from YAML -----------------------------------------------------------------
+
+def load_yaml(text: str, file: str) -> Node:
+    """Parse YAML text into a Node tree, or raise ScenarioError with the position."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        raise ScenarioError(f"not valid YAML: {e.problem or e.context}", where=where,
+                            seen=(e.context or None) if e.problem else None,
+                            hint="check indentation and quoting around this place") from None
+    except yaml.YAMLError as e:
+        raise ScenarioError(f"not valid YAML: {e}", where=file) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise ScenarioError("the scenario file is empty", where=f"{file}:1:1",
+                            hint="start with 'name:' and 'compose:'; `harness schema` prints the format")
+    constructor = yaml.SafeLoader("")
+    try:
+        return _build(root, file, "", constructor)
+    finally:
+        constructor.dispose()
+
+
+def _mark(node: yaml.Node, file: str) -> Mark:
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _build(node: yaml.Node, file: str, path: str, constructor) -> Node:
+    mark = _mark(node, file)
+    if isinstance(node, yaml.MappingNode):
+        children: dict[str, Node] = {}
+        key_marks: dict[str, Mark] = {}
+        plain: dict[str, Any] = {}
+        for knode, vnode in node.value:
+            if knode.tag == "tag:yaml.org,2002:merge":
+                raise ScenarioError("YAML merge keys (<<) are not supported in scenarios",
+                                    where=str(_mark(knode, file)))
+            key = constructor.construct_object(knode, deep=True)
+            kmark = _mark(knode, file)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in children:
+                raise ScenarioError(f"duplicate key '{key}'", where=str(kmark),
+                                    seen=f"first defined at line {key_marks[key].line}",
+                                    hint="remove one of the two")
+            child = _build(vnode, file, f"{path}.{key}" if path else key, constructor)
+            children[key] = child
+            key_marks[key] = kmark
+            plain[key] = child.value
+        return Node(plain, mark, path, children, key_marks)
+    if isinstance(node, yaml.SequenceNode):
+        items = [_build(v, file, f"{path}[{i}]", constructor) for i, v in enumerate(node.value)]
+        return Node([i.value for i in items], mark, path, items)
+    try:
+        value = constructor.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as e:
+        raise ScenarioError(f"cannot read value: {e.problem}", where=str(mark)) from None
+    return Node(value, mark, path)

@@ -1,0 +1,132 @@
+"""Building what the editor shows, from an Analysis and a document (pure).
+
+Each function takes plain data (entries placed on the document's current
+lines) and returns lsprotocol objects or the JSON of the custom notifications.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lsprotocol import types
+
+from lsp.analysis import Analysis, FuncLens, LineDetail, LineEntry
+from lsp.render import format_share, format_value, label
+from lsp.session import Baseline
+from lsp.stale import all_stale, line_map
+
+
+@dataclass(frozen=True)
+class Placed:
+    line: int          # 0-based line in the current document
+    entry: LineEntry
+    stale: bool
+
+
+def place(entries: dict[int, LineEntry], baseline: Baseline | None, current: list[str] | None,
+          stale_mode: str) -> list[Placed]:
+    """Entries (1-based profile lines) moved onto the current text; ambiguous ones dropped."""
+    if not entries:
+        return []
+    if baseline is None or current is None:
+        mapping = None
+    elif baseline.lines is None:
+        mapping = all_stale(len(current))
+    else:
+        mapping = line_map(baseline.lines, current)
+    out = []
+    limit = len(current) if current is not None else None
+    for line, entry in entries.items():
+        old = line - 1
+        if mapping is None:
+            new, stale = old, False
+        elif old in mapping:
+            new, stale = mapping[old]
+        else:
+            continue
+        if stale and stale_mode == "hide":
+            continue
+        if new < 0 or (limit is not None and new >= limit):
+            continue
+        out.append(Placed(new, entry, stale))
+    out.sort(key=lambda p: p.line)
+    return out
+
+
+def visible(placed: list[Placed], analysis: Analysis, threshold: float) -> list[Placed]:
+    return [p for p in placed if abs(p.entry.share) >= threshold and p.entry.value]
+
+
+def _what(analysis: Analysis) -> str:
+    return f"{analysis.mode} {analysis.sample_type}" + (" change" if analysis.diff else "")
+
+
+def inlay_hints(placed: list[Placed], analysis: Analysis, current: list[str],
+                rng: types.Range | None) -> list[types.InlayHint]:
+    hints = []
+    for p in placed:
+        if rng is not None and not rng.start.line <= p.line <= rng.end.line:
+            continue
+        text = p.entry.label + (" (stale)" if p.stale else "")
+        char = len(current[p.line]) if p.line < len(current) else 0
+        tip = f"{p.entry.function}: flat {format_value(p.entry.flat, analysis.unit)}, " \
+              f"cum {format_value(p.entry.cum, analysis.unit)} ({_what(analysis)})"
+        hints.append(types.InlayHint(position=types.Position(p.line, char), label=text,
+                                     padding_left=True, tooltip=tip))
+    return hints
+
+
+def heat_payload(uri: str, version: int | None, placed: list[Placed], analysis: Analysis | None) -> dict:
+    lines = []
+    if analysis is not None:
+        top = analysis.max_abs or 1.0
+        for p in placed:
+            lines.append({"line": p.line, "heat": min(1.0, abs(p.entry.value) / top),
+                          "value": p.entry.value, "share": p.entry.share, "label": p.entry.label,
+                          "stale": p.stale})
+    return {"uri": uri, "version": version, "sampleType": analysis.sample_type if analysis else None,
+            "unit": analysis.unit if analysis else None, "lines": lines}
+
+
+def code_lenses(lenses: list[FuncLens], mapping_line, analysis: Analysis) -> list[types.CodeLens]:
+    out = []
+    for lens in lenses:
+        line = mapping_line(lens.line)
+        if line is None:
+            continue
+        rng = types.Range(types.Position(line, 0), types.Position(line, 0))
+        cmd = types.Command(title=f"{lens.name}: {lens.title}", command="harness.hotLines",
+                            arguments=[{"limit": 20}])
+        out.append(types.CodeLens(range=rng, command=cmd))
+    return out
+
+
+def hover_markdown(detail: LineDetail, phases: list[tuple[str, int, int]], entry: LineEntry | None,
+                   analysis: Analysis, stale: bool) -> str:
+    rows = [f"**{detail.function}**" + (" — *stale: the line changed since the profile*" if stale else ""),
+            "", "| sample type | flat | cum | own |", "|---|---|---|---|"]
+    for t, unit, flat, cum, total, own in detail.per_type:
+        def cell(v):
+            return f"{format_value(v, unit)} ({format_share(v / total if total else 0)})"
+        rows.append(f"| {t} | {cell(flat)} | {cell(cum)} | {cell(own)} |")
+    if entry is not None and analysis.diff:
+        rows += ["", f"change vs baseline ({analysis.mode} {analysis.sample_type}): {entry.label}"]
+    if phases:
+        rows += ["", f"per phase ({analysis.mode} {analysis.sample_type}):"]
+        rows += [f"- {ph}: {label(v, v / t if t else 0, analysis.unit)}" for ph, v, t in phases]
+    if detail.callees:
+        rows += ["", "top callees from this line:"]
+        rows += [f"- {fn}: {format_value(v, detail.unit)}" for fn, v in detail.callees]
+    if detail.callers:
+        rows += ["", f"top callers of {detail.function}:"]
+        rows += [f"- {fn}: {format_value(v, detail.unit)}" for fn, v in detail.callers]
+    return "\n".join(rows)
+
+
+def diagnostic(p: Placed, analysis: Analysis, current: list[str] | None) -> types.Diagnostic:
+    end = len(current[p.line]) if current is not None and p.line < len(current) else 0
+    severity = types.DiagnosticSeverity.Information if abs(p.entry.share) >= 0.1 \
+        else types.DiagnosticSeverity.Hint
+    msg = f"{'changed' if analysis.diff else 'hot'} line: {p.entry.label} ({_what(analysis)}) in " \
+          f"{p.entry.function}" + (" [stale]" if p.stale else "")
+    return types.Diagnostic(range=types.Range(types.Position(p.line, 0), types.Position(p.line, end)),
+                            message=msg, severity=severity, source="harness")

@@ -1,0 +1,255 @@
+"""Turning the user's selection into loaded profiles (I/O, no LSP).
+
+`load_view` reads what the selection names (a run's artifacts for one kind and
+phase, or a plain pprof file), builds the Analysis and snapshots the source
+text each mapped file had at load time (for staleness). Problems are returned
+as messages, never raised, so the server keeps running on any input.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsp.analysis import Analysis, Source, build_analysis
+from lsp.pathmap import GoEnv, PathMapper
+from lsp.pprof import Profile, ProfileError, load_profile
+from lsp.runs import PROFILE_SUFFIXES, RunInfo, find_run
+from lsp.settings import Settings
+from lsp.stale import sha256_text
+
+
+@dataclass
+class Selection:
+    run: str | None = None
+    profile: str = "cpu"
+    sample_type: str | None = None
+    phase: str | None = None
+    compare: dict | None = None
+    enabled: bool = True
+
+
+@dataclass
+class Baseline:
+    """The text a file had when the view was loaded; None when it no longer matches the run's hash."""
+    lines: list[str] | None
+    changed_since_run: bool
+
+
+@dataclass
+class View:
+    analysis: Analysis | None = None
+    run: RunInfo | None = None
+    phase: str | None = None
+    profile_label: str = ""
+    baselines: dict[Path, Baseline] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    message: str = ""
+    phase_sources: dict = field(default_factory=dict)
+
+
+class ProfileCache:
+    """Profiles by path, reloaded when the file changes; keeps the last few."""
+
+    def __init__(self, keep: int = 8):
+        self.keep = keep
+        self._items: dict[str, tuple[tuple[int, int], Profile]] = {}
+
+    def get(self, path: Path) -> Profile:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise ProfileError(f"{path}: missing profile ({exc.strerror})") from None
+        stamp = (st.st_mtime_ns, st.st_size)
+        item = self._items.get(str(path))
+        if item and item[0] == stamp:
+            return item[1]
+        prof = load_profile(path)
+        self._items[str(path)] = (stamp, prof)
+        while len(self._items) > self.keep:
+            self._items.pop(next(iter(self._items)))
+        return prof
+
+
+def is_profile_path(value: str) -> bool:
+    return value.endswith(PROFILE_SUFFIXES) or "/" in value or os.sep in value
+
+
+def expand(value: str, workspace: tuple[Path, ...]) -> str:
+    root = str(workspace[0]) if workspace else os.getcwd()
+    return value.replace("${workspaceFolder}", root)
+
+
+def runs_dir(settings: Settings, workspace: tuple[Path, ...]) -> Path:
+    p = Path(expand(settings.runsDir, workspace))
+    if not p.is_absolute():
+        p = (workspace[0] if workspace else Path.cwd()) / p
+    return p
+
+
+def make_mapper(settings: Settings, workspace, run: RunInfo | None, go_env: GoEnv) -> PathMapper:
+    rules = tuple((expand(a, workspace), expand(b, workspace)) for a, b in settings.pathMappings)
+    services = tuple((s.source_root, s.module) for s in run.services) if run else ()
+    return PathMapper.build(workspace, rules, services, go_env, skip=[runs_dir(settings, workspace)])
+
+
+def pick_run(runs: list[RunInfo], key: str | None, rdir: Path) -> tuple[RunInfo | None, str | None]:
+    if key:
+        run = find_run(runs, key, rdir)
+        if run is None:
+            return None, f"run {key!r} not found under {rdir}"
+        if run.error:
+            return None, f"run {run.id} is broken: {run.error}"
+        return run, None
+    for run in runs:
+        if not run.error:
+            return run, None
+    return None, f"no runs under {rdir}" if not runs else f"no readable run under {rdir}"
+
+
+def _run_sources(run: RunInfo, kind: str, phase: str | None, mapper: PathMapper, cache: ProfileCache,
+                 problems: list[str]) -> tuple[list[Source], str | None]:
+    phase = phase or run.default_phase()
+    arts = [a for a in run.profiles() if a.kind == kind and (phase is None or a.phase == phase)]
+    if not arts:
+        kinds = sorted({a.kind for a in run.profiles() if a.phase == phase})
+        problems.append(f"run {run.id} has no {kind!r} profile for phase {phase!r}"
+                        + (f" (it has: {', '.join(kinds)})" if kinds else ""))
+        return [], phase
+    sources = []
+    for art in arts:
+        try:
+            prof = cache.get(art.path)
+        except ProfileError as exc:
+            problems.append(str(exc))
+            continue
+        sources.append(Source(prof, mapper, name=f"{art.service} {art.kind} {art.phase}",
+                              service=art.service, phase=art.phase, kind=art.kind))
+    return sources, phase
+
+
+def load_view(settings: Settings, sel: Selection, workspace: tuple[Path, ...], runs: list[RunInfo],
+              cache: ProfileCache, go_env: GoEnv) -> View:
+    view = View()
+    rdir = runs_dir(settings, workspace)
+    if is_profile_path(sel.profile):
+        path = Path(expand(sel.profile, workspace))
+        if not path.is_absolute():
+            path = (workspace[0] if workspace else Path.cwd()) / path
+        mapper = make_mapper(settings, workspace, None, go_env)
+        try:
+            sources = [Source(cache.get(path), mapper, name=str(path), kind="file")]
+        except ProfileError as exc:
+            view.problems.append(str(exc))
+            return view
+        view.profile_label = str(path)
+    else:
+        run, problem = pick_run(runs, sel.run, rdir)
+        if run is None:
+            view.problems.append(problem or "no run")
+            return view
+        view.run = run
+        mapper = make_mapper(settings, workspace, run, go_env)
+        sources, view.phase = _run_sources(run, sel.profile, sel.phase, mapper, cache, view.problems)
+        view.profile_label = sel.profile
+        if not sources:
+            return view
+    baseline = _compare_sources(settings, sel, view, workspace, runs, cache, go_env)
+    view.analysis = build_analysis(sources, sel.sample_type, settings.mode, baseline)
+    view.problems.extend(view.analysis.notes)
+    view.baselines = snapshot(view.analysis, view.run)
+    return view
+
+
+def _compare_sources(settings, sel: Selection, view: View, workspace, runs, cache, go_env):
+    spec = sel.compare
+    if not spec:
+        return None
+    problems = view.problems
+    if "baseline" in spec:
+        if view.run is None:
+            problems.append("compare with a phase needs a run, not a plain profile file")
+            return None
+        mapper = make_mapper(settings, workspace, view.run, go_env)
+        sources, _ = _run_sources(view.run, sel.profile, spec["baseline"], mapper, cache, problems)
+        return sources or None
+    if "run" in spec:
+        other, problem = pick_run(runs, spec["run"], runs_dir(settings, workspace))
+        if other is None:
+            problems.append(problem or "no such run")
+            return None
+        phase = view.phase if view.phase in other.phases else None
+        mapper = make_mapper(settings, workspace, other, go_env)
+        sources, _ = _run_sources(other, sel.profile, phase, mapper, cache, problems)
+        return sources or None
+    return None
+
+
+def snapshot(analysis: Analysis, run: RunInfo | None) -> dict[Path, Baseline]:
+    out: dict[Path, Baseline] = {}
+    for path in analysis.lines:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        expected = _expected_hash(path, run)
+        changed = expected is not None and expected != sha256_text(data)
+        text = data.decode("utf-8", errors="replace")
+        out[path] = Baseline(None if changed else text.splitlines(), changed)
+    return out
+
+
+def _expected_hash(path: Path, run: RunInfo | None) -> str | None:
+    if run is None:
+        return None
+    for svc in run.services:
+        if not svc.source_root or not svc.source_hashes:
+            continue
+        try:
+            rel = path.relative_to(Path(svc.source_root).resolve())
+        except ValueError:
+            continue
+        value = svc.source_hashes.get(rel.as_posix())
+        if isinstance(value, str):
+            return value if value.startswith("sha256:") else "sha256:" + value
+    return None
+
+
+def phase_values(view: View, cache: ProfileCache, path: Path, line: int) -> list[tuple[str, int, int]]:
+    """(phase, value, total) of one line in every phase of the view's run, same kind and service."""
+    analysis, run = view.analysis, view.run
+    if analysis is None or run is None or len(run.phases) < 2 or analysis.diff:
+        return []
+    out = []
+    for phase in run.phases:
+        value = total = 0
+        for n, filename in analysis.files.get(path, []):
+            src = analysis.sources[n]
+            for other in _phase_sources(view, cache, src, phase):
+                idx = other.profile.index_of(analysis.sample_type) \
+                    if analysis.sample_type in [t for t, _ in other.profile.sample_types] \
+                    else other.profile.default_index
+                total += other.profile.total(idx)
+                cost = other.costs(idx).get((filename, line))
+                if cost is not None:
+                    value += cost.own if analysis.mode == "own" else cost.flat if analysis.mode == "flat" \
+                        else cost.cum
+        out.append((phase, value, total))
+    return out
+
+
+def _phase_sources(view: View, cache: ProfileCache, src: Source, phase: str) -> list[Source]:
+    if phase == src.phase:
+        return [src]
+    key = (src.kind, src.service, phase)
+    if key not in view.phase_sources:
+        found = []
+        for art in view.run.profiles():
+            if art.kind == src.kind and art.service == src.service and art.phase == phase:
+                try:
+                    found.append(Source(cache.get(art.path), src.mapper, kind=src.kind, service=src.service,
+                                        phase=phase))
+                except ProfileError:
+                    continue
+        view.phase_sources[key] = found
+    return view.phase_sources[key]

@@ -1,0 +1,3 @@
+module example.com/capapp
+
+go 1.22

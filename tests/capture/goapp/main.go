@@ -1,0 +1,75 @@
+// Command capapp is the capture tests' target: one CPU-hot line, a handler
+// that waits on a global mutex, one that allocates, and a switch for the
+// block and mutex profile rates.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	_ "net/http/pprof"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+var mu sync.Mutex
+
+func main() {
+	go func() {
+		http.HandleFunc("/debug/harness/rates", setRates)
+		log.Println(http.ListenAndServe(":6060", nil))
+	}()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/spin", spin)
+	mux.HandleFunc("/lock", lock)
+	mux.HandleFunc("/alloc", alloc)
+	log.Fatal(http.ListenAndServe(":8080", mux))
+}
+
+func spin(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintf(w, "%d\n", burn(intParam(r, "n", 300000)))
+}
+
+func burn(n int) uint64 {
+	var h uint64 = 1469598103934665603
+	for i := 0; i < n; i++ {
+		h = (h ^ uint64(i)) * 1099511628211 // HOT LINE
+	}
+	return h
+}
+
+func lock(w http.ResponseWriter, r *http.Request) {
+	mu.Lock()
+	time.Sleep(2 * time.Millisecond) // held during slow work
+	mu.Unlock()
+	io.WriteString(w, "ok\n")
+}
+
+func alloc(w http.ResponseWriter, r *http.Request) {
+	parts := make([]string, 0, 64)
+	for i := 0; i < 2000; i++ {
+		parts = append(parts, strconv.Itoa(i)+"-"+strings.Repeat("x", 16)) // ALLOC LINE
+	}
+	io.WriteString(w, strconv.Itoa(len(strings.Join(parts, ","))))
+}
+
+func setRates(w http.ResponseWriter, r *http.Request) {
+	if n, err := strconv.Atoi(r.URL.Query().Get("block")); err == nil {
+		runtime.SetBlockProfileRate(n)
+	}
+	if n, err := strconv.Atoi(r.URL.Query().Get("mutex")); err == nil {
+		runtime.SetMutexProfileFraction(n)
+	}
+	io.WriteString(w, "ok\n")
+}
+
+func intParam(r *http.Request, name string, def int) int {
+	if v, err := strconv.Atoi(r.URL.Query().Get(name)); err == nil && v > 0 && v <= 50_000_000 {
+		return v
+	}
+	return def
+}

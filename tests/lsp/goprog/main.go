@@ -1,0 +1,154 @@
+// Command hot makes known lines hot and profiles itself.
+//
+// Each line the tests look for carries a marker comment (HOT:cpu, HOT:alloc,
+// HOT:block, HOT:extra): the tests find the line number by the marker.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"time"
+)
+
+// step is small enough to be inlined into burn: its line is an inlined frame.
+func step(h uint64, i int) uint64 {
+	return h/uint64(i|1) + (h^uint64(i))%1000000007 // HOT:cpu
+}
+
+//go:noinline
+func burn(n int) uint64 {
+	var h uint64 = 1
+	for i := 0; i < n; i++ {
+		h = step(h, i)
+	}
+	return h
+}
+
+// fib is recursive: its lines appear many times in one stack.
+//
+//go:noinline
+func fib(n int) int {
+	if n < 2 {
+		return n
+	}
+	return fib(n-1) + fib(n-2) // HOT:fib
+}
+
+//go:noinline
+func extra(n int) uint64 {
+	var h uint64 = 7
+	for i := 0; i < n; i++ {
+		h ^= h<<13 + uint64(i) // HOT:extra
+	}
+	return h
+}
+
+var sink [][]byte
+
+//go:noinline
+func allocate(n int) {
+	for i := 0; i < n; i++ {
+		b := make([]byte, 4096) // HOT:alloc
+		sink = append(sink[:0], b)
+	}
+}
+
+//go:noinline
+func smallAllocs(n int) {
+	for i := 0; i < n; i++ {
+		sink = append(sink[:0], make([]byte, 16))
+	}
+}
+
+//go:noinline
+func block(n int) {
+	ch := make(chan int)
+	for i := 0; i < n; i++ {
+		go func() {
+			time.Sleep(200 * time.Microsecond)
+			ch <- i
+		}()
+		<-ch // HOT:block
+	}
+}
+
+//go:noinline
+func contend(n int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				mu.Lock()
+				burn(100000)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func cpuWork(seconds float64, withExtra bool) {
+	deadline := time.Now().Add(time.Duration(seconds * float64(time.Second)))
+	var acc uint64
+	for time.Now().Before(deadline) {
+		acc += burn(1_000_000)
+		acc += uint64(fib(28))
+		if withExtra {
+			acc += extra(2_000_000)
+		}
+	}
+	fmt.Fprintln(os.Stderr, "acc", acc)
+}
+
+func write(dir, name string, profile func(f *os.File) error) {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer f.Close()
+	if err := profile(f); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func main() {
+	out := flag.String("out", ".", "directory for the profiles")
+	seconds := flag.Float64("seconds", 1.0, "seconds of CPU work under the CPU profiler")
+	withExtra := flag.Bool("extra", false, "also run extra() (the 'fault' workload)")
+	flag.Parse()
+	runtime.MemProfileRate = 4096
+	runtime.SetBlockProfileRate(1)
+	runtime.SetMutexProfileFraction(1)
+
+	f, err := os.Create(filepath.Join(*out, "cpu.pb.gz"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cpuWork(*seconds, *withExtra)
+	pprof.StopCPUProfile()
+	f.Close()
+
+	allocate(2000)
+	smallAllocs(2000)
+	block(200)
+	contend(50)
+	for _, name := range []string{"allocs", "heap", "block", "mutex", "goroutine"} {
+		p := pprof.Lookup(name)
+		write(*out, name+".pb.gz", func(f *os.File) error { return p.WriteTo(f, 0) })
+	}
+}
