@@ -27,12 +27,7 @@ def place(entries: dict[int, LineEntry], baseline: Baseline | None, current: lis
     """Entries (1-based profile lines) moved onto the current text; ambiguous ones dropped."""
     if not entries:
         return []
-    if baseline is None or current is None:
-        mapping = None
-    elif baseline.lines is None:
-        mapping = all_stale(len(current))
-    else:
-        mapping = line_map(baseline.lines, current)
+    mapping = position_map(baseline, current)
     out = []
     limit = len(current) if current is not None else None
     for line, entry in entries.items():
@@ -50,6 +45,16 @@ def place(entries: dict[int, LineEntry], baseline: Baseline | None, current: lis
         out.append(Placed(new, entry, stale))
     out.sort(key=lambda p: p.line)
     return out
+
+
+def position_map(baseline: Baseline | None, current: list[str] | None
+                 ) -> dict[int, tuple[int, bool]] | None:
+    """old 0-based line -> (new 0-based line, stale); None when the text is as profiled."""
+    if baseline is None or current is None:
+        return None
+    if baseline.lines is None:
+        return all_stale(len(current))
+    return line_map(baseline.lines, current)
 
 
 def visible(placed: list[Placed], analysis: Analysis, threshold: float) -> list[Placed]:

@@ -12,7 +12,7 @@ export default tseslint.config(
       sourceType: "commonjs",
       globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly",
                  __dirname: "readonly", setTimeout: "readonly", clearTimeout: "readonly", Buffer: "readonly",
-                 document: "readonly", window: "readonly", getComputedStyle: "readonly" },
+                 document: "readonly", fetch: "readonly", URL: "readonly", window: "readonly", getComputedStyle: "readonly" },
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },

@@ -13,6 +13,7 @@ t_ms = (perf time - clock.mono_t0) * 1000.
 """
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import signal
@@ -140,7 +141,7 @@ class _Builder:
 
 
 def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, period_ns: int,
-               resolve=None) -> Profile:
+               resolve=None, main_dso: str = "") -> Profile:
     """A pprof message from parsed perf samples.
 
     resolve(sym, off, dso, is_leaf) -> (address, function, file, line) | None gives Go
@@ -148,6 +149,8 @@ def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, per
     """
     msg = Profile()
     b = _Builder(msg)
+    if main_dso:
+        b.mapping(main_dso)             # pprof names the profile after the first mapping
     msg.sample_type.add(type=b.s("samples"), unit=b.s("count"))
     msg.sample_type.add(type=b.s("cpu"), unit=b.s("nanoseconds"))
     msg.period_type.type, msg.period_type.unit = b.s("cpu"), b.s("nanoseconds")
@@ -268,9 +271,7 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
         except HarnessError:
             resolve = None      # symbol names without lines are still a profile
     msg = to_profile(samples, mono_t0=clock.mono_t0, wall_t0=clock.wall_t0,
-                     period_ns=int(1e9 / frequency), resolve=resolve)
-    import gzip
-
+                     period_ns=int(1e9 / frequency), resolve=resolve, main_dso=exe)
     out.write_bytes(gzip.compress(msg.SerializeToString()))
     return {"samples": len(samples), "symbolized": symbolized,
             "first_s": clock.at(samples[0].t_mono) if samples else None,

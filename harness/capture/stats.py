@@ -154,6 +154,7 @@ class StatsSampler:
         self.ticks = 0
         self._groups: dict[str, Cgroup | None] = {}
         self._prev: dict[str, tuple[float, dict]] = {}
+        self.latest: dict[str, dict] = {}  # service -> its newest line (for the progress display)
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,6 +203,7 @@ class StatsSampler:
             line["rx_bytes"], line["tx_bytes"] = net_bytes(cg.pid())
             line["restarts"] = self._restarts.get(svc.name, 0)
             self._prev[svc.name] = (t, raw)
+            self.latest[svc.name] = line
             lines.append(line)
         return lines
 

@@ -30,6 +30,7 @@ LABEL_RUN = "io.harness.run"
 LABEL_PROJECT = "io.harness.project"
 LABEL_PID = "io.harness.owner_pid"
 LABEL_HOST = "io.harness.owner_host"
+ALIVE = ("running", "created", "restarting")
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,8 @@ class Environment:
 
     def _wait_one(self, name: str, info: ServiceInfo, ready, should_stop) -> None:
         host_port = info.published.get(ready.port)
+        if host_port is None and self._state(info) not in ALIVE:
+            raise self._stopped(name, info, f"services.{name}", "none")
         if host_port is None:
             raise ReadinessError(f"service '{name}' does not publish port {ready.port}",
                                  where=f"services.{name}.ready",
@@ -299,12 +302,8 @@ class Environment:
             if should_stop():
                 return
             state = self._state(info)
-            if state not in ("running", "created", "restarting"):
-                raise ReadinessError(
-                    f"service '{name}' stopped before it became ready",
-                    where=target, seen=f"container state: {state}; last check: {last}\n"
-                    f"  logs (last lines):\n    " + self.logs_tail(name).replace("\n", "\n    "),
-                    hint="the container exited: look at its logs above")
+            if state not in ALIVE:
+                raise self._stopped(name, info, target, last)
             ok, last = _probe(ready.http, host_port)
             if ok:
                 return
@@ -317,6 +316,13 @@ class Environment:
                     + (f" and answering {ready.http}?" if ready.http else "?")
                     + f" Raise services.{name}.ready.timeout if it starts slowly.")
             time.sleep(ready.interval)
+
+    def _stopped(self, name: str, info: ServiceInfo, where: str, last: str) -> ReadinessError:
+        return ReadinessError(
+            f"service '{name}' stopped before it became ready",
+            where=where, seen=f"container state: {self._state(info)}; last check: {last}\n"
+            f"  logs (last lines):\n    " + self.logs_tail(name).replace("\n", "\n    "),
+            hint="the container exited: look at its logs above")
 
     def _state(self, info: ServiceInfo) -> str:
         try:

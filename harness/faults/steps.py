@@ -14,6 +14,7 @@ Step ops:
                                                         `container` is set), own session, wait for its pidfile
   kill-pidfile      {pidfile, marker}                   stop that helper (process group), if it is still ours
   docker            {container, call, kwargs}           a docker SDK call on the container
+  docker-update     {container, body}                   POST /containers/{id}/update (limits)
 """
 from __future__ import annotations
 
@@ -168,6 +169,19 @@ class StepRunner:
 
     def _op_kill_pidfile(self, s: dict) -> None:
         kill_pidfile(Path(s["pidfile"]), s.get("marker", ""))
+
+    def _op_docker_update(self, s: dict) -> None:
+        import docker.errors
+        api = self.docker.api
+        try:
+            res = api._post_json(api._url("/containers/{0}/update", s["container"]), data=s["body"])
+            api._raise_for_status(res)
+        except docker.errors.NotFound:
+            raise ContainerGone(s["container"]) from None
+        except docker.errors.APIError as e:
+            raise HarnessError("docker update failed", where=s["container"][:12],
+                               seen=f"{s['body']}: {e.explanation or e}",
+                               hint="check the value against the host (CPUs, memory in use)") from None
 
     def _op_docker(self, s: dict) -> None:
         import docker.errors

@@ -4,7 +4,8 @@ Pure logic (no gevent, no Locust), so it is tested directly. Times are seconds s
 - A request belongs to the phase of its intended send time (open model) or of its actual
   send time (closed model): "what happened to the requests issued during the fault".
 - A request is counted in the second in which it completed (requests/s as every load tool
-  reports it); sent/dropped/delayed are counted in the second of their intended time.
+  reports it); sent/dropped/delayed are counted in the second the decision was made, and
+  schedule lag in the second of the intended time.
 """
 from __future__ import annotations
 
@@ -115,16 +116,19 @@ class Recorder:
         if self.raw is not None:
             self.raw.add(name, intended, sent, end, status, ok, error)
 
-    def note_sent(self, intended: float) -> None:
-        self._second(intended).sent += 1
+    def note_sent(self, intended: float, at: float) -> None:
+        """An arrival intended at `intended` was sent at `at` (its phase is the intended one,
+        its history second the one in which it was sent)."""
+        self._second(at).sent += 1
         self._phase_counts(intended).sent += 1
 
-    def note_dropped(self, intended: float) -> None:
-        self._second(intended).dropped += 1
+    def note_dropped(self, intended: float, at: float) -> None:
+        self._second(at).dropped += 1
         self._phase_counts(intended).dropped += 1
 
-    def note_delayed(self, intended: float) -> None:
-        self._second(intended).delayed += 1
+    def note_delayed(self, intended: float, at: float) -> None:
+        """Sent late because every slot under the cap was busy at its intended time."""
+        self._second(at).delayed += 1
         self._phase_counts(intended).delayed += 1
 
     def note_lag(self, intended: float, lag_s: float) -> None:

@@ -39,8 +39,6 @@ class PhaseTable:
         i = bisect.bisect_right(self._starts, t) - 1
         if i >= 0 and t < self.phases[i].end_s:
             return self.phases[i]
-        if i >= 0 and t == self.end_s and self.phases[i].end_s == t:
-            return self.phases[i]
         return None
 
     def name_at(self, t: float) -> str | None:

@@ -397,11 +397,13 @@ def _phase_frames(top: dict[str, Node]) -> list[tuple[str, float, float, Node | 
 
 
 def _phases(frames, ctx: ParseContext) -> tuple[Phase, ...]:
-    from harness.faults.spec import parse_fault
-
     phases = []
     for name, start, dur, faults_node in frames:
-        faults = tuple(parse_fault(f, ctx) for f in faults_node.as_list()) if faults_node is not None else ()
+        faults = ()
+        if faults_node is not None:
+            from harness.faults.spec import parse_fault
+
+            faults = tuple(parse_fault(f, ctx) for f in faults_node.as_list())
         phases.append(Phase(name, start, dur, faults))
     return tuple(phases)
 

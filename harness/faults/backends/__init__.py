@@ -1,0 +1,1 @@
+"""Backends: pure builders of Plans (argument lists as data) for one mechanism each."""

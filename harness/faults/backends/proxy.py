@@ -1,0 +1,29 @@
+"""The userspace TCP proxy backend: a helper process in the target's network namespace
+(started with nsenter, so it binds inside the container) plus nat REDIRECT rules that send
+the fault's connections to it. See harness/faults/proxy.py for what it does to the bytes.
+
+Undo order: the REDIRECT rules go first (new connections flow directly again), then the
+helper is stopped (connections through it are closed).
+"""
+from __future__ import annotations
+
+import json
+
+from harness.faults.backends import iptables
+from harness.faults.steps import Plan, python_argv
+
+
+def plan(t, kind: str, params: dict, direction: str) -> Plan:
+    out_port, in_port = t.proxy_ports
+    pidfile = str(t.run_dir / "faults" / f"{t.tag}.proxy.pid")
+    config = {"kind": kind, "params": params, "direction": direction, "mark": int(iptables.PROXY_MARK, 16),
+              "out_port": out_port, "in_port": in_port}
+    marker = f"--tag={t.tag}"
+    spawn = {"op": "spawn", "container": t.container, "pidfile": pidfile, "marker": marker,
+             "argv": python_argv("harness.faults.proxy", marker, "--pidfile", pidfile,
+                                 "--config", json.dumps(config, sort_keys=True))}
+    rules = iptables.chains_plan(t, "nat", iptables.redirect_rules(t, out_port, in_port), backend="proxy")
+    p = Plan(backend="proxy", do=[spawn, *rules.do],
+             undo=[*rules.undo, {"op": "kill-pidfile", "pidfile": pidfile, "marker": marker}])
+    p.detail = {"ports": [out_port, in_port], "pidfile": pidfile, **rules.detail}
+    return p

@@ -1,0 +1,58 @@
+"""Parameter readers shared by the kinds (range checks, units, JSON-Schema fragments)."""
+from __future__ import annotations
+
+import re
+
+from harness.faults.backends import tc
+from harness.faults.registry import Kind
+
+PERCENT = {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "description": "percent"}
+CORRELATION = {"type": "number", "minimum": 0, "maximum": 100, "description": "percent (netem only)"}
+DURATION = {"type": ["string", "number"], "description": "e.g. 100ms, 1.5s, or seconds"}
+SIZE = {"type": ["string", "integer"], "description": "bytes, or 64m, 256MiB, 1g"}
+RATE = {"type": ["string", "integer"], "description": "bits per second, or 1mbit, 500kbit, 2gbit"}
+
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)?\s*$", re.I)
+_RATE_MULT = {"bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bps": 8, "kbps": 8e3, "mbps": 8e6, "gbps": 8e9}
+
+
+def percent(p: dict, key: str, *, required: bool = True) -> float | None:
+    if key not in p:
+        if required:
+            raise KeyError(key)
+        return None
+    return p[key].as_float(min=0, max=100, min_exclusive=True)
+
+
+def correlation(p: dict) -> float:
+    return p["correlation"].as_float(min=0, max=100) if "correlation" in p else 0.0
+
+
+def rate_bits(n) -> int:
+    """Bits per second from `1mbit` (tc units: bit/kbit/mbit/gbit, decimal), `125kbps` (bytes) or an int."""
+    v = n.value
+    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        return v
+    m = _RATE_RE.match(v) if isinstance(v, str) else None
+    if not m:
+        raise n.error(f"{n.path}: expected a rate like 1mbit, 500kbit or 125kbps",
+                      seen=repr(v), hint="tc units: bit, kbit, mbit, gbit (bits); bps, kbps, mbps (bytes)")
+    bits = int(float(m.group(1)) * _RATE_MULT[(m.group(2) or "bit").lower()])
+    if bits < 8000 or bits > 100 * 10**9:
+        raise n.error(f"{n.path}: rate must be between 8kbit and 100gbit", seen=repr(v))
+    return bits
+
+
+def need(p: dict, key: str, node):
+    if key not in p:
+        raise node.error(f"{node.path}: missing required key '{key}'", hint=f"add '{key}:' to the fault")
+    return p[key]
+
+
+class NetKind(Kind):
+    """A network fault; `netem_ok` says whether netem has this kind."""
+
+    netem_ok = True
+
+    def netem_plan(self, spec, t):
+        return tc.directional_plan(t, spec.direction, ["netem", *tc.netem_args(self.name, spec.params)], "netem")

@@ -1,0 +1,29 @@
+"""rate: a bandwidth cap. tbf on the target's egress, ingress via the fault's own IFB + tbf;
+netem's rate; or the proxy's token bucket (TCP payload only)."""
+from __future__ import annotations
+
+from harness.faults.backends import proxy, tc
+from harness.faults.kinds._params import DURATION, RATE, SIZE, NetKind, need, rate_bits
+from harness.faults.registry import register
+
+
+@register
+class Rate(NetKind):
+    name = "rate"
+    summary = "cap the target's bandwidth"
+    backends = ("tbf", "netem", "proxy")
+    params_schema = {"required": ["rate"], "properties": {"rate": RATE, "burst": SIZE, "queue": DURATION}}
+
+    def parse(self, p, node):
+        return {"rate": rate_bits(need(p, "rate", node)),
+                "burst": p["burst"].as_size(min=1600, max=1 << 30) if "burst" in p else 0,
+                "queue": p["queue"].as_duration(min=0.001, max=10) if "queue" in p else 0.4}
+
+    def build(self, backend, spec, t):
+        p = spec.params
+        if backend == "tbf":
+            return tc.directional_plan(t, spec.direction, tc.tbf_args(p["rate"], p["burst"] or None,
+                                                                      p["queue"] * 1000), "tbf")
+        if backend == "netem":
+            return self.netem_plan(spec, t)
+        return proxy.plan(t, self.name, p, spec.direction)

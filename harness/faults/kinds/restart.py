@@ -1,0 +1,20 @@
+"""restart: docker restart (stop with a grace period, then start) at the window's start."""
+from __future__ import annotations
+
+from harness.faults.backends import docker
+from harness.faults.registry import Kind, register
+
+
+@register
+class Restart(Kind):
+    name = "restart"
+    network = False
+    summary = "restart the target"
+    backends = ("docker",)
+    params_schema = {"properties": {"grace": {"type": ["string", "number"]}}}
+
+    def parse(self, p, node):
+        return {"grace": p["grace"].as_duration(max=600) if "grace" in p else 10.0}
+
+    def build(self, backend, spec, t):
+        return docker.call_plan(t, "restart", {"timeout": int(spec.params["grace"])}, undo_call="start")

@@ -1,0 +1,237 @@
+"""The fault proxy: an asyncio TCP proxy that runs inside the target's network namespace.
+
+Started by the proxy backend as `nsenter -t PID -n -- python -m harness.faults.proxy`, so its
+listeners are in the container. nat REDIRECT sends the fault's connections to it: the
+outbound listener gets connections the target opens (the target is the client), the inbound
+listener gets connections into the target (the target is the server). The original
+destination comes from SO_ORIGINAL_DST; upstream sockets carry SO_MARK so the REDIRECT
+rule skips them.
+
+What it does to the bytes, per direction relative to the target (egress = bytes the target
+sends):
+  delay       every chunk read is written `latency + jitter` after it was read; order is kept;
+              connect and close are not delayed
+  rate        a token bucket per direction shared by all connections (TCP payload bytes)
+  slow_close  the close (EOF) is passed on `delay` late
+  timeout     data is swallowed; the connection is closed after `timeout` (0: never)
+  reset       the connection is reset (RST) `after` its start
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+SO_ORIGINAL_DST = 80
+CHUNK = 16384
+
+
+def original_dst(sock: socket.socket) -> tuple[str, int]:
+    raw = sock.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+    port = struct.unpack_from("!H", raw, 2)[0]
+    return socket.inet_ntoa(raw[4:8]), port
+
+
+def rst_close(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    writer.transport.abort() if sock is None else writer.close()
+
+
+class Bucket:
+    """Token bucket in bytes per second (shared by every connection of one direction)."""
+
+    def __init__(self, rate_bytes: float, burst: int):
+        self.rate, self.burst = rate_bytes, burst
+        self.tokens, self.t = float(burst), time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def take(self, n: int) -> None:
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+                self.t = now
+                if self.tokens >= n:
+                    self.tokens -= n
+                    return
+                await asyncio.sleep((n - self.tokens) / self.rate)
+
+
+class Fault:
+    def __init__(self, config: dict):
+        self.kind = config["kind"]
+        self.p = config.get("params", {})
+        self.direction = config.get("direction", "egress")
+        self.mark = int(config.get("mark", 0))
+        self.buckets = {}
+        if self.kind == "rate":
+            rate = self.p["rate"] / 8.0
+            burst = int(self.p.get("burst") or max(rate * 0.01, 4096))
+            self.buckets = {d: Bucket(rate, burst) for d in ("egress", "ingress")}
+
+    def hits(self, direction: str) -> bool:
+        return self.direction in (direction, "both")
+
+    def sample_delay(self) -> float:
+        lat, jit = self.p.get("latency", 0.0), self.p.get("jitter", 0.0)
+        if not jit:
+            return lat
+        if self.p.get("distribution") == "normal":
+            return max(0.0, random.gauss(lat, jit))
+        return max(0.0, lat + random.uniform(-jit, jit))
+
+
+async def pump(fault: Fault, direction: str, reader, writer, started: float) -> None:
+    faulted = fault.hits(direction)
+    kind = fault.kind if faulted else "none"
+    if kind == "delay":
+        q: asyncio.Queue = asyncio.Queue()
+
+        async def deliver():
+            while True:
+                due, data = await q.get()
+                wait = due - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if data is None:
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        sender = asyncio.ensure_future(deliver())
+        last = 0.0
+        try:
+            while True:
+                data = await reader.read(CHUNK)
+                due = max(last, time.monotonic() + fault.sample_delay())
+                last = due
+                q.put_nowait((due, data or None))
+                if not data:
+                    break
+            await sender
+        finally:
+            sender.cancel()
+        _eof(writer)
+        return
+    while True:
+        data = await reader.read(CHUNK)
+        if not data:
+            break
+        if kind == "timeout":
+            continue
+        if kind == "rate":
+            bucket = fault.buckets[direction]
+            for i in range(0, len(data), bucket.burst):
+                piece = data[i:i + bucket.burst]
+                await bucket.take(len(piece))
+                writer.write(piece)
+                await writer.drain()
+            continue
+        writer.write(data)
+        await writer.drain()
+    if kind == "slow_close":
+        await asyncio.sleep(fault.p["delay"])
+    if kind != "timeout":
+        _eof(writer)
+
+
+def _eof(writer) -> None:
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (OSError, RuntimeError):
+        pass
+
+
+async def handle(fault: Fault, target_is_client: bool, creader, cwriter) -> None:
+    started = time.monotonic()
+    if fault.kind == "reset" and not fault.p.get("after"):
+        rst_close(cwriter)
+        return
+    try:
+        host, port = original_dst(cwriter.get_extra_info("socket"))
+        up = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        up.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, fault.mark)
+        up.setblocking(False)
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(up, (host, port)), 10)
+        ureader, uwriter = await asyncio.open_connection(sock=up)
+    except (OSError, asyncio.TimeoutError):
+        rst_close(cwriter)
+        return
+    c2s = "egress" if target_is_client else "ingress"
+    s2c = "ingress" if target_is_client else "egress"
+    tasks = [asyncio.ensure_future(pump(fault, c2s, creader, uwriter, started)),
+             asyncio.ensure_future(pump(fault, s2c, ureader, cwriter, started))]
+    limit = None
+    if fault.kind == "reset":
+        limit = fault.p["after"]
+    elif fault.kind == "timeout" and fault.p.get("timeout"):
+        limit = fault.p["timeout"]
+    try:
+        done, pending = await asyncio.wait(tasks, timeout=limit, return_when=asyncio.FIRST_EXCEPTION)
+        if pending and limit is None:
+            done, pending = await asyncio.wait(pending)
+        for t in pending:
+            t.cancel()
+        if pending and fault.kind == "reset":
+            rst_close(cwriter)
+            rst_close(uwriter)
+            return
+        if any(t.exception() for t in done if not t.cancelled()):
+            rst_close(cwriter)
+            rst_close(uwriter)
+            return
+    except asyncio.CancelledError:
+        for t in tasks:
+            t.cancel()
+        raise
+    for w in (cwriter, uwriter):
+        w.close()
+
+
+async def serve(config: dict, pidfile: Path | None) -> None:
+    from harness.faults.steps import write_pidfile
+    fault = Fault(config)
+    servers = []
+    for port, client in ((config["out_port"], True), (config["in_port"], False)):
+        servers.append(await asyncio.start_server(
+            lambda r, w, c=client: handle(fault, c, r, w), "0.0.0.0", port, reuse_address=True, backlog=512))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if pidfile:
+        write_pidfile(pidfile)
+    await stop.wait()
+    for s in servers:
+        s.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.faults.proxy")
+    ap.add_argument("--tag", required=True)
+    ap.add_argument("--pidfile", type=Path)
+    ap.add_argument("--config", required=True, help="JSON: kind, params, direction, mark, out_port, in_port")
+    args = ap.parse_args(argv)
+    try:
+        asyncio.run(serve(json.loads(args.config), args.pidfile))
+    except OSError as e:
+        print(f"fault proxy {args.tag}: cannot listen: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

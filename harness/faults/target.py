@@ -1,0 +1,116 @@
+"""The resolved target of a fault: container, interface, peer address; and the names the
+fault's own kernel objects get (chain, qdisc handle, IFB device, proxy ports)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class Target:
+    fault_id: str
+    service: str
+    container: str                 # container id
+    run_dir: Path
+    tag: str                       # 8 hex digits, unique per run and fault
+    dev: str = "eth0"              # interface inside the target facing the peer
+    ip: str | None = None          # target's IP on that interface
+    peer_ip: str | None = None
+    peer_port: int | None = None
+    protocol: str = "all"          # tcp | udp | all
+    own_port: bool = False         # peer_port is a port of the target itself
+    pid: int = 0                   # host PID of the container's main process
+    host_config: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def chain(self) -> str:
+        return "HF" + self.tag                       # iptables chain prefix (<= 28 chars with suffix)
+
+    @property
+    def handle(self) -> str:
+        return "%x:" % (0x100 + int(self.tag[:4], 16) % 0xfe00)   # never 0: or ffff:
+
+    @property
+    def ifb(self) -> str:
+        return "hf" + self.tag                       # 10 chars, below IFNAMSIZ
+
+    @property
+    def proxy_ports(self) -> tuple[int, int]:
+        base = 20000 + (int(self.tag, 16) % 10000) * 2
+        return base, base + 1                        # (outbound listener, inbound listener)
+
+    @property
+    def comment(self) -> str:
+        return f"harness fault {self.tag}"
+
+    @property
+    def has_peer(self) -> bool:
+        return self.peer_ip is not None or self.peer_port is not None
+
+
+def make_tag(run_id: str, fault_id: str) -> str:
+    return hashlib.sha1(f"{run_id}/{fault_id}".encode()).hexdigest()[:8]
+
+
+def resolve(rc, spec, docker_client) -> Target:
+    """Build the Target from the run context and the live container (current IPs)."""
+    info = rc.services.get(spec.target)
+    if info is None:
+        raise HarnessError(f"fault {spec.id}: the target service '{spec.target}' is not running",
+                           where=spec.where or None, seen=f"services: {', '.join(rc.services) or 'none'}")
+    nets = _networks(docker_client, info.container_id) or dict(info.ips)
+    tag = make_tag(rc.run_id, spec.id)
+    attrs = docker_client.containers.get(info.container_id).attrs if docker_client is not None else {}
+    base = dict(fault_id=spec.id, service=spec.target, container=info.container_id, run_dir=rc.run_dir,
+                tag=tag, pid=int(attrs.get("State", {}).get("Pid") or info.pid or 0),
+                host_config=dict(attrs.get("HostConfig") or {}))
+    peer = spec.peer
+    if peer is None:
+        ip = next(iter(nets.values()), None)
+        return Target(**base, ip=ip, dev=_dev_for(docker_client, info.container_id, ip))
+    peer_ip = peer.ip
+    ip = next(iter(nets.values()), None)
+    if peer.service:
+        pinfo = rc.services.get(peer.service)
+        if pinfo is None:
+            raise HarnessError(f"fault {spec.id}: the peer service '{peer.service}' is not running",
+                               where=spec.where or None)
+        pnets = _networks(docker_client, pinfo.container_id) or dict(pinfo.ips)
+        shared = [n for n in nets if n in pnets]
+        if not shared:
+            raise HarnessError(f"fault {spec.id}: '{spec.target}' and '{peer.service}' share no network",
+                               where=spec.where or None,
+                               seen=f"{spec.target}: {sorted(nets)}; {peer.service}: {sorted(pnets)}")
+        peer_ip, ip = pnets[shared[0]], nets[shared[0]]
+    return Target(**base, ip=ip, dev=_dev_for(docker_client, info.container_id, ip), peer_ip=peer_ip,
+                  peer_port=peer.port, protocol=peer.protocol, own_port=peer.own_port)
+
+
+def _networks(client, container: str) -> dict[str, str]:
+    if client is None:
+        return {}
+    c = client.containers.get(container)
+    return {name: n["IPAddress"] for name, n in (c.attrs["NetworkSettings"].get("Networks") or {}).items()
+            if n.get("IPAddress")}
+
+
+def _dev_for(client, container: str, ip: str | None) -> str:
+    """The interface inside the container that carries `ip` (eth0 when it cannot be told)."""
+    if client is None or ip is None:
+        return "eth0"
+    import json
+
+    from harness import proc
+    from harness.faults.steps import ns_argv
+    pid = client.containers.get(container).attrs["State"]["Pid"]
+    res = proc.run(ns_argv(pid, ["ip", "-j", "-4", "addr", "show"]), timeout=10, check=False)
+    try:
+        for link in json.loads(res.stdout or "[]"):
+            if any(a.get("local") == ip for a in link.get("addr_info", [])):
+                return link["ifname"]
+    except ValueError:
+        pass
+    return "eth0"

@@ -1,0 +1,302 @@
+"""The Locust side of the load worker. Imported ONLY in the child process: `import locust`
+monkey-patches the whole process with gevent.
+
+Open model: one Locust FastHttpUser whose task walks the arrival schedule and spawns each
+request at its intended time into a gevent pool of `max_inflight` slots (the cap); requests
+go through the user's FastHttpSession, so Locust's request event and statistics see them.
+Closed model: Locust's own runner spawns `users` users (generated from `requests:`, or the
+user's locustfile). Both record every request through one request-event listener into the
+Recorder's HdrHistograms, with the intended send time passed in the request context.
+"""
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import os
+import random
+import signal
+import time
+
+import gevent
+import gevent.event
+import gevent.pool
+from locust import FastHttpUser, constant, task
+from locust.env import Environment
+from locust.exception import StopUser
+
+from harness.load.recorder import RawLog, Recorder
+from harness.load.schedule import ArrivalSchedule, Phase, PhaseTable, RateFunction
+from harness.load.spec import LoadSpec, RequestSpec
+
+INTENDED_KEY = "harness_intended_mono"
+CPU_SATURATED = 0.90        # fraction of one core
+LAG_SATURATED_S = 0.050     # the schedule is this far behind (not because of the cap)
+TICK_SLACK_S = 0.05
+SPIN_S = 0.0011             # gevent timers are up to ~1 ms late: yield-spin the last stretch
+SPIN_BUDGET_S = 0.05        # at most 5% of a core per second spent spinning
+
+
+class Picker:
+    """Weighted choice of the next request (seeded, so runs can repeat)."""
+
+    def __init__(self, requests: tuple[RequestSpec, ...], seed: int | None):
+        self.requests = requests
+        self._cum = list(itertools.accumulate(r.weight for r in requests))
+        self._rand = random.Random(seed).random
+
+    def pick(self) -> RequestSpec:
+        if len(self.requests) == 1:
+            return self.requests[0]
+        i = bisect.bisect_right(self._cum, self._rand() * self._cum[-1])
+        return self.requests[min(i, len(self.requests) - 1)]
+
+
+def send(client, req: RequestSpec, intended_mono: float | None = None) -> None:
+    context = {INTENDED_KEY: intended_mono} if intended_mono is not None else {}
+    client.request(req.method, req.path, name=req.name, data=req.body,
+                   headers=dict(req.headers) if req.headers else None, context=context)
+
+
+class Worker:
+    def __init__(self, cfg: dict, emit):
+        self.cfg = cfg
+        self.emit = emit
+        self.spec = LoadSpec.from_json(cfg["spec"])
+        self.t0 = float(cfg["mono_t0"])
+        self.index, self.workers = int(cfg["index"]), int(cfg["workers"])
+        self.phases = PhaseTable([Phase(p["name"], p["start_s"], p["end_s"]) for p in cfg["phases"]])
+        self.rate = RateFunction(self.spec, self.phases)
+        raw = RawLog(cfg["raw_log"]) if cfg.get("raw_log") else None
+        self.rec = Recorder(self.phases, basis=self.spec.latency_basis, sig=self.spec.precision, raw=raw)
+        self.stopping = gevent.event.Event()
+        self.done = gevent.event.Event()
+        self.pool = gevent.pool.Pool(self.spec.max_inflight)
+        self.skipped_late_start = 0
+        self.loop_started = False
+        self.waiting_since: float | None = None
+        self.spin_budget = SPIN_BUDGET_S
+        self.cpu_log: list[list] = []
+        self.env: Environment | None = None
+
+    # -- clock -------------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def sleep_until(self, t: float) -> bool:
+        """Sleep until run time t; False if told to stop meanwhile.
+
+        gevent's timers wake up to a millisecond late; the last SPIN_S before t is spent
+        yielding in a loop instead, within a CPU budget of SPIN_BUDGET_S per second, so the
+        spin never costs more than a few percent of a core.
+        """
+        wait = t - self.now()
+        if wait > SPIN_S and self.stopping.wait(wait - SPIN_S):
+            return False
+        if self.spin_budget > 0:
+            started = time.monotonic()
+            deadline = self.t0 + t
+            while time.monotonic() < deadline:
+                gevent.sleep(0)
+            self.spin_budget -= time.monotonic() - started
+        else:
+            wait = t - self.now()
+            if wait > 0:
+                gevent.sleep(wait)
+        return not self.stopping.is_set()
+
+    # -- Locust ------------------------------------------------------------------------------
+    def on_request(self, request_type, name, response_time, response_length, response=None,
+                   context=None, exception=None, **_kw):
+        end = time.monotonic()
+        sent = end - (response_time or 0.0) / 1000.0
+        intended = (context or {}).get(INTENDED_KEY) or sent
+        status = int(getattr(response, "status_code", 0) or 0)
+        error = None
+        if exception is not None:
+            error = f"HTTP {status}" if status >= 400 else f"{type(exception).__name__}: {str(exception)[:80]}"
+        self.rec.record(name, request_type, intended - self.t0, sent - self.t0, end - self.t0,
+                        ok=exception is None, status=status, error=error)
+
+    def user_classes(self) -> list[type]:
+        spec, worker = self.spec, self
+        if spec.locustfile:
+            from locust.util.load_locustfile import load_locustfile
+            classes, _shapes = load_locustfile(spec.locustfile)
+            if not classes:
+                raise SystemExit(self.fail("the locustfile defines no User class", spec.locustfile,
+                                           "define a class deriving from locust.HttpUser or FastHttpUser"))
+            return list(classes.values())
+        picker = Picker(spec.requests, None if spec.seed is None else spec.seed + self.index)
+        if spec.model == "open":
+            class OpenModelUser(FastHttpUser):
+                wait_time = constant(0)
+                concurrency = spec.max_inflight
+                network_timeout = spec.timeout
+                connection_timeout = spec.timeout
+
+                @task
+                def arrivals(self):
+                    worker.arrival_loop(self.client, picker)
+                    raise StopUser()
+            return [OpenModelUser]
+
+        class ClosedModelUser(FastHttpUser):
+            wait_time = constant(spec.think_time)
+            concurrency = 1
+            network_timeout = spec.timeout
+            connection_timeout = spec.timeout
+
+            @task
+            def one_request(self):
+                send(self.client, picker.pick())
+        return [ClosedModelUser]
+
+    def fail(self, what: str, where: str, hint: str) -> int:
+        self.emit({"type": "error", "what": what, "where": where, "hint": hint})
+        return 2
+
+    # -- open model --------------------------------------------------------------------------
+    def arrival_loop(self, client, picker: Picker) -> None:
+        self.loop_started = True
+        drop = self.spec.overflow == "drop"
+        begin = self.now()
+        cap_release = -math.inf
+        rec, pool = self.rec, self.pool
+        for t in ArrivalSchedule(self.rate, index=self.index, workers=self.workers):
+            if t < begin - 0.001:
+                self.skipped_late_start += 1
+                continue
+            if not self.sleep_until(t):
+                break
+            if pool.full():
+                if drop:
+                    rec.note_dropped(t, self.now())
+                    continue
+                self.waiting_since = t
+                while pool.full():
+                    pool.wait_available(timeout=0.2)
+                    if self.stopping.is_set():
+                        return self._drain()
+                self.waiting_since = None
+                cap_release = self.now()
+            now = self.now()
+            if t < cap_release:
+                rec.note_delayed(t, now)
+            else:
+                rec.note_lag(t, now - t)
+            rec.note_sent(t, now)
+            pool.spawn(send, client, picker.pick(), self.t0 + t)
+        self._drain()
+
+    def backlog(self) -> int:
+        """Arrivals due but held back by the cap right now (an estimate from the rate)."""
+        since = self.waiting_since
+        if since is None:
+            return 0
+        now = self.now()
+        return round(self.rate.mean_over(since, now) * (now - since) / self.workers)
+
+    def _drain(self) -> None:
+        grace = self.cfg.get("stop_grace", 2.0) if self.stopping.is_set() else self.spec.timeout + 1.0
+        self.pool.join(timeout=grace)
+        self.pool.kill(block=True, timeout=1.0)
+        self.done.set()
+
+    # -- closed model ------------------------------------------------------------------------
+    def closed_loop(self) -> None:
+        if self.sleep_until(self.phases.start_s):
+            users = max(1, round(self.spec.users / self.workers)) if self.workers > 1 else self.spec.users
+            self.env.runner.start(users, self.spec.spawn_rate / self.workers)
+            self.sleep_until(self.phases.end_s)
+        self.env.runner.stop()
+        self.done.set()
+
+    # -- per-second records ------------------------------------------------------------------
+    def ticker(self) -> None:
+        """Emit one record per second of the load window, plus the seconds of the drain."""
+        last_mono, last_cpu = time.monotonic(), _cpu_seconds()
+        k = math.floor(self.phases.start_s)
+        finished = False
+        while not finished:
+            finished = self.done.wait(max(0.0, k + 1 + TICK_SLACK_S - self.now()))
+            mono, cpu = time.monotonic(), _cpu_seconds()
+            frac = (cpu - last_cpu) / max(mono - last_mono, 1e-6)
+            last_mono, last_cpu = mono, cpu
+            self.spin_budget = SPIN_BUDGET_S
+            while k + 1 + TICK_SLACK_S <= self.now():
+                self.emit_second(k, frac)
+                k += 1
+        last = max([math.floor(self.now())] + self.rec.pending_seconds())
+        while k <= last:
+            self.emit_second(k, frac)
+            k += 1
+
+    def emit_second(self, k: int, cpu: float) -> None:
+        msg = self.rec.pop_second(k)
+        runner = self.env.runner if self.env else None
+        msg.update(users=runner.user_count if runner and self.spec.model == "closed" else len(self.pool),
+                   inflight=len(self.pool) if self.spec.model == "open" else (runner.user_count if runner else 0),
+                   target_rps=round(self.rate.mean_over(k, k + 1) / self.workers, 3)
+                   if self.spec.model == "open" else None,
+                   backlog=self.backlog(), cpu=round(cpu, 3))
+        reasons = []
+        if cpu >= CPU_SATURATED:
+            reasons.append(f"generator CPU {cpu:.0%} of a core")
+        if msg["lag_ms"] >= LAG_SATURATED_S * 1000:
+            reasons.append(f"{msg['lag_ms']:.0f} ms behind schedule")
+        msg.update(saturated=bool(reasons), reasons=reasons)
+        self.cpu_log.append([k, round(cpu, 3)])
+        if self.rec.raw is not None:
+            self.rec.raw.flush()
+        self.emit(msg)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def run(self) -> int:
+        gevent.signal_handler(signal.SIGTERM, self.stopping.set)
+        gevent.spawn(self.watch_parent, os.getppid())
+        self.env = Environment(user_classes=self.user_classes(), host=self.cfg["target_url"],
+                               stop_timeout=min(self.spec.timeout, 5.0))
+        self.env.events.request.add_listener(self.on_request)
+        self.env.create_local_runner()
+        ticker = gevent.spawn(self.ticker)
+        self.emit({"type": "ready", "t_s": round(self.now(), 6), "pid": os.getpid()})
+        if self.spec.model == "open":
+            if self.sleep_until(self.phases.start_s - 0.2):
+                self.env.runner.start(1, 1)
+            while not self.done.wait(0.2):
+                if self.stopping.is_set() and not self.loop_started:
+                    self.done.set()
+        else:
+            self.closed_loop()
+        ticker.join(timeout=5.0)
+        self.env.runner.quit()
+        if self.rec.raw is not None:
+            self.rec.raw.close()
+        final = self.rec.final()
+        final.update(skipped_late_start=self.skipped_late_start, cpu=self.cpu_log,
+                     stopped_early=self.stopping.is_set(), locust=locust_stats(self.env))
+        self.emit(final)
+        return 0
+
+    def watch_parent(self, ppid: int) -> None:
+        while True:
+            gevent.sleep(0.5)
+            if os.getppid() != ppid:
+                os._exit(3)          # the harness is gone: no load may outlive it
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def locust_stats(env: Environment) -> list[dict]:
+    """Locust's own per-endpoint statistics (response times bucketed by Locust)."""
+    out = []
+    for (name, method), s in sorted(env.stats.entries.items()):
+        out.append({"name": name, "method": method, "requests": s.num_requests,
+                    "failures": s.num_failures, "median_ms": s.median_response_time,
+                    "p99_ms": s.get_response_time_percentile(0.99),
+                    "avg_ms": round(s.avg_response_time, 3), "max_ms": round(s.max_response_time, 3)})
+    return out

@@ -1,0 +1,313 @@
+"""LoadRunner: the engine's handle on the load, which runs in child worker processes.
+
+The engine never imports Locust: each worker is `python -m harness.load.worker`, told the
+run's mono_t0 and phase windows, and reports JSON lines on a pipe. The runner merges the
+workers' per-second records into load/history.jsonl as they arrive (latest() serves the
+live display) and their final HdrHistograms into load/stats.json.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from harness.errors import HarnessError, TargetRefused
+from harness.load.merge import HistoryMerger, build_stats
+from harness.load.schedule import Phase, PhaseTable, RateFunction
+from harness.load.spec import LoadSpec, is_loopback_host, url_host
+from harness.runctx import RunContext
+
+READY_TIMEOUT_S = 60.0
+
+
+def check_target(spec: LoadSpec, rc: RunContext, target_url: str) -> None:
+    """Refuse a target that is neither loopback nor one of the environment's containers."""
+    host = url_host(target_url)
+    if spec.allow_external or is_loopback_host(host):
+        return
+    own = {ip for svc in rc.services.values() for ip in svc.ips.values()}
+    if host in own:
+        return
+    raise TargetRefused("load target is neither loopback nor a container of this environment",
+                        where=spec.where or "load", seen=target_url,
+                        hint="target a service (target: {service, port}) or 127.0.0.1; set "
+                             "allow_external_targets: true to load another host on purpose")
+
+
+class LoadRunner:
+    def __init__(self, spec: LoadSpec, rc: RunContext, target_url: str):
+        check_target(spec, rc, target_url)
+        self.spec, self.rc, self.target_url = spec, rc, target_url
+        self.dir = Path(rc.run_dir) / "load"
+        self.phases = PhaseTable([Phase(p.name, p.start_s, p.end_s) for p in rc.phases])
+        self.rate = RateFunction(spec, self.phases)
+        self.workers = spec.processes
+        self._merger = HistoryMerger(self.workers, self.phases, spec.precision)
+        self._lock = threading.Lock()
+        self._procs: list[subprocess.Popen] = []
+        self._readers: list[threading.Thread] = []
+        self._ready = [threading.Event() for _ in range(self.workers)]
+        self._finals: dict[int, dict] = {}
+        self._errors: list[dict] = []
+        self._history: list[dict] = []
+        self._latest: dict | None = None
+        self._saturated = False
+        self._history_file = None
+        self._summary: dict | None = None
+        self._stopped = False
+        self._killed = False
+
+    # -- paths -------------------------------------------------------------------------------
+    @property
+    def history_path(self) -> Path:
+        return self.dir / "history.jsonl"
+
+    @property
+    def stats_path(self) -> Path:
+        return self.dir / "stats.json"
+
+    @property
+    def raw_path(self) -> Path:
+        return self.dir / "requests.jsonl.gz"
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self, ready_timeout: float = READY_TIMEOUT_S) -> None:
+        """Start the workers and wait until each has loaded Locust and is ready."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._history_file = open(self.history_path, "w", buffering=1)
+        config = self.dir / "worker-config.json"
+        config.write_text(json.dumps(self._config(), indent=1))
+        for i in range(self.workers):
+            self._spawn(i, config)
+        try:
+            self._await_ready(ready_timeout)
+        except BaseException:
+            self.stop(timeout=5.0)
+            raise
+        self.rc.events.add("load-start", self._describe(), workers=self.workers,
+                           pids=[p.pid for p in self._procs])
+
+    def _config(self) -> dict:
+        raw = None
+        if self.spec.raw_log:
+            raw = [str(self.raw_path if self.workers == 1 else self.dir / f"requests-{i}.jsonl.gz")
+                   for i in range(self.workers)]
+        return {"spec": self.spec.to_json(), "mono_t0": self.rc.clock.mono_t0,
+                "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s}
+                           for p in self.phases.phases],
+                "target_url": self.target_url, "workers": self.workers, "raw_logs": raw,
+                "stop_grace": 2.0}
+
+    def _spawn(self, i: int, config: Path) -> None:
+        log = open(self.dir / f"worker-{i}.log", "wb")
+        cmd = [sys.executable, "-m", "harness.load.worker", "--config", str(config), "--index", str(i)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                close_fds=True)
+        log.close()
+        self._procs.append(proc)
+        t = threading.Thread(target=self._read, args=(i, proc), name=f"load-reader-{i}", daemon=True)
+        t.start()
+        self._readers.append(t)
+
+    def _await_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for i, ev in enumerate(self._ready):
+            while not ev.wait(0.1):
+                self._raise_worker_error()
+                if self._procs[i].poll() is not None:
+                    raise self._worker_died(i, "before it was ready")
+                if time.monotonic() > deadline:
+                    raise HarnessError("the load worker did not become ready", where=f"load worker {i}",
+                                       seen=f"no ready message within {timeout:g}s; log: "
+                                            f"{self._log_tail(i)}",
+                                       hint="the machine may be overloaded; see load/worker-*.log")
+        self._raise_worker_error()
+
+    def _raise_worker_error(self) -> None:
+        with self._lock:
+            err = self._errors[0] if self._errors else None
+        if err:
+            raise HarnessError(err.get("what", "the load worker failed"), where=err.get("where"),
+                               seen=err.get("seen"), hint=err.get("hint"))
+
+    def _worker_died(self, i: int, when: str) -> HarnessError:
+        rc = self._procs[i].poll()
+        return HarnessError(f"the load worker exited {when}", where=f"load worker {i}",
+                            seen=f"exit code {rc}; log: {self._log_tail(i)}",
+                            hint=f"see {self.dir / f'worker-{i}.log'}")
+
+    def _log_tail(self, i: int) -> str:
+        try:
+            lines = (self.dir / f"worker-{i}.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(lines[-5:]) or "(empty)"
+
+    def _describe(self) -> str:
+        s = self.spec
+        if s.model == "open":
+            rates = ", ".join(f"{p.name}: {self.rate.mean_over(p.start_s, p.end_s):g}/s"
+                              for p in self.phases.phases)
+            return f"open model ({rates}) cap {s.max_inflight} -> {self.target_url}"
+        return f"closed model {s.users} users -> {self.target_url}"
+
+    # -- the pipe from each worker -------------------------------------------------------------
+    def _read(self, i: int, proc: subprocess.Popen) -> None:
+        for raw in proc.stdout:
+            try:
+                msg = json.loads(raw)
+            except ValueError:
+                continue
+            self._dispatch(i, msg)
+        proc.stdout.close()
+        with self._lock:
+            lines = self._merger.worker_done(i)
+            self._write_history(lines)
+
+    def _dispatch(self, i: int, msg: dict) -> None:
+        kind = msg.get("type")
+        if kind == "ready":
+            self._ready[i].set()
+        elif kind == "second":
+            with self._lock:
+                self._write_history(self._merger.add(i, msg))
+        elif kind == "final":
+            with self._lock:
+                self._finals[i] = msg
+        elif kind == "error":
+            with self._lock:
+                self._errors.append(msg)
+
+    def _write_history(self, lines: list[dict]) -> None:
+        """Called with the lock held."""
+        for line in lines:
+            self._history.append(line)
+            if self._history_file is not None:
+                self._history_file.write(json.dumps(line) + "\n")
+            self._latest = line
+            self._note_saturation(line)
+
+    def _note_saturation(self, line: dict) -> None:
+        if line["gen_saturated"] and not self._saturated:
+            self.rc.events.add("load-generator-saturated", "; ".join(line["gen_reasons"]),
+                               t_s=line["t_s"])
+            self.rc.log.warning("load generator saturated at %.0fs (%s): latencies there are the "
+                                "generator's limit, not the service's", line["t_s"],
+                                "; ".join(line["gen_reasons"]))
+        elif not line["gen_saturated"] and self._saturated:
+            self.rc.events.add("load-generator-recovered", "", t_s=line["t_s"])
+        self._saturated = line["gen_saturated"]
+
+    # -- the engine's calls --------------------------------------------------------------------
+    def latest(self) -> dict | None:
+        """The newest per-second record (a history.jsonl line), or None before the first."""
+        with self._lock:
+            return dict(self._latest) if self._latest else None
+
+    def wait(self, timeout: float | None = None) -> dict:
+        """Until the load ends (the last phase's end plus the drain); then the summary."""
+        if timeout is None:
+            timeout = self.phases.end_s - self.rc.clock.now() + self.spec.timeout + 15.0
+        deadline = time.monotonic() + max(timeout, 0.0)
+        for p in self._procs:
+            try:
+                p.wait(timeout=max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                break
+        return self.stop()
+
+    def stop(self, timeout: float = 10.0) -> dict:
+        """End the workers (SIGTERM, then SIGKILL after `timeout`) and write stats.json.
+        Idempotent; safe in a finally: after Ctrl-C."""
+        if self._stopped:
+            return self._summary or {}
+        self._stopped = True
+        early = any(p.poll() is None for p in self._procs)
+        for p in self._procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for i, p in enumerate(self._procs):
+            try:
+                p.wait(timeout=max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5.0)
+                self._killed = True
+                self.rc.events.add("load-worker-killed", f"worker {i} did not stop within {timeout:g}s")
+        for t in self._readers:
+            t.join(timeout=5.0)
+        if early:
+            self.rc.events.add("load-stopped", "load stopped before the end of its window")
+        return self._finish()
+
+    def summary(self) -> dict:
+        """The final statistics (the content of load/stats.json)."""
+        if self._summary is None:
+            if self.stats_path.exists():
+                return json.loads(self.stats_path.read_text())
+            return self.stop()
+        return self._summary
+
+    # -- results -------------------------------------------------------------------------------
+    def _finish(self) -> dict:
+        if not self._procs:
+            return {}
+        with self._lock:
+            self._write_history(self._merger.flush())
+            if self._history_file is not None:
+                self._history_file.close()
+                self._history_file = None
+            finals = [self._finals[i] for i in sorted(self._finals)]
+            history = list(self._history)
+        self._join_raw_logs()
+        stats = build_stats(finals, history, model=self.spec.model, basis=self.spec.latency_basis,
+                            sig=self.spec.precision, phases=self.phases, rate_of=self._phase_rate,
+                            target_url=self.target_url,
+                            incomplete=self._killed or len(finals) < self.workers)
+        self.stats_path.write_text(json.dumps(stats, indent=1))
+        self._summary = stats
+        self._record_artifacts(stats)
+        return stats
+
+    def _phase_rate(self, name: str) -> float | None:
+        if self.spec.model != "open":
+            return None
+        p = next(p for p in self.phases.phases if p.name == name)
+        return self.rate.mean_over(p.start_s, p.end_s, steps=64)
+
+    def _join_raw_logs(self) -> None:
+        """Several workers' gzip files concatenate into one valid multi-member gzip file."""
+        if not self.spec.raw_log or self.workers == 1:
+            return
+        with open(self.raw_path, "wb") as out:
+            for i in range(self.workers):
+                part = self.dir / f"requests-{i}.jsonl.gz"
+                if part.exists():
+                    with open(part, "rb") as f:
+                        shutil.copyfileobj(f, out)
+                    part.unlink()
+
+    def _record_artifacts(self, stats: dict) -> None:
+        start, end = self.phases.start_s, self.phases.end_s
+        self.rc.artifacts.add("load-history", self.history_path, start_s=start, end_s=end)
+        self.rc.artifacts.add("load-stats", self.stats_path, start_s=start, end_s=end,
+                              latency_basis=stats["latency_basis"])
+        if self.spec.raw_log and self.raw_path.exists():
+            self.rc.artifacts.add("load-requests", self.raw_path, start_s=start, end_s=end)
+        t = stats["totals"]
+        self.rc.events.add("load-end", f"{t['requests']} requests, {t['failures']} failed, "
+                           f"p99 {t['latency_ms']['p99']} ms ({stats['latency_basis']} basis), "
+                           f"dropped {t['dropped']}, delayed {t['delayed']}")
+
+
+def read_raw_log(path: Path) -> list[dict]:
+    """The raw request log as dicts (for tests and offline checks)."""
+    with gzip.open(path, "rt") as f:
+        return [json.loads(line) for line in f if line.strip()]

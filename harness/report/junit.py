@@ -1,0 +1,32 @@
+"""junit.xml: one test case per expectation check (and one for the run itself), for CI."""
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+
+def render(summary: dict) -> str:
+    checks = (summary.get("expect") or {}).get("checks") or []
+    res = summary.get("result") or {}
+    suite = ET.Element("testsuite", name=f"harness.{summary.get('scenario') or 'run'}")
+    run_case = ET.SubElement(suite, "testcase", classname="run", name="run completed")
+    failures = 0
+    if res.get("status") not in (None, "completed"):
+        failures += 1
+        ET.SubElement(run_case, "failure", message=f"run {res.get('status')}: {res.get('reason') or ''}")
+    for c in checks:
+        case = ET.SubElement(suite, "testcase", classname=f"expect.{c.get('phase') or 'run'}",
+                             name=f"{c['phase']}: {c['name']}")
+        if not c["passed"]:
+            failures += 1
+            fail = ET.SubElement(case, "failure", message=c["message"])
+            fail.text = (f"phase: {c['phase']}\ncheck: {c['name']}\nobserved: {c.get('observed')}\n"
+                         f"limit: {c.get('limit')}\nscenario: {c.get('where')}\n")
+        else:
+            ET.SubElement(case, "system-out").text = c["message"]
+    for f in summary.get("capture_failures") or []:
+        ET.SubElement(run_case, "system-err").text = f"capture failed: {f.get('detail')}"
+    suite.set("tests", str(1 + len(checks)))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

@@ -1,0 +1,128 @@
+"""Inline SVG time-series charts (no plotting library, no network): one x axis in run seconds,
+phases shaded in alternating greys, fault windows shaded in FAULT_FILL, events as vertical
+marks. The colours are opaque so a screenshot shows them exactly."""
+from __future__ import annotations
+
+from html import escape
+
+FAULT_FILL = "#ffc8c8"
+PHASE_FILLS = ("#eef2f7", "#f8f9fb")
+EVENT_COLOURS = {"oom-kill": "#b00020", "container-die": "#b00020", "container-restart": "#e67e00",
+                 "container-start": "#e67e00", "fault-applied": "#c0392b", "fault-reverted": "#7f8c8d",
+                 "capture-failed": "#8e44ad"}
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
+W, H, L, R, T, B = 1000, 220, 64, 16, 24, 30
+
+
+def _nice_max(v: float) -> float:
+    if v <= 0:
+        return 1.0
+    mag = 10 ** len(str(int(v))) / 10 if v >= 1 else 1.0
+    for step in (1, 2, 2.5, 5, 10):
+        if v <= step * mag:
+            return step * mag
+    return v
+
+
+def _fmt(v: float) -> str:
+    if v >= 1e9:
+        return f"{v / 2**30:.1f}G" if v >= 2**30 else f"{v:.3g}"
+    if v >= 1e6:
+        return f"{v / 2**20:.0f}M"
+    return f"{v:g}" if v == int(v) else f"{v:.2f}"
+
+
+def timeseries(title: str, series: list[dict], *, t_end: float, phases: list[dict], faults: list[dict],
+               events: list[dict], unit: str = "", y_max: float | None = None) -> str:
+    """series: [{"label", "points": [(t, v)], "dashed": bool}] -> an <svg> string."""
+    t_end = max(t_end, 1e-3)
+    vals = [v for s in series for _t, v in s["points"] if v is not None]
+    top = _nice_max(y_max if y_max is not None else max(vals, default=0) * 1.05)
+    pw, ph = W - L - R, H - T - B
+    x = lambda t: L + pw * max(0.0, min(t, t_end)) / t_end  # noqa: E731
+    y = lambda v: T + ph * (1 - min(v, top) / top)  # noqa: E731
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
+           f'class="chart" role="img"><title>{escape(title)}</title>',
+           f'<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>']
+    out += _shading(phases, faults, x, ph)
+    out += _axes(top, t_end, x, y, unit, title)
+    for i, s in enumerate(series):
+        out.append(_line(s, PALETTE[i % len(PALETTE)], x, y))
+    out += _event_marks(events, x, ph)
+    out += _legend(series)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _shading(phases, faults, x, ph) -> list[str]:
+    out = []
+    for i, p in enumerate(phases):
+        x0, x1 = x(p["start_s"]), x(p["end_s"])
+        out.append(f'<rect class="phase" x="{x0:.1f}" y="{T}" width="{max(0.5, x1 - x0):.1f}" height="{ph}" '
+                   f'fill="{PHASE_FILLS[i % 2]}"><title>{escape(p["name"])}</title></rect>')
+        out.append(f'<text x="{x0 + 3:.1f}" y="{T - 6}" font-size="11" fill="#555">{escape(p["name"])}</text>')
+    for f in faults:
+        a = f.get("applied_s")
+        if a is None:
+            continue
+        b = f.get("reverted_s")
+        if b is None:          # not reverted (the run ended first): shade to the phase end
+            b = _phase_end(phases, f.get("phase"), a)
+        x0, x1 = x(a), x(b)
+        label = escape(f"fault {f.get('id', '')} {f.get('kind', '')}".strip())
+        out.append(f'<rect class="fault" x="{x0:.1f}" y="{T}" width="{max(1.0, x1 - x0):.1f}" height="{ph}" '
+                   f'fill="{FAULT_FILL}"><title>{label}</title></rect>')
+    return out
+
+
+def _phase_end(phases, name, default):
+    return next((p["end_s"] for p in phases if p["name"] == name), default + 1)
+
+
+def _axes(top, t_end, x, y, unit, title) -> list[str]:
+    out = [f'<text x="{L}" y="14" font-size="13" font-weight="bold" fill="#222">{escape(title)}</text>']
+    for k in range(5):
+        v = top * k / 4
+        yy = y(v)
+        out.append(f'<line x1="{L}" x2="{W - R}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#d0d4da" stroke-width="0.6"/>')
+        out.append(f'<text x="{L - 4}" y="{yy + 4:.1f}" font-size="10" text-anchor="end" fill="#444">'
+                   f'{_fmt(v)}{escape(unit) if k == 4 else ""}</text>')
+    step = _nice_max(t_end / 8)
+    t = 0.0
+    while t <= t_end + 1e-9:
+        out.append(f'<text x="{x(t):.1f}" y="{H - 12}" font-size="10" text-anchor="middle" fill="#444">'
+                   f'{t:g}s</text>')
+        t += step
+    out.append(f'<line x1="{L}" x2="{W - R}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#888"/>')
+    return out
+
+
+def _line(s: dict, colour: str, x, y) -> str:
+    pts = [(t, v) for t, v in s["points"] if v is not None and t is not None]
+    if not pts:
+        return ""
+    path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in sorted(pts))
+    dash = ' stroke-dasharray="6 4"' if s.get("dashed") else ""
+    return (f'<polyline fill="none" stroke="{colour}" stroke-width="1.6"{dash} points="{path}">'
+            f'<title>{escape(s["label"])}</title></polyline>')
+
+
+def _event_marks(events, x, ph) -> list[str]:
+    out = []
+    for e in events:
+        colour = EVENT_COLOURS.get(e.get("kind"), "#555")
+        xx = x(e.get("t_s", 0))
+        out.append(f'<line class="event" x1="{xx:.1f}" x2="{xx:.1f}" y1="{T}" y2="{T + ph}" stroke="{colour}" '
+                   f'stroke-width="1.4" stroke-dasharray="3 2"><title>{escape(e.get("kind", ""))} '
+                   f'{escape(str(e.get("detail", "")))} at {e.get("t_s", 0):.2f}s</title></line>')
+    return out
+
+
+def _legend(series) -> list[str]:
+    out, xx = [], W - R
+    for i in reversed(range(len(series))):
+        label = series[i]["label"]
+        xx -= 14 + 7 * len(label)
+        out.append(f'<rect x="{xx}" y="6" width="10" height="3" fill="{PALETTE[i % len(PALETTE)]}"/>'
+                   f'<text x="{xx + 13}" y="11" font-size="10" fill="#333">{escape(label)}</text>')
+    return out

@@ -1,0 +1,80 @@
+"""Reading a run directory for the report: the manifest and the files it names, tolerant of
+missing parts (a run that failed early still gets a report)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+
+@dataclass
+class RunData:
+    path: Path
+    manifest: dict
+    history: list[dict] = field(default_factory=list)       # load/history.jsonl
+    load_stats: dict = field(default_factory=dict)          # load/stats.json
+    containers: list[dict] = field(default_factory=list)    # stats/containers.jsonl
+    problems: list[str] = field(default_factory=list)       # what could not be read, for the report
+
+    @property
+    def phases(self) -> list[dict]:
+        return [p for p in self.manifest.get("phases", []) if p.get("start_s") is not None]
+
+    @property
+    def baseline(self) -> str | None:
+        names = [p["name"] for p in self.phases]
+        base = self.manifest.get("baseline_phase")
+        if base in names:
+            return base
+        for p in self.phases:
+            if not p.get("faults"):
+                return p["name"]
+        return names[0] if names else None
+
+    def artifacts(self, kind: str | None = None, phase: str | None = None) -> list[dict]:
+        return [a for a in self.manifest.get("artifacts", [])
+                if (kind is None or a.get("kind") == kind) and (phase is None or a.get("phase") == phase)]
+
+    def end_s(self) -> float:
+        ends = [p["end_s"] for p in self.phases] + [h.get("t_s", 0) for h in self.history[-1:]]
+        ends.append((self.manifest.get("result") or {}).get("end_s") or 0)
+        return max([e for e in ends if e is not None] or [1.0])
+
+
+def load_run(path: str | Path) -> RunData:
+    run = Path(path)
+    mpath = run / "manifest.json"
+    if not mpath.is_file():
+        raise HarnessError("not a run directory: manifest.json is missing", where=str(run),
+                           hint="give a folder under runs/ that `harness run` wrote")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise HarnessError("manifest.json cannot be read", where=str(mpath), seen=str(e)) from None
+    data = RunData(run, manifest)
+    data.history = _jsonl(run / "load" / "history.jsonl", data.problems)
+    data.containers = _jsonl(run / "stats" / "containers.jsonl", data.problems)
+    stats = run / "load" / "stats.json"
+    if stats.is_file():
+        try:
+            data.load_stats = json.loads(stats.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            data.problems.append(f"load/stats.json: {e}")
+    return data
+
+
+def _jsonl(path: Path, problems: list[str]) -> list[dict]:
+    if not path.is_file():
+        return []
+    out = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                problems.append(f"{path.name}:{n}: not JSON (a line cut short when the run ended?)")
+    return out

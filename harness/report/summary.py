@@ -1,0 +1,191 @@
+"""summary.json: the run's results as data (versioned); the HTML and JUnit render it.
+
+Per phase: load statistics (overall and per endpoint), container statistics per service,
+top own-code functions and lines per profile, trace summaries, events. Across phases:
+"what changed" from the baseline phase to each other phase, per service and profile kind.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.report import profiles
+from harness.report.rundir import RunData
+
+SCHEMA_VERSION = 1
+MARKED_EVENTS = ("oom-kill", "container-die", "container-restart", "container-start", "fault-applied",
+                 "fault-reverted", "capture-failed")
+
+
+def build(run: RunData) -> dict:
+    m = run.manifest
+    services = m.get("services", {})
+    tables = _profile_tables(run, services)
+    phases = [_phase(run, p, tables) for p in run.phases]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": m.get("run_id"),
+        "scenario": (m.get("scenario") or {}).get("name"),
+        "wall_t0_iso": (m.get("clock") or {}).get("wall_t0_iso"),
+        "result": m.get("result") or {},
+        "baseline_phase": run.baseline,
+        "services": {n: {"limits": s.get("limits"), "source_root": s.get("source_root"),
+                         "module": s.get("module")} for n, s in services.items()},
+        "phases": phases,
+        "changes": _changes(run, tables),
+        "faults": m.get("faults", []),
+        "events": [e for e in m.get("events", []) if e.get("kind") in MARKED_EVENTS],
+        "capture_failures": [e for e in m.get("events", []) if e.get("kind") == "capture-failed"],
+        "notes": [e.get("detail") for e in m.get("events", []) if e.get("kind") == "capture-note"],
+        "problems": list(run.problems),
+    }
+
+
+# -- load ---------------------------------------------------------------------------------------
+
+def load_stats(run: RunData, phase: dict) -> dict:
+    rows = [h for h in run.history if _in_phase(h, phase)]
+    out = _from_history(rows)
+    stats = _stats_phase(run.load_stats, phase["name"])
+    for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "requests", "failures"):
+        if isinstance(stats.get(key), (int, float)):
+            out[key] = stats[key]
+    if stats:
+        out["approx"] = False
+        if out.get("requests"):
+            out["error_rate"] = round((out.get("failures") or 0) / out["requests"], 6)
+    out["endpoints"] = _endpoints(run.load_stats, phase["name"])
+    return out
+
+
+def _in_phase(row: dict, phase: dict) -> bool:
+    if row.get("phase") is not None:
+        return row["phase"] == phase["name"]
+    t = row.get("t_s")
+    return t is not None and phase["start_s"] <= t < phase["end_s"]
+
+
+def _from_history(rows: list[dict]) -> dict:
+    """Per-phase numbers from per-second rows; percentiles are request-weighted means (approx)."""
+    if not rows:
+        return {"seconds": 0, "requests": 0, "failures": 0, "rps": None, "error_rate": None,
+                "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None, "approx": True}
+    req = sum(r.get("rps") or 0 for r in rows)
+    fail = sum(r.get("fps") or 0 for r in rows)
+
+    def weighted(key):
+        pts = [(r[key], r.get("rps") or 0) for r in rows if r.get(key) is not None]
+        w = sum(x for _v, x in pts)
+        return round(sum(v * x for v, x in pts) / w, 3) if w else None
+
+    maxes = [r["max_ms"] for r in rows if r.get("max_ms") is not None]
+    return {"seconds": len(rows), "requests": req, "failures": fail, "rps": round(req / len(rows), 3),
+            "error_rate": round(fail / req, 6) if req else None, "p50_ms": weighted("p50_ms"),
+            "p95_ms": weighted("p95_ms"), "p99_ms": weighted("p99_ms"),
+            "max_ms": max(maxes) if maxes else None, "approx": True}
+
+
+def _stats_phase(stats: dict, name: str) -> dict:
+    phases = stats.get("phases")
+    if isinstance(phases, dict) and isinstance(phases.get(name), dict):
+        return phases[name]
+    if isinstance(phases, list):
+        return next((p for p in phases if isinstance(p, dict) and p.get("name") == name), {})
+    return {}
+
+
+def _endpoints(stats: dict, name: str) -> list[dict]:
+    entries = _stats_phase(stats, name).get("endpoints")
+    if entries is None:
+        entries = [e for e in stats.get("endpoints", []) if isinstance(e, dict) and e.get("phase") == name]
+    keys = ("name", "method", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+    if isinstance(entries, dict):
+        entries = [{"name": k, **v} for k, v in entries.items() if isinstance(v, dict)]
+    return [{k: e.get(k, e.get("count") if k == "requests" else None) for k in keys}
+            for e in entries or [] if isinstance(e, dict)]
+
+
+# -- containers -----------------------------------------------------------------------------------
+
+def container_stats(run: RunData, phase: dict) -> dict:
+    out = {}
+    by_service: dict[str, list[dict]] = {}
+    for row in run.containers:
+        t = row.get("t_s")
+        if t is not None and phase["start_s"] <= t < phase["end_s"]:
+            by_service.setdefault(row.get("service"), []).append(row)
+    for name, rows in by_service.items():
+        cpu = [r["cpu_pct"] for r in rows if r.get("cpu_pct") is not None]
+        mem = [r["mem_bytes"] for r in rows if r.get("mem_bytes") is not None]
+        ooms = [r.get("oom_kills") or 0 for r in rows]
+        restarts = [r.get("restarts") or 0 for r in rows]
+        limit = next((r["mem_limit"] for r in rows if r.get("mem_limit")), None)
+        out[name] = {"samples": len(rows), "cpu_pct_mean": round(sum(cpu) / len(cpu), 2) if cpu else None,
+                     "cpu_pct_max": max(cpu) if cpu else None,
+                     "throttled_ms": round(sum(r.get("throttled_ms") or 0 for r in rows), 3),
+                     "throttled_periods": sum(r.get("throttled_periods") or 0 for r in rows),
+                     "mem_peak": max(mem) if mem else None, "mem_limit": limit,
+                     "mem_peak_share": round(max(mem) / limit, 4) if mem and limit else None,
+                     "oom_kills": max(ooms) - min(ooms) if ooms else 0,
+                     "restarts": max(restarts) - min(restarts) if restarts else 0}
+    for ev in run.manifest.get("events", []):
+        if ev.get("kind") == "oom-kill" and phase["start_s"] <= ev.get("t_s", -1) < phase["end_s"]:
+            entry = out.setdefault(ev.get("service"), {"samples": 0, "oom_kills": 0})
+            entry["oom_kills"] = max(entry.get("oom_kills") or 0, 1)
+    return out
+
+
+# -- profiles ---------------------------------------------------------------------------------------
+
+def _profile_tables(run: RunData, services: dict) -> dict:
+    """(phase, service, kind) -> full own-code table, for every profile artifact."""
+    tables = {}
+    for a in run.manifest.get("artifacts", []):
+        if a.get("kind") not in profiles.PROFILE_KINDS or not a.get("phase"):
+            continue
+        seconds = None
+        if a.get("start_s") is not None and a.get("end_s") is not None and a.get("window") != "snapshot":
+            seconds = max(1e-3, a["end_s"] - a["start_s"])
+        table = profiles.safe_table(run.path / a["path"], services.get(a.get("service"), {}), seconds,
+                                    run.problems)
+        if table is not None:
+            table.update({"path": a["path"], "start_s": a.get("start_s"), "end_s": a.get("end_s")})
+            tables[(a["phase"], a.get("service"), a["kind"])] = table
+    return tables
+
+
+def _phase(run: RunData, p: dict, tables: dict) -> dict:
+    name = p["name"]
+    prof: dict[str, dict] = {}
+    for (phase, service, kind), table in tables.items():
+        if phase == name:
+            prof.setdefault(service, {})[kind] = profiles.top(table)
+    return {"name": name, "start_s": p["start_s"], "end_s": p["end_s"], "faults": p.get("faults", []),
+            "load": load_stats(run, p), "containers": container_stats(run, p), "profiles": prof,
+            "traces": _traces(run, name),
+            "events": [e for e in run.manifest.get("events", [])
+                       if e.get("kind") in MARKED_EVENTS and p["start_s"] <= e.get("t_s", -1) < p["end_s"]]}
+
+
+def _traces(run: RunData, phase: str) -> dict:
+    out = {}
+    for a in run.artifacts("trace", phase):
+        path = run.path / (a.get("summary") or Path(a["path"]).with_name("summary.json"))
+        try:
+            out[a.get("service")] = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            run.problems.append(f"{path}: {e}")
+    return out
+
+
+def _changes(run: RunData, tables: dict) -> list[dict]:
+    base = run.baseline
+    out = []
+    for (phase, service, kind), table in sorted(tables.items(), key=lambda kv: str(kv[0])):
+        if phase == base or (base, service, kind) not in tables:
+            continue
+        before = tables[(base, service, kind)]
+        out.append({"service": service, "kind": kind, "sample_type": table["sample_type"],
+                    "unit": table["unit"], "baseline": base, "phase": phase,
+                    **profiles.changes(before, table)})
+    return out

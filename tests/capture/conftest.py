@@ -1,0 +1,77 @@
+"""A real Go service in a real container for the capture tests: built FROM scratch from
+goapp/ (static, CGO_ENABLED=0), published on 127.0.0.1, labelled io.harness.test=1 and removed
+afterwards."""
+from __future__ import annotations
+
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness import proc
+from harness.capture.tools import go_binary
+from harness.runctx import ServiceInfo
+
+GOAPP = Path(__file__).parent / "goapp"
+LABELS = {"io.harness.test": "1"}
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except Exception as e:  # no engine: the docker tests cannot run here
+        pytest.skip(f"no Docker engine: {e}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def capapp_image(docker_client, tmp_path_factory):
+    ctx = tmp_path_factory.mktemp("capapp-image")
+    proc.run([go_binary(), "build", "-o", str(ctx / "app"), "."], timeout=300, cwd=str(GOAPP),
+             env={**__import__("os").environ, "CGO_ENABLED": "0"})
+    (ctx / "Dockerfile").write_text('FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n')
+    tag = f"harness-test-capapp:{uuid.uuid4().hex[:8]}"
+    docker_client.images.build(path=str(ctx), tag=tag, labels=LABELS, rm=True, forcerm=True)
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+def start_service(client, image: str, name: str = "api", **limits) -> ServiceInfo:
+    c = client.containers.run(image, detach=True, labels=LABELS, name=f"harness-test-{uuid.uuid4().hex[:8]}",
+                              ports={"8080/tcp": ("127.0.0.1", None), "6060/tcp": ("127.0.0.1", None)},
+                              mem_limit=limits.get("mem_limit", "256m"),
+                              nano_cpus=int(limits.get("cpus", 1.0) * 1e9))
+    c.reload()
+    ports = c.attrs["NetworkSettings"]["Ports"]
+    app, pp = int(ports["8080/tcp"][0]["HostPort"]), int(ports["6060/tcp"][0]["HostPort"])
+    _wait_ready(f"http://127.0.0.1:{pp}/debug/pprof/", c)
+    return ServiceInfo(name, c.id, c.name, c.attrs["State"]["Pid"], {}, {8080: app, 6060: pp},
+                       f"http://127.0.0.1:{pp}/debug/pprof", image=image,
+                       limits={"memory": 256 << 20, "cpus": limits.get("cpus", 1.0)},
+                       source_root=str(GOAPP), module="example.com/capapp")
+
+
+def _wait_ready(url: str, container, attempts: int = 100) -> None:
+    last = None
+    for _ in range(attempts):
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError as e:
+            last = e
+            time.sleep(0.1)
+    container.reload()
+    raise AssertionError(f"the test service did not answer on {url}; last error {last}; "
+                         f"container status {container.status}; logs: {container.logs()[-500:]!r}")
+
+
+@pytest.fixture(scope="module")
+def capapp(docker_client, capapp_image):
+    svc = start_service(docker_client, capapp_image)
+    yield svc
+    docker_client.containers.get(svc.container_id).remove(force=True)

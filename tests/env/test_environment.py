@@ -1,0 +1,173 @@
+"""The compose environment against the real Docker engine: limits, loopback ports,
+labels, readiness errors, and teardown that leaves nothing behind."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness.env.compose import Environment, build_override, detect_compose, run_labels
+from harness.errors import ReadinessError
+from harness.scenario import load_scenario
+
+from .conftest import REPO, project_resources, write_scenario
+
+pytestmark = pytest.mark.docker
+
+
+def _env(tmp_path: Path, scenario_path: Path, project: str) -> Environment:
+    sc = load_scenario(scenario_path)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(exist_ok=True)
+    return Environment(sc, run_dir, f"{project}-run", project, detect_compose())
+
+
+def test_override_is_pure_and_loopback_only(tmp_path):
+    sc = load_scenario(write_scenario(tmp_path))
+    labels = run_labels("r1", "p1")
+    ov = build_override(sc, labels, [{"version": "3.7", "services": {"api": {"build": "."}, "store": {}}}])
+    api = ov["services"]["api"]
+    assert api["mem_limit"] == 96 << 20 and api["memswap_limit"] == 96 << 20
+    assert api["cpus"] == 0.5 and api["pids_limit"] == 128
+    assert api["ports"] == ["127.0.0.1::8080", "127.0.0.1::6060"]
+    assert api["labels"]["io.harness.project"] == "p1"
+    assert api["build"]["labels"]["io.harness.run"] == "r1"
+    assert ov["services"]["store"]["memswap_limit"] == 48 << 20  # no swap unless asked
+    assert "ports" not in ov["services"]["store"]
+    assert ov["networks"]["default"]["labels"]["io.harness.run"] == "r1"
+    assert ov["version"] == "3.7"
+
+
+def test_limits_ports_labels_and_teardown(tmp_path, demo_binary):
+    project = f"htestenv{os.getpid()}"
+    env = _env(tmp_path, write_scenario(tmp_path), project)
+    with env:
+        services = env.up()
+        env.wait_ready()
+        import docker
+
+        api = docker.from_env().containers.get(services["api"].container_id)
+        hc = api.attrs["HostConfig"]
+        assert hc["Memory"] == 96 << 20
+        assert hc["MemorySwap"] == 96 << 20
+        assert hc["NanoCpus"] == 500_000_000
+        assert hc["PidsLimit"] == 128
+        for binds in api.attrs["NetworkSettings"]["Ports"].values():
+            for b in binds or []:
+                assert b["HostIp"] == "127.0.0.1"
+        port = services["api"].published[8080]
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+        assert body == b"ok\n"
+        assert services["api"].pprof_url.startswith("http://127.0.0.1:")
+        assert services["api"].pid > 0
+        assert services["api"].module == "example.com/demo"
+        res = project_resources(project)
+        assert len(res["containers"]) == 2 and res["networks"]
+        # the user's compose file is untouched; the override lives in the run dir
+        assert "io.harness" not in (REPO / "compose/demo/docker-compose.yml").read_text()
+        assert "127.0.0.1::8080" in env.override_path.read_text()
+    assert project_resources(project) == {"containers": [], "networks": [], "volumes": [], "images": []}
+    assert (tmp_path / "run" / "logs" / "api.log").exists()
+
+
+def test_readiness_timeout_is_clear_and_tears_down(tmp_path, demo_binary):
+    body = write_scenario(tmp_path).read_text().replace(
+        "ready: {http: /healthz, timeout: 30s}", "ready: {http: /nope, timeout: 2s}")
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(body)
+    project = f"htestready{os.getpid()}"
+    env = _env(tmp_path, scenario, project)
+    with pytest.raises(ReadinessError) as ei:
+        with env:
+            env.up()
+            env.wait_ready()
+    text = ei.value.render()
+    assert "service 'api' was not ready within 2s" in text
+    assert "/nope" in text and "last check: HTTP 404" in text
+    assert "demo api listening on :8080" in text  # the container's log tail
+    assert "Hint:" in text
+    assert project_resources(project)["containers"] == []
+
+
+def test_exited_container_fails_fast(tmp_path, demo_binary):
+    compose = tmp_path / "compose.yml"
+    compose.write_text(f"""\
+services:
+  api:
+    build: {REPO / 'compose/demo'}
+    command: ["-addr", "not-an-address"]
+""")
+    scenario = tmp_path / "exit.yaml"
+    scenario.write_text(f"""\
+name: exits
+compose: {compose}
+services:
+  api:
+    ports: [8080]
+    ready: {{http: /healthz, timeout: 60s}}
+load:
+  target: {{service: api, port: 8080}}
+  rate: 5
+  requests: [{{name: r, path: /}}]
+""")
+    project = f"htestexit{os.getpid()}"
+    env = _env(tmp_path, scenario, project)
+    t = time.monotonic()
+    with pytest.raises(ReadinessError) as ei:
+        with env:
+            env.up()
+            env.wait_ready()
+    assert "stopped before it became ready" in ei.value.render()
+    assert time.monotonic() - t < 50  # did not wait for the whole timeout
+    assert project_resources(project)["containers"] == []
+
+
+def test_clean_removes_what_a_killed_process_left(tmp_path, demo_binary):
+    """A process brings the environment up and is SIGKILLed; `harness clean` removes it all."""
+    scenario = write_scenario(tmp_path)
+    project = f"htestkill{os.getpid()}"
+    script = f"""
+import sys, time
+from pathlib import Path
+from harness.env.compose import Environment, detect_compose
+from harness.scenario import load_scenario
+run = Path({str(tmp_path / 'krun')!r}); run.mkdir()
+env = Environment(load_scenario({str(scenario)!r}), run, "k-run", {project!r}, detect_compose())
+env.up()
+print("UP", flush=True)
+time.sleep(600)
+"""
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "UP"
+        assert len(project_resources(project)["containers"]) == 2
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "clean", "--dry-run"], capture_output=True,
+                         text=True, timeout=120)
+    assert f"would remove {project}" in out.stdout
+    assert len(project_resources(project)["containers"]) == 2  # dry run changed nothing
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "clean"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"removed {project}" in out.stdout
+    assert project_resources(project) == {"containers": [], "networks": [], "volumes": [], "images": []}
+
+
+def test_clean_skips_runs_whose_owner_is_alive(tmp_path, demo_binary):
+    project = f"htestalive{os.getpid()}"
+    env = _env(tmp_path, write_scenario(tmp_path), project)
+    with env:
+        env.up()
+        out = subprocess.run([sys.executable, "-m", "harness.cli", "clean"], capture_output=True,
+                             text=True, timeout=120)
+        assert f"skip {project}" in out.stdout
+        assert len(project_resources(project)["containers"]) == 2

@@ -1,0 +1,3 @@
+module example.com/faultsrv
+
+go 1.22

@@ -1,0 +1,147 @@
+// faultsrv: the target/peer service of the fault tests (standard library only).
+//
+//	GET  /                      "ok"
+//	GET  /bytes?n=N             N bytes (egress throughput of the container)
+//	POST /upload                reads the body, answers its length (ingress throughput)
+//	GET  /probe?addr=&n=&timeout_ms=&keepalive=   N sequential HTTP GETs from inside the
+//	                            container to addr; JSON: latencies (ms) and error classes
+//	GET  /udpsend?addr=&n=&tag=&gap_us=           N UDP datagrams (payload = tag) to addr
+//	GET  /udpcount?tag=         datagrams received on :9000 with that payload
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+var (
+	mu     sync.Mutex
+	counts = map[string]int{}
+)
+
+func intArg(r *http.Request, key string, def int) int {
+	if v, err := strconv.Atoi(r.URL.Query().Get(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func classify(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "eof"
+	}
+	return "other"
+}
+
+func probe(w http.ResponseWriter, r *http.Request) {
+	addr := r.URL.Query().Get("addr")
+	n := intArg(r, "n", 10)
+	timeout := time.Duration(intArg(r, "timeout_ms", 2000)) * time.Millisecond
+	tr := &http.Transport{DisableKeepAlives: r.URL.Query().Get("keepalive") != "1"}
+	client := &http.Client{Transport: tr, Timeout: timeout}
+	lat := []float64{}
+	errs := map[string]int{}
+	errLat := []float64{}
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		resp, err := client.Get("http://" + addr + "/")
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		ms := float64(time.Since(t0).Microseconds()) / 1000
+		if err != nil {
+			errs[classify(err)]++
+			errLat = append(errLat, ms)
+			continue
+		}
+		lat = append(lat, ms)
+	}
+	json.NewEncoder(w).Encode(map[string]any{"lat_ms": lat, "errors": errs, "err_ms": errLat})
+}
+
+func udpsend(w http.ResponseWriter, r *http.Request) {
+	conn, err := net.Dial("udp", r.URL.Query().Get("addr"))
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	defer conn.Close()
+	tag := []byte(r.URL.Query().Get("tag"))
+	n, gap := intArg(r, "n", 100), time.Duration(intArg(r, "gap_us", 100))*time.Microsecond
+	sent := 0
+	for i := 0; i < n; i++ {
+		if _, err := conn.Write(tag); err == nil {
+			sent++
+		}
+		time.Sleep(gap)
+	}
+	fmt.Fprintf(w, "%d", sent)
+}
+
+func udpListen() {
+	pc, err := net.ListenPacket("udp", ":9000")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buf := make([]byte, 2048)
+	for {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			continue
+		}
+		mu.Lock()
+		counts[string(buf[:n])]++
+		mu.Unlock()
+	}
+}
+
+func main() {
+	go udpListen()
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	http.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
+		n := intArg(r, "n", 1024)
+		buf := make([]byte, 32768)
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		for n > 0 {
+			k := min(n, len(buf))
+			if _, err := w.Write(buf[:k]); err != nil {
+				return
+			}
+			n -= k
+		}
+	})
+	http.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d", n)
+	})
+	http.HandleFunc("/probe", probe)
+	http.HandleFunc("/udpsend", udpsend)
+	http.HandleFunc("/udpcount", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%d", counts[r.URL.Query().Get("tag")])
+	})
+	if err := http.ListenAndServe(":8080", nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

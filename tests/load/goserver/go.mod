@@ -1,0 +1,3 @@
+module example.com/loadtestserver
+
+go 1.22

@@ -1,0 +1,125 @@
+"""Building the test fixtures: a real Go program, real profiles, a run directory.
+
+The Go program in goprog/ is built once per test session (with -trimpath, as a
+container build would be) and run twice: a baseline workload and a fault
+workload that also runs extra(). Each test then gets its own workspace with a
+copy of the source and a run directory that follows docs/DESIGN.md.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsp.pprof.proto import Profile as ProfileMessage
+
+GOPROG = Path(__file__).parent / "goprog"
+MODULE = "example.com/hot"
+RUN_ID = "hot-20261122T110000Z"
+KINDS = ("cpu", "allocs", "heap", "block", "mutex", "goroutine")
+
+
+def go_binary() -> str:
+    exe = Path(sys.executable).parent / "go"
+    return str(exe) if exe.exists() else (shutil.which("go") or "go")
+
+
+def run(cmd: list[str], cwd: Path | None = None, timeout: float = 300) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd} failed with {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Built:
+    root: Path
+    binary: Path
+    baseline: Path      # directory of profiles from the baseline workload
+    fault: Path         # directory of profiles from the fault workload
+
+
+def build_and_profile(root: Path) -> Built:
+    src = root / "src"
+    shutil.copytree(GOPROG, src)
+    binary = root / "hot"
+    env_cmd = [go_binary(), "build", "-trimpath", "-o", str(binary), "."]
+    run(env_cmd, cwd=src)
+    base, fault = root / "baseline", root / "fault"
+    base.mkdir()
+    fault.mkdir()
+    run([str(binary), "-out", str(base), "-seconds", "1"], timeout=120)
+    run([str(binary), "-out", str(fault), "-seconds", "1", "-extra"], timeout=120)
+    return Built(root, binary, base, fault)
+
+
+def marker_line(marker: str) -> int:
+    """1-based line of the source line carrying `// HOT:<marker>`."""
+    for i, text in enumerate((GOPROG / "main.go").read_text().splitlines(), 1):
+        if text.rstrip().endswith(f"// HOT:{marker}"):
+            return i
+    raise LookupError(marker)
+
+
+def sha256_file(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_run(runs: Path, built: Built, source_root: Path, run_id: str = RUN_ID, wall_t0: float = 1795000000.0,
+             kinds=KINDS) -> Path:
+    """A run directory with two phases (baseline, fault) of real profiles."""
+    run_dir = runs / run_id
+    artifacts = []
+    for phase, src in (("baseline", built.baseline), ("fault", built.fault)):
+        for kind in kinds:
+            rel = f"profiles/{phase}/api/{kind}.pb.gz"
+            (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src / f"{kind}.pb.gz", run_dir / rel)
+            artifacts.append({"kind": kind, "service": "api", "phase": phase, "path": rel,
+                              "start_s": 0.0, "end_s": 1.0, "sample_types": []})
+    manifest = {
+        "schema_version": 1, "run_id": run_id,
+        "scenario": {"name": "hot", "path": "", "resolved": {}},
+        "tools": {"harness": "0.1.0"},
+        "clock": {"wall_t0": wall_t0, "wall_t0_iso": "2026-11-22T11:00:00.000Z", "mono_t0": 100.0},
+        "phases": [{"name": "baseline", "start_s": 0.0, "end_s": 2.0, "faults": []},
+                   {"name": "fault", "start_s": 2.0, "end_s": 4.0, "faults": ["f1"]}],
+        "baseline_phase": "baseline",
+        "services": {"api": {"container": "x", "image": "hot", "limits": {},
+                             "source_root": str(source_root), "module": MODULE,
+                             "source_hashes": {"main.go": sha256_file(source_root / "main.go")}}},
+        "artifacts": artifacts,
+        "faults": [{"id": "f1", "kind": "delay", "target": "api", "phase": "fault"}],
+        "events": [],
+        "result": {"status": "completed", "reason": None, "exit_code": 0, "end_s": 4.0},
+    }
+    tmp = run_dir / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, run_dir / "manifest.json")
+    return run_dir
+
+
+def rewrite_filenames(src: Path, dst: Path, old_prefix: str, new_prefix: str) -> None:
+    """Copy a profile with its source file names moved (as a container or another machine would see)."""
+    msg = ProfileMessage()
+    msg.ParseFromString(gzip.decompress(src.read_bytes()))
+    for i, s in enumerate(msg.string_table):
+        if s.startswith(old_prefix):
+            msg.string_table[i] = new_prefix + s[len(old_prefix):]
+    dst.write_bytes(gzip.compress(msg.SerializeToString()))
+
+
+def make_workspace(root: Path, built: Built) -> Path:
+    """workspace/{goprog (the source), other/main.go (a second main.go), runs/<run>}."""
+    ws = root
+    shutil.copytree(GOPROG, ws / "goprog")
+    (ws / "other").mkdir()
+    (ws / "other" / "main.go").write_text("package main\n\nfunc main() {}\n")
+    make_run(ws / "runs", built, ws / "goprog")
+    return ws
