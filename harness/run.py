@@ -34,6 +34,7 @@ from harness.scenario.model import Scenario
 log = logging.getLogger("harness.run")
 
 SCHEMA_VERSION = 1
+LOAD_LEAD_S = 2.0   # seconds between starting the load workers and the first phase
 
 
 @dataclass
@@ -158,15 +159,19 @@ class Runner:
         if sc.warmup:
             self._progress({"stage": f"warm-up {sc.warmup:g}s"})
             time.sleep(sc.warmup)
-        load_t0 = self.clock.now()
-        self._load_t0 = load_t0
-        self.rc.phases = [PhaseWindow(p.name, load_t0 + p.start, load_t0 + p.end) for p in sc.phases]
         self.captures = CaptureManager(sc.captures, self.rc)
         self.captures.start()
         target = resolve_load_target(sc, self.rc)
+        # The timeline starts a little ahead, so that the load workers (which import Locust)
+        # are ready when the first phase begins and the schedule starts on time.
+        load_t0 = self.clock.now() + LOAD_LEAD_S
+        self._load_t0 = load_t0
+        self.rc.phases = [PhaseWindow(p.name, load_t0 + p.start, load_t0 + p.end) for p in sc.phases]
         self.load = LoadRunner(sc.load, self.rc, target)
         self.load.start()
-        self.events.add("load-start", target)
+        late = self.clock.now() - load_t0
+        if late > 0:
+            self.events.add("load-late", f"load workers were ready {late:.2f}s after the timeline start")
         for phase, window in zip(sc.phases, self.rc.phases):
             self._wait_until(window.start_s, phase=None)
             self.events.add("phase-start", phase.name)
@@ -178,8 +183,7 @@ class Runner:
                 self.faults.revert(f)
             self.captures.phase_end(window)
             self.events.add("phase-end", phase.name)
-        self.load.stop()
-        self.events.add("load-end", "")
+        self.load.wait()
 
     def _wait_until(self, t_s: float, phase: PhaseWindow | None) -> None:
         while True:

@@ -95,18 +95,18 @@ class CaptureManager:
     def phase_end(self, phase: PhaseWindow) -> None:
         if self._stopped:
             return
+        jobs = []
+        if self.spec.wants_phase(phase.name):
+            for svc in self.pprof_services():
+                jobs += [self._pool.submit(self._snapshot, svc, phase, k) for k in SNAPSHOT_KINDS
+                         if k in self.spec.pprof]
+                jobs += [self._pool.submit(self._delta, svc, phase, k) for k in DELTA_KINDS
+                         if k in self.spec.pprof]
         for svc in self.perf_services():
             self._stop_perf(svc, phase)
-        if not self.spec.wants_phase(phase.name):
-            return
-        jobs = []
-        for svc in self.pprof_services():
-            jobs += [self._pool.submit(self._snapshot, svc, phase, k) for k in SNAPSHOT_KINDS
-                     if k in self.spec.pprof]
-            jobs += [self._pool.submit(self._delta, svc, phase, k) for k in DELTA_KINDS
-                     if k in self.spec.pprof]
-        for svc in self.pprof_services():
-            self._finish_cpu(svc, phase)
+        if self.spec.wants_phase(phase.name):
+            for svc in self.pprof_services():
+                self._finish_cpu(svc, phase)
         for job in jobs:
             _wait(job, self.spec.fetch_timeout + 5)
 
@@ -256,19 +256,16 @@ class CaptureManager:
         self._perf[(phase.name, svc.name)] = rec
 
     def _stop_perf(self, svc: ServiceInfo, phase: PhaseWindow) -> None:
+        """End the window now (SIGINT); perf's flush and the conversion run in the background."""
         rec = self._perf.pop((phase.name, svc.name), None)
-        if rec is None:
-            return
-        try:
-            rec.stop()
-        except HarnessError as e:
-            self._failed(svc.name, phase.name, "perf", e.render())
-            return
-        self._background.append(self._pool.submit(self._convert_perf, svc, phase, rec))
+        if rec is not None:
+            rec.interrupt()
+            self._background.append(self._pool.submit(self._convert_perf, svc, phase, rec))
 
     def _convert_perf(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording) -> None:
         out = rec.out.parent / "perf.pb.gz"
         try:
+            rec.stop()
             info = convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock,
                            frequency=rec.frequency, go=self.go)
         except HarnessError as e:

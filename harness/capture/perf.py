@@ -215,7 +215,7 @@ class PerfRecording:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.exe = _exe_path(self.pid)
         cmd = ["perf", "record", "-e", "cpu-clock", "-F", str(self.frequency), "-g", "-k", "mono",
-               "-p", str(self.pid), "-o", str(self.out)]
+               "--no-buildid-cache", "-p", str(self.pid), "-o", str(self.out)]
         self._log = open(self.out.with_suffix(".log"), "w")
         # perf record runs for the whole window: it is stopped with SIGINT by stop(), so it
         # cannot go through proc.run (which waits); stop() bounds every wait.
@@ -223,20 +223,25 @@ class PerfRecording:
                                       stderr=subprocess.STDOUT)
         self.start_s = self.clock.now()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """End the window; raises HarnessError when perf failed or wrote nothing."""
+    def interrupt(self) -> None:
+        """End the window: SIGINT makes perf stop sampling and write its file."""
+        if self._proc is not None and self.end_s is None:
+            self.end_s = self.clock.now()
+            if self._proc.poll() is None:
+                self._proc.send_signal(signal.SIGINT)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """End the window and wait for perf; raises HarnessError when perf failed or wrote nothing."""
         p = self._proc
         if p is None:
             return
+        self.interrupt()
         self._proc = None
-        self.end_s = self.clock.now()
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-            try:
-                p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
         self._log.close()
         if not self.out.exists() or self.out.stat().st_size == 0:
             log = self.out.with_suffix(".log").read_text()[-500:].strip()

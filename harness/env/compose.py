@@ -20,16 +20,13 @@ from typing import Callable
 import yaml
 
 from harness import proc
+from harness.env.cleanup import LABEL_HOST, LABEL_PID, LABEL_PROJECT, LABEL_RUN
 from harness.errors import CommandError, EnvironmentError_, ReadinessError
 from harness.runctx import ServiceInfo
 from harness.scenario.model import Scenario, ServiceSpec
 
 log = logging.getLogger("harness.env")
 
-LABEL_RUN = "io.harness.run"
-LABEL_PROJECT = "io.harness.project"
-LABEL_PID = "io.harness.owner_pid"
-LABEL_HOST = "io.harness.owner_host"
 ALIVE = ("running", "created", "restarting")
 
 

@@ -7,6 +7,8 @@ encoding, so the runner can merge any number of workers exactly.
 """
 from __future__ import annotations
 
+import math
+
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -25,19 +27,39 @@ def record_s(hist: HdrHistogram, seconds: float) -> None:
 
 
 def summary_ms(hist: HdrHistogram | None) -> dict:
-    """count, p50/p90/p95/p99/p99.9, max, min and mean, in milliseconds (None when empty)."""
+    """count, p50/p90/p95/p99/p99.9, max, min and mean, in milliseconds (None when empty).
+
+    Percentiles are nearest-rank (the smallest recorded value with at least pct% of the
+    values at or below it), reported as the highest value of its HdrHistogram bucket.
+    Reads the counts array once (the hdrh package's own mean walks every value: 250 ms).
+    """
     count = hist.get_total_count() if hist is not None else 0
     out: dict = {"count": count}
     if not count:
         out.update({k: None for k, _ in PERCENTILES})
         out.update(max=None, min=None, mean=None)
         return out
-    for key, pct in PERCENTILES:
-        out[key] = _ms(hist.get_value_at_percentile(pct))
+    cells = nonzero_cells(hist)
+    targets = [(key, max(1, math.ceil(pct / 100.0 * count - 1e-9))) for key, pct in PERCENTILES]
+    running, total_us, t = 0, 0.0, 0
+    for value, n, high in cells:
+        running += n
+        total_us += n * (value + high) / 2.0
+        while t < len(targets) and running >= targets[t][1]:
+            out[targets[t][0]] = _ms(high)
+            t += 1
     out["max"] = _ms(hist.get_max_value())
     out["min"] = _ms(hist.get_min_value())
-    out["mean"] = round(hist.get_mean_value() / 1000.0, 3)
+    out["mean"] = round(total_us / count / 1000.0, 3)
     return out
+
+
+def nonzero_cells(hist: HdrHistogram) -> list[tuple[int, int, int]]:
+    """(lowest value, count, highest equivalent value) of every non-empty bucket, in order."""
+    counts = hist.counts[:hist.counts_len]
+    return [(hist.get_value_from_index(i), n,
+             hist.get_highest_equivalent_value(hist.get_value_from_index(i)))
+            for i, n in enumerate(counts) if n]
 
 
 def _ms(us: int) -> float:

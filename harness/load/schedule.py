@@ -7,6 +7,7 @@ Times are seconds since the run's t0.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -64,15 +65,28 @@ class RateFunction:
         phase = self.phases.at(t)
         if phase is None:
             return 0.0
-        ramp = self.spec.whole_ramp
-        if ramp is not None:
-            span = self.phases.end_s - self.phases.start_s
-            return ramp.at((t - self.phases.start_s) / span if span > 0 else 1.0)
+        if self.spec.whole_ramp is not None:
+            return self._whole(t)
         seg = self.segment(phase)
         if seg is None:
             return 0.0
         span = phase.end_s - phase.start_s
         return seg.at((t - phase.start_s) / span if span > 0 else 1.0)
+
+    def segments(self) -> list[tuple[float, float, float, float]]:
+        """(start, end, rate at start, rate at end) per phase, in order; rates are linear within."""
+        out = []
+        for p in self.phases.phases:
+            if self.spec.whole_ramp is not None:
+                out.append((p.start_s, p.end_s, self._whole(p.start_s), self._whole(p.end_s)))
+            else:
+                seg = self.segment(p)
+                out.append((p.start_s, p.end_s, seg.start, seg.end) if seg else (p.start_s, p.end_s, 0.0, 0.0))
+        return out
+
+    def _whole(self, t: float) -> float:
+        span = self.phases.end_s - self.phases.start_s
+        return self.spec.whole_ramp.at((t - self.phases.start_s) / span if span > 0 else 1.0)
 
     def mean_over(self, a: float, b: float, steps: int = 8) -> float:
         """The mean target rate over [a, b) (midpoint rule; exact for constant and linear)."""
@@ -83,12 +97,15 @@ class RateFunction:
 
 
 class ArrivalSchedule:
-    """Intended send times for one worker of `workers`, interleaved with the others.
+    """Intended send times for worker `index` of `workers`.
 
-    Worker i of n runs at rate/n, offset by i/rate, so n workers together keep the same
-    spacing one worker would. A phase boundary carries the unspent part of an interval over
-    at the new rate, so a step from 1/s to 100/s does not wait a whole second.
+    With Lambda(t) the expected number of arrivals since the window start (the integral of
+    the rate), arrival m happens when Lambda passes m; worker i sends arrivals i, i+n, i+2n...
+    so n workers together keep exactly the spacing one worker would. The integral is exact
+    for constant and linear (ramp) segments, across steps and zero-rate phases.
     """
+
+    EPS = 1e-9
 
     def __init__(self, rate: RateFunction, *, index: int = 0, workers: int = 1):
         if not 0 <= index < workers:
@@ -98,40 +115,20 @@ class ArrivalSchedule:
         self.workers = workers
 
     def __iter__(self) -> Iterator[float]:
-        phases = self.rate.phases
-        end = phases.end_s
-        t = self._first_at(phases.start_s)
-        while t is not None and t < end:
-            yield t
-            t = self._next(t, end)
+        m, base = self.index, 0.0
+        for start, end, r0, r1 in self.rate.segments():
+            dur = end - start
+            total = (r0 + r1) / 2.0 * dur
+            while m + self.EPS < base + total:
+                yield start + _inverse(r0, r1, dur, m + self.EPS - base)
+                m += self.workers
+            base += total
 
-    def _first_at(self, t: float) -> float | None:
-        while t is not None and t < self.rate.phases.end_s:
-            r = self.rate.at(t)
-            if r > 0:
-                return t + self.index / r
-            t = self._next_phase_start(t)
-        return None
 
-    def _next_phase_start(self, t: float) -> float | None:
-        phase = self.rate.phases.at(t)
-        if phase is not None and phase.end_s > t:
-            nxt = phase.end_s
-            return nxt if self.rate.phases.at(nxt) is not None else self.rate.phases.next_start(t)
-        return self.rate.phases.next_start(t)
-
-    def _next(self, t: float, end: float) -> float | None:
-        r = self.rate.at(t) / self.workers
-        if r <= 0:
-            return self._first_at(t)
-        nxt = t + 1.0 / r
-        phase = self.rate.phases.at(t)
-        if phase is None or nxt <= phase.end_s or phase.end_s >= end:
-            return nxt
-        # crossing into the next phase: spend the rest of the interval at the new rate
-        boundary = phase.end_s
-        r_new = self.rate.at(boundary) / self.workers
-        if r_new <= 0:
-            return self._first_at(boundary)
-        left = (nxt - boundary) * r          # fraction of an arrival still owed
-        return boundary + left / r_new
+def _inverse(r0: float, r1: float, dur: float, x: float) -> float:
+    """The time s in [0, dur] at which a rate going linearly r0 -> r1 has made x arrivals."""
+    k = (r1 - r0) / dur if dur > 0 else 0.0
+    if abs(k) < 1e-12:
+        return x / r0
+    disc = max(r0 * r0 + 2.0 * k * x, 0.0)
+    return min(max((math.sqrt(disc) - r0) / k, 0.0), dur)

@@ -134,7 +134,7 @@ def parse_load(node: Node, ctx: ParseContext) -> LoadSpec:
     if "processes" in keys:
         fields["processes"] = keys["processes"].as_int(min=1, max=64)
     if "precision" in keys:
-        fields["precision"] = keys["precision"].as_int(min=1, max=5)
+        fields["precision"] = keys["precision"].as_int(min=1, max=4)
     if "seed" in keys:
         fields["seed"] = keys["seed"].as_int()
     return LoadSpec(**fields)
@@ -336,7 +336,7 @@ LOAD_SCHEMA: dict = {
         "locustfile": {"type": "string", "description": "path to a locustfile (closed model)"},
         "raw_log": {"type": "boolean", "default": False},
         "processes": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
-        "precision": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
+        "precision": {"type": "integer", "minimum": 1, "maximum": 4, "default": 3},
         "seed": {"type": "integer"},
     },
     "oneOf": [{"required": ["target"]}, {"required": ["url"]}],

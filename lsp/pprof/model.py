@@ -192,33 +192,28 @@ def _locations(msg, funcs, func_index, name):
 
 
 def _stacks(msg, loc_index, ntypes: int, name: str):
-    """Group samples by identical location stack, summing their values."""
-    raw: dict[tuple[int, ...], list[int]] = {}
-    count = 0
-    for sample in msg.sample:
-        ids = tuple(sample.location_id)
-        values = sample.value
-        if len(values) != ntypes:
-            raise ProfileError(f"{name}: corrupt profile (sample has {len(values)} values, "
-                               f"{ntypes} sample types)")
-        count += 1
-        acc = raw.get(ids)
-        if acc is None:
-            raw[ids] = list(values)
-        else:
-            for i, v in enumerate(values):
-                acc[i] += v
+    """Group samples by identical location stack (as location indices), summing their values."""
     stacks: dict[tuple[int, ...], list[int]] = {}
-    for ids, vals in raw.items():
-        try:
-            key = tuple([loc_index[i] for i in ids])
-        except KeyError as exc:
-            raise ProfileError(f"{name}: corrupt profile (sample names missing location {exc.args[0]})") \
-                from None
-        acc = stacks.get(key)
-        if acc is None:
-            stacks[key] = vals
-        else:
-            for i, v in enumerate(vals):
-                acc[i] += v
+    index_of = loc_index.__getitem__
+    count = 0
+    get = stacks.get
+    try:
+        for sample in msg.sample:
+            key = tuple(map(index_of, sample.location_id))
+            values = sample.value
+            acc = get(key)
+            if acc is None:
+                acc = stacks[key] = list(values)
+                if len(acc) != ntypes:
+                    raise ProfileError(f"{name}: corrupt profile (sample has {len(acc)} values, "
+                                       f"{ntypes} sample types)")
+            elif len(values) != ntypes:
+                raise ProfileError(f"{name}: corrupt profile (sample has {len(values)} values, "
+                                   f"{ntypes} sample types)")
+            else:
+                for i, v in enumerate(values):
+                    acc[i] += v
+            count += 1
+    except KeyError as exc:
+        raise ProfileError(f"{name}: corrupt profile (sample names missing location {exc.args[0]})") from None
     return stacks, count

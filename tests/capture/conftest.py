@@ -45,7 +45,7 @@ def start_service(client, image: str, name: str = "api", **limits) -> ServiceInf
     c = client.containers.run(image, detach=True, labels=LABELS, name=f"harness-test-{uuid.uuid4().hex[:8]}",
                               ports={"8080/tcp": ("127.0.0.1", None), "6060/tcp": ("127.0.0.1", None)},
                               mem_limit=limits.get("mem_limit", "256m"),
-                              nano_cpus=int(limits.get("cpus", 1.0) * 1e9))
+                              cpu_period=100000, cpu_quota=int(limits.get("cpus", 1.0) * 100000))
     c.reload()
     ports = c.attrs["NetworkSettings"]["Ports"]
     app, pp = int(ports["8080/tcp"][0]["HostPort"]), int(ports["6060/tcp"][0]["HostPort"])

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.faults import helpers
+from . import helpers
 
 
 @pytest.fixture(scope="session")

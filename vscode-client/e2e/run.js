@@ -300,7 +300,8 @@ async function main() {
     });
 
     await check("heat in a dark theme", async () => {
-      cs.writeUserSettings({ ...settings, "workbench.colorTheme": "Default Dark Modern" });
+      await runCommand("Preferences: Color Theme");
+      await pickInQuickInput("Dark Modern");
       await waitInPage("the dark theme", () => {
         const wb = document.querySelector(".monaco-workbench");
         return { ok: !!wb && wb.classList.contains("vs-dark"), cls: wb && wb.className };

@@ -70,7 +70,7 @@ func block(n int) {
 	ch := make(chan int)
 	for i := 0; i < n; i++ {
 		go func() {
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(time.Millisecond)
 			ch <- i
 		}()
 		<-ch // HOT:block
@@ -87,7 +87,7 @@ func contend(n int) {
 			defer wg.Done()
 			for i := 0; i < n; i++ {
 				mu.Lock()
-				burn(100000)
+				burn(10000)
 				mu.Unlock()
 			}
 		}()

@@ -1,0 +1,216 @@
+"""Captures and the report against a real Go service in a real container.
+
+Two phases of 3.5 s: `baseline`, then `squeeze` (the container's CPU quota cut to 0.2 cores,
+a real fault). CaptureManager takes every pprof kind, a trace in the squeeze phase and perf
+in both; then write_all builds summary.json, report.html and junit.xml; headless Chromium
+renders the report and the screenshot must show the fault shading.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import proc
+from harness.capture.manager import CaptureManager
+from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec
+from harness.capture.tools import go_binary
+from harness.report import write_all
+from harness.report.plots import FAULT_FILL
+from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
+from lsp.pprof import line_costs, load_profile
+
+from .loadgen import Load
+from .pngread import pixels
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+ARTEFACTS = ROOT / "test-artifacts" / "report"
+PHASES = [PhaseWindow("baseline", 0.5, 4.0), PhaseWindow("squeeze", 4.0, 7.5)]
+EXPECT = """name: e2e
+expect:
+  - phase: baseline
+    error_rate: 1%
+    no_oom_kill: true
+  - phase: squeeze
+    latency: {p50: 1ms}
+    top:
+      - {profile: cpu, function: main.burn, n: 5}
+"""
+
+
+def _drive(rc: RunContext, manager: CaptureManager, squeeze) -> list[float]:
+    took = []
+    manager.start()
+    for phase in rc.phases:
+        _sleep_until(rc, phase.start_s)
+        manager.phase_start(phase)
+        if phase.name == "squeeze":
+            squeeze(True)
+        _sleep_until(rc, phase.end_s)
+        if phase.name == "squeeze":
+            squeeze(False)
+        t = time.monotonic()
+        manager.phase_end(phase)
+        took.append(time.monotonic() - t)
+    return took
+
+
+def _sleep_until(rc: RunContext, t_s: float) -> None:
+    delay = t_s - rc.clock.now()
+    if delay > 0:
+        time.sleep(delay)
+
+
+@pytest.fixture(scope="module")
+def run_dir(capapp, docker_client, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    clock = Clock.start()
+    rc = RunContext("e2e", run, clock, {"api": capapp}, PHASES, EventLog(clock), ArtifactLog(run), "e2e")
+    spec = CaptureSpec(pprof=("cpu", "heap", "allocs", "goroutine", "block", "mutex"),
+                       rates=RatesSpec("/debug/harness/rates", 10000, 5), trace=WindowSpec(("squeeze",), 2),
+                       perf=WindowSpec(("baseline", "squeeze"), frequency=199))
+    container = docker_client.containers.get(capapp.container_id)
+    fault = {"id": "f1", "kind": "cpu-squeeze", "target": "api", "phase": "squeeze", "backend": "docker"}
+
+    def squeeze(on: bool) -> None:
+        container.update(cpu_quota=20000 if on else 100000, cpu_period=100000)
+        fault["applied_s" if on else "reverted_s"] = clock.now()
+        rc.events.add("fault-applied" if on else "fault-reverted", "cpu quota 0.2", service="api")
+
+    load = Load(rc, f"http://127.0.0.1:{capapp.published[8080]}",
+                [("/spin?n=2000000", 0.0), ("/spin?n=2000000", 0.0), ("/lock", 0.0), ("/alloc", 0.01)])
+    manager = CaptureManager(spec, rc)
+    load.start()
+    try:
+        took = _drive(rc, manager, squeeze)
+    finally:
+        load.stop()
+        manager.stop()
+        container.update(cpu_quota=100000, cpu_period=100000)
+    load.write(run)
+    manifest = {"schema_version": 1, "run_id": "e2e", "scenario": {"name": "e2e"}, "clock": clock.to_json(),
+                "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s,
+                            "faults": ["f1"] if p.name == "squeeze" else []} for p in PHASES],
+                "baseline_phase": "baseline",
+                "services": {"api": {"container": capapp.container_id, "source_root": capapp.source_root,
+                                     "module": capapp.module, "limits": capapp.limits}},
+                "artifacts": rc.artifacts.all(), "faults": [fault], "events": rc.events.all(),
+                "result": {"status": "completed", "exit_code": 0, "end_s": clock.now()}}
+    (run / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    (run / "scenario.yaml").write_text(EXPECT)
+    (run / "phase_end_s.json").write_text(json.dumps(took))
+    return run
+
+
+def _manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+def _artifact(run_dir, kind, phase):
+    found = [a for a in _manifest(run_dir)["artifacts"] if a["kind"] == kind and a["phase"] == phase]
+    assert found, f"no {kind} artifact for {phase}; events: {_manifest(run_dir)['events']}"
+    return found[0]
+
+
+@pytest.mark.parametrize("kind", ["cpu", "heap", "allocs", "goroutine", "block", "mutex"])
+@pytest.mark.parametrize("phase", PHASES, ids=lambda p: p.name)
+def test_per_phase_profiles_have_their_window(run_dir, kind, phase):
+    a = _artifact(run_dir, kind, phase.name)
+    assert a["path"] == f"profiles/{phase.name}/api/{kind}.pb.gz"
+    prof = load_profile(run_dir / a["path"])
+    assert a["sample_types"] == [f"{t}/{u}" for t, u in prof.sample_types]
+    assert phase.start_s - 0.05 <= a["start_s"] <= a["end_s"] <= phase.end_s + 1.0, a
+    if kind == "cpu":     # the CPU window is the phase minus the margin, on the profile's own clock
+        assert a["end_s"] - a["start_s"] == pytest.approx(2.0, abs=0.5)   # seconds=2 was asked
+    if kind in ("block", "mutex", "allocs"):
+        assert a["window"] == "delta"
+        assert a["start_s"] - phase.start_s < 0.5 and a["end_s"] >= phase.end_s
+
+
+def test_mutex_delta_shows_the_lock_handler(run_dir):
+    prof = load_profile(run_dir / _artifact(run_dir, "mutex", "baseline")["path"])
+    costs = line_costs(prof, prof.index_of("delay"), is_own=lambda f: f.endswith("goapp/main.go"))
+    assert prof.total(prof.index_of("delay")) > 0
+    assert any(c.function == "main.lock" and c.own > 0 for c in costs.values())
+
+
+def test_phase_end_is_fast(run_dir):
+    took = json.loads((run_dir / "phase_end_s.json").read_text())
+    assert max(took) < 2.0, took          # typical is well under a second; 2 cores are shared
+
+
+def test_trace_and_derived_views_parse(run_dir):
+    a = _artifact(run_dir, "trace", "squeeze")
+    summary = json.loads((run_dir / a["summary"]).read_text())
+    assert summary["goroutines_created"] > 0 and summary["gc"]["cycles"] >= 0
+    assert PHASES[1].start_s - 0.05 <= summary["start_s"] < summary["end_s"] <= PHASES[1].end_s
+    assert summary["end_s"] - summary["start_s"] == pytest.approx(2.0, abs=0.3)
+    for view in ("sched", "sync", "net", "syscall"):
+        derived = _artifact(run_dir, f"trace-{view}", "squeeze")
+        load_profile(run_dir / derived["path"])
+    assert any(v > 0 for v in summary["blocked_ms"].values())
+
+
+def _top_own_line(path: Path) -> tuple[str, int]:
+    prof = load_profile(path)
+    costs = line_costs(prof, prof.index_of("cpu"), is_own=lambda f: f.endswith("goapp/main.go"))
+    best = max(costs.values(), key=lambda c: c.own)
+    return best.filename.rsplit("/", 1)[-1], best.line
+
+
+def test_perf_profile_opens_in_pprof_and_agrees_with_cpu(run_dir):
+    a = _artifact(run_dir, "perf", "baseline")
+    assert a["symbolized"] and a["samples"] > 50
+    res = proc.run([go_binary(), "tool", "pprof", "-top", "-lines", str(run_dir / a["path"])], timeout=60)
+    assert "main.go:" in res.stdout
+    assert _top_own_line(run_dir / a["path"]) == _top_own_line(
+        run_dir / _artifact(run_dir, "cpu", "baseline")["path"]) == ("main.go", 40)
+    assert PHASES[0].start_s - 0.05 <= a["first_s"] <= a["last_s"] <= PHASES[0].end_s + 0.1
+
+
+def test_container_stats_show_the_squeeze(run_dir):
+    rows = [json.loads(x) for x in (run_dir / "stats" / "containers.jsonl").read_text().splitlines()]
+    assert {"cpu_pct", "throttled_ms", "mem_bytes", "mem_limit", "rx_bytes", "restarts"} <= set(rows[-1])
+    assert rows[-1]["mem_limit"] == 256 << 20
+    squeezed = [r for r in rows if PHASES[1].start_s + 1.5 <= r["t_s"] <= PHASES[1].end_s]
+    assert sum(r["throttled_ms"] or 0 for r in squeezed) > 100
+    assert max(r["cpu_pct"] or 0 for r in squeezed) < 40        # 0.2 cores = 20 %
+
+
+def test_report_files_and_failing_expectation(run_dir):
+    summary = write_all(run_dir)
+    assert json.loads((run_dir / "summary.json").read_text())["schema_version"] == 1
+    exp = summary["expect"]
+    assert not exp["passed"] and exp["failed"] == 1, exp
+    failed = next(c for c in exp["checks"] if not c["passed"])
+    assert failed["phase"] == "squeeze" and failed["name"] == "latency p50" and failed["observed"] > 1
+    junit = (run_dir / "junit.xml").read_text()
+    assert 'failures="1"' in junit and "squeeze: latency p50" in junit and "over by" in junit
+    squeeze = next(p for p in summary["phases"] if p["name"] == "squeeze")
+    assert squeeze["containers"]["api"]["throttled_ms"] > 100
+    assert squeeze["profiles"]["api"]["cpu"]["functions"][0]["function"] in ("main.burn", "main.spin")
+    assert any(c["kind"] == "cpu" and c["phase"] == "squeeze" for c in summary["changes"])
+    assert squeeze["traces"]["api"]["gc"]["cycles"] >= 0
+
+
+def test_report_screenshot_shows_phase_and_fault_shading(run_dir):
+    write_all(run_dir)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run_dir / "report.html", ARTEFACTS / "report.html")
+    shot = ARTEFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    proc.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              f"--screenshot={shot}", "--window-size=1100,1000", (ARTEFACTS / "report.html").as_uri()],
+             timeout=90)
+    _w, _h, counts = pixels(shot)
+    fault = bytes.fromhex(FAULT_FILL[1:])
+    assert len(counts) > 20, "the screenshot looks blank"
+    assert counts[fault] > 2000, f"fault shading {FAULT_FILL} not in the screenshot: {counts.most_common(5)}"
+    assert counts[bytes.fromhex("eef2f7")] > 2000, "phase shading not in the screenshot"

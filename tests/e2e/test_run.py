@@ -1,0 +1,152 @@
+"""`harness run` end to end against the real engine: the run directory, the planted hot
+line, teardown after success, failure, SIGINT and SIGTERM."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.env.conftest import DEMO, REPO, project_resources
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+EMPTY = {"containers": [], "networks": [], "volumes": [], "images": []}
+
+
+def scenario(tmp_path: Path, *, phases: str, ready: str = "{http: /healthz, timeout: 60s}",
+             expect: str = "") -> Path:
+    text = f"""\
+name: e2e
+compose: {DEMO / 'docker-compose.yml'}
+prepare:
+  - cmd: [go, build, -o, app, .]
+    cwd: {DEMO}
+    env: {{CGO_ENABLED: "0", GOFLAGS: -buildvcs=false}}
+services:
+  api:
+    limits: {{memory: 128m, cpus: 1.0}}
+    ports: [8080]
+    pprof: {{port: 6060}}
+    ready: {ready}
+  store:
+    limits: {{memory: 48m}}
+load:
+  target: {{service: api, port: 8080}}
+  model: open
+  rate: 40
+  requests:
+    - {{name: work, method: GET, path: "/work?n=2000000", weight: 3}}
+    - {{name: fetch, method: GET, path: /fetch, weight: 1}}
+{phases}
+captures:
+  pprof: [cpu, heap, allocs, goroutine]
+{expect}
+"""
+    p = tmp_path / "e2e.yaml"
+    p.write_text(text)
+    return p
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+def only_run_dir(runs: Path) -> Path:
+    dirs = [d for d in runs.iterdir() if d.is_dir()]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def test_run_writes_run_directory_and_tears_down(tmp_path):
+    sc = scenario(tmp_path, phases="phases:\n  - {name: baseline, duration: 5s}\n  - {name: steady, duration: 5s}")
+    runs = tmp_path / "runs"
+    res = run_cli("run", str(sc), "--runs-dir", str(runs), "--json")
+    assert res.returncode == 0, res.stderr + res.stdout
+    out = json.loads(res.stdout)
+    assert out["status"] == "completed"
+    run_dir = Path(out["run_dir"])
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["schema_version"] == 1
+    assert [p["name"] for p in m["phases"]] == ["baseline", "steady"]
+    b, s = m["phases"]
+    assert s["start_s"] == pytest.approx(b["end_s"]) and b["end_s"] - b["start_s"] == pytest.approx(5.0)
+    assert m["clock"]["mono_t0"] > 0 and m["clock"]["wall_t0_iso"].endswith("Z")
+    assert m["services"]["api"]["limits_applied"]["memory"] == 128 << 20
+    assert m["services"]["api"]["module"] == "example.com/demo"
+    assert "main.go" in m["services"]["api"]["source_hashes"]
+    kinds = {(a["kind"], a["phase"], a["service"]) for a in m["artifacts"]}
+    for phase in ("baseline", "steady"):
+        for kind in ("cpu", "heap", "allocs", "goroutine"):
+            assert (kind, phase, "api") in kinds
+    for a in m["artifacts"]:
+        assert (run_dir / a["path"]).exists(), a
+    for name in ("load/history.jsonl", "load/stats.json", "stats/containers.jsonl", "report.html",
+                 "summary.json", "junit.xml", "compose.override.yml", "scenario.yaml"):
+        assert (run_dir / name).exists(), name
+    # the CPU profile opens with go tool pprof, and the planted line is the top own-code line
+    cpu = run_dir / "profiles/steady/api/cpu.pb.gz"
+    go = Path(sys.executable).parent / "go"
+    top = subprocess.run([str(go), "tool", "pprof", "-top", "-lines", str(cpu)], capture_output=True,
+                         text=True, timeout=120)
+    assert top.returncode == 0, top.stderr
+    assert "main.checksum" in top.stdout
+    from lsp.pprof import line_costs, load_profile
+
+    prof = load_profile(cpu)
+    index = [t for t, _ in prof.sample_types].index("cpu")
+    own = str(DEMO)
+    costs = line_costs(prof, index, is_own=lambda f: f.startswith(own))
+    best = max(costs.values(), key=lambda c: c.own)
+    hot_line = next(i for i, line in enumerate((DEMO / "main.go").read_text().splitlines(), 1)
+                    if "// hot line" in line)
+    assert (Path(best.filename).name, best.line) == ("main.go", hot_line)
+    assert project_resources(m["compose_project"]) == EMPTY
+
+
+def test_failing_readiness_exits_with_reason_and_leaves_nothing(tmp_path):
+    sc = scenario(tmp_path, phases="duration: 5s", ready="{http: /missing, timeout: 3s}")
+    runs = tmp_path / "runs"
+    res = run_cli("run", str(sc), "--runs-dir", str(runs), "--quiet")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "service 'api' was not ready within 3s" in res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    m = json.loads((only_run_dir(runs) / "manifest.json").read_text())
+    assert m["result"]["status"] == "failed"
+    assert project_resources(m["compose_project"]) == EMPTY
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_in_the_middle_of_the_load_tears_down(tmp_path, sig):
+    sc = scenario(tmp_path, phases="duration: 60s")
+    runs = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(runs),
+                          "--quiet"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        events = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            found = list(runs.glob("*/events.jsonl")) if runs.exists() else []
+            if found and "phase-start" in found[0].read_text():
+                events = found[0]
+                break
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.2)
+        assert events is not None, "the load never started"
+        time.sleep(2)  # in the middle of the load
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, out + err
+    m = json.loads((events.parent / "manifest.json").read_text())
+    assert m["result"]["status"] == "interrupted"
+    assert project_resources(m["compose_project"]) == EMPTY
+    assert "Traceback" not in out + err

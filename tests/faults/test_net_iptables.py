@@ -1,0 +1,82 @@
+"""iptables backend against the real kernel: loss (random and every-nth), partition, reset,
+each scoped to one peer and measured from inside the target."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from harness.faults.spec import FaultSpec, Peer
+from harness.faults.target import make_tag
+
+from . import helpers
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def udp_loss(env, peer: str, n: int) -> float:
+    tag = uuid.uuid4().hex[:10]
+    # a packet dropped in OUTPUT makes send() fail with EPERM: count attempts, not successes
+    helpers.get(env.ip("target"), f"/udpsend?addr={env.ip(peer)}:9000&n={n}&tag={tag}&gap_us=150")
+    got = int(helpers.get(env.ip(peer), f"/udpcount?tag={tag}"))
+    return 1 - got / n
+
+
+def test_loss_20_percent_measured_on_4000_packets_other_peer_untouched(env, rc, controller):
+    spec = FaultSpec(id="loss", kind="loss", target="target", peer=Peer(service="peer_a", protocol="all"),
+                     params={"percent": 20.0, "correlation": 0.0})
+    assert controller.preflight([spec]) == []
+    controller.apply(spec, "fault")
+    try:
+        loss_a = udp_loss(env, "peer_a", 4000)
+        loss_b = udp_loss(env, "peer_b", 1000)
+    finally:
+        controller.revert(spec)
+    assert abs(loss_a - 0.20) <= 0.03, loss_a
+    assert loss_b <= 0.005, loss_b
+    assert udp_loss(env, "peer_a", 1000) <= 0.005
+    helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, "loss"))
+    rec = controller.records()[0]
+    assert rec["backend"] == "iptables" and rec["applied_s"] < rec["reverted_s"]
+
+
+def test_loss_every_nth_is_exact(env, rc, controller):
+    spec = FaultSpec(id="nth", kind="loss", target="target", peer=Peer(service="peer_a", protocol="udp", port=9000),
+                     params={"every_nth": 4, "correlation": 0.0})
+    controller.apply(spec, "fault")
+    try:
+        loss = udp_loss(env, "peer_a", 400)
+    finally:
+        controller.revert(spec)
+    assert loss == pytest.approx(0.25, abs=0.0051)
+
+
+def test_partition_fails_every_request_to_that_peer_only(env, rc, controller):
+    spec = FaultSpec(id="part", kind="partition", target="target", peer=Peer(service="peer_a", protocol="all"),
+                     params={}, direction="both")
+    controller.apply(spec, "fault")
+    try:
+        a = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 20, timeout_ms=300)
+        b = helpers.probe(env.ip("target"), f"{env.ip('peer_b')}:8080", 50, timeout_ms=1000)
+    finally:
+        controller.revert(spec)
+    assert a["lat_ms"] == [] and a["errors"] == {"timeout": 20}, a["errors"]
+    assert len(b["lat_ms"]) == 50 and not b["errors"]
+    after = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 20, timeout_ms=1000)
+    assert len(after["lat_ms"]) == 20
+    helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, "part"))
+
+
+def test_reset_refuses_connections_at_once(env, rc, controller):
+    spec = FaultSpec(id="rst", kind="reset", target="target", peer=Peer(service="peer_a", port=8080),
+                     params={"after": 0.0})
+    controller.apply(spec, "fault")
+    try:
+        a = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 20, timeout_ms=2000)
+        b = helpers.probe(env.ip("target"), f"{env.ip('peer_b')}:8080", 20, timeout_ms=2000)
+    finally:
+        controller.revert(spec)
+    assert a["errors"] == {"refused": 20}, a["errors"]
+    assert max(a["err_ms"]) < 50, a["err_ms"]         # immediate, not a timeout
+    assert len(b["lat_ms"]) == 20
+    helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, "rst"))

@@ -1,0 +1,235 @@
+"""LoadRunner end to end: real Locust workers in child processes against the Go test server.
+
+Loads stay at 100-300 requests/s for a few seconds; assertions on time carry tolerances a
+loaded 2-core machine keeps, and every one of them fails if the measurement is wrong
+(e.g. a closed-loop generator, latency from the actual send time, a lost stall).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from harness.errors import HarnessError, TargetRefused
+from harness.load.runner import LoadRunner, read_raw_log
+from harness.load.spec import LoadSpec, RateSegment, RequestSpec
+from harness.runctx import ServiceInfo
+
+from .helpers import exact_percentile, run_context
+
+OK = (RequestSpec("ok", "GET", "/ok"),)
+
+
+def open_spec(url, rate, **kw) -> LoadSpec:
+    rates = tuple(rate.items()) if isinstance(rate, dict) else (("default", rate),)
+    rates = tuple((k, RateSegment(v, v)) for k, v in rates)
+    return LoadSpec(model="open", url=url, rates=rates, **{"requests": OK, **kw})
+
+
+def wait_until(rc, t_s: float) -> None:
+    while rc.clock.now() < t_s:
+        time.sleep(0.02)
+
+
+def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_path):
+    """The load-truth acceptance test: SIGSTOP the service for 3 s under 300 requests/s."""
+    cap, rate = 200, 300.0
+    rc = run_context(tmp_path, [("baseline", 1.0, 3.0), ("fault", 3.0, 7.5), ("after", 7.5, 9.0)])
+    runner = LoadRunner(open_spec(server.url, rate, max_inflight=cap, raw_log=True), rc, server.url)
+    try:
+        runner.start()
+        wait_until(rc, 3.5)
+        os.kill(server.pid, signal.SIGSTOP)
+        frozen = rc.clock.now()
+        wait_until(rc, frozen + 3.0)
+        os.kill(server.pid, signal.SIGCONT)
+        thawed = rc.clock.now()
+        stats = runner.wait()
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        runner.stop()
+    raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
+    fault = stats["phases"]["fault"]
+    # 1. the reported p99 over the fault window matches the raw log's intended-time latencies
+    lat = sorted(r["end_s"] - r["intended_s"] for r in raw if 3.0 <= r["intended_s"] < 7.5)
+    from_log = exact_percentile(lat, 99) * 1000
+    assert fault["latency_ms"]["p99"] == pytest.approx(from_log, rel=0.10)
+    # ... and an independent computation from the schedule alone: a request intended at t
+    # during the freeze cannot finish before the thaw, so its latency is at least thawed - t
+    n = round(rate * 4.5)
+    bound = sorted(max(thawed - (3.0 + k / rate), 0.0) for k in range(n))
+    expected = exact_percentile(bound, 99) * 1000
+    assert expected > 2500
+    assert expected * 0.97 <= fault["latency_ms"]["p99"] <= expected * 1.10 + 100
+    # closed-loop measurement (from the actual send) would have hidden most of it
+    assert fault["actual_ms"]["p50"] < fault["latency_ms"]["p50"]
+    # 2. requests kept being issued during the freeze, up to the cap, and the rest were delayed
+    sent_frozen = sum(1 for r in raw if frozen + 0.05 < r["sent_s"] < thawed - 0.05)
+    assert cap * 0.8 <= sent_frozen <= cap
+    assert fault["delayed"] >= rate * 3.0 - cap - 60
+    assert fault["sent"] == fault["requests"] and fault["failures"] == 0
+    # 3. history: one line per second, the freeze visible while it happened
+    hist = [json.loads(x) for x in (tmp_path / "load" / "history.jsonl").read_text().splitlines()]
+    assert [h["t_s"] for h in hist][:8] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    assert [h["phase"] for h in hist][:3] == ["baseline", "baseline", "fault"]
+    during = next(h for h in hist if h["t_s"] == 5.0)
+    assert during["rps"] == 0 and during["inflight"] == cap and during["backlog"] > 100
+    assert max(h["p99_ms"] or 0 for h in hist) > 2500
+    kinds = [a["kind"] for a in rc.artifacts.all()]
+    assert kinds[:2] == ["load-history", "load-stats"] and "load-requests" in kinds
+
+
+def test_known_latencies_are_reported_within_precision(server, tmp_path):
+    """The server sleeps a known time per endpoint; the percentiles agree with the raw log to
+    the stated precision and never fall below the known time."""
+    sleeps_us = {"s2": 2000, "s10": 10000, "s40": 40000}
+    reqs = tuple(RequestSpec(n, "GET", f"/sleep?us={us}") for n, us in sleeps_us.items())
+    rc = run_context(tmp_path, [("main", 0.8, 3.8)])
+    runner = LoadRunner(open_spec(server.url, 150.0, requests=reqs, raw_log=True, seed=1), rc, server.url)
+    try:
+        runner.start()
+        stats = runner.wait()
+    finally:
+        runner.stop()
+    raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
+    rel = stats["precision"]["relative_error"]
+    assert rel == 0.001
+    for ep in stats["endpoints"]:
+        known_ms = sleeps_us[ep["name"]] / 1000
+        rows = [r for r in raw if r["name"] == ep["name"]]
+        assert ep["requests"] == len(rows) > 60
+        for basis, start in (("intended_ms", "intended_s"), ("actual_ms", "sent_s")):
+            values = sorted(r["end_s"] - r[start] for r in rows)
+            for key, pct in (("p50", 50), ("p90", 90), ("p99", 99)):
+                true_ms = exact_percentile(values, pct) * 1000
+                assert abs(ep[basis][key] - true_ms) <= true_ms * rel + 0.002, (ep["name"], basis, key)
+        assert ep["actual_ms"]["min"] >= known_ms * (1 - rel)
+        assert known_ms <= ep["actual_ms"]["p50"] <= known_ms + 5.0
+
+
+def test_closed_model_keeps_locust_users_and_labels_its_latency(server, tmp_path):
+    rc = run_context(tmp_path, [("main", 0.8, 3.3)])
+    spec = LoadSpec(model="closed", url=server.url, users=4, spawn_rate=100, think_time=0.02,
+                    requests=(RequestSpec("s5", "GET", "/sleep?us=5000"),))
+    runner = LoadRunner(spec, rc, server.url)
+    try:
+        runner.start()
+        stats = runner.wait()
+    finally:
+        runner.stop()
+    assert stats["model"] == "closed" and stats["latency_basis"] == "actual"
+    assert "intended_ms" not in stats["totals"] and stats["totals"]["latency_ms"]["p50"] >= 5.0
+    # 4 users, each ~25 ms per iteration: about 160 requests/s, far from any open-model rate
+    assert 50 <= stats["totals"]["achieved_rps"] <= 200
+    locust = {e["name"]: e for e in stats["locust"][0]}
+    assert locust["s5"]["requests"] == stats["totals"]["requests"]
+    hist = [json.loads(x) for x in (tmp_path / "load" / "history.jsonl").read_text().splitlines()]
+    assert max(h["users"] for h in hist) == 4 and all(h["target_rps"] is None for h in hist)
+
+
+def test_locustfile_users_run_in_the_closed_model(server, tmp_path):
+    lf = tmp_path / "lf.py"
+    lf.write_text("from locust import FastHttpUser, constant, task\n\n"
+                  "class Api(FastHttpUser):\n    wait_time = constant(0.05)\n\n"
+                  "    @task\n    def ok(self):\n        self.client.get('/ok', name='lf-ok')\n")
+    rc = run_context(tmp_path, [("main", 0.8, 2.8)])
+    spec = LoadSpec(model="closed", url=server.url, users=2, spawn_rate=100, locustfile=str(lf))
+    runner = LoadRunner(spec, rc, server.url)
+    try:
+        runner.start()
+        stats = runner.wait()
+    finally:
+        runner.stop()
+    (ep,) = stats["endpoints"]
+    assert ep["name"] == "lf-ok" and ep["requests"] >= 30 and ep["failures"] == 0
+
+
+def test_drop_overflow_counts_what_the_cap_refused(server, tmp_path):
+    rc = run_context(tmp_path, [("main", 0.8, 3.3)])
+    runner = LoadRunner(open_spec(server.url, 200.0, max_inflight=20, overflow="drop"), rc, server.url)
+    try:
+        runner.start()
+        wait_until(rc, 1.3)
+        os.kill(server.pid, signal.SIGSTOP)
+        wait_until(rc, 2.3)
+        os.kill(server.pid, signal.SIGCONT)
+        stats = runner.wait()
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        runner.stop()
+    main = stats["phases"]["main"]
+    assert 200 * 1.0 - 20 - 60 <= main["dropped"] <= 200 * 1.0
+    assert main["delayed"] == 0 and main["sent"] + main["dropped"] == pytest.approx(500, abs=15)
+
+
+def test_stop_mid_run_is_quick_idempotent_and_leaves_no_worker(server, tmp_path):
+    rc = run_context(tmp_path, [("main", 0.5, 60.0)])
+    runner = LoadRunner(open_spec(server.url, 100.0), rc, server.url)
+    runner.start()
+    pid = runner._procs[0].pid
+    wait_until(rc, 2.2)
+    assert runner.latest()["rps"] > 50
+    began = time.monotonic()
+    stats = runner.stop(timeout=10)
+    assert time.monotonic() - began < 6
+    assert runner.stop() is stats and not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert stats["totals"]["requests"] > 100 and stats["incomplete"] is False
+    assert [e["kind"] for e in rc.events.all()][-2:] == ["load-stopped", "load-end"]
+
+
+def test_worker_exits_when_the_harness_dies(server, tmp_path):
+    """A harness killed with SIGKILL cannot call stop(); its load worker must end by itself."""
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from harness.load.runner import LoadRunner\n"
+        "from tests.load.helpers import run_context\n"
+        "from tests.load.test_runner_live import open_spec\n"
+        "rc = run_context(Path(sys.argv[1]), [('main', 0.5, 120.0)])\n"
+        "r = LoadRunner(open_spec(sys.argv[2], 50.0), rc, sys.argv[2]); r.start()\n"
+        "print(r._procs[0].pid, flush=True)\n"
+        "time.sleep(120)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    harness = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), server.url], cwd=root,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(harness.stdout.readline())
+        assert psutil.pid_exists(worker)
+        harness.kill()
+        harness.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not psutil.pid_exists(worker)
+    finally:
+        harness.kill()
+        harness.wait(timeout=10)
+        harness.stdout.close()
+
+
+def test_bad_locustfile_is_a_clear_error_at_start(server, tmp_path):
+    lf = tmp_path / "empty.py"
+    lf.write_text("X = 1\n")
+    rc = run_context(tmp_path, [("main", 0.5, 2.0)])
+    runner = LoadRunner(LoadSpec(model="closed", url=server.url, locustfile=str(lf)), rc, server.url)
+    with pytest.raises(HarnessError) as info:
+        runner.start()
+    assert "no User class" in info.value.what and info.value.where == str(lf)
+    assert all(p.poll() is not None for p in runner._procs)
+
+
+def test_runner_refuses_targets_outside_the_environment(tmp_path):
+    svc = ServiceInfo("api", "c1", "api-1", 1, {"net": "172.18.0.5"}, {80: 8080}, None)
+    rc = run_context(tmp_path, [("main", 0.0, 1.0)], services={"api": svc})
+    spec = open_spec("http://127.0.0.1:1", 1.0)
+    LoadRunner(spec, rc, "http://172.18.0.5:80")  # the environment's own container
+    with pytest.raises(TargetRefused) as info:
+        LoadRunner(spec, rc, "http://10.9.9.9:80")
+    assert "allow_external_targets" in info.value.hint
+    LoadRunner(LoadSpec(**{**spec.__dict__, "allow_external": True}), rc, "http://10.9.9.9:80")

@@ -1,0 +1,147 @@
+"""The load: section parser: valid forms, and errors that name file:line:col, what was seen, a hint."""
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import ScenarioError
+from harness.load.spec import LOAD_SCHEMA, LoadSpec, RateSegment, is_loopback_host
+
+from .helpers import parse
+
+BASE = """
+load:
+  url: http://127.0.0.1:8080
+  requests: [{path: /work}]
+"""
+
+
+def test_minimal_open_model_defaults():
+    spec = parse(BASE.replace("  requests", "  rate: 200\n  requests"))
+    assert spec.model == "open" and spec.latency_basis == "intended"
+    assert spec.rate_for("main") == RateSegment(200, 200)
+    assert spec.max_inflight == 500 and spec.overflow == "delay" and spec.timeout == 10.0
+    assert spec.requests[0].name == "GET /work" and spec.requests[0].method == "GET"
+
+
+def test_full_open_model_with_phase_rates_and_target_service():
+    spec = parse("""
+load:
+  target: {service: api, port: 8080}
+  rate: {baseline: 100, fault: {from: 100, to: 400}}
+  max_inflight: 50
+  overflow: drop
+  timeout: 500ms
+  raw_log: true
+  processes: 2
+  requests:
+    - {name: work, method: post, path: /work, weight: 3, headers: {X-A: 1}, body: {k: v}}
+    - {path: /alloc}
+""", phases=("baseline", "fault"))
+    assert (spec.target_service, spec.target_port, spec.url) == ("api", 8080, None)
+    assert spec.rate_for("baseline") == RateSegment(100, 100)
+    assert spec.rate_for("fault") == RateSegment(100, 400)
+    assert spec.overflow == "drop" and spec.timeout == 0.5 and spec.processes == 2 and spec.raw_log
+    work = spec.requests[0]
+    assert (work.method, work.weight, work.headers, work.body) == ("POST", 3.0, (("X-A", "1"),), '{"k": "v"}')
+
+
+def test_closed_model():
+    spec = parse(BASE.replace("  requests", "  model: closed\n  users: 7\n  think_time: 100ms\n  requests"))
+    assert (spec.model, spec.users, spec.think_time, spec.latency_basis) == ("closed", 7, 0.1, "actual")
+
+
+def test_whole_window_ramp_and_default_rate():
+    ramp = parse(BASE.replace("  requests", "  rate: {from: 10, to: 100}\n  requests"), phases=("a", "b"))
+    assert ramp.whole_ramp == RateSegment(10, 100)
+    dflt = parse(BASE.replace("  requests", "  rate: {a: 5, default: 50}\n  requests"), phases=("a", "b", "c"))
+    assert dflt.rate_for("a").start == 5 and dflt.rate_for("c").start == 50
+
+
+def test_spec_survives_the_trip_to_the_worker():
+    spec = parse("""
+load:
+  url: http://localhost:9000/
+  rate: {a: 5, b: {from: 1, to: 2}}
+  requests: [{path: /x, headers: {H: v}}]
+""", phases=("a", "b"))
+    assert LoadSpec.from_json(spec.to_json()) == spec
+    assert spec.url == "http://localhost:9000"
+
+
+def _error(text: str, **kw) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        parse(text, **kw)
+    return info.value
+
+
+def test_unknown_key_has_position_and_did_you_mean():
+    err = _error(BASE.replace("  requests", "  rat: 200\n  requests"))
+    assert err.where == "scenario.yaml:4:3"
+    assert "unknown key 'rat'" in err.what and err.hint == "did you mean 'rate'?"
+
+
+@pytest.mark.parametrize("url", ["http://10.1.2.3:80", "http://example.com", "https://8.8.8.8"])
+def test_non_loopback_url_is_refused_at_parse_time(url):
+    err = _error(f"load:\n  url: {url}\n  rate: 1\n  requests: [{{path: /}}]\n")
+    assert err.where == "scenario.yaml:2:8"
+    assert "loopback" in err.what and "allow_external_targets: true" in err.hint
+    assert parse(f"load:\n  url: {url}\n  rate: 1\n  requests: [{{path: /}}]\n", allow_external=True).url
+
+
+@pytest.mark.parametrize("text, where, fragment", [
+    ("load:\n  rate: 1\n  requests: [{path: /}]\n", "scenario.yaml:2:3", "exactly one of 'target' and 'url'"),
+    ("load:\n  url: http://127.0.0.1:1\n  requests: [{path: /}]\n", "scenario.yaml:2:3", "needs 'rate'"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: -1\n  requests: [{path: /}]\n", "scenario.yaml:3:9", "at least 0"),
+    ("load:\n  url: ftp://127.0.0.1\n  rate: 1\n  requests: [{path: /}]\n", "scenario.yaml:2:8", "http://"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests: [{path: work}]\n", "scenario.yaml:4:21",
+     "must start with '/'"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests: []\n", "scenario.yaml:4:13", "empty"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  users: 3\n  requests: [{path: /}]\n",
+     "scenario.yaml:4:10", "only applies to the closed model"),
+    ("load:\n  url: http://127.0.0.1:1\n  model: closed\n  rate: 3\n  requests: [{path: /}]\n",
+     "scenario.yaml:4:9", "only applies to the open model"),
+    ("load:\n  target: {service: apx, port: 80}\n  rate: 1\n  requests: [{path: /}]\n", "scenario.yaml:2:21",
+     "unknown service 'apx'"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests: [{path: /, method: FETCH}]\n",
+     "scenario.yaml:4:32", "unknown HTTP method"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests: [{path: /a, name: x}, {path: /b, name: x}]\n",
+     "scenario.yaml:4:14", "two requests are named 'x'"),
+])
+def test_errors_name_the_place(text, where, fragment):
+    err = _error(text)
+    assert err.where == where, err.render()
+    assert fragment in err.what, err.render()
+
+
+def test_per_phase_rate_must_cover_every_phase():
+    err = _error(BASE.replace("  requests", "  rate: {baseline: 10}\n  requests"), phases=("baseline", "fault"))
+    assert "no rate for phase(s) fault" in err.what and "default" in err.hint
+
+
+def test_per_phase_rate_with_unknown_phase_suggests_one():
+    err = _error(BASE.replace("  requests", "  rate: {fualt: 10, default: 1}\n  requests"),
+                 phases=("baseline", "fault"))
+    assert err.hint == "did you mean 'fault'?"
+
+
+def test_locustfile_only_in_closed_model(tmp_path):
+    (tmp_path / "lf.py").write_text("")
+    text = "load:\n  url: http://127.0.0.1:1\n  model: MODEL\n  locustfile: lf.py\n"
+    err = _error(text.replace("MODEL", "open").replace("  locustfile", "  rate: 1\n  locustfile"),
+                 scenario_dir=tmp_path)
+    assert "closed model only" in err.what and err.where == "scenario.yaml:5:15"
+    spec = parse(text.replace("MODEL", "closed"), scenario_dir=tmp_path)
+    assert spec.locustfile == str(tmp_path / "lf.py")
+    missing = _error(text.replace("MODEL", "closed").replace("lf.py", "nope.py"), scenario_dir=tmp_path)
+    assert "file not found" in missing.what
+
+
+def test_schema_describes_every_key():
+    from harness.load.spec import _TOP_KEYS
+    assert set(LOAD_SCHEMA["properties"]) == set(_TOP_KEYS)
+
+
+@pytest.mark.parametrize("host, ok", [("127.0.0.1", True), ("127.9.9.9", True), ("localhost", True),
+                                      ("::1", True), ("[::1]", True), ("10.0.0.1", False), ("api", False)])
+def test_loopback_hosts(host, ok):
+    assert is_loopback_host(host) is ok
