@@ -134,7 +134,9 @@ class Runner:
         from harness.env.compose import Environment, detect_compose
 
         sc = self.scenario
-        self._collect_tools()
+        tools = threading.Thread(target=self._collect_tools, name="collect-tools", daemon=True)
+        tools.start()  # version look-ups take seconds; they overlap the build
+        self._check_engine()
         self.faults = self._fault_controller()
         if self.faults is not None:
             self.faults.preflight(sc.fault_specs())
@@ -149,6 +151,7 @@ class Runner:
         self._progress({"stage": "waiting for readiness"})
         self.env.wait_ready()
         self.rc.services = {n: self.env.refresh(n) for n in self.rc.services}
+        tools.join(timeout=60)
         self._timeline()
 
     def _timeline(self) -> None:
@@ -231,13 +234,17 @@ class Runner:
                 self.tools["go"] = proc.run([go, "env", "GOVERSION"], timeout=30).stdout.strip()
             except HarnessError:
                 pass
+
+    def _check_engine(self) -> None:
         try:
-            self.tools["docker"] = proc.run(["docker", "version", "--format", "{{.Server.Version}}"],
-                                            timeout=30).stdout.strip()
-        except HarnessError as e:
-            raise HarnessError("the Docker engine is not reachable", where="docker version",
-                               seen=e.seen, hint="start dockerd (the README's set-up does it) "
-                               "and check `docker info`") from None
+            import docker
+
+            self.tools["docker"] = docker.from_env(timeout=10).version().get("Version", "?")
+        except Exception as e:
+            raise HarnessError("the Docker engine is not reachable", where="docker",
+                               seen=str(e).splitlines()[0][:300] if str(e) else e.__class__.__name__,
+                               hint="start dockerd (the README's set-up does it) and check `docker info`") \
+                from None
 
     def _teardown(self) -> None:
         for what, fn in (("load", lambda: self.load and self.load.stop()),

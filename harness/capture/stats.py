@@ -220,10 +220,12 @@ class DockerEvents:
         self._restarts = restarts
         self._stream = None
         self._thread: threading.Thread | None = None
+        self._since_s = 0.0
 
     def start(self) -> None:
         if not self._by_id:
             return
+        self._since_s = self._rc.clock.now()
         try:
             import docker
 
@@ -247,14 +249,14 @@ class DockerEvents:
         action = str(ev.get("Action") or ev.get("status") or "").split(":")[0]
         kind = self.KINDS.get(action)
         name = self._by_id.get(ev.get("id") or ev.get("Actor", {}).get("ID"))
-        if kind is None or name is None:
-            return None
+        wall = ev.get("timeNano", 0) / 1e9 or ev.get("time", 0)
+        t_s = wall - self._rc.clock.wall_t0 if wall else None
+        if kind is None or name is None or (t_s is not None and t_s < self._since_s):
+            return None             # `since` has one-second resolution: older events come too
         if action == "start":
             self._restarts[name] = self._restarts.get(name, 0) + 1
         attrs = ev.get("Actor", {}).get("Attributes", {})
         detail = f"{name}: {action}" + (f" (exit code {attrs['exitCode']})" if "exitCode" in attrs else "")
-        wall = ev.get("timeNano", 0) / 1e9 or ev.get("time", 0)
-        t_s = wall - self._rc.clock.wall_t0 if wall else None
         return self._rc.events.add(kind, detail, t_s=t_s, service=name)
 
     def stop(self) -> None:

@@ -174,14 +174,11 @@ class Environment:
     def up(self, build_timeout: float = 900, up_timeout: float = 300) -> dict[str, ServiceInfo]:
         self.write_override()
         self._started = True  # from here on, down() has something to tear down
-        self._on_event("env-build", "building images")
-        proc.run([*self._base(), "build"], timeout=build_timeout,
-                 what="building the compose images failed",
-                 hint="run the same build by hand to see the full output; is the prepare step's output there?")
-        self._on_event("env-up", "starting containers")
-        proc.run([*self._base(), "up", "-d", "--no-build"], timeout=up_timeout,
-                 what="starting the compose project failed",
-                 hint="check the compose file and the service logs (docker logs)")
+        self._on_event("env-up", "building images and starting containers")
+        proc.run([*self._base(), "up", "-d", "--build"], timeout=build_timeout + up_timeout,
+                 what="building or starting the compose project failed",
+                 hint="run the same command by hand to see the full output; is the prepare step's "
+                      "output there? do the service logs (docker logs) say more?")
         self.services = self._inspect()
         self._on_event("env-started", ", ".join(sorted(self.services)))
         return self.services

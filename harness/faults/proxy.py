@@ -29,6 +29,7 @@ import struct
 import sys
 import time
 from pathlib import Path
+from statistics import NormalDist
 
 SO_ORIGINAL_DST = 80
 CHUNK = 16384
@@ -78,6 +79,7 @@ class Fault:
         self.direction = config.get("direction", "egress")
         self.mark = int(config.get("mark", 0))
         self.buckets = {}
+        self.strata = Strata()
         if self.kind == "rate":
             rate = self.p["rate"] / 8.0
             burst = int(self.p.get("burst") or max(rate * 0.01, 4096))
@@ -90,9 +92,28 @@ class Fault:
         lat, jit = self.p.get("latency", 0.0), self.p.get("jitter", 0.0)
         if not jit:
             return lat
+        u = self.strata.next()
         if self.p.get("distribution") == "normal":
-            return max(0.0, random.gauss(lat, jit))
-        return max(0.0, lat + random.uniform(-jit, jit))
+            return max(0.0, lat + jit * NormalDist().inv_cdf(min(max(u, 1e-9), 1 - 1e-9)))
+        return max(0.0, lat + jit * (2 * u - 1))
+
+
+class Strata:
+    """Uniform(0,1) draws, stratified: every block of N consecutive draws has one draw in each
+    1/N slice (in random order). Each draw is still uniform; short windows just cover the whole
+    jitter range evenly instead of by luck."""
+
+    N = 16
+
+    def __init__(self, rng: random.Random | None = None):
+        self.rng = rng or random.Random()
+        self.block: list[float] = []
+
+    def next(self) -> float:
+        if not self.block:
+            self.block = [(i + self.rng.random()) / self.N for i in range(self.N)]
+            self.rng.shuffle(self.block)
+        return self.block.pop()
 
 
 async def pump(fault: Fault, direction: str, reader, writer_fut: asyncio.Future) -> None:
@@ -205,10 +226,12 @@ async def handle(fault: Fault, target_is_client: bool, creader, cwriter) -> None
         limit = fault.p["timeout"]
     try:
         done, pending = await asyncio.wait(tasks, timeout=limit, return_when=asyncio.FIRST_EXCEPTION)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError:      # the proxy is stopping: drop the connection quietly
         for t in tasks:
             t.cancel()
-        raise
+        rst_close(cwriter)
+        rst_close(uwriter)
+        return
     failed = any(t.exception() for t in done if not t.cancelled())
     for t in pending:
         t.cancel()

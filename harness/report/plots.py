@@ -55,12 +55,12 @@ def timeseries(title: str, series: list[dict], *, t_end: float, phases: list[dic
 
 
 def _shading(phases, faults, x, ph) -> list[str]:
-    out = []
+    out, labels = [], []
     for i, p in enumerate(phases):
         x0, x1 = x(p["start_s"]), x(p["end_s"])
         out.append(f'<rect class="phase" x="{x0:.1f}" y="{T}" width="{max(0.5, x1 - x0):.1f}" height="{ph}" '
                    f'fill="{PHASE_FILLS[i % 2]}"><title>{escape(p["name"])}</title></rect>')
-        out.append(f'<text x="{x0 + 3:.1f}" y="{T - 6}" font-size="11" fill="#555">{escape(p["name"])}</text>')
+        labels.append(f'<text x="{x0 + 3:.1f}" y="{T + 12}" font-size="11" fill="#555">{escape(p["name"])}</text>')
     for f in faults:
         a = f.get("applied_s")
         if a is None:
@@ -72,7 +72,7 @@ def _shading(phases, faults, x, ph) -> list[str]:
         label = escape(f"fault {f.get('id', '')} {f.get('kind', '')}".strip())
         out.append(f'<rect class="fault" x="{x0:.1f}" y="{T}" width="{max(1.0, x1 - x0):.1f}" height="{ph}" '
                    f'fill="{FAULT_FILL}"><title>{label}</title></rect>')
-    return out
+    return out + labels
 
 
 def _phase_end(phases, name, default):

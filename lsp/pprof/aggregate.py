@@ -8,6 +8,7 @@ frames of their own. own: the value goes to the innermost frame whose file
 """
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
@@ -34,62 +35,69 @@ class FuncCost:
     cum: int
 
 
+def _by_value(prof: Profile, index: int) -> dict[int, list[tuple[int, ...]]]:
+    """Stacks grouped by their value: each group is then counted with C-level Counter updates."""
+    key = ("buckets", index)
+    cached = prof._cache.get(key)
+    if cached is None:
+        cached = defaultdict(list)
+        for stack, vals in prof.stacks.items():
+            v = vals[index]
+            if v and stack:
+                cached[v].append(stack)
+        prof._cache[key] = cached
+    return cached
+
+
+def _accumulate(groups: dict[int, list], keys_of, size: int) -> list[int]:
+    """sum over stacks of value * (number of times keys_of(stack) yields each key)."""
+    out = [0] * size
+    for v, stacks in groups.items():
+        counts = Counter(chain.from_iterable(map(keys_of, stacks)))
+        for k, c in counts.items():
+            if k >= 0:
+                out[k] += v * c
+    return out
+
+
+def _tables(prof: Profile, index: int, loc_frames: list[tuple[int, ...]], size: int
+            ) -> tuple[list[int], list[int]]:
+    """flat and cum per frame key, the way pprof counts them."""
+    groups = _by_value(prof, index)
+    frames = loc_frames.__getitem__
+
+    def leaf(stack):
+        first = loc_frames[stack[0]]
+        # A location without line information: pprof charges flat to it, not to a line.
+        return (first[0],) if first else (-1,)
+
+    def distinct(stack):
+        return set(chain.from_iterable(map(frames, stack)))
+
+    return _accumulate(groups, leaf, size), _accumulate(groups, distinct, size)
+
+
 def _line_tables(prof: Profile, index: int) -> tuple[list[int], list[int]]:
     """flat and cum per interned line, computed once per sample index."""
     key = ("lines", index)
     cached = prof._cache.get(key)
-    if cached is not None:
-        return cached
-    prof._check_index(index)
-    n = len(prof.lines)
-    flat, cum = [0] * n, [0] * n
-    loc_lines = prof.loc_lines.__getitem__
-    for stack, vals in prof.stacks.items():
-        v = vals[index]
-        if not v or not stack:
-            continue
-        leaf = _first_frame(prof.loc_lines, stack)
-        if leaf >= 0:
-            flat[leaf] += v
-        for k in set(chain.from_iterable(map(loc_lines, stack))):
-            cum[k] += v
-    prof._cache[key] = (flat, cum)
-    return flat, cum
-
-
-def _first_frame(table: list[tuple[int, ...]], stack: tuple[int, ...]) -> int:
-    for loc in stack:
-        frames = table[loc]
-        if frames:
-            return frames[0]
-        # A location without line information: pprof charges flat to it, not to a line.
-        return -1
-    return -1
+    if cached is None:
+        prof._check_index(index)
+        cached = prof._cache[key] = _tables(prof, index, prof.loc_lines, len(prof.lines))
+    return cached
 
 
 def _own_table(prof: Profile, index: int, is_own: Callable[[str], bool]) -> list[int]:
-    files = {f for f, _l in prof.lines}
-    own_files = {f for f in files if is_own(f)}
+    own_files = {f for f in {f for f, _l in prof.lines} if is_own(f)}
     line_is_own = [f in own_files for f, _l in prof.lines]
-    loc_own = []
-    for frames in prof.loc_lines:
-        first = -1
-        for k in frames:
-            if line_is_own[k]:
-                first = k
-                break
-        loc_own.append(first)
-    own = [0] * len(prof.lines)
-    for stack, vals in prof.stacks.items():
-        v = vals[index]
-        if not v:
-            continue
-        for loc in stack:
-            k = loc_own[loc]
-            if k >= 0:
-                own[k] += v
-                break
-    return own
+    loc_own = [next((k for k in frames if line_is_own[k]), -1) for frames in prof.loc_lines]
+    own_of = loc_own.__getitem__
+    not_missing = (-1).__ne__
+
+    def deepest_own(stack):
+        return (next(filter(not_missing, map(own_of, stack)), -1),)
+
+    return _accumulate(_by_value(prof, index), deepest_own, len(prof.lines))
 
 
 def line_costs(prof: Profile, index: int, is_own: Callable[[str], bool] | None = None
@@ -105,7 +113,7 @@ def line_costs(prof: Profile, index: int, is_own: Callable[[str], bool] | None =
     return out
 
 
-def _func_tables(prof: Profile, index: int) -> tuple[list[int], list[int]]:
+def _func_tables(prof: Profile, index: int):
     key = ("funcs", index)
     cached = prof._cache.get(key)
     if cached is not None:
@@ -115,18 +123,7 @@ def _func_tables(prof: Profile, index: int) -> tuple[list[int], list[int]]:
     names: dict[str, int] = {}
     func_to_name = [names.setdefault(name, len(names)) for name, _f, _s in prof.funcs]
     loc_names = [tuple(func_to_name[j] for j in frames) for frames in prof.loc_funcs]
-    n = len(names)
-    flat, cum = [0] * n, [0] * n
-    get = loc_names.__getitem__
-    for stack, vals in prof.stacks.items():
-        v = vals[index]
-        if not v or not stack:
-            continue
-        leaf = _first_frame(loc_names, stack)
-        if leaf >= 0:
-            flat[leaf] += v
-        for k in set(chain.from_iterable(map(get, stack))):
-            cum[k] += v
+    flat, cum = _tables(prof, index, loc_names, len(names))
     prof._cache[key] = (flat, cum, func_to_name)
     return flat, cum, func_to_name
 
@@ -151,40 +148,35 @@ class Neighbours:
 
 
 def neighbours(prof: Profile, index: int) -> Neighbours:
-    """Edges for hover: line -> callee function, function -> caller function."""
+    """Edges for hover: line -> callee function, function -> caller function (once per stack)."""
     key = ("edges", index)
     cached = prof._cache.get(key)
     if cached is not None:
         return cached
     prof._check_index(index)
-    frames_of = [list(zip(ls, fs)) for ls, fs in zip(prof.loc_lines, prof.loc_funcs)]
-    line_edges: dict[tuple[int, int], int] = {}
-    func_edges: dict[tuple[int, int], int] = {}
-    for stack, vals in prof.stacks.items():
-        v = vals[index]
-        if not v:
-            continue
-        seq = list(chain.from_iterable(frames_of[loc] for loc in stack))
-        le, fe = set(), set()
-        for p in range(1, len(seq)):
-            callee_func = seq[p - 1][1]
-            line, caller_func = seq[p]
-            le.add((line, callee_func))
-            fe.add((callee_func, caller_func))
-        for e in le:
-            line_edges[e] = line_edges.get(e, 0) + v
-        for e in fe:
-            func_edges[e] = func_edges.get(e, 0) + v
+    lines_of, funcs_of = prof.loc_lines.__getitem__, prof.loc_funcs.__getitem__
+    nfuncs = len(prof.funcs) or 1
+
+    def line_edges(stack):
+        ls = list(chain.from_iterable(map(lines_of, stack)))
+        fs = list(chain.from_iterable(map(funcs_of, stack)))
+        # (caller line, callee function) and (callee function, caller function), packed as ints
+        return {c * nfuncs + f for c, f in zip(ls[1:], fs)} | \
+            {-(1 + f * nfuncs + c) for f, c in zip(fs, fs[1:])}
+
     callees: dict[tuple[str, int], dict[str, int]] = {}
-    for (line, fn), v in line_edges.items():
-        d = callees.setdefault(prof.lines[line], {})
-        name = prof.funcs[fn][0]
-        d[name] = d.get(name, 0) + v
     callers: dict[str, dict[str, int]] = {}
-    for (callee, caller), v in func_edges.items():
-        d = callers.setdefault(prof.funcs[callee][0], {})
-        name = prof.funcs[caller][0]
-        d[name] = d.get(name, 0) + v
+    for v, stacks in _by_value(prof, index).items():
+        for packed, c in Counter(chain.from_iterable(map(line_edges, stacks))).items():
+            if packed >= 0:
+                line, fn = divmod(packed, nfuncs)
+                d = callees.setdefault(prof.lines[line], {})
+                name = prof.funcs[fn][0]
+            else:
+                callee, caller = divmod(-packed - 1, nfuncs)
+                d = callers.setdefault(prof.funcs[callee][0], {})
+                name = prof.funcs[caller][0]
+            d[name] = d.get(name, 0) + v * c
     result = Neighbours(callees, callers)
     prof._cache[key] = result
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
+from operator import attrgetter
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
@@ -192,28 +193,32 @@ def _locations(msg, funcs, func_index, name):
 
 
 def _stacks(msg, loc_index, ntypes: int, name: str):
-    """Group samples by identical location stack (as location indices), summing their values."""
-    stacks: dict[tuple[int, ...], list[int]] = {}
+    """Group samples by identical location stack (as location indices), summing their values.
+
+    The per-sample work is kept to C-level iteration (map/attrgetter); Python code
+    runs once per distinct stack.
+    """
+    samples = msg.sample
+    ids = list(map(tuple, map(attrgetter("location_id"), samples)))
+    values = list(map(tuple, map(attrgetter("value"), samples)))
+    bad = {n for n in map(len, values) if n != ntypes}
+    if bad:
+        raise ProfileError(f"{name}: corrupt profile (a sample has {bad.pop()} values, {ntypes} sample types)")
+    raw: dict[tuple[int, ...], list[int]] = {}
+    get = raw.get
+    for key, vals in zip(ids, values):
+        acc = get(key)
+        if acc is None:
+            raw[key] = list(vals)
+        else:
+            for i, v in enumerate(vals):
+                acc[i] += v
+    del ids, values
     index_of = loc_index.__getitem__
-    count = 0
-    get = stacks.get
+    stacks: dict[tuple[int, ...], list[int]] = {}
     try:
-        for sample in msg.sample:
-            key = tuple(map(index_of, sample.location_id))
-            values = sample.value
-            acc = get(key)
-            if acc is None:
-                acc = stacks[key] = list(values)
-                if len(acc) != ntypes:
-                    raise ProfileError(f"{name}: corrupt profile (sample has {len(acc)} values, "
-                                       f"{ntypes} sample types)")
-            elif len(values) != ntypes:
-                raise ProfileError(f"{name}: corrupt profile (sample has {len(values)} values, "
-                                   f"{ntypes} sample types)")
-            else:
-                for i, v in enumerate(values):
-                    acc[i] += v
-            count += 1
+        for key, vals in raw.items():
+            stacks[tuple(map(index_of, key))] = vals
     except KeyError as exc:
         raise ProfileError(f"{name}: corrupt profile (sample names missing location {exc.args[0]})") from None
-    return stacks, count
+    return stacks, len(samples)

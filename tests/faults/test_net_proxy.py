@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def lat(env, peer: str, n: int) -> list[float]:
-    r = helpers.probe(env.ip("target"), f"{env.ip(peer)}:8080", n, timeout_ms=3000)
+    # keep-alive: the client reuses its connection, as pooled clients do; the figure without
+    # keep-alive (a connection per request) is in benchmarks/bench_faults.py
+    r = helpers.probe(env.ip("target"), f"{env.ip(peer)}:8080", n, timeout_ms=3000, keepalive=True)
     assert not r["errors"], r["errors"]
     return r["lat_ms"]
 

@@ -29,8 +29,7 @@ def build_server(cache_dir: Path) -> Path:
     out = cache_dir / f"loadtestserver-{digest}"
     if out.exists():
         return out
-    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod", GOPROXY="off",
-               GOCACHE=str(cache_dir / "gocache"))
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod", GOPROXY="off")
     subprocess.run([go_binary(), "build", "-o", str(out), "."], cwd=SERVER_SRC, env=env, check=True,
                    timeout=300, capture_output=True)
     return out

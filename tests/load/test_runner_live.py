@@ -62,8 +62,8 @@ def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_p
     assert fault["latency_ms"]["p99"] == pytest.approx(from_log, rel=0.10)
     # ... and an independent computation from the schedule alone: a request intended at t
     # during the freeze cannot finish before the thaw, so its latency is at least thawed - t
-    n = round(rate * 4.5)
-    bound = sorted(max(thawed - (3.0 + k / rate), 0.0) for k in range(n))
+    schedule = [3.0 + k / rate for k in range(round(rate * 4.5))]
+    bound = sorted(thawed - t if frozen <= t < thawed else 0.0 for t in schedule)
     expected = exact_percentile(bound, 99) * 1000
     assert expected > 2500
     assert expected * 0.97 <= fault["latency_ms"]["p99"] <= expected * 1.10 + 100

@@ -109,9 +109,11 @@ async function runCommand(title) {
   await page.keyboard.press("F1");
   await page.waitForSelector(".quick-input-widget:not([style*='display: none']) input", { timeout: STEP_TIMEOUT });
   await page.keyboard.type(title);
-  await waitInPage(`"${title}" in the command palette`, (t) => {
+  // Enter runs the focused row: wait until it is the command asked for.
+  await waitInPage(`"${title}" focused in the command palette`, (t) => {
+    const focused = document.querySelector(".quick-input-widget .monaco-list-row.focused");
     const rows = [...document.querySelectorAll(".quick-input-widget .monaco-list-row")].map((r) => r.textContent);
-    return { ok: rows.some((r) => r.includes(t)), rows: rows.slice(0, 5) };
+    return { ok: !!focused && focused.textContent.includes(t), rows: rows.slice(0, 5) };
   }, title);
   await page.keyboard.press("Enter");
 }
@@ -289,6 +291,13 @@ async function main() {
       await waitInPage("the heat and hint to come back", probeLine, lineText, (r) => r.ok && r.shaded && !!r.hint && !r.off);
     });
 
+    await check("Restart Server brings the heat back", async () => {
+      await runCommand("Harness: Restart Server");
+      await waitInPage("the heat after the restart", probeLine, lineText, (r) => r.ok && r.shaded && !!r.hint);
+      const st = await page.evaluate(() => [...document.querySelectorAll(".statusbar-item")].map((i) => i.textContent).join(" || "));
+      if (older && !st.includes(older)) throw new Error(`after the restart the status bar lost the picked run ${older}: ${st.slice(0, 300)}`);
+    });
+
     await check("Show Hottest Lines lists the hot line", async () => {
       await runCommand("Harness: Show Hottest Lines");
       await waitInPage("hot lines in the quick pick", (f) => {
@@ -300,8 +309,7 @@ async function main() {
     });
 
     await check("heat in a dark theme", async () => {
-      await runCommand("Preferences: Color Theme");
-      await pickInQuickInput("Dark Modern");
+      await runCommand("Preferences: Toggle between Light/Dark Themes");
       await waitInPage("the dark theme", () => {
         const wb = document.querySelector(".monaco-workbench");
         return { ok: !!wb && wb.classList.contains("vs-dark"), cls: wb && wb.className };

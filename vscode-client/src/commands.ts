@@ -41,7 +41,9 @@ export async function pickRun(ctx: CommandContext): Promise<void> {
     return;
   }
   const choice = await pick([NEWEST_RUN_ITEM, ...runItems(runs, ctx.status()?.run ?? null)], "Show the costs of which run?");
-  if (choice) await ctx.server.command(ServerCommand.selectRun, { run: choice.value });
+  if (!choice) return;
+  await ctx.server.command(ServerCommand.selectRun, { run: choice.value });
+  ctx.server.remember({ run: choice.value });
 }
 
 export async function pickProfile(ctx: CommandContext): Promise<void> {
@@ -51,7 +53,9 @@ export async function pickProfile(ctx: CommandContext): Promise<void> {
     return;
   }
   const choice = await pick(profileItems(profiles, ctx.status()), "Which profile and sample type?");
-  if (choice) await ctx.server.command(ServerCommand.selectProfile, choice.value);
+  if (!choice) return;
+  await ctx.server.command(ServerCommand.selectProfile, choice.value);
+  ctx.server.remember({ profile: choice.value.profile, sampleType: choice.value.sampleType });
 }
 
 export async function pickPhase(ctx: CommandContext): Promise<void> {
@@ -61,7 +65,9 @@ export async function pickPhase(ctx: CommandContext): Promise<void> {
     return;
   }
   const choice = await pick(phaseItems(run.phases, ctx.status()?.phase ?? null), `Phase of ${run.id}`);
-  if (choice) await ctx.server.command(ServerCommand.selectPhase, { phase: choice.value });
+  if (!choice) return;
+  await ctx.server.command(ServerCommand.selectPhase, { phase: choice.value });
+  ctx.server.remember({ phase: choice.value });
 }
 
 export async function compareWithBaseline(ctx: CommandContext): Promise<void> {
@@ -72,7 +78,9 @@ export async function compareWithBaseline(ctx: CommandContext): Promise<void> {
     return;
   }
   const choice = items.length === 1 ? items[0] : await pick(items, "Compare the current phase with which phase?");
-  if (choice) await ctx.server.command(ServerCommand.compare, { baseline: choice.value });
+  if (!choice) return;
+  await ctx.server.command(ServerCommand.compare, { baseline: choice.value });
+  ctx.server.rememberCompare({ baseline: choice.value });
 }
 
 export async function compareWithRun(ctx: CommandContext): Promise<void> {
@@ -83,17 +91,22 @@ export async function compareWithRun(ctx: CommandContext): Promise<void> {
     return;
   }
   const choice = await pick(items, "Compare the current run with which run?");
-  if (choice && choice.value) await ctx.server.command(ServerCommand.compare, { run: choice.value });
+  if (!choice || !choice.value) return;
+  await ctx.server.command(ServerCommand.compare, { run: choice.value });
+  ctx.server.rememberCompare({ run: choice.value });
 }
 
 export async function compareOff(ctx: CommandContext): Promise<void> {
   await ctx.server.command(ServerCommand.compare, { off: true });
+  ctx.server.rememberCompare(null);
 }
 
 export async function toggleAnnotations(ctx: CommandContext): Promise<void> {
   const before = ctx.status()?.enabled ?? true;
   const answer = await ctx.server.command<Partial<StatusParams> | null>(ServerCommand.toggle, { enabled: !before });
-  ctx.setEnabled(answer && typeof answer.enabled === "boolean" ? answer.enabled : !before);
+  const enabled = answer && typeof answer.enabled === "boolean" ? answer.enabled : !before;
+  ctx.setEnabled(enabled);
+  ctx.server.remember({ annotations: enabled });
 }
 
 export async function showHottestLines(ctx: CommandContext): Promise<void> {

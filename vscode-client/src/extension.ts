@@ -56,7 +56,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ),
     vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => painter.paint(e))),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      const effects = changeEffects((k) => e.affectsConfiguration(`harness.${k}`));
+      const affects = (k: string) => e.affectsConfiguration(`harness.${k}`);
+      server.forgetChoices(affects);
+      const effects = changeEffects(affects);
       if (effects.has("repaint")) painter.setOptions(paintOptions());
       if (effects.has("restart")) void server.restart();
       else if (effects.has("resend")) void server.sendSettings();

@@ -42,7 +42,7 @@ export type ThemeKind = "light" | "dark";
  */
 export function backgroundAlpha(heat: number, theme: ThemeKind): number {
   const h = clamp01(heat);
-  const [lo, hi] = theme === "dark" ? [0.14, 0.42] : [0.1, 0.34];
+  const [lo, hi] = theme === "dark" ? [0.14, 0.36] : [0.1, 0.32];
   return Math.round((lo + (hi - lo) * h) * 1000) / 1000;
 }
 

@@ -47,7 +47,9 @@ export function statusBar(status: StatusParams | null, state: ServerState): Stat
   if (!status.run && !status.profile) {
     return { text: "$(flame) Harness: no run", tooltip: status.message ?? "No run found in the runs folder. Run a scenario (\"Harness: Run Scenario\")." };
   }
-  const icon = status.enabled ? (status.message ? "$(warning)" : "$(flame)") : "$(eye-closed)";
+  // `message` is always set (what is shown, or why nothing is); no sample type means nothing loaded.
+  const loaded = status.sampleType !== null && status.sampleType !== undefined;
+  const icon = !status.enabled ? "$(eye-closed)" : loaded ? "$(flame)" : "$(warning)";
   const profile = [status.profile, status.sampleType].filter(Boolean).join(":");
   const cmp = compareLabel(status.compare);
   const where = cmp ? `Δ ${cmp}` : status.phase ?? "";

@@ -12,7 +12,7 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import { Coalescer } from "./coalesce";
-import { HEAT_NOTIFICATION, HeatParams, STATUS_NOTIFICATION, StatusParams } from "./protocol";
+import { HEAT_NOTIFICATION, HeatParams, STATUS_NOTIFICATION, ServerCommand, StatusParams } from "./protocol";
 import { Interpreter, diagnose, findInterpreter, probe } from "./python";
 import { ServerState } from "./models";
 import { configurationPayload, resolveClientSettings, resolveServerSettings, ServerSettings } from "./settings";
@@ -41,15 +41,35 @@ export class ServerManager implements vscode.Disposable {
   private interpreter: Interpreter | null = null;
   private readonly restarter = new Coalescer(() => this.restartNow());
   private disposed = false;
+  private choices: Partial<ServerSettings> = {};
+  private compare: object | null = null;
   state: ServerState = "stopped";
 
   constructor(readonly output: vscode.LogOutputChannel, private readonly events: ServerEvents) {}
 
+  /** Settings, with the choices made from the editor this session on top (they survive restarts). */
   serverSettings(): ServerSettings {
     const folder = workspaceFolderPaths()[0] ?? null;
     const r = resolveServerSettings(getter(), folder);
     for (const p of r.problems) this.output.warn(p);
-    return r.value;
+    return { ...r.value, ...this.choices };
+  }
+
+  /** Remember a choice made with a command (run, profile, phase, annotations) for later restarts. */
+  remember(choice: Partial<ServerSettings>): void {
+    this.choices = { ...this.choices, ...choice };
+  }
+
+  /** Remember the compare mode (null = off); it is not a setting, so it is re-sent as a command after a start. */
+  rememberCompare(compare: object | null): void {
+    this.compare = compare;
+  }
+
+  /** Forget the editor's choices when the user edits the same settings. */
+  forgetChoices(affects: (key: string) => boolean): void {
+    for (const k of Object.keys(this.choices) as (keyof ServerSettings)[]) {
+      if (affects(k)) delete this.choices[k];
+    }
   }
 
   python(): Interpreter {
@@ -107,6 +127,7 @@ export class ServerManager implements vscode.Disposable {
     try {
       await client.start();
       this.setState("running");
+      if (this.compare) await this.command(ServerCommand.compare, this.compare);
     } catch (err) {
       this.client = null;
       this.setState("failed");

@@ -53,7 +53,7 @@ test("background alpha grows with heat, keeps text readable, and is stronger on 
   assert.ok(backgroundAlpha(1, "dark") <= 0.45);
   assert.ok(backgroundAlpha(0.5, "dark") > backgroundAlpha(0.5, "light"));
   const s = levelStyle(HEAT_LEVELS - 1);
-  assert.match(s.background.light, /^rgba\(215, 25, 28, 0\.34\)$/);
+  assert.match(s.background.light, /^rgba\(215, 25, 28, 0\.32\)$/);
   assert.equal(s.gutterColor, "#d7191c");
 });
 

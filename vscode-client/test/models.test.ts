@@ -19,9 +19,12 @@ test("status bar shows run, profile:sample type and phase", () => {
 test("status bar shows diff mode, disabled state, warnings and server states", () => {
   assert.equal(statusBar({ ...status, compare: { baseline: "baseline" } }, "running").text, "$(flame) demo-20261122T113000Z · cpu:cpu · Δ phase baseline");
   assert.ok(statusBar({ ...status, enabled: false }, "running").text.startsWith("$(eye-closed) "));
-  const warn = statusBar({ ...status, message: "3 files not found" }, "running");
-  assert.ok(warn.text.startsWith("$(warning) "));
-  assert.match(warn.tooltip, /3 files not found/);
+  const info = statusBar({ ...status, message: "own cpu from run r phase fault" }, "running");
+  assert.ok(info.text.startsWith("$(flame) "), "an informational message keeps the flame");
+  assert.match(info.tooltip, /own cpu from run r phase fault/);
+  const warn = statusBar({ ...status, sampleType: null, message: "no profile cpu in phase fault" }, "running");
+  assert.ok(warn.text.startsWith("$(warning) "), "nothing loaded shows a warning");
+  assert.match(warn.tooltip, /no profile cpu in phase fault/);
   assert.equal(statusBar(null, "failed").text, "$(error) Harness");
   assert.equal(statusBar(status, "starting").text, "$(sync~spin) Harness");
   assert.equal(statusBar({ ...status, run: null, profile: null }, "running").text, "$(flame) Harness: no run");

@@ -6,6 +6,7 @@
 //	GET  /probe?addr=&n=&timeout_ms=&keepalive=   N sequential HTTP GETs from inside the
 //	                            container to addr; JSON: latencies (ms) and error classes
 //	GET  /udpsend?addr=&n=&tag=&gap_us=           N UDP datagrams (payload = tag) to addr
+//	GET  /push?addr=&n=         POSTs n bytes to addr/upload; answers bit/s
 //	GET  /udpcount?tag=         datagrams received on :9000 with that payload
 package main
 
@@ -77,6 +78,30 @@ func probe(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"lat_ms": lat, "errors": errs, "err_ms": errLat})
 }
 
+// push POSTs n bytes to addr/upload and answers the rate in bit/s (the container's egress to addr).
+func push(w http.ResponseWriter, r *http.Request) {
+	n := intArg(r, "n", 1<<20)
+	body := io.LimitReader(zeros{}, int64(n))
+	t0 := time.Now()
+	resp, err := http.Post("http://"+r.URL.Query().Get("addr")+"/upload", "application/octet-stream", body)
+	if err != nil {
+		http.Error(w, err.Error(), 502)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	fmt.Fprintf(w, "%.0f", float64(n)*8/time.Since(t0).Seconds())
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 0
+	}
+	return len(p), nil
+}
+
 func udpsend(w http.ResponseWriter, r *http.Request) {
 	conn, err := net.Dial("udp", r.URL.Query().Get("addr"))
 	if err != nil {
@@ -135,6 +160,7 @@ func main() {
 	})
 	http.HandleFunc("/probe", probe)
 	http.HandleFunc("/udpsend", udpsend)
+	http.HandleFunc("/push", push)
 	http.HandleFunc("/udpcount", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()

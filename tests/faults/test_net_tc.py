@@ -1,0 +1,57 @@
+"""tbf egress and IFB+tbf ingress against the real kernel: 1 Mbit/s measured within 10%,
+other traffic (loopback, a peer-scoped fault's other peers) unaffected, nothing left after."""
+from __future__ import annotations
+
+import pytest
+
+from harness.faults.spec import FaultSpec, Peer
+from harness.faults.target import make_tag
+
+from . import helpers
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+RATE = 1_000_000
+NBYTES = 500_000       # 4 s at 1 Mbit/s
+
+
+def rate_spec(fid, direction, peer=None):
+    return FaultSpec(id=fid, kind="rate", target="target", direction=direction, peer=peer,
+                     params={"rate": RATE, "burst": 0, "queue": 0.4})
+
+
+@pytest.mark.parametrize("direction,measure", [("egress", helpers.download_rate),
+                                               ("ingress", helpers.upload_rate)], ids=["egress", "ingress"])
+def test_rate_1mbit(env, rc, controller, direction, measure):
+    ip = env.ip("target")
+    base = measure(ip, 2_000_000)
+    spec = rate_spec(f"rate-{direction}", direction)
+    assert controller.preflight([spec]) == []
+    controller.apply(spec, "fault")
+    try:
+        got = measure(ip, NBYTES)
+    finally:
+        controller.revert(spec)
+    print(f"rate {direction}: requested {RATE} bit/s, measured {got:.0f} bit/s, baseline {base:.0f}")
+    assert abs(got / RATE - 1) <= 0.10, got
+    after = measure(ip, 2_000_000)
+    assert after > 20 * RATE, (after, base)           # back to full speed
+    assert controller.records()[0]["backend"] == "tbf"
+    helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, spec.id))
+
+
+def test_rate_peer_scoped_egress_leaves_other_traffic(env, rc, controller):
+    # only traffic to peer_a is shaped (htb root, u32 filter): the host's download is not
+    spec = rate_spec("rate-peer", "egress", Peer(service="peer_a", protocol="all"))
+    ip = env.ip("target")
+    controller.apply(spec, "fault")
+    try:
+        to_a = float(helpers.get(ip, f"/push?addr={env.ip('peer_a')}:8080&n={NBYTES}"))
+        to_b = float(helpers.get(ip, f"/push?addr={env.ip('peer_b')}:8080&n=4000000"))
+        host = helpers.download_rate(ip, 2_000_000)
+    finally:
+        controller.revert(spec)
+    print(f"rate egress to one peer: measured {to_a:.0f} bit/s; other peer {to_b:.0f}, host {host:.0f}")
+    assert abs(to_a / RATE - 1) <= 0.10, to_a
+    assert to_b > 20 * RATE and host > 20 * RATE
+    helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, spec.id))
