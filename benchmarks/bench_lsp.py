@@ -74,7 +74,7 @@ def generate(path: Path, ws: Path, samples: int, depth: int, distinct: int, seed
     own, runtime_funcs = funcs[:-3], funcs[-3:]
     locs = []
     for i in range(4000):
-        fid, _file, start = rnd.choice(own)
+        fid, _file, start = own[rnd.randrange(FUNCS_PER_FILE)] if i < 40 else rnd.choice(own)
         loc = msg.location.add(id=i + 1, address=0x400000 + i * 16)
         if rnd.random() < 0.2:   # an inlined callee first, its caller last
             cid, _f, cstart = rnd.choice(own)
@@ -86,11 +86,19 @@ def generate(path: Path, ws: Path, samples: int, depth: int, distinct: int, seed
         lid = len(locs) + len(rt_locs) + 1
         msg.location.add(id=lid, address=0x800000 + j * 16).line.add(function_id=fid, line=start + 5)
         rt_locs.append(lid)
+    # A sparse call graph (each location calls one of three others), walked from a few roots:
+    # deep stacks that are nearly all different, over a realistic number of call edges.
     hot = locs[:40]
+    callees = {loc: [rnd.choice(hot) if rnd.random() < 0.3 else rnd.choice(locs) for _ in range(3)]
+               for loc in locs}
+    roots = locs[100:120]
     shapes = []
     for _ in range(distinct):
         d = max(2, int(rnd.gauss(depth, depth / 4)))
-        stack = [rnd.choice(hot) if rnd.random() < 0.5 else rnd.choice(locs) for _ in range(d)]
+        walk = [rnd.choice(roots)]
+        for _ in range(d - 1):
+            walk.append(rnd.choice(callees[walk[-1]]))
+        stack = walk[::-1]
         if rnd.random() < 0.3:
             stack.insert(0, rt_locs[rnd.randrange(2)])
         stack.append(rt_locs[2])

@@ -266,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    console = Console(stderr=False)
-    err = Console(stderr=True)
+    console = Console(stderr=False, soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _sigterm)

@@ -58,7 +58,8 @@ class Progress:
             return head
         phase = info.get("phase") or "-"
         head.append(f"phase [{phase}]  {elapsed:5.1f}s / {total:g}s")
-        bar = ProgressBar(total=total, completed=min(elapsed, total), width=40)
+        top = Table.grid(padding=(0, 2))
+        top.add_row(head, ProgressBar(total=total, completed=min(elapsed, total), width=30))
         t = Table.grid(padding=(0, 2))
         load = info.get("load") or {}
         rps = load.get("rps")
@@ -74,7 +75,7 @@ class Progress:
             cpu = st.get("cpu_pct") or st.get("cpu_percent")
             t.add_row(svc, f"mem {_fmt_bytes(mem)} / {_fmt_bytes(lim)}",
                       f"cpu {cpu:.0f}%" if isinstance(cpu, (int, float)) else "")
-        return Group(head, bar, t)
+        return Group(top, t)
 
 
 def print_summary(console: Console, result) -> None:

@@ -8,6 +8,7 @@ frames of their own. own: the value goes to the innermost frame whose file
 """
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,16 @@ def _by_value(prof: Profile, index: int) -> dict[int, list[tuple[int, ...]]]:
 
 def _accumulate(groups: dict[int, list], keys_of, size: int) -> list[int]:
     """sum over stacks of value * (number of times keys_of(stack) yields each key)."""
+    enabled = gc.isenabled()
+    gc.disable()   # only short-lived sets are built here; collections would only rescan the profile
+    try:
+        return _accumulate_groups(groups, keys_of, size)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _accumulate_groups(groups: dict[int, list], keys_of, size: int) -> list[int]:
     out = [0] * size
     for v, stacks in groups.items():
         counts = Counter(chain.from_iterable(map(keys_of, stacks)))

@@ -8,6 +8,7 @@ distinct stack instead of once per sample.
 """
 from __future__ import annotations
 
+import gc
 import gzip
 import os
 import zlib
@@ -93,9 +94,21 @@ def load_profile(source: str | os.PathLike | bytes) -> Profile:
         msg.ParseFromString(raw)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise ProfileError(f"{name}: not a pprof profile (protobuf decode failed: {exc})") from None
-    prof = _build(msg, name)
+    prof = _without_gc(_build, msg, name)
     prof.source = name
     return prof
+
+
+def _without_gc(fn, *args):
+    """Run fn with the cyclic garbage collector paused: building millions of tuples (none of them in
+    cycles) otherwise triggers collection after collection over everything built so far."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return fn(*args)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _decompress(data: bytes, name: str) -> bytes:

@@ -101,3 +101,6 @@ def controller(rc, docker_client):
     fc = FaultController(rc, docker_client=docker_client)
     yield fc
     fc.revert_all()
+
+
+HERE_DRIVER = __import__("pathlib").Path(__file__).parent / "driver.py"

@@ -54,7 +54,11 @@ async function check(name, fn) {
   } catch (err) {
     results.push({ name, ok: false, ms: Date.now() - t0, error: String(err && err.message ? err.message : err) });
     log(`FAIL ${name}: ${err && err.message ? err.message : err}`);
-    if (page) await shot(`failed-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`).catch(() => {});
+    if (page) {
+      await shot(`failed-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`).catch(() => {});
+      const toasts = await page.evaluate(() => [...document.querySelectorAll(".notification-list-item-message")].map((n) => n.textContent)).catch(() => []);
+      if (toasts.length) log("notifications:", JSON.stringify(toasts));
+    }
     return false;
   }
 }

@@ -1,0 +1,128 @@
+"""What capturing costs the target: its throughput with each capture on, as a ratio to the same
+service with nothing captured, measured in one run (the reference rounds are interleaved).
+
+    .venv/bin/python benchmarks/bench_capture.py [--seconds 4] [--rounds 2]
+
+The target is the capture tests' Go service (tests/capture/goapp) in a container limited to
+one CPU, driven by a Go load client (benchmarks/goload) on loopback. Prints a table and a JSON
+line; exits 1 when pprof CPU costs more than 5 %.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness import proc  # noqa: E402
+from harness.capture.manager import CaptureManager  # noqa: E402
+from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec  # noqa: E402
+from harness.capture.tools import go_binary  # noqa: E402
+from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext  # noqa: E402
+from tests.capture.conftest import GOAPP, LABELS, start_service  # noqa: E402
+
+CONFIGS = {
+    "pprof-cpu": CaptureSpec(pprof=("cpu",), stats_interval=0),
+    "pprof-all": CaptureSpec(pprof=("cpu", "heap", "allocs", "goroutine", "block", "mutex"),
+                             rates=RatesSpec("/debug/harness/rates", 10000, 5), stats_interval=0),
+    "stats": CaptureSpec(pprof=(), stats_interval=1.0),
+    "perf": CaptureSpec(pprof=(), perf=WindowSpec(("bench",), frequency=99), stats_interval=0),
+    "trace": CaptureSpec(pprof=(), trace=WindowSpec(("bench",)), stats_interval=0),
+}
+
+
+def build(tmp: Path, client) -> tuple[str, str]:
+    go = go_binary()
+    env = {**os.environ, "CGO_ENABLED": "0"}
+    proc.run([go, "build", "-o", str(tmp / "goload"), "."], timeout=300, cwd=str(ROOT / "benchmarks" / "goload"),
+             env=env)
+    ctx = tmp / "image"
+    ctx.mkdir()
+    proc.run([go, "build", "-o", str(ctx / "app"), "."], timeout=300, cwd=str(GOAPP), env=env)
+    (ctx / "Dockerfile").write_text('FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n')
+    tag = f"harness-bench-capapp:{uuid.uuid4().hex[:8]}"
+    client.images.build(path=str(ctx), tag=tag, labels=LABELS, rm=True, forcerm=True)
+    return str(tmp / "goload"), tag
+
+
+def measure(goload: str, svc, seconds: float, spec: CaptureSpec | None, tmp: Path) -> float:
+    """Requests per second the service answered while `spec` captured (None: nothing)."""
+    manager = None
+    if spec is not None:
+        run = Path(tempfile.mkdtemp(dir=tmp))
+        clock = Clock.start()
+        phase = PhaseWindow("bench", 0.0, seconds + 1.0)
+        rc = RunContext("bench", run, clock, {"api": svc}, [phase], EventLog(clock), ArtifactLog(run), "bench")
+        manager = CaptureManager(spec, rc)
+        manager.start()
+        manager.phase_start(phase)
+    try:
+        url = f"http://127.0.0.1:{svc.published[8080]}/spin?n=100000"
+        res = proc.run([goload, "-url", url, "-c", "4", "-d", f"{seconds}s"], timeout=seconds + 60)
+        out = json.loads(res.stdout)
+    finally:
+        if manager is not None:
+            time.sleep(max(0.0, phase.end_s - rc.clock.now()))
+            manager.phase_end(phase)
+            manager.stop()
+            failed = [e for e in rc.events.all() if e["kind"] == "capture-failed"]
+            if failed:
+                print(f"  capture failures: {failed}", file=sys.stderr)
+    return out["requests"] / out["seconds"]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args(argv)
+    import docker
+
+    client = docker.from_env(timeout=60)
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        goload, tag = build(tmp, client)
+        svc = start_service(client, tag)
+        try:
+            ratios = run_rounds(goload, svc, args, tmp)
+        finally:
+            client.containers.get(svc.container_id).remove(force=True)
+            client.images.remove(tag, force=True)
+    report(ratios)
+    return 0 if statistics.median(ratios["pprof-cpu"]) >= 0.95 else 1
+
+
+def run_rounds(goload, svc, args, tmp) -> dict[str, list[float]]:
+    measure(goload, svc, 1.0, None, tmp)                      # warm up the service and the client
+    ratios: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    for _ in range(args.rounds):
+        for name, spec in CONFIGS.items():
+            before = measure(goload, svc, args.seconds, None, tmp)
+            with_capture = measure(goload, svc, args.seconds, spec, tmp)
+            after = measure(goload, svc, args.seconds, None, tmp)
+            ratios[name].append(with_capture / ((before + after) / 2))
+            print(f"  {name:10s} reference {before:8.1f}/{after:8.1f} req/s, with capture "
+                  f"{with_capture:8.1f} req/s", file=sys.stderr)
+    return ratios
+
+
+def report(ratios: dict[str, list[float]]) -> None:
+    print(f"{'capture':12s} {'throughput ratio (median)':>26s} {'loss':>8s}")
+    out = {}
+    for name, values in ratios.items():
+        med = statistics.median(values)
+        out[name] = round(med, 4)
+        print(f"{name:12s} {med:26.3f} {100 * (1 - med):7.1f}%")
+    print(json.dumps({"bench": "capture", "throughput_ratio": out}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

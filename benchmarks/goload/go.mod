@@ -1,0 +1,3 @@
+module example.com/goload
+
+go 1.22

@@ -1,0 +1,71 @@
+"""CLI behaviour that needs no Docker: settings resolution, runs listing, errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.cli import main, resolve_runs_dir
+from harness.run import new_run_id, project_name
+from harness.scenario import load_scenario
+
+from tests.scenario.test_scenario_errors import COMPOSE, GOOD
+
+
+def _scenario(tmp_path: Path, extra: str = "") -> Path:
+    (tmp_path / "compose.yml").write_text(COMPOSE)
+    p = tmp_path / "s.yaml"
+    p.write_text(GOOD + extra)
+    return p
+
+
+def test_runs_dir_resolution_order(tmp_path, monkeypatch):
+    monkeypatch.delenv("HARNESS_RUNS_DIR", raising=False)
+    sc = load_scenario(_scenario(tmp_path))
+    path, source = resolve_runs_dir(None, sc)
+    assert path == tmp_path / "runs" and source.startswith("default")
+    monkeypatch.setenv("HARNESS_RUNS_DIR", str(tmp_path / "env"))
+    path, source = resolve_runs_dir(None, sc)
+    assert path == tmp_path / "env" and source.startswith("environment")
+    sc2 = load_scenario(_scenario(tmp_path, "runs_dir: fromscenario\n"))
+    path, source = resolve_runs_dir(None, sc2)
+    assert path == tmp_path / "fromscenario" and source.startswith("scenario")
+    path, source = resolve_runs_dir(str(tmp_path / "cli"), sc2)
+    assert path == tmp_path / "cli" and source.startswith("command line")
+
+
+def test_run_ids_and_project_names():
+    rid = new_run_id("demo", 1795000000.0)
+    assert rid == "demo-20261118T110640Z"
+    assert project_name(rid) == "hdemo20261118t110640z"
+    assert project_name("x" * 100).startswith("h") and len(project_name("x" * 100)) == 60
+
+
+def test_runs_lists_runs_and_broken_manifests(tmp_path, capsys):
+    good = tmp_path / "a-1"
+    good.mkdir()
+    (good / "manifest.json").write_text(json.dumps({
+        "run_id": "a-1", "scenario": {"name": "a"}, "clock": {"wall_t0_iso": "2026-01-01T00:00:00Z"},
+        "result": {"status": "completed"}, "phases": [{"name": "baseline"}, {"name": "fault"}]}))
+    bad = tmp_path / "b-2"
+    bad.mkdir()
+    (bad / "manifest.json").write_text("{not json")
+    assert main(["runs", "--runs-dir", str(tmp_path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["run_id"] == "a-1" and rows[0]["phases"] == ["baseline", "fault"]
+    assert rows[1]["status"].startswith("broken manifest")
+
+
+def test_report_on_a_folder_that_is_not_a_run(tmp_path, capsys):
+    code = main(["report", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "not a run directory (no manifest.json)" in err and "Traceback" not in err
+
+
+def test_run_with_a_bad_scenario_exits_2_with_position(tmp_path, capsys):
+    p = _scenario(tmp_path)
+    p.write_text(p.read_text().replace("rate: 10", "rate: lots"))
+    code = main(["run", str(p), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{p}:10:9: load.rate" in err.replace("\n", " ")
