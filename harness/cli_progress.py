@@ -95,17 +95,38 @@ def print_summary(console: Console, result) -> None:
                       _fmt_ms(ld.get("max_ms")),
                       f"{ld['error_rate'] * 100:.2f}%" if isinstance(ld.get("error_rate"), (int, float)) else "-")
         console.print(t)
-    hot = summary.get("hot_lines") or []
+    hot = _hot_lines(summary)
     if hot:
-        t = Table("service", "profile", "line", "function", "share", title="hottest own-code lines")
-        for h in hot[:8]:
-            t.add_row(str(h.get("service", "")), str(h.get("profile", "")),
-                      f"{h.get('file', '')}:{h.get('line', '')}", str(h.get("function", "")),
-                      f"{h.get('share', 0) * 100:.1f}%")
+        t = Table("phase", "service", "profile", "hottest own line", "function", "share",
+                  title="hottest own-code line per phase")
+        for h in hot:
+            t.add_row(h["phase"], h["service"], h["profile"], f"{h['file']}:{h['line']}", h["function"],
+                      f"{h['share'] * 100:.1f}%")
         console.print(t)
     exp = summary.get("expect") or {}
-    for f in exp.get("failures") or []:
-        console.print(f"[red]expectation failed[/] {f.get('message', f)}", highlight=False)
+    for c in exp.get("checks") or []:
+        if not c.get("passed"):
+            console.print(f"[red]expectation failed[/] [{c.get('phase')}] {c.get('name')}: {c.get('message')} "
+                          f"({c.get('where')})", highlight=False)
+    if exp.get("total"):
+        colour = "red" if exp.get("failed") else "green"
+        console.print(f"[{colour}]expectations: {exp['total'] - exp.get('failed', 0)}/{exp['total']} passed[/]")
     if (result.run_dir / "report.html").exists():
         console.print(f"report: {result.run_dir / 'report.html'}")
     console.print(f"run dir: {result.run_dir}")
+
+
+def _hot_lines(summary: dict, kinds=("cpu", "perf")) -> list[dict]:
+    """The top own-code line of each CPU-like profile, per phase and service."""
+    out = []
+    for ph in summary.get("phases") or []:
+        for svc, profiles in sorted((ph.get("profiles") or {}).items()):
+            for kind in kinds:
+                prof = profiles.get(kind) or {}
+                lines = prof.get("lines") or []
+                if lines:
+                    top = lines[0]
+                    out.append({"phase": ph.get("name", "?"), "service": svc, "profile": kind,
+                                "file": top.get("file", "?"), "line": top.get("line", "?"),
+                                "function": top.get("function", "?"), "share": top.get("share", 0.0)})
+    return out

@@ -116,8 +116,12 @@ class Runner:
         except HarnessError as e:
             self._status, self._reason, exit_code = "failed", e.render(), e.exit_code
         except Exception as e:  # a bug: still tear down, then report it plainly
-            log.exception("unexpected error")
-            self._status, self._reason, exit_code = "failed", f"internal error: {e!r}", 3
+            import traceback
+
+            (self.run_dir / "internal-error.txt").write_text(traceback.format_exc())
+            self._status, exit_code = "failed", 3
+            self._reason = (f"internal error: {e!r} (traceback in {self.run_dir / 'internal-error.txt'}; "
+                            "please report it)")
         finally:
             with _deferred_signals():
                 self._teardown()
@@ -180,7 +184,7 @@ class Runner:
             self.events.add("phase-start", phase.name)
             self.captures.phase_start(window)
             for f in phase.faults:
-                self.faults.apply(f, window)
+                self.faults.apply(f, window.name)
             self._wait_until(window.end_s, phase=window)
             for f in phase.faults:
                 self.faults.revert(f)

@@ -34,7 +34,7 @@ CPU_SATURATED = 0.90        # fraction of one core
 LAG_SATURATED_S = 0.050     # the schedule is this far behind (not because of the cap)
 TICK_SLACK_S = 0.05
 SPIN_S = 0.0011             # gevent timers are up to ~1 ms late: yield-spin the last stretch
-SPIN_BUDGET_S = 0.05        # at most 5% of a core per second spent spinning
+SPIN_BUDGET_S = 0.03        # at most 3% of a core per second spent spinning
 
 
 class Picker:
@@ -262,7 +262,7 @@ class Worker:
         ticker = gevent.spawn(self.ticker)
         self.emit({"type": "ready", "t_s": round(self.now(), 6), "pid": os.getpid()})
         if self.spec.model == "open":
-            if self.sleep_until(self.phases.start_s - 0.2):
+            if self.sleep_until(self.phases.start_s - 1.0):
                 self.env.runner.start(1, 1)
             while not self.done.wait(0.2):
                 if self.stopping.is_set() and not self.loop_started:

@@ -42,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg["raw_log"] = cfg["raw_logs"][args.index]
     try:
         from harness.load.driver import Worker  # imports locust: gevent patches this process only
+        profile = os.environ.get("HARNESS_LOAD_PROFILE")
+        if profile:  # developer aid: cProfile the worker into this file
+            import cProfile
+            prof = cProfile.Profile()
+            try:
+                return prof.runcall(Worker(cfg, emit).run)
+            finally:
+                prof.dump_stats(f"{profile}.{args.index}")
         return Worker(cfg, emit).run()
     except BrokenPipeError:
         return 3

@@ -6,7 +6,8 @@
 
 Pure functions, no I/O besides reading the file; harness/ may import this package.
 """
-from lsp.pprof.aggregate import FuncCost, LineCost, Neighbours, function_costs, line_costs, neighbours
+from lsp.pprof.aggregate import (FuncCost, LineCost, Neighbours, function_costs, line_costs, neighbours,
+                                neighbours_ready)
 from lsp.pprof.model import Profile, ProfileError, load_profile
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "line_costs",
     "load_profile",
     "neighbours",
+    "neighbours_ready",
 ]

@@ -158,6 +158,11 @@ class Neighbours:
     callers: dict[str, dict[str, int]]
 
 
+def neighbours_ready(prof: Profile, index: int) -> bool:
+    """Whether neighbours() for this index is already computed (it is slow on huge profiles)."""
+    return ("edges", index) in prof._cache
+
+
 def neighbours(prof: Profile, index: int) -> Neighbours:
     """Edges for hover: line -> callee function, function -> caller function (once per stack)."""
     key = ("edges", index)
@@ -166,28 +171,43 @@ def neighbours(prof: Profile, index: int) -> Neighbours:
         return cached
     prof._check_index(index)
     lines_of, funcs_of = prof.loc_lines.__getitem__, prof.loc_funcs.__getitem__
-    nfuncs = len(prof.funcs) or 1
 
-    def line_edges(stack):
+    def edges(stack):
         ls = list(chain.from_iterable(map(lines_of, stack)))
         fs = list(chain.from_iterable(map(funcs_of, stack)))
-        # (caller line, callee function) and (callee function, caller function), packed as ints
-        return {c * nfuncs + f for c, f in zip(ls[1:], fs)} | \
-            {-(1 + f * nfuncs + c) for f, c in zip(fs, fs[1:])}
+        it = iter(ls)
+        next(it, None)
+        # (caller line, callee function) and (callee function, caller function), each once per stack
+        return set(zip(it, fs)), set(zip(fs, fs[1:]))
 
+    line_edges: Counter = Counter()
+    func_edges: Counter = Counter()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for v, stacks in _by_value(prof, index).items():
+            le: Counter = Counter()
+            fe: Counter = Counter()
+            for a, b in map(edges, stacks):
+                le.update(a)
+                fe.update(b)
+            for e, c in le.items():
+                line_edges[e] += v * c
+            for e, c in fe.items():
+                func_edges[e] += v * c
+    finally:
+        if enabled:
+            gc.enable()
     callees: dict[tuple[str, int], dict[str, int]] = {}
+    for (line, fn), v in line_edges.items():
+        d = callees.setdefault(prof.lines[line], {})
+        name = prof.funcs[fn][0]
+        d[name] = d.get(name, 0) + v
     callers: dict[str, dict[str, int]] = {}
-    for v, stacks in _by_value(prof, index).items():
-        for packed, c in Counter(chain.from_iterable(map(line_edges, stacks))).items():
-            if packed >= 0:
-                line, fn = divmod(packed, nfuncs)
-                d = callees.setdefault(prof.lines[line], {})
-                name = prof.funcs[fn][0]
-            else:
-                callee, caller = divmod(-packed - 1, nfuncs)
-                d = callers.setdefault(prof.funcs[callee][0], {})
-                name = prof.funcs[caller][0]
-            d[name] = d.get(name, 0) + v * c
+    for (callee, caller), v in func_edges.items():
+        d = callers.setdefault(prof.funcs[callee][0], {})
+        name = prof.funcs[caller][0]
+        d[name] = d.get(name, 0) + v
     result = Neighbours(callees, callers)
     prof._cache[key] = result
     return result

@@ -23,7 +23,8 @@ from .conftest import HERE_DRIVER
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-KILL_BOUND_S = 3.0     # documented in docs/faults.md: poll 0.25 s + undo steps + teardown
+REVERT_BOUND_S = 2.0    # documented in docs/faults.md: poll 0.25 s + the undo steps
+TEARDOWN_BOUND_S = 15.0  # + removing the environment's containers (docker rm -f)
 
 
 def faults():
@@ -98,7 +99,7 @@ def test_sigkill_watchdog_reverts_and_tears_down_within_bound(env, tmp_path, doc
         run_dir = tmp_path / "run"
         p, cfg = start_driver(env, run_dir, project)
         assert_faults_active(env)
-        t0 = time.monotonic()
+        t0, wall0 = time.monotonic(), time.time()
         os.killpg(p.pid, signal.SIGKILL)
         p.wait(10)
         deadline = t0 + 30
@@ -106,10 +107,13 @@ def test_sigkill_watchdog_reverts_and_tears_down_within_bound(env, tmp_path, doc
                 watchdog_gone(run_dir) and not ledger.unreverted(ledger.read(run_dir / "faults.ledger"))):
             time.sleep(0.05)
         elapsed = time.monotonic() - t0
-        assert not ledger.unreverted(ledger.read(run_dir / "faults.ledger"))
+        entries = ledger.read(run_dir / "faults.ledger")
+        assert not ledger.unreverted(entries)
         assert watchdog_gone(run_dir)
-        print(f"SIGKILL: faults reverted and environment removed {elapsed:.2f}s after the kill")
-        assert elapsed <= KILL_BOUND_S, elapsed
+        reverted = max(e["wall"] for e in entries if e["state"] == "reverted") - wall0
+        print(f"SIGKILL: faults reverted {reverted:.2f}s and environment removed {elapsed:.2f}s after the kill")
+        assert reverted <= REVERT_BOUND_S, reverted
+        assert elapsed <= TEARDOWN_BOUND_S, elapsed
         assert not docker_client.containers.list(all=True, filters={"label": f"io.harness.project={project}"})
         assert_baseline(env, cfg)
     finally:

@@ -1,0 +1,91 @@
+"""`harness doctor`: what this host can do for faults, with remediation hints, and which
+backend each fault kind will use here. Data first (collect), rendering second (render)."""
+from __future__ import annotations
+
+from harness.faults import capabilities, registry
+
+CAPABILITIES = [
+    ("docker", "Docker engine"), ("compose", "compose (v2 plugin or v1)"), ("root", "root"),
+    ("nsenter", "nsenter"), ("unshare", "unshare (probes)"), ("tc", "tc (iproute2)"),
+    ("qdisc-netem", "qdisc netem"), ("qdisc-tbf", "qdisc tbf"), ("qdisc-htb", "qdisc htb"),
+    ("qdisc-ingress", "qdisc ingress"), ("tc-filter", "u32 filter + mirred"), ("ifb", "IFB devices"),
+    ("iptables", "iptables"), ("iptables-statistic", "iptables statistic match"),
+    ("iptables-reject", "iptables REJECT tcp-reset"), ("iptables-redirect", "iptables nat REDIRECT"),
+    ("nft", "nftables"), ("cgroup-join", "cgroup join (pressure)"), ("perf", "perf"), ("go", "Go toolchain"),
+]
+
+
+def _users(cap: str) -> list[str]:
+    """backend names that need `cap` for some fault."""
+    out = []
+    for b in ("netem", "tbf", "iptables", "proxy", "docker", "cgroup"):
+        for kind in ("loss", "reset", "delay"):
+            for direction, peer in (("egress", False), ("both", True)):
+                if cap in capabilities.needs(b, kind, direction, peer) and b not in out:
+                    out.append(b)
+    return out
+
+
+def collect() -> list[dict]:
+    rows = []
+    for name, label in CAPABILITIES:
+        c = capabilities.probe(name)
+        rows.append({"section": "capability", "name": name, "label": label, "ok": c.ok,
+                     "status": "ok" if c.ok else "missing", "detail": c.detail, "hint": c.hint,
+                     "backends": _users(name)})
+    for kname, kind in sorted(registry.kinds().items()):
+        directions = ("egress", "ingress") if kind.network else ("-",)
+        chosen, why = {}, {}
+        for d in directions:
+            for b in kind.backends:
+                if kind.unsupported(b, _defaults(kname), d if d != "-" else "egress"):
+                    continue
+                miss = capabilities.missing(b, kname, d if d != "-" else "egress", False)
+                if not miss:
+                    chosen[d] = b
+                    break
+                why.setdefault(d, f"{b}: needs {', '.join(m.name for m in miss)}")
+        ok = len(chosen) == len(directions)
+        detail = ", ".join(f"{d}: {b}" if d != "-" else b for d, b in chosen.items()) or "unavailable"
+        hint = "; ".join(f"{d}: {w}" if d != "-" else w for d, w in why.items() if d not in chosen)
+        rows.append({"section": "fault", "name": kname, "ok": ok, "status": "ok" if ok else
+                     ("partial" if chosen else "unavailable"), "detail": detail,
+                     "hint": hint, "backends": list(kind.backends), "summary": kind.summary})
+    return rows
+
+
+def _defaults(kind: str) -> dict:
+    """Typical parameters, for asking a kind which backends can serve it."""
+    return {"delay": {"latency": 0.1, "jitter": 0.0, "distribution": "uniform"},
+            "loss": {"percent": 1.0}, "reset": {"after": 0.0}}.get(kind, {})
+
+
+def render(rows: list[dict], console) -> None:
+    from rich.table import Table
+    caps = Table(title="Fault capabilities on this host", show_lines=False)
+    for col in ("capability", "status", "detail", "used by backend", "remediation"):
+        caps.add_column(col, overflow="fold")
+    for r in (r for r in rows if r["section"] == "capability"):
+        caps.add_row(r["label"], "[green]ok[/]" if r["ok"] else "[red]missing[/]", r["detail"],
+                     ", ".join(r["backends"]) or "-", r["hint"] or "")
+    console.print(caps)
+    kinds = Table(title="Fault kinds: backend used here (auto)")
+    for col in ("fault kind", "status", "backend here", "backends (preference)", "why not / remediation"):
+        kinds.add_column(col, overflow="fold")
+    colour = {"ok": "green", "partial": "yellow", "unavailable": "red"}
+    for r in (r for r in rows if r["section"] == "fault"):
+        kinds.add_row(r["name"], f"[{colour[r['status']]}]{r['status']}[/]", r["detail"],
+                      " > ".join(r["backends"]), r["hint"])
+    console.print(kinds)
+
+
+def main() -> int:
+    from rich.console import Console
+    rows = collect()
+    render(rows, Console())
+    return 0 if all(r["ok"] for r in rows if r["section"] == "capability" and r["name"] in
+                    ("docker", "nsenter", "tc", "iptables")) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
