@@ -202,8 +202,7 @@ class Runner:
 
     # -- parts ----------------------------------------------------------------------------------
     def _fault_controller(self):
-        if not self.scenario.fault_specs():
-            return None
+        """Always there: its watchdog also tears the environment down if the harness dies."""
         from harness.faults.controller import FaultController
 
         return FaultController(self.rc)

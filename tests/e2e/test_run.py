@@ -150,3 +150,43 @@ def test_signal_in_the_middle_of_the_load_tears_down(tmp_path, sig):
     assert m["result"]["status"] == "interrupted"
     assert project_resources(m["compose_project"]) == EMPTY
     assert "Traceback" not in out + err
+
+
+def test_sigkill_of_the_harness_during_a_fault_leaves_nothing(tmp_path):
+    """The watchdog reverts the fault and removes the environment when the harness is SIGKILLed."""
+    phases = """phases:
+  - {name: baseline, duration: 3s}
+  - name: slow
+    duration: 60s
+    faults:
+      - {kind: delay, target: store, direction: ingress, latency: 100ms}"""
+    sc = scenario(tmp_path, phases=phases)
+    runs = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(runs),
+                          "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        events = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            found = list(runs.glob("*/events.jsonl")) if runs.exists() else []
+            if found and "fault-applied" in found[0].read_text():
+                events = found[0]
+                break
+            assert p.poll() is None, "harness ended before the fault"
+            time.sleep(0.2)
+        assert events is not None, "the fault was never applied"
+    finally:
+        p.kill()
+        p.wait(timeout=30)
+    run_dir = events.parent
+    project = json.loads((run_dir / "manifest.json").read_text())["compose_project"]
+    killed = time.monotonic()
+    while time.monotonic() - killed < 60 and project_resources(project) != EMPTY:
+        time.sleep(0.5)
+    took = time.monotonic() - killed
+    assert project_resources(project) == EMPTY, f"still there after {took:.0f}s"
+    ledger = [json.loads(line) for line in (run_dir / "faults.ledger").read_text().splitlines() if line]
+    assert ledger and ledger[-1]["state"] == "reverted", ledger
+    # no proxy process of the run is left
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(run_dir) not in ps

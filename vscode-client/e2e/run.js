@@ -296,7 +296,14 @@ async function main() {
     });
 
     await check("Restart Server brings the heat back", async () => {
+      const started = () => (cs.extensionLog().match(/Server running:/g) || []).length;
+      const before = started();
       await runCommand("Harness: Restart Server");
+      const deadline = Date.now() + STEP_TIMEOUT;
+      while (started() <= before) {
+        if (Date.now() > deadline) throw new Error(`the server did not start again within ${STEP_TIMEOUT} ms; its log:\n${cs.extensionLog()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
       await waitInPage("the heat after the restart", probeLine, lineText, (r) => r.ok && r.shaded && !!r.hint);
       const st = await page.evaluate(() => [...document.querySelectorAll(".statusbar-item")].map((i) => i.textContent).join(" || "));
       if (older && !st.includes(older)) throw new Error(`after the restart the status bar lost the picked run ${older}: ${st.slice(0, 300)}`);

@@ -126,6 +126,7 @@ export class ServerManager implements vscode.Disposable {
     this.client = client;
     try {
       await client.start();
+      this.output.info(`Server running: ${interp.command} -m lsp`);
       this.setState("running");
       if (this.compare) await this.command(ServerCommand.compare, this.compare);
     } catch (err) {
