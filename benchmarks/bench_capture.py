@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import proc  # noqa: E402
-from harness.capture.manager import CaptureManager  # noqa: E402
-from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec  # noqa: E402
-from harness.capture.stats import find_cgroup  # noqa: E402
-from harness.capture.tools import go_binary  # noqa: E402
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext  # noqa: E402
-from tests.capture.conftest import GOAPP, LABELS, start_service  # noqa: E402
+from harness import proc
+from harness.capture.manager import CaptureManager
+from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec
+from harness.capture.stats import find_cgroup
+from harness.capture.tools import go_binary
+from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
+from tests.capture.conftest import GOAPP, LABELS, start_service
 
 CONFIGS = {
     "pprof-cpu": CaptureSpec(pprof=("cpu",), stats_interval=0),

@@ -1,6 +1,6 @@
 """Load generator benchmark: plain Locust FastHttpUser vs the open-model mode, in one run.
 
-    .venv/bin/python benchmarks/bench_load.py [--seconds 4] [--rates 250,500,1000,2000,4000] [--json out.json]
+    .venv/bin/python benchmarks/bench_load.py [--seconds 4] [--rates 250,1000,2000,4000,6000,8000] [--json out.json]
 
 Against the demo service (compose/demo, built with `go build` and run on 127.0.0.1, path
 /healthz so the generator, not the service, is the limit). Reports, side by side:
@@ -98,7 +98,7 @@ def plain_locust(url: str, users: int, seconds: float, pace: float) -> dict:
 def open_model(url: str, rate: float, seconds: float, workdir: Path) -> dict:
     run_dir = Path(tempfile.mkdtemp(prefix=f"open-{int(rate)}-", dir=workdir))
     clock = Clock.start()
-    start = 2.5                                  # time for the worker to import Locust
+    start = 3.0                                  # time for the worker to import Locust
     rc = RunContext("bench", run_dir, clock, {}, [PhaseWindow("main", start, start + seconds)],
                     EventLog(clock), ArtifactLog(run_dir), "bench")
     spec = LoadSpec(model="open", url=url, rates=(("default", RateSegment(rate, rate)),),
@@ -133,7 +133,7 @@ def saturation_point(rows: list[dict], seconds: float) -> float | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--rates", default="250,500,1000,2000,4000")
+    ap.add_argument("--rates", default="250,1000,2000,4000,6000,8000")
     ap.add_argument("--json", help="write the results here as JSON")
     args = ap.parse_args()
     rates = [float(x) for x in args.rates.split(",")]

@@ -32,7 +32,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lsp.pprof.proto import Profile  # noqa: E402
+from lsp.pprof.proto import Profile
 
 MODULE = "example.com/big"
 FILES = 40
@@ -198,8 +198,8 @@ def main() -> None:
     print(f"{'peak RSS (MB)':44} {pprof_peak:>20.0f} {res['server_peak_mb']:>14.0f}")
     print(f"{'inlay hints on the hottest file':44} {'':>20} {res['hints']:>14}")
     print(f"{'hover: first request (ms, computes edges)':44} {'':>20} {res['hover_first_ms']:>14.1f}")
-    print(f"{'hover p50 over %d (ms)' % args.hovers:44} {'':>20} {res['hover_p50_ms']:>14.2f}")
-    print(f"{'hover p99 over %d (ms)' % args.hovers:44} {'':>20} {res['hover_p99_ms']:>14.2f}")
+    print(f"{f'hover p50 over {args.hovers} (ms)':44} {'':>20} {res['hover_p50_ms']:>14.2f}")
+    print(f"{f'hover p99 over {args.hovers} (ms)':44} {'':>20} {res['hover_p99_ms']:>14.2f}")
     print(f"ratio server/pprof: {res['first_hints_from_initialize_s'] / pprof_wall:.2f}")
 
 

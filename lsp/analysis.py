@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsp.pathmap import PathMapper
-from lsp.pprof import Profile, ProfileError, function_costs, line_costs, neighbours
+from lsp.pprof import Profile, ProfileError, function_costs, line_costs, neighbours, neighbours_ready
+
+# Call edges of profiles with more distinct stacks than this are computed in the background.
+SYNC_EDGES_LIMIT = 50_000
 from lsp.render import label
 
 
@@ -170,6 +173,20 @@ def function_lenses(analysis: Analysis, path: Path, threshold: float) -> list[Fu
     return sorted(out.values(), key=lambda f: f.line)
 
 
+def edges_available(prof: Profile, index: int) -> bool:
+    return neighbours_ready(prof, index) or len(prof.stacks) <= SYNC_EDGES_LIMIT
+
+
+def warm_edges(analysis: Analysis) -> None:
+    """Compute what the hover shows on large profiles (run in a worker thread after loading):
+    line costs of the other sample types, then the call edges."""
+    for src in analysis.sources:
+        for i in range(len(src.profile.sample_types)):
+            src.costs(i)
+    for src, idx in zip(analysis.sources, analysis.indices):
+        neighbours(src.profile, idx)
+
+
 @dataclass(frozen=True)
 class LineDetail:
     per_type: list[tuple[str, str, int, int, int, int]]  # (type, unit, flat, cum, total, own)
@@ -177,6 +194,7 @@ class LineDetail:
     callers: list[tuple[str, int]]
     function: str
     unit: str
+    edges_ready: bool = True
 
 
 def line_detail(analysis: Analysis, path: Path, line: int, top: int = 5) -> LineDetail | None:
@@ -189,11 +207,13 @@ def line_detail(analysis: Analysis, path: Path, line: int, top: int = 5) -> Line
         src = analysis.sources[n]
         prof = src.profile
         for i, (t, unit) in enumerate(prof.sample_types):
+            if i not in src.cache and len(prof.stacks) > SYNC_EDGES_LIMIT:
+                continue    # being computed in the background (warm_edges)
             cost = src.costs(i).get((filename, line))
             if cost is not None:
                 per_type.append((t, unit, cost.flat, cost.cum, prof.total(i), cost.own))
                 function = function or cost.function
-        if function:
+        if function and edges_available(src.profile, analysis.indices[n]):
             nb = neighbours(prof, analysis.indices[n])
             for fn, v in nb.callees.get((filename, line), {}).items():
                 callees[fn] = callees.get(fn, 0) + v
@@ -205,4 +225,5 @@ def line_detail(analysis: Analysis, path: Path, line: int, top: int = 5) -> Line
     def best(d):
         return sorted(d.items(), key=lambda kv: -kv[1])[:top]
 
-    return LineDetail(per_type, best(callees), best(callers), function, analysis.unit)
+    ready = all(edges_available(s.profile, i) for s, i in zip(analysis.sources, analysis.indices))
+    return LineDetail(per_type, best(callees), best(callers), function, analysis.unit, ready)

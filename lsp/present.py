@@ -110,14 +110,15 @@ def hover_markdown(detail: LineDetail, phases: list[tuple[str, int, int]], entry
     rows = [f"**{detail.function}**" + (" — *stale: the line changed since the profile*" if stale else ""),
             "", "| sample type | flat | cum | own |", "|---|---|---|---|"]
     for t, unit, flat, cum, total, own in detail.per_type:
-        def cell(v):
-            return f"{format_value(v, unit)} ({format_share(v / total if total else 0)})"
-        rows.append(f"| {t} | {cell(flat)} | {cell(cum)} | {cell(own)} |")
+        cells = [f"{format_value(v, unit)} ({format_share(v / total if total else 0)})" for v in (flat, cum, own)]
+        rows.append(f"| {t} | {' | '.join(cells)} |")
     if entry is not None and analysis.diff:
         rows += ["", f"change vs baseline ({analysis.mode} {analysis.sample_type}): {entry.label}"]
     if phases:
         rows += ["", f"per phase ({analysis.mode} {analysis.sample_type}):"]
         rows += [f"- {ph}: {label(v, v / t if t else 0, analysis.unit)}" for ph, v, t in phases]
+    if not detail.edges_ready:
+        rows += ["", "*callers and callees: still being computed for this large profile*"]
     if detail.callees:
         rows += ["", "top callees from this line:"]
         rows += [f"- {fn}: {format_value(v, detail.unit)}" for fn, v in detail.callees]

@@ -15,10 +15,19 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from lsp import __version__
-from lsp.analysis import function_lenses, line_detail
+from lsp.analysis import function_lenses, line_detail, warm_edges
 from lsp.pathmap import GoEnv, detect_go_env
-from lsp.present import (Placed, code_lenses, diagnostic, heat_payload, hover_markdown, inlay_hints, place,
-                         position_map, visible)
+from lsp.present import (
+    Placed,
+    code_lenses,
+    diagnostic,
+    heat_payload,
+    hover_markdown,
+    inlay_hints,
+    place,
+    position_map,
+    visible,
+)
 from lsp.runs import RunInfo, runs_signature, scan_runs
 from lsp.session import ProfileCache, Selection, View, load_view, phase_values, runs_dir
 from lsp.settings import Settings, parse_settings
@@ -46,6 +55,7 @@ class HarnessServer(LanguageServer):
         self.lock: asyncio.Lock | None = None
         self.ready: asyncio.Event | None = None
         self.poller: asyncio.Task | None = None
+        self.warmer: asyncio.Future | None = None
 
     # ---- messages -------------------------------------------------------------------------------
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
@@ -91,6 +101,8 @@ class HarnessServer(LanguageServer):
             self._log_unmapped()
             self.ready.set()
         self.refresh()
+        if view.analysis is not None:
+            self.warmer = asyncio.get_running_loop().create_task(asyncio.to_thread(warm_edges, view.analysis))
 
     def _log_unmapped(self) -> None:
         names = unmapped(self.view)
@@ -281,7 +293,7 @@ async def poll_runs(ls: HarnessServer) -> None:
             if ls.runs_sig is not None and sig != ls.runs_sig:
                 ls.log("runs folder changed; reloading")
                 await ls.reload()
-        except Exception as exc:  # the poller must survive anything a half-written run can do
+        except Exception as exc:  # noqa: BLE001 - the poller must survive anything a half-written run can do
             ls.log(f"polling the runs folder failed: {exc!r}", types.MessageType.Error)
 
 

@@ -74,7 +74,7 @@ def _check(name: str, value: Any) -> Any:
 
 def _mappings(value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, list):
-        raise ValueError('expected a list of {"from": ..., "to": ...}')
+        raise ValueError('expected a list of {"from": ..., "to": ...}')  # noqa: TRY004 - reported, not raised out
     out = []
     for i, item in enumerate(value):
         if not (isinstance(item, dict) and isinstance(item.get("from"), str)

@@ -167,7 +167,7 @@ def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, per
                 filename = KERNEL if dso == KERNEL else dso
                 ids.append(b.location(("sym", sym, off, dso), dso, 0, sym, filename, 0))
         sample = msg.sample.add(location_id=ids, value=[1, smp.period or period_ns])
-        sample.label.add(key=t_ms, num=int(round((smp.t_mono - mono_t0) * 1000)), num_unit=ms)
+        sample.label.add(key=t_ms, num=round((smp.t_mono - mono_t0) * 1000), num_unit=ms)
         sample.label.add(key=tid_key, num=smp.tid)
     if samples:
         first, last = samples[0].t_mono, samples[-1].t_mono
@@ -216,7 +216,7 @@ class PerfRecording:
         self.exe = _exe_path(self.pid)
         cmd = ["perf", "record", "-e", "cpu-clock", "-F", str(self.frequency), "-g", "-k", "mono",
                "--no-buildid-cache", "-p", str(self.pid), "-o", str(self.out)]
-        self._log = open(self.out.with_suffix(".log"), "w")
+        self._log = open(self.out.with_suffix(".log"), "w")  # noqa: SIM115 - closed in stop()
         # perf record runs for the whole window: it is stopped with SIGINT by stop(), so it
         # cannot go through proc.run (which waits); stop() bounds every wait.
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,

@@ -30,7 +30,7 @@ class Snapshot:
 def http_get(url: str, timeout: float) -> bytes:
     """GET a URL on the service's pprof listener (loopback)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.read()
     except urllib.error.HTTPError as e:
         body = e.read()[:200].decode(errors="replace").strip()
@@ -60,7 +60,7 @@ def parse(data: bytes) -> Profile:
     msg = Profile()
     try:
         msg.ParseFromString(raw)
-    except Exception as e:  # the protobuf runtime raises DecodeError or RuntimeError
+    except Exception as e:  # noqa: BLE001 - the protobuf runtime raises DecodeError or RuntimeError
         raise FetchError(f"not a pprof profile ({e}); the endpoint served {raw[:60]!r}") from None
     if not msg.sample_type:
         raise FetchError(f"not a pprof profile (no sample types); the endpoint served {raw[:60]!r}")

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 UNLIMITED = 1 << 62
@@ -178,8 +179,7 @@ class StatsSampler:
         with open(self.path, "a") as out:
             while not self._stop.is_set():
                 started = time.monotonic()
-                for line in self.sample():
-                    out.write(json.dumps(line) + "\n")
+                out.writelines(json.dumps(line) + "\n" for line in self.sample())
                 out.flush()
                 self.cost_s += time.monotonic() - started
                 self.ticks += 1
@@ -211,7 +211,7 @@ class StatsSampler:
 class DockerEvents:
     """Die, OOM and restart events of the run's containers, as run events (docker API stream)."""
 
-    KINDS = {"oom": "oom-kill", "die": "container-die", "start": "container-start",
+    KINDS: ClassVar[dict[str, str]] = {"oom": "oom-kill", "die": "container-die", "start": "container-start",
              "restart": "container-restart", "kill": "container-kill"}
 
     def __init__(self, rc, services: list, restarts: dict[str, int]):
@@ -232,7 +232,7 @@ class DockerEvents:
             client = docker.from_env(timeout=10)
             self._stream = client.events(decode=True, since=int(time.time()),
                                          filters={"type": "container", "container": list(self._by_id)})
-        except Exception as e:  # the docker SDK raises several types; the run goes on without events
+        except Exception as e:  # noqa: BLE001 - the docker SDK raises several types; the run goes on without events
             self._rc.events.add("capture-failed", f"docker events unavailable: {e}", capture="docker-events")
             return
         self._thread = threading.Thread(target=self._loop, name="docker-events", daemon=True)
@@ -242,7 +242,7 @@ class DockerEvents:
         try:
             for ev in self._stream:
                 self.handle(ev)
-        except Exception:  # the stream is closed by stop(); nothing to report
+        except Exception:  # noqa: BLE001 - the stream is closed by stop(); nothing to report
             return
 
     def handle(self, ev: dict) -> dict | None:
@@ -263,7 +263,7 @@ class DockerEvents:
         if self._stream is not None:
             try:
                 self._stream.close()
-            except Exception:  # closing an already broken stream
+            except Exception:  # noqa: BLE001, S110 - closing an already broken stream
                 pass
             self._stream = None
         if self._thread is not None:

@@ -100,7 +100,7 @@ class _Summary:
                 return None
             return round((t + self.offset) / 1e9 - mono_t0, 6)
 
-        ms = lambda ns: round(ns / 1e6, 3)  # noqa: E731
+        ms = lambda ns: round(ns / 1e6, 3)
         return {
             "schema_version": 1,
             "start_s": run_s(self.first), "end_s": run_s(self.last),

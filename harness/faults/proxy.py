@@ -10,7 +10,8 @@ rule skips them.
 What it does to the bytes, per direction relative to the target (egress = bytes the target
 sends):
   delay       every chunk read is written `latency + jitter` after it was read; order is kept;
-              connect and close are not delayed
+              connect and close are not delayed; jitter draws are stratified (every 16 draws
+              cover the range evenly) and timer lateness is corrected (median lateness 0)
   rate        a token bucket per direction shared by all connections (TCP payload bytes)
   slow_close  the close (EOF) is passed on `delay` late
   timeout     data is swallowed; the connection is closed after `timeout` (0: never)
@@ -80,10 +81,20 @@ class Fault:
         self.mark = int(config.get("mark", 0))
         self.buckets = {}
         self.strata = Strata()
+        self.lead = 0.0
         if self.kind == "rate":
             rate = self.p["rate"] / 8.0
             burst = int(self.p.get("burst") or max(rate * 0.01, 4096))
             self.buckets = {d: Bucket(rate, burst) for d in ("egress", "ingress")}
+
+    LEAD_STEP = 0.0001
+    LEAD_MAX = 0.005
+
+    def track_lateness(self, late: float) -> None:
+        """Timer wake-ups on a busy host come late; wake up `lead` early, with lead adjusted
+        so that half of the deliveries are late and half early: the median delay is exact."""
+        step = self.LEAD_STEP if late > 0 else -self.LEAD_STEP
+        self.lead = min(self.LEAD_MAX, max(0.0, self.lead + step))
 
     def hits(self, direction: str) -> bool:
         return self.direction in (direction, "both")
@@ -127,12 +138,16 @@ async def pump(fault: Fault, direction: str, reader, writer_fut: asyncio.Future)
         async def deliver():
             writer = await writer_fut
             while True:
-                due, data = await q.get()
-                wait = due - time.monotonic()
+                due, data, t_read = await q.get()
+                wait = due - fault.lead - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                    fault.track_lateness(time.monotonic() - due)
                 if data is None:
                     return
+                if DEBUG:
+                    print(f"late {1000 * (time.monotonic() - due):.3f} ms lead {fault.lead * 1000:.2f} "
+                          f"held {1000 * (time.monotonic() - t_read):.3f}", file=sys.stderr)
                 writer.write(data)
                 await writer.drain()
 
@@ -145,7 +160,7 @@ async def pump(fault: Fault, direction: str, reader, writer_fut: asyncio.Future)
                     print(f"{direction} chunk {len(data)} at {time.monotonic():.4f}", file=sys.stderr)
                 due = max(last, time.monotonic() + fault.sample_delay())
                 last = due
-                q.put_nowait((due, data or None))
+                q.put_nowait((due, data or None, time.monotonic()))
                 if not data:
                     break
             await sender

@@ -25,14 +25,13 @@ from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from locust.exception import StopUser
 
-from harness.load.recorder import RawLog, Recorder
+from harness.load.recorder import RawLog, Recorder, saturation_reasons
 from harness.load.schedule import ArrivalSchedule, Phase, PhaseTable, RateFunction
 from harness.load.spec import LoadSpec, RequestSpec
 
 INTENDED_KEY = "harness_intended_mono"
-CPU_SATURATED = 0.90        # fraction of one core
-LAG_SATURATED_S = 0.050     # the schedule is this far behind (not because of the cap)
 TICK_SLACK_S = 0.05
+PROBE_S = 0.01             # the event-loop probe's sleep
 SPIN_S = 0.0011             # gevent timers are up to ~1 ms late: yield-spin the last stretch
 SPIN_BUDGET_S = 0.03        # at most 3% of a core per second spent spinning
 
@@ -76,6 +75,7 @@ class Worker:
         self.loop_started = False
         self.waiting_since: float | None = None
         self.spin_budget = SPIN_BUDGET_S
+        self.loop_late = 0.0
         self.cpu_log: list[list] = []
         self.env: Environment | None = None
 
@@ -90,9 +90,12 @@ class Worker:
         yielding in a loop instead, within a CPU budget of SPIN_BUDGET_S per second, so the
         spin never costs more than a few percent of a core.
         """
-        wait = t - self.now()
-        if wait > SPIN_S and self.stopping.wait(wait - SPIN_S):
-            return False
+        wait = t - self.now() - SPIN_S
+        if wait > 0.1:
+            if self.stopping.wait(wait):
+                return False
+        elif wait > 0:
+            gevent.sleep(wait)           # cheaper than an Event wait; stop is checked below
         if self.spin_budget > 0:
             started = time.monotonic()
             deadline = self.t0 + t
@@ -212,6 +215,16 @@ class Worker:
         self.env.runner.stop()
         self.done.set()
 
+    def loop_probe(self) -> None:
+        """How late the event loop wakes a sleeping greenlet: the generator's own backlog of
+        work, whatever its cause (CPU saturation, or starved by other processes)."""
+        while not self.done.is_set():
+            began = time.monotonic()
+            gevent.sleep(PROBE_S)
+            late = time.monotonic() - began - PROBE_S
+            if late > self.loop_late:
+                self.loop_late = late
+
     # -- per-second records ------------------------------------------------------------------
     def ticker(self) -> None:
         """Emit one record per second of the load window, plus the seconds of the drain."""
@@ -240,11 +253,9 @@ class Worker:
                    target_rps=round(self.rate.mean_over(k, k + 1) / self.workers, 3)
                    if self.spec.model == "open" else None,
                    backlog=self.backlog(), cpu=round(cpu, 3))
-        reasons = []
-        if cpu >= CPU_SATURATED:
-            reasons.append(f"generator CPU {cpu:.0%} of a core")
-        if msg["lag_ms"] >= LAG_SATURATED_S * 1000:
-            reasons.append(f"{msg['lag_ms']:.0f} ms behind schedule")
+        msg["loop_late_ms"] = round(self.loop_late * 1000.0, 3)
+        self.loop_late = 0.0
+        reasons = saturation_reasons(cpu, msg["lag_ms"], msg["loop_late_ms"])
         msg.update(saturated=bool(reasons), reasons=reasons)
         self.cpu_log.append([k, round(cpu, 3)])
         if self.rec.raw is not None:
@@ -260,6 +271,7 @@ class Worker:
         self.env.events.request.add_listener(self.on_request)
         self.env.create_local_runner()
         ticker = gevent.spawn(self.ticker)
+        gevent.spawn(self.loop_probe)
         self.emit({"type": "ready", "t_s": round(self.now(), 6), "pid": os.getpid()})
         if self.spec.model == "open":
             if self.sleep_until(self.phases.start_s - 1.0):

@@ -74,6 +74,7 @@ class HistoryMerger:
                "delayed": sum(r.get("delayed", 0) for r in rs),
                "backlog": sum(r.get("backlog", 0) for r in rs),
                "lag_ms": max(r.get("lag_ms", 0.0) for r in rs),
+               "loop_late_ms": max(r.get("loop_late_ms", 0.0) for r in rs),
                "gen_cpu": max(r.get("cpu", 0.0) for r in rs),
                "gen_saturated": any(r.get("saturated") for r in rs), "gen_reasons": reasons}
         if drain:

@@ -19,6 +19,20 @@ from harness.load import hist as H
 from harness.load.schedule import PhaseTable
 
 NO_PHASE = "(none)"
+CPU_SATURATED = 0.90        # of one core: a worker is one gevent thread
+LATE_SATURATED_MS = 50.0    # behind schedule (not because of the cap), or event loop this late
+
+
+def saturation_reasons(cpu: float, lag_ms: float, loop_late_ms: float) -> list[str]:
+    """Why a second of load is the generator's limit rather than the service's (empty: it is not)."""
+    reasons = []
+    if cpu >= CPU_SATURATED:
+        reasons.append(f"generator CPU {cpu:.0%} of a core")
+    if lag_ms >= LATE_SATURATED_MS:
+        reasons.append(f"{lag_ms:.0f} ms behind schedule")
+    if loop_late_ms >= LATE_SATURATED_MS:
+        reasons.append(f"event loop {loop_late_ms:.0f} ms late")
+    return reasons
 
 
 @dataclass

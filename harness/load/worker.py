@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         profile = os.environ.get("HARNESS_LOAD_PROFILE")
         if profile:  # developer aid: cProfile the worker into this file
             import cProfile
-            prof = cProfile.Profile()
+            import time
+            prof = cProfile.Profile(time.process_time)
             try:
                 return prof.runcall(Worker(cfg, emit).run)
             finally:

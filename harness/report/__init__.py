@@ -62,4 +62,4 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-__all__ = ["write_all", "build_summary"]
+__all__ = ["build_summary", "write_all"]

@@ -217,7 +217,7 @@ def _rank(table: dict, t: TopRule) -> int | None:
     if t.function:
         for i, e in enumerate(table.get("functions", [])[: t.n], 1):
             f = e["function"]
-            if f == t.function or f.endswith("." + t.function) or f.endswith("/" + t.function):
+            if f == t.function or f.endswith(("." + t.function, "/" + t.function)):
                 return i
         return None
     file, _, line = t.line.rpartition(":")

@@ -19,8 +19,8 @@ text-align:right} th{background:#f3f5f8} td.l,th.l{text-align:left} .pass{color:
 
 
 def render(summary: dict, run: RunData) -> str:
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(str(summary.get('run_id')))}"
-             f"</title><style>{CSS}</style></head><body>", _header(summary), _charts(summary, run),
+    parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(str(summary.get('run_id')))}"
+             f"</title><style>{CSS}</style></head><body>"), _header(summary), _charts(summary, run),
              _expect(summary), _phases(summary), _changes(summary), _events(summary), "</body></html>"]
     return "\n".join(parts)
 
@@ -42,7 +42,7 @@ def _charts(s: dict, run: RunData) -> str:
     common = {"t_end": run.end_s(), "phases": s["phases"], "faults": s.get("faults", []),
               "events": _chart_events(s)}
     h = run.history
-    pts = lambda key, scale=1.0: [(r.get("t_s"), None if r.get(key) is None else r[key] * scale)  # noqa: E731
+    pts = lambda key, scale=1.0: [(r.get("t_s"), None if r.get(key) is None else r[key] * scale)
                                   for r in h]
     err = [(r.get("t_s"), (r.get("fps") or 0) / r["rps"] * 100 if r.get("rps") else 0.0) for r in h]
     charts = [
@@ -55,7 +55,7 @@ def _charts(s: dict, run: RunData) -> str:
     by_svc: dict[str, list[dict]] = {}
     for row in run.containers:
         by_svc.setdefault(row.get("service"), []).append(row)
-    cpt = lambda key: [{"label": svc, "points": [(r["t_s"], r.get(key)) for r in rows]}  # noqa: E731
+    cpt = lambda key: [{"label": svc, "points": [(r["t_s"], r.get(key)) for r in rows]}
                        for svc, rows in sorted(by_svc.items())]
     charts.append(plots.timeseries("Container CPU (% of one core)", cpt("cpu_pct"), unit=" %", **common))
     charts.append(plots.timeseries("CPU throttled (ms per interval)", cpt("throttled_ms"), unit=" ms", **common))
@@ -103,8 +103,8 @@ def _phases(s: dict) -> str:
 
 def _phase(p: dict) -> str:
     faults = ", ".join(map(str, p.get("faults") or [])) or "none"
-    out = [f"<h3>{escape(p['name'])} <span class='muted'>{p['start_s']:.2f}s – {p['end_s']:.2f}s · faults: "
-           f"{escape(faults)}</span></h3>", _load_table(p.get("load") or {}), _container_table(p.get("containers") or {})]
+    out = [(f"<h3>{escape(p['name'])} <span class='muted'>{p['start_s']:.2f}s – {p['end_s']:.2f}s · faults: "
+           f"{escape(faults)}</span></h3>"), _load_table(p.get("load") or {}), _container_table(p.get("containers") or {})]
     for svc, kinds in sorted((p.get("profiles") or {}).items()):
         for kind, table in kinds.items():
             out.append(_profile_table(svc, kind, table))

@@ -39,10 +39,10 @@ def timeseries(title: str, series: list[dict], *, t_end: float, phases: list[dic
     vals = [v for s in series for _t, v in s["points"] if v is not None]
     top = _nice_max(y_max if y_max is not None else max(vals, default=0) * 1.05)
     pw, ph = W - L - R, H - T - B
-    x = lambda t: L + pw * max(0.0, min(t, t_end)) / t_end  # noqa: E731
-    y = lambda v: T + ph * (1 - min(v, top) / top)  # noqa: E731
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
-           f'class="chart" role="img"><title>{escape(title)}</title>',
+    x = lambda t: L + pw * max(0.0, min(t, t_end)) / t_end
+    y = lambda v: T + ph * (1 - min(v, top) / top)
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
+           f'class="chart" role="img"><title>{escape(title)}</title>'),
            f'<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>']
     out += _shading(phases, faults, x, ph)
     out += _axes(top, t_end, x, y, unit, title)

@@ -6,8 +6,15 @@
 
 Pure functions, no I/O besides reading the file; harness/ may import this package.
 """
-from lsp.pprof.aggregate import (FuncCost, LineCost, Neighbours, function_costs, line_costs, neighbours,
-                                neighbours_ready)
+from lsp.pprof.aggregate import (
+                                FuncCost,
+                                LineCost,
+                                Neighbours,
+                                function_costs,
+                                line_costs,
+                                neighbours,
+                                neighbours_ready,
+)
 from lsp.pprof.model import Profile, ProfileError, load_profile
 
 __all__ = [

@@ -12,7 +12,7 @@ import gc
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, pairwise
 
 from lsp.pprof.model import Profile
 
@@ -178,7 +178,7 @@ def neighbours(prof: Profile, index: int) -> Neighbours:
         it = iter(ls)
         next(it, None)
         # (caller line, callee function) and (callee function, caller function), each once per stack
-        return set(zip(it, fs)), set(zip(fs, fs[1:]))
+        return set(zip(it, fs)), set(pairwise(fs))
 
     line_edges: Counter = Counter()
     func_edges: Counter = Counter()

@@ -12,8 +12,8 @@ import gc
 import gzip
 import os
 import zlib
-from operator import attrgetter
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from google.protobuf.message import DecodeError
 

@@ -110,4 +110,4 @@ Location = _CLASSES["Location"]
 Line = _CLASSES["Line"]
 Function = _CLASSES["Function"]
 
-__all__ = ["Profile", "ValueType", "Sample", "Label", "Mapping", "Location", "Line", "Function"]
+__all__ = ["Function", "Label", "Line", "Location", "Mapping", "Profile", "Sample", "ValueType"]

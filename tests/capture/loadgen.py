@@ -51,7 +51,7 @@ class Load:
                 self._stop.wait(pause)
 
     def write(self, run_dir: Path) -> None:
-        phase_of = lambda t: next((p.name for p in self.rc.phases if p.start_s <= t < p.end_s), None)  # noqa
+        phase_of = lambda t: next((p.name for p in self.rc.phases if p.start_s <= t < p.end_s), None)
         secs = defaultdict(list)
         for end, lat, ok, ep in self.results:
             secs[int(end)].append((lat, ok))
@@ -59,7 +59,7 @@ class Load:
         with open(run_dir / "load" / "history.jsonl", "w") as f:
             for s in sorted(secs):
                 lats = sorted(lat for lat, _ in secs[s])
-                pct = lambda q: round(lats[min(len(lats) - 1, int(q * len(lats)))], 3)  # noqa: E731
+                pct = lambda q, lats=lats: round(lats[min(len(lats) - 1, int(q * len(lats)))], 3)
                 f.write(json.dumps({"t_s": float(s + 1), "phase": phase_of(s + 0.5),
                                     "rps": float(len(lats)), "fps": float(sum(1 for _, ok in secs[s] if not ok)),
                                     "p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99),

@@ -7,7 +7,8 @@ from collections import Counter
 
 
 def pixels(path) -> tuple[int, int, Counter]:
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
     pos, idat, width = 8, b"", None
     while pos < len(data):

@@ -73,10 +73,12 @@ def get(ip: str, path: str, *, timeout: float = 30.0, port: int = 8080) -> bytes
         conn.close()
 
 
-def probe(target_ip: str, addr: str, n: int, *, timeout_ms: int = 2000, keepalive: bool = False) -> dict:
-    budget = n * (timeout_ms / 1000 + 0.5) + 10
+def probe(target_ip: str, addr: str, n: int, *, timeout_ms: int = 2000, keepalive: bool = False,
+          gap_ms: int = 0) -> dict:
+    """n sequential requests from inside the target to addr, `gap_ms` apart."""
+    budget = n * (timeout_ms / 1000 + gap_ms / 1000 + 0.5) + 10
     return json.loads(get(target_ip, f"/probe?addr={addr}&n={n}&timeout_ms={timeout_ms}"
-                          f"&keepalive={int(keepalive)}", timeout=budget))
+                          f"&keepalive={int(keepalive)}&gap_ms={gap_ms}", timeout=budget))
 
 
 def median(xs) -> float:

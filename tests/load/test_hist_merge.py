@@ -148,3 +148,14 @@ def test_stats_merge_workers_per_endpoint_and_phase():
     assert fault["achieved_rps"] == 100.0 and fault["target_rps"] == 100.0 and fault["dropped"] == 2
     gen = stats["generator"]
     assert gen["max_cpu"] == 1.3 and gen["saturated"] and gen["saturated_seconds"][0]["t_s"] == 1.0
+
+
+@pytest.mark.parametrize("cpu, lag, loop, expected", [
+    (0.5, 1.0, 2.0, []),
+    (0.95, 1.0, 2.0, ["generator CPU 95% of a core"]),
+    (0.2, 120.0, 2.0, ["120 ms behind schedule"]),
+    (0.2, 0.0, 75.0, ["event loop 75 ms late"]),
+])
+def test_saturation_reasons(cpu, lag, loop, expected):
+    from harness.load.recorder import saturation_reasons
+    assert saturation_reasons(cpu, lag, loop) == expected

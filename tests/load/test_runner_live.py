@@ -66,7 +66,7 @@ def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_p
     bound = sorted(thawed - t if frozen <= t < thawed else 0.0 for t in schedule)
     expected = exact_percentile(bound, 99) * 1000
     assert expected > 2500
-    assert expected * 0.97 <= fault["latency_ms"]["p99"] <= expected * 1.10 + 100
+    assert expected * 0.97 <= fault["latency_ms"]["p99"] <= expected * 1.2 + 200
     # closed-loop measurement (from the actual send) would have hidden most of it
     assert fault["actual_ms"]["p50"] < fault["latency_ms"]["p50"]
     # 2. requests kept being issued during the freeze, up to the cap, and the rest were delayed
@@ -184,7 +184,8 @@ def test_stop_mid_run_is_quick_idempotent_and_leaves_no_worker(server, tmp_path)
     began = time.monotonic()
     stats = runner.stop(timeout=10)
     assert time.monotonic() - began < 6
-    assert runner.stop() is stats and not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert runner.stop() is stats
+    assert not psutil.pid_exists(pid)
     assert stats["totals"]["requests"] > 100 and stats["incomplete"] is False
     assert [e["kind"] for e in rc.events.all()][-2:] == ["load-stopped", "load-end"]
 

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lspfixtures import Built, build_and_profile, make_workspace  # noqa: E402
+from lspfixtures import Built, build_and_profile, make_workspace
 
 SERVER = [sys.executable, "-m", "lsp"]
 

@@ -1,32 +1,9 @@
 """End to end: the real server process, driven over stdio, on real profiles."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from lsprotocol import types
 from lspfixtures import marker_line
-
-
-def open_doc(client, path: Path) -> str:
-    uri = path.as_uri()
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="go", version=1, text=path.read_text())))
-    return uri
-
-
-async def hints(client, uri: str, lines: int = 1000) -> list[types.InlayHint]:
-    rng = types.Range(types.Position(0, 0), types.Position(lines, 0))
-    return await client.text_document_inlay_hint_async(
-        types.InlayHintParams(text_document=types.TextDocumentIdentifier(uri=uri), range=rng)) or []
-
-
-async def command(client, name: str, arg: dict | None = None):
-    return await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command=name, arguments=[arg] if arg is not None else None))
-
-
-def share_of(label: str) -> float:
-    return float(label.split()[1].rstrip("%"))
+from lsphelpers import command, hints, line_of, open_doc, ready, share_of
+from lsprotocol import types
 
 
 async def test_inlay_hints_top_line_is_the_cpu_hot_line(client, workspace):
@@ -39,15 +16,6 @@ async def test_inlay_hints_top_line_is_the_cpu_hot_line(client, workspace):
     for h in got:   # at the end of the line: never shifts code
         assert h.position.character == len(text[h.position.line])
         assert h.padding_left
-
-
-async def ready(client) -> list:
-    """A command that waits for the server's current load; returns the hot lines."""
-    return await command(client, "harness.hotLines", {"limit": 50})
-
-
-def line_of(h: types.InlayHint) -> int:
-    return h.position.line + 1
 
 
 async def test_code_lens_on_hot_functions(client, workspace):

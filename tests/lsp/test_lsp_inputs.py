@@ -1,38 +1,11 @@
 """End to end: path mapping, staleness, live pick-up of runs and bad input."""
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 
-from lsprotocol import types
 from lspfixtures import make_run, marker_line, rewrite_filenames
-from test_lsp_features import command, hints, line_of, open_doc, ready, share_of
-
-
-def change(client, uri: str, version: int, start: int, end: int, text: str) -> None:
-    """Replace lines [start, end) (0-based) with text."""
-    rng = types.Range(types.Position(start, 0), types.Position(end, 0))
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangePartial(range=rng, text=text)]))
-
-
-async def settings(client, **values) -> dict:
-    client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings={"harness": {"pollInterval": 0.2, **values}}))
-    return await command(client, "harness.status")
-
-
-async def until(predicate, what: str, timeout: float = 60.0) -> None:
-    """Wait for a condition the server reaches on its own (e.g. polling); the timeout only guards a hang."""
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.05)
-    try:
-        await asyncio.wait_for(loop(), timeout)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
+from lsphelpers import change, command, hints, line_of, open_doc, ready, settings, share_of, until
 
 
 async def test_trimpath_module_paths_map_through_go_mod(client, workspace):
@@ -165,3 +138,14 @@ async def test_broken_manifest_is_reported_and_skipped(client, workspace):
     assert sum("broken JSON" in m.message for m in client.messages) == 1
     good = json.loads((workspace / "runs" / "hot-20261122T110000Z" / "manifest.json").read_text())
     assert good["run_id"] == "hot-20261122T110000Z"
+
+
+async def test_invalid_settings_are_reported_and_defaulted(client, workspace):
+    uri = open_doc(client, workspace / "goprog" / "main.go")
+    await ready(client)
+    status = await settings(client, threshold="high", mode="everything", diagnosticsTopN=2)
+    assert status["sampleType"] == "cpu"
+    told = " ".join(m.message for m in client.messages)
+    assert "harness.threshold" in told and "harness.mode" in told and "own, flat, cum" in told
+    assert await hints(client, uri)
+    assert len(client.diagnostics[uri]) == 2

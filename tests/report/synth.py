@@ -51,11 +51,10 @@ def make_run(root: Path, name: str = "run-a", *, fault_hot: int = 600, with_load
                           "start_s": start + 0.1, "end_s": end - 0.9, "sample_types": ["samples/count", "cpu/nanoseconds"]})
     (run / "stats").mkdir()
     with open(run / "stats" / "containers.jsonl", "w") as f:
-        for t in range(10):
-            f.write(json.dumps({"t_s": t + 0.5, "service": "api", "cpu_pct": 30.0 if t < 5 else 20.0,
+        f.writelines(json.dumps({"t_s": t + 0.5, "service": "api", "cpu_pct": 30.0 if t < 5 else 20.0,
                                 "throttled_periods": 0 if t < 5 else 9, "throttled_ms": 0.0 if t < 5 else 250.0,
                                 "mem_bytes": (50 + t * 10) << 20, "mem_limit": 256 << 20, "rx_bytes": t * 1000,
-                                "tx_bytes": t * 2000, "restarts": 0, "oom_kills": 0}) + "\n")
+                                "tx_bytes": t * 2000, "restarts": 0, "oom_kills": 0}) + "\n" for t in range(10))
     if with_load:
         (run / "load").mkdir()
         with open(run / "load" / "history.jsonl", "w") as f:

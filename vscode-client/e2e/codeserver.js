@@ -89,7 +89,7 @@ class CodeServer {
   }
 
   /** The extension's output channel ("Harness") as code-server logged it. */
-  extensionLog() {
+  extensionLog(lines = 60) {
     const found = [];
     const walk = (d) => {
       for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
@@ -99,7 +99,7 @@ class CodeServer {
       }
     };
     walk(path.join(this.dataDir, "logs"));
-    return found.map((f) => `--- ${f}\n${fs.readFileSync(f, "utf8").split("\n").slice(-60).join("\n")}`).join("\n");
+    return found.map((f) => `--- ${f}\n${fs.readFileSync(f, "utf8").split("\n").slice(-lines).join("\n")}`).join("\n");
   }
 
   async stop() {

@@ -104,7 +104,8 @@ function probeLine(text) {
   // The inlay hint is rendered inside the line; its label carries a share ("34%").
   const hint = (rendered.match(/[\d.]+\s*\w*\s+\d+(\.\d+)?%|\d+(\.\d+)?%/) || [null])[0];
   const status = [...document.querySelectorAll(".statusbar-item")].map((i) => i.innerHTML).join(" ");
-  return { ok: true, top, lineNumber, shaded, gutter, hint, off: /eye-closed/.test(status), text: rendered };
+  const lenses = [...document.querySelectorAll(".monaco-editor .codelens-decoration")].map((l) => l.textContent).filter((t) => /\d%/.test(t));
+  return { ok: true, top, lineNumber, shaded, gutter, hint, lenses: lenses.length, off: /eye-closed/.test(status), text: rendered };
 }
 
 // ---- steps ----
@@ -157,6 +158,10 @@ async function main() {
     if (!fs.existsSync(p)) throw new Error(`${what} is missing: ${p}. Fix: ${fix}.`);
   }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  // Screenshots of an earlier run would pass for this one's: remove the files this test writes.
+  for (const f of fs.readdirSync(ARTIFACTS)) {
+    if (/^(\d\d-|failed-).*\.png$|^results\.json$/.test(f)) fs.rmSync(path.join(ARTIFACTS, f));
+  }
   const { ws, runs, built } = buildWorkspace();
   const file = process.env.HARNESS_E2E_FILE || "main.go";
   const hotText = process.env.HARNESS_E2E_HOT_TEXT || (built ? "// HOT" : null);
@@ -240,6 +245,10 @@ async function main() {
       const r = await waitInPage("an inlay hint with a share on the hot line", probeLine, lineText, (x) => x.ok && !!x.hint);
       log("inlay hint", r.hint);
     });
+    await check("code lens shows the function's cost", async () => {
+      const r = await waitInPage("a code lens with a share", probeLine, lineText, (x) => x.ok && x.lenses > 0);
+      log("code lenses", r.lenses);
+    });
     await shot("01-heat-light");
 
     await check("hover shows the breakdown", async () => {
@@ -289,14 +298,14 @@ async function main() {
 
     await check("Toggle Annotations hides and shows the heat", async () => {
       await runCommand("Harness: Toggle Annotations");
-      await waitInPage("the heat and hint to go and the status bar to show annotations off", probeLine, lineText, (r) => r.ok && !r.shaded && !r.hint && r.off);
+      await waitInPage("the heat, hint and lenses to go and the status bar to show annotations off", probeLine, lineText, (r) => r.ok && !r.shaded && !r.hint && r.lenses === 0 && r.off);
       await shot("05-toggled-off");
       await runCommand("Harness: Toggle Annotations");
       await waitInPage("the heat and hint to come back", probeLine, lineText, (r) => r.ok && r.shaded && !!r.hint && !r.off);
     });
 
     await check("Restart Server brings the heat back", async () => {
-      const started = () => (cs.extensionLog().match(/Server running:/g) || []).length;
+      const started = () => (cs.extensionLog(Infinity).match(/Server running:/g) || []).length;
       const before = started();
       await runCommand("Harness: Restart Server");
       const deadline = Date.now() + STEP_TIMEOUT;

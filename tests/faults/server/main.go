@@ -3,7 +3,7 @@
 //	GET  /                      "ok"
 //	GET  /bytes?n=N             N bytes (egress throughput of the container)
 //	POST /upload                reads the body, answers its length (ingress throughput)
-//	GET  /probe?addr=&n=&timeout_ms=&keepalive=   N sequential HTTP GETs from inside the
+//	GET  /probe?addr=&n=&timeout_ms=&keepalive=&gap_ms=   N sequential HTTP GETs from inside the
 //	                            container to addr; JSON: latencies (ms) and error classes
 //	GET  /udpsend?addr=&n=&tag=&gap_us=           N UDP datagrams (payload = tag) to addr
 //	GET  /push?addr=&n=         POSTs n bytes to addr/upload; answers bit/s
@@ -55,12 +55,16 @@ func probe(w http.ResponseWriter, r *http.Request) {
 	addr := r.URL.Query().Get("addr")
 	n := intArg(r, "n", 10)
 	timeout := time.Duration(intArg(r, "timeout_ms", 2000)) * time.Millisecond
+	gap := time.Duration(intArg(r, "gap_ms", 0)) * time.Millisecond
 	tr := &http.Transport{DisableKeepAlives: r.URL.Query().Get("keepalive") != "1"}
 	client := &http.Client{Transport: tr, Timeout: timeout}
 	lat := []float64{}
 	errs := map[string]int{}
 	errLat := []float64{}
 	for i := 0; i < n; i++ {
+		if i > 0 {
+			time.Sleep(gap)
+		}
 		t0 := time.Now()
 		resp, err := client.Get("http://" + addr + "/")
 		if err == nil {

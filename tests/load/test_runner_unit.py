@@ -1,0 +1,48 @@
+"""LoadRunner's bookkeeping without workers: live saturation events, latest(), config."""
+from __future__ import annotations
+
+import json
+
+from harness.load.runner import LoadRunner
+from harness.load.spec import LoadSpec, RateSegment, RequestSpec
+
+from .helpers import run_context
+
+
+def _runner(tmp_path, **kw):
+    rc = run_context(tmp_path, [("baseline", 0.0, 2.0), ("fault", 2.0, 4.0)])
+    spec = LoadSpec(model="open", url="http://127.0.0.1:1", requests=(RequestSpec("a", "GET", "/"),),
+                    rates=(("baseline", RateSegment(10, 10)), ("fault", RateSegment(20, 40))), **kw)
+    return LoadRunner(spec, rc, "http://127.0.0.1:1"), rc
+
+
+def _line(t, saturated, reasons=()):
+    return {"t_s": t, "gen_saturated": saturated, "gen_reasons": list(reasons), "rps": 1.0}
+
+
+def test_saturation_is_announced_once_when_it_starts_and_when_it_ends(tmp_path):
+    runner, rc = _runner(tmp_path)
+    assert runner.latest() is None
+    runner._write_history([_line(0.0, False), _line(1.0, True, ["generator CPU 97% of a core"]),
+                           _line(2.0, True, ["generator CPU 99% of a core"]), _line(3.0, False)])
+    events = [(e["kind"], e["t_s"], e["detail"]) for e in rc.events.all()]
+    assert events == [("load-generator-saturated", 1.0, "generator CPU 97% of a core"),
+                      ("load-generator-recovered", 3.0, "")]
+    assert runner.latest()["t_s"] == 3.0
+    runner.latest()["t_s"] = 99          # a copy: the display cannot change the runner's record
+    assert runner.latest()["t_s"] == 3.0
+
+
+def test_worker_config_carries_the_clock_phases_and_spec(tmp_path):
+    runner, rc = _runner(tmp_path, processes=2, raw_log=True)
+    cfg = runner._config()
+    assert cfg["mono_t0"] == rc.clock.mono_t0 and cfg["workers"] == 2
+    assert [p["name"] for p in cfg["phases"]] == ["baseline", "fault"]
+    assert LoadSpec.from_json(json.loads(json.dumps(cfg["spec"]))) == runner.spec
+    assert [p.rsplit("/", 1)[1] for p in cfg["raw_logs"]] == ["requests-0.jsonl.gz", "requests-1.jsonl.gz"]
+    assert runner._phase_rate("fault") == 30.0 and "baseline: 10/s, fault: 30/s" in runner._describe()
+
+
+def test_stop_before_start_is_harmless(tmp_path):
+    runner, _ = _runner(tmp_path)
+    assert runner.stop() == {} and runner.stop() == {}
