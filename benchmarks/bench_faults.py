@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from faults import helpers  # noqa: E402
-from faults.conftest import Env, helpers_wait  # noqa: E402
+from faults import helpers
+from faults.conftest import Env, helpers_wait
 
-from harness.faults.controller import FaultController  # noqa: E402
-from harness.faults.spec import FaultSpec, Peer  # noqa: E402
+from harness.faults.controller import FaultController
+from harness.faults.spec import FaultSpec, Peer
 
 D = {"distribution": "uniform", "correlation": 0.0}
 
@@ -64,7 +64,7 @@ def run(env, fc) -> list[dict]:
         base = statistics.median(lat(env, "peer_a", 150, keepalive))
         spec = FaultSpec(id=f"delay-{keepalive}", kind="delay", target="target", peer=peer,
                          params={"latency": 0.1, "jitter": 0.02, **D})
-        xs = with_fault(fc, spec, lambda: lat(env, "peer_a", 300, keepalive))
+        xs = with_fault(fc, spec, lambda ka=keepalive: lat(env, "peer_a", 300, ka))
         added = statistics.median(xs) - base
         rows.append({"fault": f"delay 100ms ±20ms (proxy, {'keep-alive' if keepalive else 'new conn/request'})",
                      "requested": 100.0, "measured": round(added, 2), "unit": "ms added (median)",
@@ -78,7 +78,7 @@ def run(env, fc) -> list[dict]:
     for direction, fn in (("egress", helpers.download_rate), ("ingress", helpers.upload_rate)):
         spec = FaultSpec(id=f"rate-{direction}", kind="rate", target="target", direction=direction,
                          params={"rate": 1_000_000, "burst": 0, "queue": 0.4})
-        got = with_fault(fc, spec, lambda: fn(env.ip("target"), 500_000))
+        got = with_fault(fc, spec, lambda f=fn: f(env.ip("target"), 500_000))
         rows.append({"fault": f"rate 1 Mbit/s {direction} (tbf{'+IFB' if direction == 'ingress' else ''})",
                      "requested": 1000.0, "measured": round(got / 1000, 1), "unit": "kbit/s",
                      "error_pct": round(abs(got / 1e6 - 1) * 100, 2)})
@@ -136,6 +136,10 @@ def main() -> int:
             fc.revert_all()
     finally:
         env.close()
+        try:
+            client.images.remove(image, force=True)
+        except Exception:
+            pass
     from rich.console import Console
     from rich.table import Table
     t = Table(title=f"Fault precision on this host ({time.monotonic() - t0:.0f} s)")

@@ -10,7 +10,9 @@ workspace whose go.mod module owns most of the frames. Then, in one run:
   2. the server (a real `python -m lsp` process over stdio): time from
      `initialize` (with the file as its profile) to the first inlay-hint
      response on the hottest file;
-  3. hover latency over 1,000 requests on that file (p50, p99);
+  3. hover latency over 1,000 requests on that file (p50, p99) once the
+     server's background work (call edges) is done, and the hovers sampled
+     every 50 ms while it was running;
   4. the server's peak RSS (VmHWM).
 Figures are printed side by side; nothing is asserted.
 """
@@ -155,20 +157,34 @@ async def bench_server(path: Path, ws: Path, hovers: int) -> dict:
         types.InlayHintParams(text_document=types.TextDocumentIdentifier(uri=uri), range=rng))
     t_hints = time.perf_counter()
     lines = sorted({h.position.line for h in hints or []}) or [1]
-    lat = []
-    for i in range(hovers):
-        pos = types.Position(lines[i % len(lines)], 2)
+    doc = types.TextDocumentIdentifier(uri=uri)
+
+    async def hover(i: int) -> tuple[float, str]:
         t0 = time.perf_counter()
-        await client.text_document_hover_async(
-            types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=pos))
-        lat.append(time.perf_counter() - t0)
+        res = await client.text_document_hover_async(
+            types.HoverParams(text_document=doc, position=types.Position(lines[i % len(lines)], 2)))
+        return time.perf_counter() - t0, (res.contents.value if res else "")
+
+    # While the server computes call edges in the background, hovers say so; sample those first.
+    warm_lat, i = [], 0
+    while True:
+        dt, text = await hover(i)
+        i += 1
+        if "still being computed" not in text:
+            break
+        warm_lat.append(dt)
+        await asyncio.sleep(0.05)
+    t_warm = time.perf_counter()
+    lat = [(await hover(k))[0] for k in range(hovers)]
     peak = vm_hwm_mb(server_pid)
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    lat_sorted = sorted(lat)
-    return {"first_hints_from_initialize_s": t_hints - t_init, "first_hints_from_spawn_s": t_hints - t_start,
-            "hints": len(hints or []), "hover_first_ms": lat[0] * 1e3,
+    lat_sorted, warm_sorted = sorted(lat), sorted(warm_lat) or [float("nan")]
+    return {"edges_ready_after_hints_s": t_warm - t_hints, "warm_hovers": len(warm_lat),
+            "warm_p50_ms": warm_sorted[len(warm_sorted) // 2] * 1e3, "warm_max_ms": warm_sorted[-1] * 1e3,
+            "first_hints_from_initialize_s": t_hints - t_init, "first_hints_from_spawn_s": t_hints - t_start,
+            "hints": len(hints or []),
             "hover_p50_ms": lat_sorted[len(lat) // 2] * 1e3,
             "hover_p99_ms": lat_sorted[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3, "server_peak_mb": peak}
 
@@ -197,7 +213,10 @@ def main() -> None:
     print(f"{'  (server incl. process start, s)':44} {'':>20} {res['first_hints_from_spawn_s']:>14.2f}")
     print(f"{'peak RSS (MB)':44} {pprof_peak:>20.0f} {res['server_peak_mb']:>14.0f}")
     print(f"{'inlay hints on the hottest file':44} {'':>20} {res['hints']:>14}")
-    print(f"{'hover: first request (ms, computes edges)':44} {'':>20} {res['hover_first_ms']:>14.1f}")
+    print(f"{'call edges ready after first hints (s)':44} {'':>20} {res['edges_ready_after_hints_s']:>14.2f}")
+    during = f"hover during that, p50 / max (ms, n={res['warm_hovers']})"
+    print(f"{during:44} {'':>20} "
+          f"{res['warm_p50_ms']:>6.1f} / {res['warm_max_ms']:.1f}")
     print(f"{f'hover p50 over {args.hovers} (ms)':44} {'':>20} {res['hover_p50_ms']:>14.2f}")
     print(f"{f'hover p99 over {args.hovers} (ms)':44} {'':>20} {res['hover_p99_ms']:>14.2f}")
     print(f"ratio server/pprof: {res['first_hints_from_initialize_s'] / pprof_wall:.2f}")

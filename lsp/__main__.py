@@ -15,6 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_file:
         logging.basicConfig(filename=args.log_file, level=logging.DEBUG,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Background work (call edges of huge profiles) holds the GIL in long stretches; a short switch
+    # interval hands it back to the request loop sooner.
+    sys.setswitchinterval(0.001)
     from lsp.server import build_server
     build_server().start_io()
     return 0

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsp.pathmap import PathMapper
-from lsp.pprof import Profile, ProfileError, function_costs, line_costs, neighbours, neighbours_ready
+from lsp.pprof import (
+    Profile,
+    ProfileError,
+    function_costs,
+    line_costs,
+    neighbours,
+    neighbours_ready,
+    own_costs,
+)
 
 # Call edges of profiles with more distinct stacks than this are computed in the background.
 SYNC_EDGES_LIMIT = 50_000
@@ -27,6 +35,13 @@ class Source:
     phase: str = ""
     kind: str = ""
     cache: dict = field(default_factory=dict, repr=False)
+
+    def quick_costs(self, index: int, mode: str) -> dict:
+        """What the mode needs, as cheaply as possible: in own mode on a large profile, the own
+        column alone (flat and cum 0 until `costs` has run, e.g. in the background)."""
+        if index in self.cache or mode != "own" or len(self.profile.stacks) <= SYNC_EDGES_LIMIT:
+            return self.costs(index)
+        return own_costs(self.profile, index, self.mapper.is_own)
 
     def costs(self, index: int) -> dict:
         """line_costs with own-code attribution, computed once per sample index."""
@@ -47,6 +62,13 @@ class LineEntry:
     own: int
     label: str
     filename: str         # the name in the profile
+    diff: bool = False
+
+    @property
+    def weight(self) -> float:
+        """What ranks and colours a line: |value|, or |share change| when comparing (the two
+        profiles may cover different durations, so shares compare better than raw values)."""
+        return abs(self.share) if self.diff else abs(self.value)
 
 
 @dataclass
@@ -66,7 +88,7 @@ class Analysis:
     def ranked(self, limit: int | None = None) -> list[tuple[Path, LineEntry]]:
         """Lines by decreasing |value| (the hottest first; in diff mode the biggest change first)."""
         rows = [(p, e) for p, per in self.lines.items() for e in per.values() if e.value]
-        rows.sort(key=lambda r: (-abs(r[1].value), str(r[0]), r[1].line))
+        rows.sort(key=lambda r: (-r[1].weight, str(r[0]), r[1].line))
         return rows if limit is None else rows[:limit]
 
 
@@ -95,7 +117,7 @@ def _raw(sources: list[Source], sample_type: str | None, mode: str):
         indices.append(idx)
         name, unit = src.profile.sample_types[idx]
         total += src.profile.total(idx)
-        for (filename, line), cost in src.costs(idx).items():
+        for (filename, line), cost in src.quick_costs(idx, mode).items():
             path = src.mapper.resolve(filename)
             if path is None:
                 continue
@@ -134,9 +156,10 @@ def build_analysis(sources: list[Source], sample_type: str | None, mode: str,
         if not value and not diff:
             continue
         func, flat, cum, own, filename = detail.get(key, ("", 0, 0, 0, ""))
-        entry = LineEntry(line, func, value, share, flat, cum, own, label(value, share, unit, diff), filename)
+        entry = LineEntry(line, func, value, share, flat, cum, own, label(value, share, unit, diff), filename,
+                          diff)
         analysis.lines.setdefault(path, {})[line] = entry
-        analysis.max_abs = max(analysis.max_abs, abs(value))
+        analysis.max_abs = max(analysis.max_abs, entry.weight)
     return analysis
 
 
@@ -208,7 +231,12 @@ def line_detail(analysis: Analysis, path: Path, line: int, top: int = 5) -> Line
         prof = src.profile
         for i, (t, unit) in enumerate(prof.sample_types):
             if i not in src.cache and len(prof.stacks) > SYNC_EDGES_LIMIT:
-                continue    # being computed in the background (warm_edges)
+                # being computed in the background (warm_edges); meanwhile what the view has
+                entry = analysis.lines.get(path, {}).get(line)
+                if i == analysis.indices[n] and entry is not None and not analysis.diff:
+                    per_type.append((t, unit, entry.flat, entry.cum, prof.total(i), entry.own))
+                    function = function or entry.function
+                continue
             cost = src.costs(i).get((filename, line))
             if cost is not None:
                 per_type.append((t, unit, cost.flat, cost.cum, prof.total(i), cost.own))

@@ -73,8 +73,10 @@ def inlay_hints(placed: list[Placed], analysis: Analysis, current: list[str],
             continue
         text = p.entry.label + (" (stale)" if p.stale else "")
         char = len(current[p.line]) if p.line < len(current) else 0
-        tip = f"{p.entry.function}: flat {format_value(p.entry.flat, analysis.unit)}, " \
-              f"cum {format_value(p.entry.cum, analysis.unit)} ({_what(analysis)})"
+        e = p.entry
+        parts = [f"{name} {format_value(v, analysis.unit)}" for name, v in
+                 (("own", e.own), ("flat", e.flat), ("cum", e.cum)) if v or e.flat or e.cum]
+        tip = f"{e.function}: {', '.join(parts)} ({_what(analysis)})"
         hints.append(types.InlayHint(position=types.Position(p.line, char), label=text,
                                      padding_left=True, tooltip=tip))
     return hints
@@ -85,7 +87,7 @@ def heat_payload(uri: str, version: int | None, placed: list[Placed], analysis: 
     if analysis is not None:
         top = analysis.max_abs or 1.0
         for p in placed:
-            lines.append({"line": p.line, "heat": min(1.0, abs(p.entry.value) / top),
+            lines.append({"line": p.line, "heat": min(1.0, p.entry.weight / top),
                           "value": p.entry.value, "share": p.entry.share, "label": p.entry.label,
                           "stale": p.stale})
     return {"uri": uri, "version": version, "sampleType": analysis.sample_type if analysis else None,

@@ -186,7 +186,7 @@ class HarnessServer(LanguageServer):
             placed, current = self.placed_for(uri) if uri in self.workspace.text_documents else \
                 (place(a.lines[path], self.view.baselines.get(path), None, self.settings.staleMode), None)
             rows.extend((uri, p, current) for p in placed if p.entry.value and abs(p.entry.share) >= threshold)
-        rows.sort(key=lambda r: (-abs(r[1].entry.value), r[0], r[1].line))
+        rows.sort(key=lambda r: (-r[1].entry.weight, r[0], r[1].line))
         return rows if limit is None else rows[:limit]
 
     def publish_diagnostics(self) -> None:

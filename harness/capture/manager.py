@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from harness.errors import HarnessError
 from harness.runctx import PhaseWindow, RunContext, ServiceInfo
 
 SNAPSHOT_KINDS = ("heap", "goroutine")          # the state at the phase end
-DELTA_KINDS = ("allocs", "block", "mutex")      # cumulative counters: end snapshot minus start snapshot
+DELTA_KINDS = ("allocs", "block", "mutex")
+STOP_WAIT_S = 120.0   # stop() waits at most this long, in all, for trace and perf conversions      # cumulative counters: end snapshot minus start snapshot
 
 
 class CaptureManager:
@@ -28,7 +30,6 @@ class CaptureManager:
         self.spec = spec or CaptureSpec()
         self.rc = rc
         self.go = go_binary()
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="capture")
         self._lock = threading.Lock()
         self._cpu: dict[tuple[str, str], Future] = {}
         self._before: dict[tuple[str, str, str], Future] = {}
@@ -87,7 +88,7 @@ class CaptureManager:
         tspec, pspec = self.spec.trace, self.spec.perf
         if tspec and phase.name in tspec.phases:
             for svc in self.pprof_services():
-                self._background.append(self._pool.submit(self._trace_window, svc, phase))
+                self._background.append(_spawn(self._trace_window, svc, phase))
         if pspec and phase.name in pspec.phases:
             for svc in self.perf_services():
                 self._start_perf(svc, phase)
@@ -98,9 +99,9 @@ class CaptureManager:
         jobs = []
         if self.spec.wants_phase(phase.name):
             for svc in self.pprof_services():
-                jobs += [self._pool.submit(self._snapshot, svc, phase, k) for k in SNAPSHOT_KINDS
+                jobs += [_spawn(self._snapshot, svc, phase, k) for k in SNAPSHOT_KINDS
                          if k in self.spec.pprof]
-                jobs += [self._pool.submit(self._delta, svc, phase, k) for k in DELTA_KINDS
+                jobs += [_spawn(self._delta, svc, phase, k) for k in DELTA_KINDS
                          if k in self.spec.pprof]
         for svc in self.perf_services():
             self._stop_perf(svc, phase)
@@ -126,9 +127,9 @@ class CaptureManager:
             except HarnessError:
                 pass
         self._perf.clear()
+        deadline = time.monotonic() + STOP_WAIT_S
         for job in self._background:
-            _wait(job, 180)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            _wait(job, max(0.1, deadline - time.monotonic()))
         if self._sampler is not None:
             self._sampler.stop()
             ticks = max(1, self._sampler.ticks)
@@ -145,10 +146,10 @@ class CaptureManager:
                 self._failed(svc.name, phase.name, "cpu", f"phase lasts {phase.duration:.1f}s; a CPU "
                              f"window needs at least 1s plus cpu_margin {self.spec.cpu_margin:g}s")
             else:
-                self._cpu[(phase.name, svc.name)] = self._pool.submit(self._fetch, svc, "cpu", seconds)
+                self._cpu[(phase.name, svc.name)] = _spawn(self._fetch, svc, "cpu", seconds)
         for kind in DELTA_KINDS:
             if kind in self.spec.pprof:
-                self._before[(phase.name, svc.name, kind)] = self._pool.submit(self._fetch, svc, kind)
+                self._before[(phase.name, svc.name, kind)] = _spawn(self._fetch, svc, kind)
 
     def _fetch(self, svc: ServiceInfo, kind: str, seconds: int | None = None) -> pprof.Snapshot:
         sent = self.rc.clock.now()
@@ -207,7 +208,8 @@ class CaptureManager:
 
     # -- trace ----------------------------------------------------------------------------
     def _trace_window(self, svc: ServiceInfo, phase: PhaseWindow) -> None:
-        seconds = int(self.spec.trace.seconds or (phase.duration - self.spec.cpu_margin))
+        room = phase.duration - self.spec.cpu_margin        # one trace at a time: stay inside the phase
+        seconds = int(min(self.spec.trace.seconds or room, room))
         if seconds < 1:
             self._failed(svc.name, phase.name, "trace", f"phase lasts {phase.duration:.1f}s, too short")
             return
@@ -260,14 +262,14 @@ class CaptureManager:
         rec = self._perf.pop((phase.name, svc.name), None)
         if rec is not None:
             rec.interrupt()
-            self._background.append(self._pool.submit(self._convert_perf, svc, phase, rec))
+            self._background.append(_spawn(self._convert_perf, svc, phase, rec))
 
     def _convert_perf(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording) -> None:
         out = rec.out.parent / "perf.pb.gz"
         try:
             rec.stop()
             info = convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock,
-                           frequency=rec.frequency, go=self.go)
+                           frequency=rec.frequency, go=self.go, window=(rec.start_s, rec.end_s))
         except HarnessError as e:
             self._failed(svc.name, phase.name, "perf", e.render())
             return
@@ -288,6 +290,21 @@ def _origin(pprof_url: str) -> str:
         if base.endswith(suffix):
             return base[: -len(suffix)]
     return base
+
+
+def _spawn(fn, *args) -> Future:
+    """Run fn(*args) in a daemon thread: a CPU or trace request still in flight when the run is
+    interrupted must not keep the harness from exiting."""
+    fut: Future = Future()
+
+    def body():
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as e:  # noqa: BLE001 - handed to whoever waits on the future
+            fut.set_exception(e)
+
+    threading.Thread(target=body, name=f"capture-{getattr(fn, '__name__', 'job')}", daemon=True).start()
+    return fut
 
 
 def _wait(job: Future, timeout: float) -> None:

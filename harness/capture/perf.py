@@ -260,11 +260,19 @@ def _exe_path(pid: int) -> str:
 
 
 def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
-            go: str = "go", timeout: float = 120.0) -> dict:
-    """perf.data -> pprof at `out`; returns {samples, first_s, last_s, symbolized}."""
+            go: str = "go", timeout: float = 120.0, window: tuple[float, float] | None = None) -> dict:
+    """perf.data -> pprof at `out`; returns {samples, first_s, last_s, symbolized, outside_window}.
+
+    With `window` (run clock), samples outside it are left out: perf keeps sampling for a
+    moment after SIGINT when the machine is busy, and those samples belong to the next phase.
+    """
     res = proc.run(["perf", "script", "-i", str(data), "-F", "comm,pid,tid,time,period,ip,sym,symoff,dso",
                     "--ns"], timeout=timeout, what="perf script could not read the recording")
-    samples = parse_script(res.stdout)
+    parsed = parse_script(res.stdout)
+    samples = parsed
+    if window is not None:
+        lo, hi = clock.mono_t0 + window[0], clock.mono_t0 + window[1]
+        samples = [s for s in parsed if lo <= s.t_mono <= hi]
     resolve, symbolized = None, False
     binary = f"/proc/{pid}/exe"
     if exe and os.path.exists(binary):
@@ -278,7 +286,7 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
     msg = to_profile(samples, mono_t0=clock.mono_t0, wall_t0=clock.wall_t0,
                      period_ns=int(1e9 / frequency), resolve=resolve, main_dso=exe)
     out.write_bytes(gzip.compress(msg.SerializeToString()))
-    return {"samples": len(samples), "symbolized": symbolized,
+    return {"samples": len(samples), "symbolized": symbolized, "outside_window": len(parsed) - len(samples),
             "first_s": clock.at(samples[0].t_mono) if samples else None,
             "last_s": clock.at(samples[-1].t_mono) if samples else None}
 

@@ -108,7 +108,7 @@ def _probe(name: str) -> Capability:
             c = docker.from_env(timeout=10)
             v = c.version()
             return Capability(name, True, f"engine {v.get('Version')} (API {v.get('ApiVersion')})")
-        except Exception as e:  # noqa: BLE001 - any failure means "not usable"
+        except Exception as e:
             return Capability(name, False, f"{type(e).__name__}: {str(e)[:120]}",
                               "start the Docker engine (dockerd) and check `docker info`")
     if name == "compose":
@@ -133,7 +133,7 @@ def _probe(name: str) -> Capability:
     raise KeyError(name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def probe(name: str) -> Capability:
     return _probe(name)
 

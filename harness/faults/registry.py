@@ -1,9 +1,12 @@
 """The fault-kind registry: one small class per kind, registered by name (toxiproxy style)."""
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-_KINDS: dict[str, "Kind"] = {}
+if TYPE_CHECKING:
+    from harness.faults.steps import Plan
+
+_KINDS: dict[str, Kind] = {}
 
 
 class Kind:
@@ -31,7 +34,7 @@ class Kind:
         """Why `backend` cannot do this fault with these parameters, or None if it can."""
         return None
 
-    def build(self, backend: str, spec, target) -> "Plan":
+    def build(self, backend: str, spec, target) -> Plan:
         """The plan (do steps + undo steps) for this fault on `backend`."""
         raise NotImplementedError
 
@@ -46,7 +49,7 @@ def register(cls: type[Kind]) -> type[Kind]:
 def kinds() -> dict[str, Kind]:
     """All registered kinds by name (importing the kind modules on first use)."""
     if not _KINDS:
-        from harness.faults import kinds as _k  # noqa: F401  (registers every kind)
+        from harness.faults import kinds as _k  # registers every kind
         _k.load_all()
     return dict(_KINDS)
 

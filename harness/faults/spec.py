@@ -56,7 +56,7 @@ class FaultSpec:
                 "backend": self.backend, "allow_skip": self.allow_skip, "params": dict(self.params)}
 
     @classmethod
-    def from_json(cls, d: dict) -> "FaultSpec":
+    def from_json(cls, d: dict) -> FaultSpec:
         peer = Peer(**d["peer"]) if d.get("peer") else None
         return cls(id=d["id"], kind=d["kind"], target=d["target"], params=dict(d.get("params") or {}),
                    peer=peer, direction=d.get("direction", "egress"), backend=d.get("backend", "auto"),

@@ -58,6 +58,7 @@ class StepRunner:
 
     def __init__(self, docker_client=None):
         self._docker = docker_client
+        self._pids: dict[str, int] | None = None     # container -> pid, only during undo()
 
     @property
     def docker(self):
@@ -69,6 +70,8 @@ class StepRunner:
     # -- helpers ------------------------------------------------------------------------------
     def pid(self, container: str) -> int:
         import docker.errors
+        if self._pids is not None and container in self._pids:
+            return self._pids[container]
         try:
             c = self.docker.containers.get(container)
         except docker.errors.NotFound:
@@ -76,6 +79,8 @@ class StepRunner:
         state = c.attrs.get("State", {})
         if not state.get("Running") or not state.get("Pid"):
             raise ContainerGone(container)
+        if self._pids is not None:
+            self._pids[container] = int(state["Pid"])
         return int(state["Pid"])
 
     def ns(self, container: str, argv: list[str], *, check: bool = True, what: str | None = None):
@@ -92,14 +97,24 @@ class StepRunner:
     def undo(self, steps: list[dict]) -> list[str]:
         """Run every undo step; failures are collected, never stop the rest."""
         failures = []
+        self._pids = {}          # undo steps have no docker calls that move a container's PID
+        try:
+            self._undo(steps, failures)
+        finally:
+            self._pids = None
+        return failures
+
+    def _undo(self, steps: list[dict], failures: list[str]) -> None:
         for step in steps:
+            if step["op"] == "docker":
+                self._pids = {}
             try:
                 self.run(step)
             except ContainerGone:
                 log.debug("undo %s: container gone, nothing left to revert", step["op"])
             except HarnessError as e:
                 failures.append(e.render())
-            except Exception as e:  # noqa: BLE001 - an undo step must never stop the others
+            except Exception as e:
                 failures.append(f"{step['op']}: {type(e).__name__}: {e}")
         return failures
 
@@ -116,10 +131,11 @@ class StepRunner:
         root = next((q for q in self.qdiscs(s["container"], s["dev"]) if q.get("root")), None)
         if root is None or (root.get("handle") in ("0:", None) and root.get("kind") in DEFAULT_ROOT_KINDS):
             return
-        raise HarnessError(f"{s['dev']} in the target already has a root qdisc the harness did not create",
+        raise HarnessError(f"{s['dev']} in the target already has a root qdisc that is not the kernel default "
+                           "(the harness did not create it for this fault)",
                            where=s["container"][:12], seen=f"root qdisc {root.get('kind')} handle {root.get('handle')}",
-                           hint="the harness never replaces qdiscs it did not create: remove it, or use "
-                                "backend: proxy or a peer-scoped fault")
+                           hint="a qdisc is never replaced: one root-qdisc fault per interface at a time; "
+                                "remove the other qdisc, move one fault to another phase, or use backend: proxy")
 
     def _op_tc_release_root(self, s: dict) -> None:
         root = next((q for q in self.qdiscs(s["container"], s["dev"]) if q.get("root")), None)

@@ -67,6 +67,10 @@ def resolve(rc, spec, docker_client) -> Target:
     base = dict(fault_id=spec.id, service=spec.target, container=info.container_id, run_dir=rc.run_dir,
                 tag=tag, pid=int(attrs.get("State", {}).get("Pid") or info.pid or 0),
                 host_config=dict(attrs.get("HostConfig") or {}))
+    from harness.faults import registry
+    kind = registry.get(spec.kind)
+    if kind is not None and not kind.network:
+        return Target(**base, ip=next(iter(nets.values()), None))
     peer = spec.peer
     if peer is None:
         ip = next(iter(nets.values()), None)

@@ -34,10 +34,10 @@ def owner_alive(pid: int, create_time: float | None) -> bool:
         return False
 
 
-def take_over(run_dir: Path, project: str) -> None:
+def take_over(run_dir: Path, project: str, runner=None) -> None:
     from harness.faults.ledger import revert_open
     t0 = time.monotonic()
-    done = revert_open(run_dir, log=log.info)
+    done = revert_open(run_dir, runner=runner, log=log.info)
     log.info("reverted %d fault(s) in %.2fs", len(done), time.monotonic() - t0)
     try:
         from harness.env.cleanup import cleanup_project
@@ -47,7 +47,7 @@ def take_over(run_dir: Path, project: str) -> None:
     try:
         removed = cleanup_project(project)
         log.info("environment of %s removed: %s", project, removed)
-    except Exception as e:  # noqa: BLE001 - report and exit; `harness clean` is the fallback
+    except Exception as e:
         log.error("environment teardown of %s failed: %s", project, e)
 
 
@@ -67,7 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, f: stopping.append(s))
-    from harness.faults.steps import write_pidfile
+    from harness.faults.steps import StepRunner, write_pidfile
+    runner = StepRunner()
+    try:
+        runner.docker.ping()            # connect now: taking over must not wait for imports
+    except Exception as e:  # noqa: BLE001 - docker steps will report it when they run
+        log.info("Docker engine not reachable yet: %s", e)
+    import harness.faults.ledger  # noqa: F401
     (args.run_dir / "faults").mkdir(parents=True, exist_ok=True)
     write_pidfile(args.run_dir / "faults" / "watchdog.pid")
     log.info("watching pid %s for %s", args.owner_pid, args.run_dir)
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if ctime is None or not owner_alive(args.owner_pid, ctime):
             log.info("owner pid %s is gone: reverting faults and tearing down", args.owner_pid)
-            take_over(args.run_dir, args.project)
+            take_over(args.run_dir, args.project, runner)
             return 0
         time.sleep(POLL)
 

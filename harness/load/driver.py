@@ -1,9 +1,10 @@
 """The Locust side of the load worker. Imported ONLY in the child process: `import locust`
 monkey-patches the whole process with gevent.
 
-Open model: one Locust FastHttpUser whose task walks the arrival schedule and spawns each
-request at its intended time into a gevent pool of `max_inflight` slots (the cap); requests
-go through the user's FastHttpSession, so Locust's request event and statistics see them.
+Open model: one Locust FastHttpUser whose task walks the arrival schedule and hands each
+request at its intended time to one of up to `max_inflight` sender greenlets (the cap);
+requests go through the user's FastHttpSession, so Locust's request event and statistics
+see them.
 Closed model: Locust's own runner spawns `users` users (generated from `requests:`, or the
 user's locustfile). Both record every request through one request-event listener into the
 Recorder's HdrHistograms, with the intended send time passed in the request context.
@@ -20,7 +21,7 @@ import time
 
 import gevent
 import gevent.event
-import gevent.pool
+import gevent.queue
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from locust.exception import StopUser
@@ -32,8 +33,6 @@ from harness.load.spec import LoadSpec, RequestSpec
 INTENDED_KEY = "harness_intended_mono"
 TICK_SLACK_S = 0.05
 PROBE_S = 0.01             # the event-loop probe's sleep
-SPIN_S = 0.0011             # gevent timers are up to ~1 ms late: yield-spin the last stretch
-SPIN_BUDGET_S = 0.03        # at most 3% of a core per second spent spinning
 
 
 class Picker:
@@ -57,55 +56,105 @@ def send(client, req: RequestSpec, intended_mono: float | None = None) -> None:
                    headers=dict(req.headers) if req.headers else None, context=context)
 
 
+class Senders:
+    """Up to `cap` sender greenlets fed by a queue; a request waits in the queue only for a
+    sender to wake up. Cheaper than a new greenlet per request, and it keeps the cap."""
+
+    def __init__(self, cap: int, client):
+        self.cap, self.client = cap, client
+        self.inflight = 0
+        self.idle = 0
+        self.queue = gevent.queue.Queue()
+        self.greenlets: list = []
+        self.free = gevent.event.Event()
+        self.free.set()
+        self.empty = gevent.event.Event()
+        self.empty.set()
+
+    def full(self) -> bool:
+        return self.inflight >= self.cap
+
+    def submit(self, req: RequestSpec, intended_mono: float) -> None:
+        self.inflight += 1
+        self.empty.clear()
+        if self.inflight >= self.cap:
+            self.free.clear()
+        if self.idle == 0 and len(self.greenlets) < self.cap:
+            self.greenlets.append(gevent.spawn(self._serve))
+        self.queue.put((req, intended_mono))
+
+    def _serve(self) -> None:
+        while True:
+            self.idle += 1
+            item = self.queue.get()
+            self.idle -= 1
+            if item is None:
+                return
+            try:
+                send(self.client, *item)
+            finally:
+                self.inflight -= 1
+                self.free.set()
+                if self.inflight == 0:
+                    self.empty.set()
+
+    def wait_free(self, timeout: float) -> None:
+        self.free.wait(timeout)
+
+    def join(self, timeout: float) -> None:
+        self.empty.wait(timeout)
+
+    def kill(self) -> None:
+        gevent.killall(self.greenlets, block=True, timeout=1.0)
+
+
 class Worker:
     def __init__(self, cfg: dict, emit):
         self.cfg = cfg
         self.emit = emit
         self.spec = LoadSpec.from_json(cfg["spec"])
-        self.t0 = float(cfg["mono_t0"])
         self.index, self.workers = int(cfg["index"]), int(cfg["workers"])
-        self.phases = PhaseTable([Phase(p["name"], p["start_s"], p["end_s"]) for p in cfg["phases"]])
+        self.t0 = time.monotonic()
+        self.phases = PhaseTable([])
         self.rate = RateFunction(self.spec, self.phases)
-        raw = RawLog(cfg["raw_log"]) if cfg.get("raw_log") else None
-        self.rec = Recorder(self.phases, basis=self.spec.latency_basis, sig=self.spec.precision, raw=raw)
+        self.rec = Recorder(self.phases, basis=self.spec.latency_basis, sig=self.spec.precision)
         self.stopping = gevent.event.Event()
         self.done = gevent.event.Event()
-        self.pool = gevent.pool.Pool(self.spec.max_inflight)
+        self.senders: Senders | None = None
         self.skipped_late_start = 0
         self.loop_started = False
         self.waiting_since: float | None = None
-        self.spin_budget = SPIN_BUDGET_S
         self.loop_late = 0.0
         self.cpu_log: list[list] = []
         self.env: Environment | None = None
+
+    def prepare(self) -> None:
+        """Everything slow, before the timeline is known: Locust users and environment."""
+        self.env = Environment(user_classes=self.user_classes(), host=self.cfg["target_url"],
+                               stop_timeout=min(self.spec.timeout, 5.0))
+        self.env.events.request.add_listener(self.on_request)
+        self.env.create_local_runner()
+
+    def set_timeline(self, go: dict) -> None:
+        """The run's clock and phase windows (the runner's go message)."""
+        self.t0 = float(go["mono_t0"])
+        self.phases = PhaseTable([Phase(p["name"], p["start_s"], p["end_s"]) for p in go["phases"]])
+        self.rate = RateFunction(self.spec, self.phases)
+        raw = RawLog(go["raw_log"]) if go.get("raw_log") else None
+        self.rec = Recorder(self.phases, basis=self.spec.latency_basis, sig=self.spec.precision, raw=raw)
 
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> float:
         return time.monotonic() - self.t0
 
     def sleep_until(self, t: float) -> bool:
-        """Sleep until run time t; False if told to stop meanwhile.
-
-        gevent's timers wake up to a millisecond late; the last SPIN_S before t is spent
-        yielding in a loop instead, within a CPU budget of SPIN_BUDGET_S per second, so the
-        spin never costs more than a few percent of a core.
-        """
-        wait = t - self.now() - SPIN_S
+        """Sleep until run time t; False if told to stop meanwhile. gevent's timers wake up
+        to about a millisecond late: that lateness is measured (lag_ms), not hidden."""
+        wait = t - self.now()
         if wait > 0.1:
-            if self.stopping.wait(wait):
-                return False
-        elif wait > 0:
+            return not self.stopping.wait(wait)
+        if wait > 0:
             gevent.sleep(wait)           # cheaper than an Event wait; stop is checked below
-        if self.spin_budget > 0:
-            started = time.monotonic()
-            deadline = self.t0 + t
-            while time.monotonic() < deadline:
-                gevent.sleep(0)
-            self.spin_budget -= time.monotonic() - started
-        else:
-            wait = t - self.now()
-            if wait > 0:
-                gevent.sleep(wait)
         return not self.stopping.is_set()
 
     # -- Locust ------------------------------------------------------------------------------
@@ -140,7 +189,15 @@ class Worker:
 
                 @task
                 def arrivals(self):
-                    worker.arrival_loop(self.client, picker)
+                    try:
+                        worker.arrival_loop(self.client, picker)
+                    except Exception as e:
+                        worker.emit({"type": "error", "what": f"the open-model loop failed: {e!r}",
+                                     "where": f"load worker {worker.index}",
+                                     "hint": f"see load/worker-{worker.index}.log"})
+                        raise
+                    finally:
+                        worker.done.set()
                     raise StopUser()
             return [OpenModelUser]
 
@@ -165,7 +222,8 @@ class Worker:
         drop = self.spec.overflow == "drop"
         begin = self.now()
         cap_release = -math.inf
-        rec, pool = self.rec, self.pool
+        rec = self.rec
+        pool = self.senders = Senders(self.spec.max_inflight, client)
         for t in ArrivalSchedule(self.rate, index=self.index, workers=self.workers):
             if t < begin - 0.001:
                 self.skipped_late_start += 1
@@ -178,7 +236,7 @@ class Worker:
                     continue
                 self.waiting_since = t
                 while pool.full():
-                    pool.wait_available(timeout=0.2)
+                    pool.wait_free(timeout=0.2)
                     if self.stopping.is_set():
                         return self._drain()
                 self.waiting_since = None
@@ -189,7 +247,7 @@ class Worker:
             else:
                 rec.note_lag(t, now - t)
             rec.note_sent(t, now)
-            pool.spawn(send, client, picker.pick(), self.t0 + t)
+            pool.submit(picker.pick(), self.t0 + t)
         self._drain()
 
     def backlog(self) -> int:
@@ -202,15 +260,21 @@ class Worker:
 
     def _drain(self) -> None:
         grace = self.cfg.get("stop_grace", 2.0) if self.stopping.is_set() else self.spec.timeout + 1.0
-        self.pool.join(timeout=grace)
-        self.pool.kill(block=True, timeout=1.0)
+        if self.senders is not None:
+            self.senders.join(timeout=grace)
+            self.senders.kill()
         self.done.set()
+
+    def inflight(self) -> int:
+        return self.senders.inflight if self.senders is not None else 0
 
     # -- closed model ------------------------------------------------------------------------
     def closed_loop(self) -> None:
         if self.sleep_until(self.phases.start_s):
-            users = max(1, round(self.spec.users / self.workers)) if self.workers > 1 else self.spec.users
-            self.env.runner.start(users, self.spec.spawn_rate / self.workers)
+            n, i = self.workers, self.index
+            users = self.spec.users // n + (1 if i < self.spec.users % n else 0)
+            if users:
+                self.env.runner.start(users, self.spec.spawn_rate / n)
             self.sleep_until(self.phases.end_s)
         self.env.runner.stop()
         self.done.set()
@@ -222,8 +286,7 @@ class Worker:
             began = time.monotonic()
             gevent.sleep(PROBE_S)
             late = time.monotonic() - began - PROBE_S
-            if late > self.loop_late:
-                self.loop_late = late
+            self.loop_late = max(self.loop_late, late)
 
     # -- per-second records ------------------------------------------------------------------
     def ticker(self) -> None:
@@ -236,7 +299,6 @@ class Worker:
             mono, cpu = time.monotonic(), _cpu_seconds()
             frac = (cpu - last_cpu) / max(mono - last_mono, 1e-6)
             last_mono, last_cpu = mono, cpu
-            self.spin_budget = SPIN_BUDGET_S
             while k + 1 + TICK_SLACK_S <= self.now():
                 self.emit_second(k, frac)
                 k += 1
@@ -248,8 +310,9 @@ class Worker:
     def emit_second(self, k: int, cpu: float) -> None:
         msg = self.rec.pop_second(k)
         runner = self.env.runner if self.env else None
-        msg.update(users=runner.user_count if runner and self.spec.model == "closed" else len(self.pool),
-                   inflight=len(self.pool) if self.spec.model == "open" else (runner.user_count if runner else 0),
+        closed_users = runner.user_count if runner else 0
+        msg.update(users=closed_users if self.spec.model == "closed" else self.inflight(),
+                   inflight=self.inflight() if self.spec.model == "open" else closed_users,
                    target_rps=round(self.rate.mean_over(k, k + 1) / self.workers, 3)
                    if self.spec.model == "open" else None,
                    backlog=self.backlog(), cpu=round(cpu, 3))
@@ -266,13 +329,9 @@ class Worker:
     def run(self) -> int:
         gevent.signal_handler(signal.SIGTERM, self.stopping.set)
         gevent.spawn(self.watch_parent, os.getppid())
-        self.env = Environment(user_classes=self.user_classes(), host=self.cfg["target_url"],
-                               stop_timeout=min(self.spec.timeout, 5.0))
-        self.env.events.request.add_listener(self.on_request)
-        self.env.create_local_runner()
         ticker = gevent.spawn(self.ticker)
         gevent.spawn(self.loop_probe)
-        self.emit({"type": "ready", "t_s": round(self.now(), 6), "pid": os.getpid()})
+        self.emit({"type": "started", "t_s": round(self.now(), 6), "pid": os.getpid()})
         if self.spec.model == "open":
             if self.sleep_until(self.phases.start_s - 1.0):
                 self.env.runner.start(1, 1)

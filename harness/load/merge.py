@@ -101,7 +101,7 @@ class _Acc:
         self.intended.decode_and_add(b["intended"].encode("ascii"))
         self.actual.decode_and_add(b["actual"].encode("ascii"))
 
-    def add(self, other: "_Acc") -> None:
+    def add(self, other: _Acc) -> None:
         self.count += other.count
         self.failures += other.failures
         self.errors.update(other.errors)
@@ -117,6 +117,9 @@ class _Acc:
             out.update(latency_ms=intended, intended_ms=intended, actual_ms=actual)
         else:
             out.update(latency_ms=actual, actual_ms=actual)
+        # flat copies on the run's basis, the names history.jsonl uses (p99_ms, max_ms, ...)
+        out.update({f"{k}_ms": out["latency_ms"][k] for k in ("p50", "p90", "p95", "p99", "p99.9", "max")})
+        out["error_rate"] = round(self.failures / self.count, 6) if self.count else None
         return out
 
 
@@ -145,10 +148,13 @@ def build_stats(finals: list[dict], history: list[dict], *, model: str, basis: s
         "incomplete": incomplete,
         "window": {"start_s": phases.start_s, "end_s": phases.end_s},
         "totals": _with_counts(total.to_json(basis), _sum_counts(counts.values()),
-                               phases.end_s - phases.start_s, None),
+                               phases.end_s - phases.start_s, None,
+                               _completed(history, None)),
         "phases": {p.name: _with_counts(by_phase.get(p.name, _Acc(sig)).to_json(basis),
-                                        counts.get(p.name, {}), p.end_s - p.start_s, rate_of(p.name))
-                   | {"start_s": p.start_s, "end_s": p.end_s}
+                                        counts.get(p.name, {}), p.end_s - p.start_s, rate_of(p.name),
+                                        _completed(history, p.name))
+                   | {"start_s": p.start_s, "end_s": p.end_s,
+                      "endpoints": _phase_endpoints(by_endpoint, p.name, basis, p.end_s - p.start_s)}
                    for p in phases.phases},
         "endpoints": [_endpoint(name, method, per_phase, basis, sig)
                       for (name, method), per_phase in sorted(by_endpoint.items())],
@@ -168,6 +174,16 @@ def _endpoint(name: str, method: str, per_phase: dict[str, _Acc], basis: str, si
     return out
 
 
+def _phase_endpoints(by_endpoint: dict, phase: str, basis: str, duration: float) -> list[dict]:
+    out = []
+    for (name, method), per_phase in sorted(by_endpoint.items()):
+        if phase in per_phase:
+            block = {"name": name, "method": method} | per_phase[phase].to_json(basis)
+            block["rps"] = round(block["requests"] / duration, 3) if duration > 0 else None
+            out.append(block)
+    return out
+
+
 def _phase_counts(finals: list[dict]) -> dict[str, dict]:
     out: dict[str, Counter] = {}
     for fin in finals:
@@ -183,10 +199,19 @@ def _sum_counts(items) -> dict:
     return dict(total)
 
 
-def _with_counts(block: dict, counts: dict, duration: float, target_rps) -> dict:
+def _completed(history: list[dict], phase: str | None) -> int:
+    """Requests completed inside the window (or one phase of it), from the per-second lines."""
+    return int(sum(h.get("rps") or 0 for h in history
+                   if not h.get("drain") and (phase is None or h.get("phase") == phase)))
+
+
+def _with_counts(block: dict, counts: dict, duration: float, target_rps, completed: int) -> dict:
+    """achieved_rps: completions per second while the phase lasted (throughput); requests
+    counts every request *issued* in the phase, including those that completed after it."""
     block.update(sent=counts.get("sent", 0), dropped=counts.get("dropped", 0),
-                 delayed=counts.get("delayed", 0),
-                 achieved_rps=round(block["requests"] / duration, 3) if duration > 0 else None)
+                 delayed=counts.get("delayed", 0), completed_in_window=completed,
+                 achieved_rps=round(completed / duration, 3) if duration > 0 else None)
+    block["rps"] = block["achieved_rps"]
     if target_rps is not None:
         block["target_rps"] = round(target_rps, 3)
     return block

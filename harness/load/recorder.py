@@ -77,7 +77,7 @@ class RawLog:
     """load/requests.jsonl.gz: one line per request, written in batches."""
 
     def __init__(self, path: str):
-        self._file = gzip.open(path, "wt", compresslevel=1)
+        self._file = gzip.open(path, "wt", compresslevel=1)  # noqa: SIM115 - closed in close()
         self._pending: list[str] = []
 
     def add(self, name: str, intended: float, sent: float, end: float, status: int, ok: bool,
@@ -147,8 +147,7 @@ class Recorder:
 
     def note_lag(self, intended: float, lag_s: float) -> None:
         sec = self._second(intended)
-        if lag_s > sec.lag_s:
-            sec.lag_s = lag_s
+        sec.lag_s = max(sec.lag_s, lag_s)
 
     def _second(self, t: float) -> Second:
         k = math.floor(t)

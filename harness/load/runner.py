@@ -45,10 +45,8 @@ class LoadRunner:
         check_target(spec, rc, target_url)
         self.spec, self.rc, self.target_url = spec, rc, target_url
         self.dir = Path(rc.run_dir) / "load"
-        self.phases = PhaseTable([Phase(p.name, p.start_s, p.end_s) for p in rc.phases])
-        self.rate = RateFunction(spec, self.phases)
         self.workers = spec.processes
-        self._merger = HistoryMerger(self.workers, self.phases, spec.precision)
+        self._set_phases()
         self._lock = threading.Lock()
         self._procs: list[subprocess.Popen] = []
         self._readers: list[threading.Thread] = []
@@ -62,6 +60,13 @@ class LoadRunner:
         self._summary: dict | None = None
         self._stopped = False
         self._killed = False
+        self._prepared = False
+        self._started = False
+
+    def _set_phases(self) -> None:
+        self.phases = PhaseTable([Phase(p.name, p.start_s, p.end_s) for p in self.rc.phases])
+        self.rate = RateFunction(self.spec, self.phases)
+        self._merger = HistoryMerger(self.workers, self.phases, self.spec.precision)
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -77,37 +82,62 @@ class LoadRunner:
         return self.dir / "requests.jsonl.gz"
 
     # -- start -------------------------------------------------------------------------------
-    def start(self, ready_timeout: float = READY_TIMEOUT_S) -> None:
-        """Start the workers and wait until each has loaded Locust and is ready."""
+    def prepare(self, ready_timeout: float = READY_TIMEOUT_S) -> None:
+        """Start the workers and wait until each has loaded Locust (1-3 s; up to ready_timeout).
+        Optional: start() does it when needed. The phase windows are read later, in start()."""
+        if self._prepared:
+            return
+        self._prepared = True
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._history_file = open(self.history_path, "w", buffering=1)
         config = self.dir / "worker-config.json"
-        config.write_text(json.dumps(self._config(), indent=1))
-        for i in range(self.workers):
-            self._spawn(i, config)
+        config.write_text(json.dumps({"spec": self.spec.to_json(), "target_url": self.target_url,
+                                      "workers": self.workers, "stop_grace": 2.0}, indent=1))
         try:
+            for i in range(self.workers):
+                self._spawn(i, config)
             self._await_ready(ready_timeout)
         except BaseException:
             self.stop(timeout=5.0)
             raise
+
+    def start(self, ready_timeout: float = READY_TIMEOUT_S) -> None:
+        """Hand the workers the run's clock and the phase windows (rc.phases, read now): the
+        load runs from the first phase's start to the last one's end."""
+        if not self.rc.phases:
+            raise HarnessError("the load has no phase windows to run in", where=self.spec.where or "load",
+                               hint="set rc.phases (at least one PhaseWindow) before load.start()")
+        self.prepare(ready_timeout)
+        if self._started:
+            return
+        self._started = True
+        self._set_phases()
+        self._history_file = open(self.history_path, "w", buffering=1)  # noqa: SIM115 - closed in _finish()
+        for i, proc in enumerate(self._procs):
+            go = {"mono_t0": self.rc.clock.mono_t0, "raw_log": self._raw_part(i),
+                  "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s}
+                             for p in self.phases.phases]}
+            try:
+                proc.stdin.write((json.dumps(go) + "\n").encode())
+                proc.stdin.flush()
+            except OSError:
+                self.stop(timeout=5.0)
+                raise self._worker_died(i, "before it could start") from None
+        late = self.rc.clock.now() - self.phases.start_s
         self.rc.events.add("load-start", self._describe(), workers=self.workers,
                            pids=[p.pid for p in self._procs])
+        if late > 0:
+            self.rc.log.warning("load started %.2fs after its first phase began: arrivals before "
+                                "then are not sent (skipped_late_start in load/stats.json)", late)
 
-    def _config(self) -> dict:
-        raw = None
-        if self.spec.raw_log:
-            raw = [str(self.raw_path if self.workers == 1 else self.dir / f"requests-{i}.jsonl.gz")
-                   for i in range(self.workers)]
-        return {"spec": self.spec.to_json(), "mono_t0": self.rc.clock.mono_t0,
-                "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s}
-                           for p in self.phases.phases],
-                "target_url": self.target_url, "workers": self.workers, "raw_logs": raw,
-                "stop_grace": 2.0}
+    def _raw_part(self, i: int) -> str | None:
+        if not self.spec.raw_log:
+            return None
+        return str(self.raw_path if self.workers == 1 else self.dir / f"requests-{i}.jsonl.gz")
 
     def _spawn(self, i: int, config: Path) -> None:
-        log = open(self.dir / f"worker-{i}.log", "wb")
+        log = open(self.dir / f"worker-{i}.log", "wb")  # noqa: SIM115 - the child keeps its copy
         cmd = [sys.executable, "-m", "harness.load.worker", "--config", str(config), "--index", str(i)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                 close_fds=True)
         log.close()
         self._procs.append(proc)
@@ -183,6 +213,9 @@ class LoadRunner:
         elif kind == "error":
             with self._lock:
                 self._errors.append(msg)
+            if self._started:
+                self.rc.events.add("load-error", msg.get("what", ""), worker=i)
+                self.rc.log.error("load worker %d: %s (%s)", i, msg.get("what"), msg.get("hint"))
 
     def _write_history(self, lines: list[dict]) -> None:
         """Called with the lock held."""
@@ -228,9 +261,10 @@ class LoadRunner:
         if self._stopped:
             return self._summary or {}
         self._stopped = True
-        early = any(p.poll() is None for p in self._procs)
+        early = self._started and any(p.poll() is None for p in self._procs)
         for p in self._procs:
-            if p.poll() is None:
+            _close(p.stdin)                      # a worker still waiting for "go" exits on EOF
+            if p.poll() is None and self._started:
                 p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for i, p in enumerate(self._procs):
@@ -257,7 +291,7 @@ class LoadRunner:
 
     # -- results -------------------------------------------------------------------------------
     def _finish(self) -> dict:
-        if not self._procs:
+        if not self._started:
             return {}
         with self._lock:
             self._write_history(self._merger.flush())
@@ -270,7 +304,7 @@ class LoadRunner:
         stats = build_stats(finals, history, model=self.spec.model, basis=self.spec.latency_basis,
                             sig=self.spec.precision, phases=self.phases, rate_of=self._phase_rate,
                             target_url=self.target_url,
-                            incomplete=self._killed or len(finals) < self.workers)
+                            incomplete=self._killed or len(finals) < self.workers or bool(self._errors))
         self.stats_path.write_text(json.dumps(stats, indent=1))
         self._summary = stats
         self._record_artifacts(stats)
@@ -305,6 +339,13 @@ class LoadRunner:
         self.rc.events.add("load-end", f"{t['requests']} requests, {t['failures']} failed, "
                            f"p99 {t['latency_ms']['p99']} ms ({stats['latency_basis']} basis), "
                            f"dropped {t['dropped']}, delayed {t['delayed']}")
+
+
+def _close(stream) -> None:
+    try:
+        stream.close()
+    except OSError:
+        pass
 
 
 def read_raw_log(path: Path) -> list[dict]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from harness.load.spec import LoadSpec, RateSegment
 

@@ -93,7 +93,7 @@ class LoadSpec:
         return json.loads(json.dumps(asdict(self)))
 
     @classmethod
-    def from_json(cls, data: dict) -> "LoadSpec":
+    def from_json(cls, data: dict) -> LoadSpec:
         d = dict(data)
         d["rates"] = tuple((name, RateSegment(**seg)) for name, seg in d.get("rates", ()))
         d["whole_ramp"] = RateSegment(**d["whole_ramp"]) if d.get("whole_ramp") else None
@@ -159,7 +159,7 @@ def _parse_url(node: Node, ctx: ParseContext) -> str:
         raise node.error(f"{node.path}: expected an http:// or https:// URL with a host",
                          seen=repr(url), hint="for example url: http://127.0.0.1:8080")
     try:
-        parts.port
+        _ = parts.port
     except ValueError:
         raise node.error(f"{node.path}: the URL's port is not a number from 1 to 65535",
                          seen=repr(url)) from None

@@ -1,8 +1,10 @@
 """The load worker process: `python -m harness.load.worker --config FILE --index I`.
 
-Started by harness.load.runner.LoadRunner only. It speaks JSON lines on its standard
-output (ready, one record per second, final statistics, or an error); anything else that
-would print there goes to standard error, which the runner keeps as load/worker-<I>.log.
+Started by harness.load.runner.LoadRunner only. It loads Locust, says "ready", then reads
+one "go" line on its standard input (the run's mono_t0, the phase windows, the raw log path)
+and runs. It speaks JSON lines on its standard output (ready, started, one record per
+second, final statistics, or an error); anything else that would print there goes to
+standard error, which the runner keeps as load/worker-<I>.log.
 It stops sending on SIGTERM, ignores SIGINT (the harness decides), and exits by itself
 when its parent process goes away.
 """
@@ -38,29 +40,38 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.config) as f:
         cfg = json.load(f)
     cfg["index"] = args.index
-    if cfg.get("raw_logs"):
-        cfg["raw_log"] = cfg["raw_logs"][args.index]
     try:
         from harness.load.driver import Worker  # imports locust: gevent patches this process only
-        profile = os.environ.get("HARNESS_LOAD_PROFILE")
-        if profile:  # developer aid: cProfile the worker into this file
-            import cProfile
-            import time
-            prof = cProfile.Profile(time.process_time)
-            try:
-                return prof.runcall(Worker(cfg, emit).run)
-            finally:
-                prof.dump_stats(f"{profile}.{args.index}")
-        return Worker(cfg, emit).run()
+        worker = Worker(cfg, emit)
+        worker.prepare()
+        emit({"type": "ready", "pid": os.getpid()})
+        line = sys.stdin.readline()         # the go message; EOF: the runner gave up on us
+        if not line.strip():
+            return 0
+        worker.set_timeline(json.loads(line))
+        return _run(worker, args.index)
     except BrokenPipeError:
         return 3
     except SystemExit as e:
         return int(e.code or 0)
-    except Exception as e:  # reported to the runner, which raises a HarnessError
+    except Exception as e:  # noqa: BLE001 - reported to the runner, which raises a HarnessError
         traceback.print_exc()
         emit({"type": "error", "what": f"the load worker failed: {type(e).__name__}: {e}",
-              "where": f"load worker {args.index}", "hint": "see load/worker-%d.log" % args.index})
+              "where": f"load worker {args.index}", "hint": f"see load/worker-{args.index}.log"})
         return 1
+
+
+def _run(worker, index: int) -> int:
+    profile = os.environ.get("HARNESS_LOAD_PROFILE")
+    if not profile:
+        return worker.run()
+    import cProfile  # developer aid: the worker's CPU profile, written to $HARNESS_LOAD_PROFILE.<index>
+    import time
+    prof = cProfile.Profile(time.process_time)
+    try:
+        return prof.runcall(worker.run)
+    finally:
+        prof.dump_stats(f"{profile}.{index}")
 
 
 if __name__ == "__main__":

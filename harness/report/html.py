@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from html import escape
 
-from harness.report import plots
+from harness.report import plots, profiles
 from harness.report.rundir import RunData
 
 CSS = """
@@ -73,8 +73,9 @@ def _charts(s: dict, run: RunData) -> str:
 
 def _chart_events(s: dict) -> list[dict]:
     out = [e for e in s.get("events", []) if e.get("kind") != "capture-failed"]
+    marked = {e.get("fault") for e in out if e.get("kind") == "fault-applied"}
     for f in s.get("faults", []):
-        if f.get("applied_s") is not None:
+        if f.get("applied_s") is not None and f.get("id") not in marked:
             out.append({"t_s": f["applied_s"], "kind": "fault-applied", "detail": f.get("id", "")})
     return out
 
@@ -106,7 +107,8 @@ def _phase(p: dict) -> str:
     out = [(f"<h3>{escape(p['name'])} <span class='muted'>{p['start_s']:.2f}s – {p['end_s']:.2f}s · faults: "
            f"{escape(faults)}</span></h3>"), _load_table(p.get("load") or {}), _container_table(p.get("containers") or {})]
     for svc, kinds in sorted((p.get("profiles") or {}).items()):
-        for kind, table in kinds.items():
+        order = {k: i for i, k in enumerate(profiles.PROFILE_KINDS)}
+        for kind, table in sorted(kinds.items(), key=lambda kv: order.get(kv[0], 99)):
             out.append(_profile_table(svc, kind, table))
     for svc, tr in sorted((p.get("traces") or {}).items()):
         out.append(_trace_table(svc, tr))

@@ -29,7 +29,7 @@ def _fmt(v: float) -> str:
         return f"{v / 2**30:.1f}G" if v >= 2**30 else f"{v:.3g}"
     if v >= 1e6:
         return f"{v / 2**20:.0f}M"
-    return f"{v:g}" if v == int(v) else f"{v:.2f}"
+    return f"{v:g}" if v == int(v) else f"{v:.3g}"
 
 
 def timeseries(title: str, series: list[dict], *, t_end: float, phases: list[dict], faults: list[dict],

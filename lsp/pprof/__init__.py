@@ -7,13 +7,14 @@
 Pure functions, no I/O besides reading the file; harness/ may import this package.
 """
 from lsp.pprof.aggregate import (
-                                FuncCost,
-                                LineCost,
-                                Neighbours,
-                                function_costs,
-                                line_costs,
-                                neighbours,
-                                neighbours_ready,
+    FuncCost,
+    LineCost,
+    Neighbours,
+    function_costs,
+    line_costs,
+    neighbours,
+    neighbours_ready,
+    own_costs,
 )
 from lsp.pprof.model import Profile, ProfileError, load_profile
 
@@ -28,4 +29,5 @@ __all__ = [
     "load_profile",
     "neighbours",
     "neighbours_ready",
+    "own_costs",
 ]

@@ -13,6 +13,7 @@ import gzip
 import os
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter
 
 from google.protobuf.message import DecodeError
@@ -34,7 +35,8 @@ class Profile:
     the function first seen on that line; ``funcs[j]`` is ``(name, filename,
     start_line)``. ``loc_lines[loc]`` / ``loc_funcs[loc]`` list a location's
     frames innermost first (the last entry is the caller that inlined the rest).
-    ``stacks`` maps a stack of location indices (leaf first) to the summed
+    ``stacks`` maps a stack of keys into ``loc_lines``/``loc_funcs`` (location ids when
+    they are dense, else positions; leaf first) to the summed
     value vector of every sample with that stack.
     """
 
@@ -143,7 +145,8 @@ def _build(msg, name: str) -> Profile:
                 default_index = i
     funcs, func_index = _functions(msg, s)
     lines, line_func, loc_lines, loc_funcs, loc_index = _locations(msg, funcs, func_index, name)
-    stacks, count = _stacks(msg, loc_index, len(sample_types), name)
+    stacks, loc_lines, loc_funcs = _stacks(msg, loc_index, loc_lines, loc_funcs, len(sample_types), name)
+    count = len(msg.sample)
     return Profile(
         sample_types=sample_types,
         default_index=default_index,
@@ -205,33 +208,46 @@ def _locations(msg, funcs, func_index, name):
     return lines, line_func, loc_lines, loc_funcs, loc_index
 
 
-def _stacks(msg, loc_index, ntypes: int, name: str):
-    """Group samples by identical location stack (as location indices), summing their values.
+def _group(samples, canon: dict[int, int], ntypes: int, name: str) -> dict[tuple[int, ...], list[int]]:
+    """Sum the values of samples with identical stacks (one dict step per sample).
 
-    The per-sample work is kept to C-level iteration (map/attrgetter); Python code
-    runs once per distinct stack.
+    Location ids go through ``canon`` (a dict lookup at C level): that validates them and makes
+    every stack share one int object per location instead of allocating ints per frame.
     """
-    samples = msg.sample
-    ids = list(map(tuple, map(attrgetter("location_id"), samples)))
-    values = list(map(tuple, map(attrgetter("value"), samples)))
-    bad = {n for n in map(len, values) if n != ntypes}
-    if bad:
-        raise ProfileError(f"{name}: corrupt profile (a sample has {bad.pop()} values, {ntypes} sample types)")
     raw: dict[tuple[int, ...], list[int]] = {}
     get = raw.get
-    for key, vals in zip(ids, values):
-        acc = get(key)
-        if acc is None:
-            raw[key] = list(vals)
-        else:
-            for i, v in enumerate(vals):
-                acc[i] += v
-    del ids, values
-    index_of = loc_index.__getitem__
-    stacks: dict[tuple[int, ...], list[int]] = {}
+    keys = map(tuple, map(partial(map, canon.__getitem__), map(attrgetter("location_id"), samples)))
     try:
-        for key, vals in raw.items():
-            stacks[tuple(map(index_of, key))] = vals
+        for key, vals in zip(keys, map(attrgetter("value"), samples)):
+            acc = get(key)
+            if acc is None:
+                acc = raw[key] = list(vals)
+                if len(acc) != ntypes:
+                    break
+            elif len(vals) != ntypes:
+                break
+            else:
+                for i, v in enumerate(vals):
+                    acc[i] += v
+        else:
+            return raw
     except KeyError as exc:
         raise ProfileError(f"{name}: corrupt profile (sample names missing location {exc.args[0]})") from None
-    return stacks, len(samples)
+    raise ProfileError(f"{name}: corrupt profile (a sample has {len(vals)} values, {ntypes} sample types)")
+
+
+def _stacks(msg, loc_index, loc_lines, loc_funcs, ntypes: int, name: str):
+    """Samples grouped by stack, and the location tables the stack keys index.
+
+    Location ids are usually dense (1..N): then the tables are laid out by id and
+    stacks keep the ids; otherwise stacks hold positions in the tables.
+    """
+    max_id = max(loc_index, default=0)
+    if max_id > 2 * len(loc_index) + 16:
+        return _group(msg.sample, loc_index, ntypes, name), loc_lines, loc_funcs
+    by_id_lines: list[tuple[int, ...]] = [()] * (max_id + 1)
+    by_id_funcs: list[tuple[int, ...]] = [()] * (max_id + 1)
+    for lid, i in loc_index.items():
+        by_id_lines[lid], by_id_funcs[lid] = loc_lines[i], loc_funcs[i]
+    canon = {lid: lid for lid in loc_index}
+    return _group(msg.sample, canon, ntypes, name), by_id_lines, by_id_funcs

@@ -45,6 +45,7 @@ def start_service(client, image: str, name: str = "api", **limits) -> ServiceInf
     c = client.containers.run(image, detach=True, labels=LABELS, name=f"harness-test-{uuid.uuid4().hex[:8]}",
                               ports={"8080/tcp": ("127.0.0.1", None), "6060/tcp": ("127.0.0.1", None)},
                               mem_limit=limits.get("mem_limit", "256m"),
+                              memswap_limit=limits.get("mem_limit", "256m"),      # no swap: OOM is an OOM
                               cpu_period=100000, cpu_quota=int(limits.get("cpus", 1.0) * 100000))
     c.reload()
     ports = c.attrs["NetworkSettings"]["Ports"]
@@ -52,7 +53,7 @@ def start_service(client, image: str, name: str = "api", **limits) -> ServiceInf
     _wait_ready(f"http://127.0.0.1:{pp}/debug/pprof/", c)
     return ServiceInfo(name, c.id, c.name, c.attrs["State"]["Pid"], {}, {8080: app, 6060: pp},
                        f"http://127.0.0.1:{pp}/debug/pprof", image=image,
-                       limits={"memory": 256 << 20, "cpus": limits.get("cpus", 1.0)},
+                       limits={"memory": limits.get("mem_limit", "256m"), "cpus": limits.get("cpus", 1.0)},
                        source_root=str(GOAPP), module="example.com/capapp")
 
 

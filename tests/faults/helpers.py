@@ -31,7 +31,7 @@ def build_image(client) -> str:
     try:
         client.images.get(tag)
         return tag
-    except Exception:  # noqa: BLE001 - not built yet
+    except Exception:
         pass
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
@@ -125,7 +125,8 @@ def leftovers(pid: int, tag: str) -> dict:
     qd = proc.run([*ns, "tc", "qdisc", "show"], timeout=10).stdout
     ipt = proc.run([*ns, "iptables-save"], timeout=10).stdout
     links = proc.run([*ns, "ip", "-o", "link"], timeout=10).stdout
-    ps = subprocess.run(["pgrep", "-f", f"--tag={tag}"], capture_output=True, text=True, timeout=10).stdout
+    ps = subprocess.run(["pgrep", "-f", f"--tag={tag}"], capture_output=True, text=True, timeout=10,
+                        check=False).stdout
     return {"qdisc": [l for l in qd.splitlines() if "noqueue" not in l and l.strip()],
             "iptables": [l for l in ipt.splitlines() if "HF" in l or "harness" in l],
             "links": [l for l in links.splitlines() if " hf" in l],

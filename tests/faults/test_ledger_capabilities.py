@@ -2,6 +2,7 @@
 where the kernel has it), and refusing to touch qdiscs the harness did not create."""
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -115,3 +116,25 @@ def test_a_foreign_root_qdisc_is_never_replaced_or_removed(env, rc, controller):
         assert ledger.read(rc.run_dir / "faults.ledger")[-1]["state"] == "reverted"
     finally:
         proc.run([*ns, "tc", "qdisc", "del", "dev", "eth0", "root", "handle", "7:"], timeout=10)
+
+
+def test_doctor_rows_and_table():
+    from rich.console import Console
+
+    from harness.faults import doctor
+    rows = doctor.collect()
+    caps = {r["name"]: r for r in rows if r["section"] == "capability"}
+    kinds = {r["name"]: r for r in rows if r["section"] == "fault"}
+    assert {"docker", "compose", "nsenter", "tc", "qdisc-netem", "ifb", "iptables-statistic", "perf", "go"} <= set(caps)
+    assert caps["qdisc-netem"]["ok"] == NETEM.ok and "netem" in caps["qdisc-netem"]["backends"]
+    assert caps["ifb"]["ok"] and "tbf" in caps["ifb"]["backends"]
+    assert kinds["rate"]["detail"] == "egress: tbf, ingress: tbf"
+    assert kinds["partition"]["detail"] == "egress: iptables, ingress: iptables"
+    assert kinds["pause"]["detail"] == "docker"
+    if not NETEM.ok:
+        assert kinds["delay"]["detail"] == "egress: proxy, ingress: proxy"
+        assert kinds["duplicate"]["status"] == "unavailable" and "qdisc-netem" in kinds["duplicate"]["hint"]
+    console = Console(record=True, width=200, file=io.StringIO())
+    doctor.render(rows, console)
+    text = console.export_text()
+    assert "qdisc netem" in text and "Fault kinds: backend used here" in text and "slow_close" in text

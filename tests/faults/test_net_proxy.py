@@ -2,6 +2,8 @@
 client inside the target), reset and timeout through the proxy, and nothing left after."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from harness.faults.spec import FaultSpec, Peer
@@ -20,27 +22,70 @@ def lat(env, peer: str, n: int) -> list[float]:
     return r["lat_ms"]
 
 
-def test_delay_100ms_jitter_20ms_on_one_peer(env, rc, controller):
+def measure_delay(env, controller, spec) -> tuple[float, list[float], float, float]:
+    """(added median ms, faulted samples, peer_b median change, baseline) with baselines taken
+    at the same request pacing just before."""
     base_a, base_b = helpers.median(lat(env, "peer_a", 100)), helpers.median(lat(env, "peer_b", 100))
-    spec = FaultSpec(id="delay", kind="delay", target="target", peer=Peer(service="peer_a", port=8080),
-                     params={"latency": 0.1, "jitter": 0.02, "distribution": "uniform", "correlation": 0.0})
-    assert controller.preflight([spec]) == []
     controller.apply(spec, "fault")
     try:
         a = lat(env, "peer_a", 250)
         b = lat(env, "peer_b", 100)
     finally:
         controller.revert(spec)
-    added = helpers.median(a) - base_a
+    return helpers.median(a) - base_a, a, helpers.median(b) - base_b, base_a
+
+
+def test_delay_100ms_jitter_20ms_on_one_peer(env, rc, controller):
+    spec = FaultSpec(id="delay", kind="delay", target="target", peer=Peer(service="peer_a", port=8080),
+                     params={"latency": 0.1, "jitter": 0.02, "distribution": "uniform", "correlation": 0.0})
+    assert controller.preflight([spec]) == []
+    added, a, other, base_a = measure_delay(env, controller, spec)
+    if abs(added - 100) > 5:
+        # a shared 2-core host can stall any process for milliseconds: one re-measurement
+        # (a wrong delay fails both; a burst of foreign load rarely hits both)
+        print(f"delay: first measurement {added:.2f} ms added; measuring again")
+        spec = dataclasses.replace(spec, id="delay2")
+        added, a, other, base_a = measure_delay(env, controller, spec)
+    print(f"delay 100ms +-20ms: added {added:.2f} ms at the median; other peer {other:+.2f} ms")
     assert abs(added - 100) <= 5, (added, base_a)
     # jitter is there: the middle 80% spreads over most of the +-20 ms window
     a.sort()
     assert a[int(0.9 * len(a))] - a[int(0.1 * len(a))] >= 24, a[::25]
-    assert helpers.median(b) - base_b <= 5, (helpers.median(b), base_b)
+    assert other <= 5, other
     after = helpers.median(lat(env, "peer_a", 50))
     assert after - base_a <= 5, (after, base_a)
-    helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, "delay"))
+    for fid in ("delay", "delay2"):
+        helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, fid))
     assert controller.records()[0]["backend"] == "proxy"
+
+
+def test_proxy_rate_and_slow_close(env, rc, controller):
+    spec = FaultSpec(id="prate", kind="rate", target="target", peer=Peer(service="peer_a", port=8080),
+                     backend="proxy", params={"rate": 1_000_000, "burst": 0, "queue": 0.4})
+    ip = env.ip("target")
+    controller.apply(spec, "fault")
+    try:
+        got = float(helpers.get(ip, f"/push?addr={env.ip('peer_a')}:8080&n=500000"))
+    finally:
+        controller.revert(spec)
+    print(f"proxy rate 1 Mbit/s: measured {got:.0f} bit/s")
+    assert abs(got / 1e6 - 1) <= 0.10, got
+    spec = FaultSpec(id="pslow", kind="slow_close", target="target", peer=Peer(service="peer_a", port=8080),
+                     params={"delay": 0.3}, direction="both")
+    raw = f"/rawget?addr={env.ip('peer_a')}:8080"
+    before = float(helpers.get(ip, raw))
+    controller.apply(spec, "fault")
+    try:
+        # the answer is not delayed (keep-alive clients never wait for the close) ...
+        r = helpers.probe(ip, f"{env.ip('peer_a')}:8080", 5, keepalive=True)
+        # ... but reading to the server's close takes 300 ms longer
+        during = float(helpers.get(ip, raw))
+    finally:
+        controller.revert(spec)
+    assert len(r["lat_ms"]) == 5 and helpers.median(r["lat_ms"]) < 50
+    assert before < 50 and 290 <= during <= 600, (before, during)
+    for fid in ("prate", "pslow"):
+        helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, fid))
 
 
 def test_proxy_reset_after_and_timeout(env, rc, controller):
@@ -64,3 +109,39 @@ def test_proxy_reset_after_and_timeout(env, rc, controller):
     assert len(lat(env, "peer_a", 10)) == 10
     for fid in ("prst", "pto"):
         helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, fid))
+
+
+def host_latency(ip: str, n: int) -> list[float]:
+    import http.client
+    import time
+    conn = http.client.HTTPConnection(ip, 8080, timeout=10)
+    out = []
+    try:
+        for _ in range(n):
+            t0 = time.monotonic()
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            out.append((time.monotonic() - t0) * 1000)
+    finally:
+        conn.close()
+    return out
+
+
+def test_delay_on_the_targets_own_port_for_inbound_connections(env, rc, controller):
+    # peer: 8080 = connections into the target on its port 8080 (e.g. the load generator):
+    # nat PREROUTING sends them to the proxy's inbound listener; egress = the target's answers
+    ip = env.ip("target")
+    base = helpers.median(host_latency(ip, 50))
+    spec = FaultSpec(id="own", kind="delay", target="target", peer=Peer(port=8080),
+                     params={"latency": 0.05, "jitter": 0.0, "distribution": "uniform", "correlation": 0.0})
+    controller.apply(spec, "fault")
+    try:
+        during = helpers.median(host_latency(ip, 40))
+        outbound = helpers.median(lat(env, "peer_a", 20))     # the target's own calls: not delayed
+    finally:
+        controller.revert(spec)
+    print(f"inbound delay 50 ms: added {during - base:.2f} ms")
+    assert abs(during - base - 50) <= 5, (base, during)
+    assert outbound < 20
+    assert helpers.median(host_latency(ip, 20)) - base < 5
+    helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, "own"))

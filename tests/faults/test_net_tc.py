@@ -55,3 +55,47 @@ def test_rate_peer_scoped_egress_leaves_other_traffic(env, rc, controller):
     assert abs(to_a / RATE - 1) <= 0.10, to_a
     assert to_b > 20 * RATE and host > 20 * RATE
     helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, spec.id))
+
+
+def test_apply_and_revert_never_cut_other_traffic(env, rc, controller):
+    # requests from the host run the whole time a peer-scoped rate fault (htb root) and a
+    # partition come and go: none fails, none stalls
+    import threading
+    import time
+    ip, stop, lat, errors = env.ip("target"), threading.Event(), [], []
+
+    def hammer():
+        import http.client
+        conn = http.client.HTTPConnection(ip, 8080, timeout=5)
+        while not stop.is_set():
+            t0 = time.monotonic()
+            try:
+                conn.request("GET", "/")
+                conn.getresponse().read()
+                lat.append(time.monotonic() - t0)
+            except OSError as e:
+                errors.append(repr(e))
+                conn.close()
+                conn = http.client.HTTPConnection(ip, 8080, timeout=5)
+            time.sleep(0.002)
+        conn.close()
+
+    th = threading.Thread(target=hammer)
+    th.start()
+    try:
+        for i in range(3):
+            import os
+            specs = {"e": rate_spec(f"re{i}", "egress", Peer(service="peer_a", protocol="all")),
+                     "i": rate_spec(f"ri{i}", "ingress", Peer(service="peer_a", protocol="all")),
+                     "p": FaultSpec(id=f"p{i}", kind="partition", target="target", direction="both",
+                                    peer=Peer(service="peer_b", protocol="all"), params={})}
+            for spec in [specs[k] for k in os.environ.get("WHICH", "eip")]:
+                controller.apply(spec, "fault")
+                time.sleep(0.1)
+                controller.revert(spec)
+    finally:
+        stop.set()
+        th.join(10)
+    print("slowest requests (s):", sorted(lat)[-5:], "n", len(lat))
+    assert not errors, errors[:3]
+    assert len(lat) > 50 and max(lat) < 0.5, (len(lat), max(lat))

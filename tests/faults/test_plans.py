@@ -8,7 +8,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.faults import registry
 from harness.faults.backends import tc
-from harness.faults.spec import FaultSpec, Peer
+from harness.faults.spec import FaultSpec
 from harness.faults.target import Target
 
 C = "c0ffee"

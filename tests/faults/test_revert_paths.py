@@ -119,7 +119,7 @@ def test_sigkill_watchdog_reverts_and_tears_down_within_bound(env, tmp_path, doc
     finally:
         try:
             victim.remove(force=True)
-        except Exception:  # noqa: BLE001 - removed by the watchdog, as expected
+        except Exception:
             pass
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import sys
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from harness.load.spec import LoadSpec, parse_load

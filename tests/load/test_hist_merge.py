@@ -131,7 +131,10 @@ def test_stats_merge_workers_per_endpoint_and_phase():
             rec.note_sent(0.5, at=0.5)
         rec.note_dropped(3.0, at=3.0)
         finals.append(rec.final() | {"cpu": [[0, 0.3 + w], [1, 0.2]], "skipped_late_start": 0})
-    history = [{"t_s": 1.0, "gen_saturated": True, "gen_reasons": ["x"], "lag_ms": 3.0}]
+    history = [{"t_s": 1.0, "phase": "baseline", "rps": 200.0, "gen_saturated": True, "gen_reasons": ["x"],
+                "lag_ms": 3.0},
+               {"t_s": 2.0, "phase": "fault", "rps": 150.0}, {"t_s": 3.0, "phase": "fault", "rps": 50.0},
+               {"t_s": 4.0, "phase": "fault", "rps": 999.0, "drain": True}]
     stats = build_stats(finals, history, model="open", basis="intended", sig=3, phases=PHASES,
                         rate_of=lambda p: 100.0, target_url="http://127.0.0.1:1", incomplete=False)
     assert stats["latency_basis"] == "intended" and stats["workers"] == 2
@@ -146,6 +149,7 @@ def test_stats_merge_workers_per_endpoint_and_phase():
     assert fault["latency_ms"]["p50"] == pytest.approx(500, rel=1e-3)
     assert fault["actual_ms"]["p50"] == pytest.approx(400, rel=1e-3)
     assert fault["achieved_rps"] == 100.0 and fault["target_rps"] == 100.0 and fault["dropped"] == 2
+    assert fault["completed_in_window"] == 200 and tot["completed_in_window"] == 400
     gen = stats["generator"]
     assert gen["max_cpu"] == 1.3 and gen["saturated"] and gen["saturated_seconds"][0]["t_s"] == 1.0
 
@@ -159,3 +163,19 @@ def test_stats_merge_workers_per_endpoint_and_phase():
 def test_saturation_reasons(cpu, lag, loop, expected):
     from harness.load.recorder import saturation_reasons
     assert saturation_reasons(cpu, lag, loop) == expected
+
+
+def test_stats_carry_flat_keys_for_the_report():
+    rec = Recorder(PHASES, basis="intended")
+    for i in range(10):
+        rec.record("a", "GET", intended=2.5, sent=2.5, end=2.5 + 0.01 * (i + 1), ok=i != 0, status=500)
+    history = [{"t_s": 2.0, "phase": "fault", "rps": 10.0}, {"t_s": 3.0, "phase": "fault", "rps": 0.0}]
+    stats = build_stats([rec.final()], history, model="open", basis="intended", sig=3, phases=PHASES,
+                        rate_of=lambda p: 5.0, target_url="http://127.0.0.1:1", incomplete=False)
+    fault = stats["phases"]["fault"]
+    assert fault["p99_ms"] == fault["latency_ms"]["p99"] == pytest.approx(100, rel=1e-3)
+    assert fault["rps"] == 5.0 and fault["error_rate"] == 0.1
+    (ep,) = fault["endpoints"]
+    assert (ep["name"], ep["requests"], ep["failures"], ep["rps"]) == ("a", 10, 1, 5.0)
+    assert ep["p50_ms"] == pytest.approx(50, rel=1e-3)
+    assert stats["phases"]["baseline"]["endpoints"] == [] and stats["phases"]["baseline"]["p99_ms"] is None

@@ -6,7 +6,9 @@ loaded 2-core machine keeps, and every one of them fails if the measurement is w
 """
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -19,7 +21,7 @@ import pytest
 from harness.errors import HarnessError, TargetRefused
 from harness.load.runner import LoadRunner, read_raw_log
 from harness.load.spec import LoadSpec, RateSegment, RequestSpec
-from harness.runctx import ServiceInfo
+from harness.runctx import PhaseWindow, ServiceInfo
 
 from .helpers import exact_percentile, run_context
 
@@ -32,6 +34,16 @@ def open_spec(url, rate, **kw) -> LoadSpec:
     return LoadSpec(model="open", url=url, rates=rates, **{"requests": OK, **kw})
 
 
+def launch(runner: LoadRunner, rc) -> float:
+    """Load Locust in the workers first, then put the phases (given relative to 0) on the next
+    whole second of the run clock and start: returns that second."""
+    runner.prepare()
+    base = float(math.ceil(rc.clock.now()))
+    rc.phases = [PhaseWindow(p.name, p.start_s + base, p.end_s + base) for p in rc.phases]
+    runner.start()
+    return base
+
+
 def wait_until(rc, t_s: float) -> None:
     while rc.clock.now() < t_s:
         time.sleep(0.02)
@@ -40,11 +52,11 @@ def wait_until(rc, t_s: float) -> None:
 def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_path):
     """The load-truth acceptance test: SIGSTOP the service for 3 s under 300 requests/s."""
     cap, rate = 200, 300.0
-    rc = run_context(tmp_path, [("baseline", 2.0, 4.0), ("fault", 4.0, 8.5), ("after", 8.5, 10.0)])
+    rc = run_context(tmp_path, [("baseline", 0.0, 2.0), ("fault", 2.0, 6.5), ("after", 6.5, 8.0)])
     runner = LoadRunner(open_spec(server.url, rate, max_inflight=cap, raw_log=True), rc, server.url)
     try:
-        runner.start()
-        wait_until(rc, 4.5)
+        base = launch(runner, rc)
+        wait_until(rc, base + 2.5)
         os.kill(server.pid, signal.SIGSTOP)
         frozen = rc.clock.now()
         wait_until(rc, frozen + 3.0)
@@ -57,12 +69,12 @@ def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_p
     raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
     fault = stats["phases"]["fault"]
     # 1. the reported p99 over the fault window matches the raw log's intended-time latencies
-    lat = sorted(r["end_s"] - r["intended_s"] for r in raw if 4.0 <= r["intended_s"] < 8.5)
+    lat = sorted(r["end_s"] - r["intended_s"] for r in raw if base + 2.0 <= r["intended_s"] < base + 6.5)
     from_log = exact_percentile(lat, 99) * 1000
     assert fault["latency_ms"]["p99"] == pytest.approx(from_log, rel=0.10)
     # ... and an independent computation from the schedule alone: a request intended at t
     # during the freeze cannot finish before the thaw, so its latency is at least thawed - t
-    schedule = [4.0 + k / rate for k in range(round(rate * 4.5))]
+    schedule = [base + 2.0 + k / rate for k in range(round(rate * 4.5))]
     bound = sorted(thawed - t if frozen <= t < thawed else 0.0 for t in schedule)
     expected = exact_percentile(bound, 99) * 1000
     assert expected > 2500
@@ -76,9 +88,9 @@ def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_p
     assert fault["sent"] == fault["requests"] and fault["failures"] == 0
     # 3. history: one line per second, the freeze visible while it happened
     hist = [json.loads(x) for x in (tmp_path / "load" / "history.jsonl").read_text().splitlines()]
-    assert [h["t_s"] for h in hist][:8] == [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    assert [h["t_s"] - base for h in hist][:8] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     assert [h["phase"] for h in hist][:3] == ["baseline", "baseline", "fault"]
-    during = next(h for h in hist if h["t_s"] == 6.0)
+    during = next(h for h in hist if h["t_s"] == base + 4.0)
     assert during["rps"] == 0 and during["inflight"] == cap and during["backlog"] > 100
     assert max(h["p99_ms"] or 0 for h in hist) > 2500
     kinds = [a["kind"] for a in rc.artifacts.all()]
@@ -90,10 +102,10 @@ def test_known_latencies_are_reported_within_precision(server, tmp_path):
     the stated precision and never fall below the known time."""
     sleeps_us = {"s2": 2000, "s10": 10000, "s40": 40000}
     reqs = tuple(RequestSpec(n, "GET", f"/sleep?us={us}") for n, us in sleeps_us.items())
-    rc = run_context(tmp_path, [("main", 1.5, 4.5)])
+    rc = run_context(tmp_path, [("main", 0.0, 3.0)])
     runner = LoadRunner(open_spec(server.url, 150.0, requests=reqs, raw_log=True, seed=1), rc, server.url)
     try:
-        runner.start()
+        launch(runner, rc)
         stats = runner.wait()
     finally:
         runner.stop()
@@ -114,12 +126,12 @@ def test_known_latencies_are_reported_within_precision(server, tmp_path):
 
 
 def test_closed_model_keeps_locust_users_and_labels_its_latency(server, tmp_path):
-    rc = run_context(tmp_path, [("main", 0.8, 3.3)])
+    rc = run_context(tmp_path, [("main", 0.0, 2.5)])
     spec = LoadSpec(model="closed", url=server.url, users=4, spawn_rate=100, think_time=0.02,
                     requests=(RequestSpec("s5", "GET", "/sleep?us=5000"),))
     runner = LoadRunner(spec, rc, server.url)
     try:
-        runner.start()
+        launch(runner, rc)
         stats = runner.wait()
     finally:
         runner.stop()
@@ -138,11 +150,11 @@ def test_locustfile_users_run_in_the_closed_model(server, tmp_path):
     lf.write_text("from locust import FastHttpUser, constant, task\n\n"
                   "class Api(FastHttpUser):\n    wait_time = constant(0.05)\n\n"
                   "    @task\n    def ok(self):\n        self.client.get('/ok', name='lf-ok')\n")
-    rc = run_context(tmp_path, [("main", 0.8, 2.8)])
+    rc = run_context(tmp_path, [("main", 0.0, 2.0)])
     spec = LoadSpec(model="closed", url=server.url, users=2, spawn_rate=100, locustfile=str(lf))
     runner = LoadRunner(spec, rc, server.url)
     try:
-        runner.start()
+        launch(runner, rc)
         stats = runner.wait()
     finally:
         runner.stop()
@@ -151,11 +163,11 @@ def test_locustfile_users_run_in_the_closed_model(server, tmp_path):
 
 
 def test_drop_overflow_counts_what_the_cap_refused(server, tmp_path):
-    rc = run_context(tmp_path, [("main", 2.0, 4.5)])
+    rc = run_context(tmp_path, [("main", 0.0, 2.5)])
     runner = LoadRunner(open_spec(server.url, 200.0, max_inflight=20, overflow="drop"), rc, server.url)
     try:
-        runner.start()
-        wait_until(rc, 2.3)
+        base = launch(runner, rc)
+        wait_until(rc, base + 0.3)
         os.kill(server.pid, signal.SIGSTOP)
         frozen = rc.clock.now()
         wait_until(rc, frozen + 1.0)
@@ -169,7 +181,7 @@ def test_drop_overflow_counts_what_the_cap_refused(server, tmp_path):
     due = 200 * (thawed - frozen)
     assert due - 20 - 40 <= main["dropped"] <= due
     assert main["delayed"] == 0 and main["requests"] == main["sent"]
-    assert main["sent"] + main["dropped"] + stats["skipped_late_start"] == pytest.approx(500, abs=3)
+    assert main["sent"] + main["dropped"] == pytest.approx(500, abs=3) and stats["skipped_late_start"] == 0
 
 
 def test_stop_mid_run_is_quick_idempotent_and_leaves_no_worker(server, tmp_path):
@@ -240,3 +252,27 @@ def test_runner_refuses_targets_outside_the_environment(tmp_path):
         LoadRunner(spec, rc, "http://10.9.9.9:80")
     assert "allow_external_targets" in info.value.hint
     LoadRunner(LoadSpec(**{**spec.__dict__, "allow_external": True}), rc, "http://10.9.9.9:80")
+
+
+def test_two_worker_processes_share_the_rate_and_merge_exactly(server, tmp_path):
+    rc = run_context(tmp_path, [("main", 0.0, 2.0)])
+    runner = LoadRunner(open_spec(server.url, 200.0, processes=2, raw_log=True), rc, server.url)
+    try:
+        launch(runner, rc)
+        stats = runner.wait()
+    finally:
+        runner.stop()
+    raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
+    main = stats["phases"]["main"]
+    assert stats["workers"] == 2 and len(stats["locust"]) == 2
+    assert main["requests"] == len(raw) == main["sent"]
+    assert main["requests"] == pytest.approx(400, abs=2) and stats["skipped_late_start"] == 0
+    # the two schedules interleave: one arrival every 5 ms, alternating between workers
+    intended = sorted(r["intended_s"] for r in raw)
+    gaps = [b - a for a, b in itertools.pairwise(intended)]
+    assert max(gaps) == pytest.approx(0.005, abs=1e-5) and min(gaps) == pytest.approx(0.005, abs=1e-5)
+    values = sorted(r["end_s"] - r["intended_s"] for r in raw)
+    true_p90 = exact_percentile(values, 90) * 1000
+    assert abs(main["latency_ms"]["p90"] - true_p90) <= true_p90 * 0.001 + 0.002
+    hist = [json.loads(x) for x in (tmp_path / "load" / "history.jsonl").read_text().splitlines()]
+    assert sum(h["rps"] for h in hist) == main["requests"]

@@ -1,8 +1,6 @@
 """LoadRunner's bookkeeping without workers: live saturation events, latest(), config."""
 from __future__ import annotations
 
-import json
-
 from harness.load.runner import LoadRunner
 from harness.load.spec import LoadSpec, RateSegment, RequestSpec
 
@@ -33,16 +31,37 @@ def test_saturation_is_announced_once_when_it_starts_and_when_it_ends(tmp_path):
     assert runner.latest()["t_s"] == 3.0
 
 
-def test_worker_config_carries_the_clock_phases_and_spec(tmp_path):
-    runner, rc = _runner(tmp_path, processes=2, raw_log=True)
-    cfg = runner._config()
-    assert cfg["mono_t0"] == rc.clock.mono_t0 and cfg["workers"] == 2
-    assert [p["name"] for p in cfg["phases"]] == ["baseline", "fault"]
-    assert LoadSpec.from_json(json.loads(json.dumps(cfg["spec"]))) == runner.spec
-    assert [p.rsplit("/", 1)[1] for p in cfg["raw_logs"]] == ["requests-0.jsonl.gz", "requests-1.jsonl.gz"]
+def test_raw_log_parts_and_description(tmp_path):
+    runner, _ = _runner(tmp_path, processes=2, raw_log=True)
+    assert [runner._raw_part(i).rsplit("/", 1)[1] for i in range(2)] == \
+        ["requests-0.jsonl.gz", "requests-1.jsonl.gz"]
+    one, _ = _runner(tmp_path / "one", raw_log=True)
+    assert one._raw_part(0).endswith("load/requests.jsonl.gz")
     assert runner._phase_rate("fault") == 30.0 and "baseline: 10/s, fault: 30/s" in runner._describe()
 
 
 def test_stop_before_start_is_harmless(tmp_path):
     runner, _ = _runner(tmp_path)
     assert runner.stop() == {} and runner.stop() == {}
+
+
+def test_start_without_phase_windows_is_a_clear_error(tmp_path):
+    import pytest
+
+    from harness.errors import HarnessError
+    runner, rc = _runner(tmp_path)
+    rc.phases = []
+    with pytest.raises(HarnessError) as info:
+        runner.start()
+    assert "no phase windows" in info.value.what and runner._procs == []
+
+
+def test_engine_side_modules_never_import_locust_or_gevent():
+    """`import locust` monkey-patches the whole process: only the worker child may do it."""
+    import subprocess
+    import sys
+    code = ("import sys, harness.load.spec, harness.load.runner, harness.load.merge, harness.load.worker\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent'))\n"
+            "print(bad); sys.exit(1 if bad else 0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,6 +1,8 @@
 """The open-model arrival schedule: times decided by the clock and the rate table only."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from harness.load.schedule import ArrivalSchedule, Phase, PhaseTable, RateFunction
@@ -17,7 +19,7 @@ def test_constant_rate_is_evenly_spaced_inside_the_window():
     times = schedule([("default", RateSegment(100, 100))], [("main", 2.0, 4.0)])
     assert len(times) == 200
     assert times[0] == pytest.approx(2.0) and times[-1] < 4.0
-    gaps = {round(b - a, 9) for a, b in zip(times, times[1:])}
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(times)}
     assert gaps == {0.01}
 
 

@@ -30,8 +30,9 @@ def go_binary() -> str:
     return str(exe) if exe.exists() else (shutil.which("go") or "go")
 
 
-def run(cmd: list[str], cwd: Path | None = None, timeout: float = 300) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+def run(cmd: list[str], cwd: Path | None = None, timeout: float = 300, env: dict | None = None) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+                          env=None if env is None else {**os.environ, **env})
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} failed with {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
@@ -49,8 +50,9 @@ def build_and_profile(root: Path) -> Built:
     src = root / "src"
     shutil.copytree(GOPROG, src)
     binary = root / "hot"
-    env_cmd = [go_binary(), "build", "-trimpath", "-o", str(binary), "."]
-    run(env_cmd, cwd=src)
+    # Standard library only: no module proxy, no toolchain download.
+    run([go_binary(), "build", "-trimpath", "-o", str(binary), "."], cwd=src, timeout=600,
+        env={"GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"})
     base, fault = root / "baseline", root / "fault"
     base.mkdir()
     fault.mkdir()

@@ -127,9 +127,10 @@ async def test_compare_with_baseline_phase_shows_growth(client, workspace):
     await ready(client)
     status = await command(client, "harness.compare", {"baseline": "baseline"})
     assert status["compare"] == {"baseline": "baseline"}
-    got = {line_of(h): h.label for h in await hints(client, uri)}
-    assert got[marker_line("extra")].startswith("+")       # extra() only runs in the fault phase
-    assert any(label.startswith("-") for label in got.values())   # and other lines shrink
+    got = {line_of(h): h.label.split() for h in await hints(client, uri)}
+    value, share = got[marker_line("extra")]
+    assert value.startswith("+") and share.startswith("+")   # extra() only runs in the fault phase
+    assert got[marker_line("cpu")][1].startswith("-")        # so the hot line's share shrinks
     status = await command(client, "harness.compare", {"off": True})
     assert status["compare"] is None
     assert not any(h.label.startswith("+") for h in await hints(client, uri))

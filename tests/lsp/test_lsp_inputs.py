@@ -149,3 +149,24 @@ async def test_invalid_settings_are_reported_and_defaulted(client, workspace):
     assert "harness.threshold" in told and "harness.mode" in told and "own, flat, cum" in told
     assert await hints(client, uri)
     assert len(client.diagnostics[uri]) == 2
+
+
+async def test_perf_and_trace_derived_profiles_load_like_any_other(client, workspace, built):
+    await ready(client)
+    run_dir = workspace / "runs" / "hot-20261122T110000Z"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for kind, rel, src in (("perf", "perf/fault/api/perf.pb.gz", "cpu"),
+                           ("trace-sync", "trace/fault/api/sync.pb.gz", "block")):
+        (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(built.fault / f"{src}.pb.gz", run_dir / rel)
+        manifest["artifacts"].append({"kind": kind, "service": "api", "phase": "fault", "path": rel})
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    await command(client, "harness.reload")
+    kinds = {p["kind"] for p in await command(client, "harness.listProfiles")}
+    assert {"perf", "trace-sync"} <= kinds
+    uri = open_doc(client, workspace / "goprog" / "main.go")
+    for kind, marker in (("perf", "cpu"), ("trace-sync", "block")):
+        status = await command(client, "harness.selectProfile", {"profile": kind})
+        assert status["profile"] == kind
+        got = await hints(client, uri)
+        assert line_of(max(got, key=lambda h: share_of(h.label))) == marker_line(marker)

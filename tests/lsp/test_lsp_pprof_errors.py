@@ -51,3 +51,17 @@ def test_unknown_sample_type_lists_valid_ones(built):
     prof = load_profile(built.baseline / "allocs.pb.gz")
     with pytest.raises(ProfileError, match="alloc_space"):
         prof.index_of("cpu")
+
+
+def test_sparse_location_ids_give_the_same_costs(built):
+    from lsp.pprof import line_costs
+    data = gzip.decompress((built.fault / "cpu.pb.gz").read_bytes())
+    msg = ProfileMessage()
+    msg.ParseFromString(data)
+    for loc in msg.location:
+        loc.id = loc.id * 1_000_003 + 7
+    for sample in msg.sample:
+        sample.location_id[:] = [i * 1_000_003 + 7 for i in sample.location_id]
+    dense, sparse = load_profile(data), load_profile(msg.SerializeToString())
+    assert len(sparse.loc_lines) == len(msg.location) < len(dense.loc_lines)   # the other layout
+    assert line_costs(dense, 1) == line_costs(sparse, 1)

@@ -9,21 +9,22 @@ ROOT="${VSCODE_WEB:-${HARNESS_CACHE:-$HOME/.cache/harness}/vscode-web}"
 VER="${CODE_SERVER_VERSION:-4.100.3}"
 STAMP="$ROOT/app/.installed-$VER"
 
+PACKAGES="build-essential python3 pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep chromium fonts-liberation"
 need_apt=""
-for cmd in chromium rg c++ make pkg-config; do
-  command -v "$cmd" >/dev/null 2>&1 || need_apt=1
+for pkg in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt="$need_apt $pkg"
 done
 if [ -n "$need_apt" ]; then
-  if ! command -v apt-get >/dev/null 2>&1; then
+  if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
     echo "error: chromium, ripgrep and a C++ tool chain are needed and apt-get is not available." >&2
     echo "hint: install chromium, ripgrep, build-essential, libkrb5-dev, libx11-dev, libxkbfile-dev, libsecret-1-dev yourself." >&2
     exit 2
   fi
-  echo "e2e/install: apt-get install chromium and build tools"
+  echo "e2e/install: apt-get install$need_apt"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null || true
-  apt-get install -y -q build-essential python3 pkg-config libkrb5-dev libx11-dev libxkbfile-dev \
-    libsecret-1-dev ripgrep chromium fonts-liberation >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -q $PACKAGES >/dev/null
 fi
 
 if [ -f "$STAMP" ]; then

@@ -189,6 +189,7 @@ async function main() {
   cs.installExtension(VSIX);
   log(`extension installed in ${Date.now() - tInstall} ms`);
   let browser = null;
+  const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), "harness-e2e-chromium-"));
   const cleanup = async () => {
     if (browser) await browser.close().catch(() => {});
     await cs.stop();
@@ -199,7 +200,6 @@ async function main() {
   try {
     const base = await cs.start(ws);
     log("code-server at", base);
-    const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), "harness-e2e-chromium-"));
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -210,10 +210,13 @@ async function main() {
     });
     page = await browser.newPage();
     page.on("pageerror", (e) => log("[pageerror]", String(e).slice(0, 200)));
-    const target = `vscode-remote://${new URL(base).host}${path.join(ws, file)}`;
-    const url = `${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify([["openFile", target]]))}`;
-    await page.goto(url, { waitUntil: "load", timeout: STEP_TIMEOUT });
-    await page.waitForSelector(".monaco-workbench .part.statusbar", { timeout: STEP_TIMEOUT });
+    const open = async (server) => {
+      const target = `vscode-remote://${new URL(server).host}${path.join(ws, file)}`;
+      const url = `${server}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify([["openFile", target]]))}`;
+      await page.goto(url, { waitUntil: "load", timeout: STEP_TIMEOUT });
+      await page.waitForSelector(".monaco-workbench .part.statusbar", { timeout: STEP_TIMEOUT });
+    };
+    await open(base);
 
     const newest = runs[runs.length - 1];
     const ok = await check("status bar shows the newest run", async () => {
@@ -265,7 +268,8 @@ async function main() {
       const r = await waitInPage("a hover with a cost breakdown", () => {
         const h = [...document.querySelectorAll(".monaco-hover")].filter((e) => e.offsetParent !== null && !e.classList.contains("hidden"));
         const text = h.map((e) => e.innerText).join("\n");
-        return { ok: /\d%/.test(text) && text.length > 20, text: text.slice(0, 400) };
+        // The breakdown: flat and cum (and own) costs with their shares.
+        return { ok: /\d%/.test(text) && /flat/.test(text) && /cum/.test(text), text: text.slice(0, 400) };
       });
       log("hover:", JSON.stringify(r.text.slice(0, 200)));
     });
@@ -337,6 +341,21 @@ async function main() {
       await waitInPage("heat on the hot line in the dark theme", probeLine, lineText, (r) => r.ok && r.shaded);
       await shot("07-heat-dark");
     });
+
+    await check("a missing interpreter gets a message with a fix", async () => {
+      const missing = "/nonexistent/harness-e2e/bin/python";
+      await cs.stop();
+      cs.writeUserSettings({ ...settings, "harness.pythonPath": missing });
+      await open(await cs.start(ws));
+      const r = await waitInPage("the error notification", (m) => {
+        const texts = [...document.querySelectorAll(".notification-list-item-message")].map((n) => n.textContent);
+        const status = [...document.querySelectorAll(".statusbar-item")].map((i) => i.innerHTML).join(" ");
+        const msg = texts.find((t) => t.includes(m));
+        return { ok: !!msg && /harness\.pythonPath/.test(msg) && /codicon-error/.test(status), msg, texts };
+      }, missing);
+      log("message:", r.msg);
+      await shot("08-missing-interpreter");
+    });
   } finally {
     await cleanup();
     process.removeListener("SIGINT", onSignal);
@@ -347,7 +366,9 @@ async function main() {
       console.log("\n--- code-server log (tail)\n" + cs.tail());
       console.log("\n--- Harness output channel\n" + cs.extensionLog());
     }
-    if (!process.env.HARNESS_E2E_KEEP) fs.rmSync(state, { recursive: true, force: true });
+    if (!process.env.HARNESS_E2E_KEEP) {
+      for (const d of [state, profileDir, built ? ws : null]) if (d) fs.rmSync(d, { recursive: true, force: true });
+    }
   }
 }
 

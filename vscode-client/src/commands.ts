@@ -130,7 +130,7 @@ export async function openReport(ctx: CommandContext): Promise<void> {
   }
   const file = path.join(runPath, "report.html");
   if (!fs.existsSync(file)) {
-    void vscode.window.showWarningMessage(`Harness: ${file} does not exist: the run has not finished or its report failed. Its manifest.json and logs/ say why.`);
+    void vscode.window.showWarningMessage(`Harness: ${file} does not exist: the run has not finished, or its report failed. Rebuild it with \`harness report ${runPath}\`.`);
     return;
   }
   await vscode.env.openExternal(vscode.Uri.file(file));
@@ -163,12 +163,14 @@ export async function runScenario(ctx: CommandContext, uri?: vscode.Uri): Promis
   const python = ctx.server.interpreterInUse ?? ctx.server.python();
   const cmd = harnessCommand(python.command, (p) => fs.existsSync(p), process.platform);
   const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) ?? vscode.workspace.workspaceFolders?.[0];
+  // The run lands where the server looks for runs (harness.runsDir, relative to the workspace folder).
+  const runsDir = path.resolve(folder?.uri.fsPath ?? path.dirname(file), ctx.server.serverSettings().runsDir);
   const task = new vscode.Task(
     { type: "harness", scenario: file },
     folder ?? vscode.TaskScope.Workspace,
     `run ${path.basename(file)}`,
     "harness",
-    new vscode.ProcessExecution(cmd.command, [...cmd.args, "run", file], { cwd: folder?.uri.fsPath }),
+    new vscode.ProcessExecution(cmd.command, [...cmd.args, "run", file, "--runs-dir", runsDir], { cwd: folder?.uri.fsPath }),
   );
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true };
   const execution = await vscode.tasks.executeTask(task);

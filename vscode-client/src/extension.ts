@@ -65,7 +65,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
   );
   render();
-  await server.start();
+  // Not awaited: activation does not wait for the probe and the server; start() reports its own failures.
+  void server.start();
 }
 
 export async function deactivate(): Promise<void> {

@@ -49,7 +49,7 @@ def chains_plan(t, table: str, rules: dict[str, list[list[str]]], backend: str =
     for hook, hook_rules in rules.items():
         chain = f"{t.chain}-{HOOK_SUFFIX[hook]}"
         jump = ["-m", "comment", "--comment", t.comment, "-j", chain]
-        ns = lambda argv, **kw: {"op": "ns", "container": t.container, "argv": argv, **kw}  # noqa: E731
+        ns = lambda argv, **kw: {"op": "ns", "container": t.container, "argv": argv, **kw}
         plan.do.append(ns([*IPT, "-t", table, "-N", chain]))
         for r in hook_rules:
             plan.do.append(ns([*IPT, "-t", table, "-A", chain, *r]))

@@ -27,6 +27,7 @@ func main() {
 	mux.HandleFunc("/spin", spin)
 	mux.HandleFunc("/lock", lock)
 	mux.HandleFunc("/alloc", alloc)
+	mux.HandleFunc("/grow", grow)
 	log.Fatal(http.ListenAndServe(":8080", mux))
 }
 
@@ -55,6 +56,20 @@ func alloc(w http.ResponseWriter, r *http.Request) {
 		parts = append(parts, strconv.Itoa(i)+"-"+strings.Repeat("x", 16)) // ALLOC LINE
 	}
 	io.WriteString(w, strconv.Itoa(len(strings.Join(parts, ","))))
+}
+
+var kept [][]byte
+
+// grow keeps n MiB alive (touched), so that a small memory limit ends in an OOM kill.
+func grow(w http.ResponseWriter, r *http.Request) {
+	for i := 0; i < intParam(r, "mib", 64); i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		kept = append(kept, b)
+	}
+	io.WriteString(w, "grown\n")
 }
 
 func setRates(w http.ResponseWriter, r *http.Request) {

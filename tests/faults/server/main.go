@@ -7,6 +7,7 @@
 //	                            container to addr; JSON: latencies (ms) and error classes
 //	GET  /udpsend?addr=&n=&tag=&gap_us=           N UDP datagrams (payload = tag) to addr
 //	GET  /push?addr=&n=         POSTs n bytes to addr/upload; answers bit/s
+//	GET  /rawget?addr=          HTTP/1.0 GET over raw TCP, read to EOF; answers ms
 //	GET  /udpcount?tag=         datagrams received on :9000 with that payload
 package main
 
@@ -106,6 +107,22 @@ func (zeros) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// rawget sends an HTTP/1.0 request over a raw TCP connection and reads until the server's
+// close arrives; it answers the milliseconds that took (close included).
+func rawget(w http.ResponseWriter, r *http.Request) {
+	conn, err := net.DialTimeout("tcp", r.URL.Query().Get("addr"), 5*time.Second)
+	if err != nil {
+		http.Error(w, err.Error(), 502)
+		return
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	t0 := time.Now()
+	conn.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	io.Copy(io.Discard, conn)
+	fmt.Fprintf(w, "%.3f", float64(time.Since(t0).Microseconds())/1000)
+}
+
 func udpsend(w http.ResponseWriter, r *http.Request) {
 	conn, err := net.Dial("udp", r.URL.Query().Get("addr"))
 	if err != nil {
@@ -165,6 +182,7 @@ func main() {
 	http.HandleFunc("/probe", probe)
 	http.HandleFunc("/udpsend", udpsend)
 	http.HandleFunc("/push", push)
+	http.HandleFunc("/rawget", rawget)
 	http.HandleFunc("/udpcount", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()

@@ -143,7 +143,7 @@ func main() {
 	pprof.StopCPUProfile()
 	f.Close()
 
-	allocate(2000)
+	allocate(20000)
 	smallAllocs(2000)
 	block(200)
 	contend(50)

@@ -1,0 +1,26 @@
+"""The large-profile path of the analysis (own column first, the rest in the background)."""
+from __future__ import annotations
+
+from lspfixtures import marker_line
+
+import lsp.analysis as analysis_mod
+from lsp.analysis import Source, build_analysis, line_detail, warm_edges
+from lsp.pathmap import PathMapper
+from lsp.pprof import load_profile
+
+
+def test_large_profile_path_shows_the_same_own_values(built, workspace, monkeypatch):
+    mapper = PathMapper.build([workspace])
+    full = build_analysis([Source(load_profile(built.fault / "cpu.pb.gz"), mapper)], "cpu", "own")
+    monkeypatch.setattr(analysis_mod, "SYNC_EDGES_LIMIT", 0)   # every profile counts as large
+    src = Source(load_profile(built.fault / "cpu.pb.gz"), mapper)
+    quick = build_analysis([src], "cpu", "own")
+    path = (workspace / "goprog" / "main.go").resolve()
+    assert {k: e.value for k, e in quick.lines[path].items()} == {k: e.value for k, e in full.lines[path].items()}
+    hot = marker_line("cpu")
+    before = line_detail(quick, path, hot)
+    assert not before.edges_ready and before.callers == []
+    warm_edges(quick)
+    after = line_detail(quick, path, hot)
+    assert after.edges_ready and after.callers[0][0] == "main.burn"
+    assert {t for t, *_ in after.per_type} == {"samples", "cpu"}
