@@ -197,14 +197,18 @@ def main() -> None:
     ap.add_argument("--hovers", type=int, default=1000)
     ap.add_argument("--pprof-timeout", type=float, default=900.0)
     ap.add_argument("--keep", help="directory to keep the generated profile and workspace in")
+    ap.add_argument("--reuse", action="store_true", help="reuse the profile already in --keep")
     args = ap.parse_args()
     distinct = args.distinct or args.samples
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-lsp-"))
     ws, prof = root / "ws", root / "big.pb.gz"
     ws.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    generate(prof, ws, args.samples, args.depth, distinct)
-    print(f"generated {prof} ({os.path.getsize(prof) / 1e6:.1f} MB gzip): {args.samples} samples, "
+    if args.reuse and prof.exists():
+        print(f"reusing {prof}")
+    else:
+        generate(prof, ws, args.samples, args.depth, distinct)
+    print(f"profile {prof} ({os.path.getsize(prof) / 1e6:.1f} MB gzip): {args.samples} samples, "
           f"{distinct} distinct stacks, mean depth {args.depth}, in {time.perf_counter() - t0:.1f}s")
     pprof_wall, pprof_peak = bench_pprof(prof, args.pprof_timeout)
     res = asyncio.run(bench_server(prof, ws, args.hovers))

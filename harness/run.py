@@ -34,7 +34,7 @@ from harness.scenario.model import Scenario
 log = logging.getLogger("harness.run")
 
 SCHEMA_VERSION = 1
-LOAD_LEAD_S = 2.0   # seconds between starting the load workers and the first phase
+LOAD_LEAD_S = 0.2   # seconds between handing the ready load workers the timeline and its start
 
 
 @dataclass
@@ -135,27 +135,30 @@ class Runner:
         return RunResult(self.run_id, self.run_dir, self._status, self._reason, exit_code, summary, manifest)
 
     def _run_inner(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from harness.env.compose import Environment, detect_compose
 
         sc = self.scenario
-        tools = threading.Thread(target=self._collect_tools, name="collect-tools", daemon=True)
-        tools.start()  # version look-ups take seconds; they overlap the build
         self._check_engine()
         self.faults = self._fault_controller()
-        if self.faults is not None:
-            self.faults.preflight(sc.fault_specs())
-        self._prepare()
-        compose = detect_compose(self.options.compose)
+        self.faults.preflight(sc.fault_specs())
+        # Look-ups and the watchdog's start take seconds each; they overlap the prepare steps.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="start") as pool:
+            tools = pool.submit(self._collect_tools)
+            compose_f = pool.submit(detect_compose, self.options.compose)
+            watchdog = pool.submit(self.faults.start_watchdog, os.getpid())
+            self._prepare()
+            compose = compose_f.result()
+            watchdog.result()
+            tools.result()
         self.tools["compose"] = compose.label
         log.info("compose: %s (chosen by %s)", compose.label, compose.source)
         self.env = Environment(sc, self.run_dir, self.run_id, self.project, compose, on_event=self.events.add)
-        if self.faults is not None:
-            self.faults.start_watchdog(os.getpid())
         self.rc.services = self.env.up()
         self._progress({"stage": "waiting for readiness"})
         self.env.wait_ready()
         self.rc.services = {n: self.env.refresh(n) for n in self.rc.services}
-        tools.join(timeout=60)
         self._timeline()
 
     def _timeline(self) -> None:
@@ -169,12 +172,11 @@ class Runner:
         self.captures = CaptureManager(sc.captures, self.rc)
         self.captures.start()
         target = resolve_load_target(sc, self.rc)
-        # The timeline starts a little ahead, so that the load workers (which import Locust)
-        # are ready when the first phase begins and the schedule starts on time.
+        self.load = LoadRunner(sc.load, self.rc, target)
+        self.load.prepare()  # the workers import Locust and wait for the timeline
         load_t0 = self.clock.now() + LOAD_LEAD_S
         self._load_t0 = load_t0
         self.rc.phases = [PhaseWindow(p.name, load_t0 + p.start, load_t0 + p.end) for p in sc.phases]
-        self.load = LoadRunner(sc.load, self.rc, target)
         self.load.start()
         late = self.clock.now() - load_t0
         if late > 0:

@@ -1,6 +1,6 @@
 """FaultController: the engine's one handle on faults (see docs/DESIGN.md, engine contracts).
 
-preflight -> start_watchdog -> apply/revert per phase -> revert_all -> stop_watchdog.
+preflight -> start_watchdog -> [prepare] -> apply/revert per phase -> revert_all -> stop_watchdog.
 Every apply writes the fault's undo steps to the ledger before the first change.
 """
 from __future__ import annotations
@@ -98,6 +98,11 @@ class FaultController:
             self.dir.mkdir(parents=True, exist_ok=True)
             target = resolve(self.rc, spec, self.runner.docker)
             plan = registry.get(spec.kind).build(backend, spec, target)
+            try:
+                self._apply_shared(plan, spec)
+            except BaseException as e:
+                rec["error"] = e.render() if isinstance(e, HarnessError) else f"{type(e).__name__}: {e}"
+                raise
             entry = self.ledger.write(spec.id, "applying", kind=spec.kind, target=spec.target, phase=phase,
                                       backend=backend, params=dict(spec.params), undo=plan.undo,
                                       do=plan.do, run_id=self.rc.run_id, project=self.rc.project,
@@ -122,6 +127,36 @@ class FaultController:
                                fault=spec.id, t_s=rec["applied_s"])
             return rec
 
+    def prepare(self, specs) -> None:
+        """Create the run-wide objects the faults will need (e.g. the htb root of each target
+        interface) now, while no load runs: changing a root qdisc can drop a packet in flight.
+        Optional: apply() creates them on first use otherwise."""
+        for spec in specs:
+            backend = self._backend.get(spec.id)
+            if backend not in ("tbf", "netem"):
+                continue
+            with self._lock:
+                target = resolve(self.rc, spec, self.runner.docker)
+                self._apply_shared(registry.get(spec.kind).build(backend, spec, target), spec)
+
+    def _apply_shared(self, plan, spec) -> None:
+        for sid, splan in plan.shared:
+            if sid in self._active:
+                continue
+            entry = self.ledger.write(sid, "applying", kind="shared", target=spec.target, backend=splan.backend,
+                                      undo=splan.undo, do=splan.do, run_id=self.rc.run_id,
+                                      project=self.rc.project)
+            try:
+                for step in splan.do:
+                    self.runner.run(step)
+            except BaseException:
+                failures = self.runner.undo(splan.undo)
+                self.ledger.write(sid, "revert-failed" if failures else "reverted", failures=failures or None)
+                raise
+            self.ledger.write(sid, "applied")
+            self._active[sid] = entry
+            self.rc.events.add("fault-shared", f"{sid} created for {spec.id}", fault=spec.id)
+
     def revert(self, spec_or_id) -> dict | None:
         fid = getattr(spec_or_id, "id", spec_or_id)
         with self._lock:
@@ -129,7 +164,13 @@ class FaultController:
             if entry is None:
                 return self._records.get(fid)
             failures = self.runner.undo(entry["undo"])
-            rec = self._records[fid]
+            rec = self._records.get(fid)
+            if rec is None:                      # a shared object (revert_all, end of run)
+                self.ledger.write(fid, "revert-failed" if failures else "reverted", failures=failures or None)
+                if failures:
+                    raise HarnessError(f"{fid} was not fully removed", seen="; ".join(failures),
+                                       hint="run `harness clean` to retry")
+                return None
             rec["reverted_s"] = round(self.rc.clock.now(), 6)
             self.ledger.write(fid, "revert-failed" if failures else "reverted",
                               reverted_s=rec["reverted_s"], failures=failures or None)

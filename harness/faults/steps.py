@@ -39,10 +39,13 @@ DEFAULT_ROOT_KINDS = ("noqueue", "pfifo_fast", "mq", "fq_codel", "pfifo", "fq")
 
 @dataclass
 class Plan:
+    """do/undo steps of one fault; `shared` lists (id, Plan) of run-wide objects the fault
+    needs (e.g. the htb root of an interface), applied once and reverted by revert_all."""
     backend: str
     do: list[dict] = field(default_factory=list)
     undo: list[dict] = field(default_factory=list)
     detail: dict = field(default_factory=dict)
+    shared: list = field(default_factory=list)
 
 
 class ContainerGone(Exception):

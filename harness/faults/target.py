@@ -23,6 +23,7 @@ class Target:
     protocol: str = "all"          # tcp | udp | all
     own_port: bool = False         # peer_port is a port of the target itself
     pid: int = 0                   # host PID of the container's main process
+    root_tag: str = "00000000"     # 8 hex digits, unique per run and target (shared tc objects)
     host_config: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -34,8 +35,24 @@ class Target:
         return "%x:" % (0x100 + int(self.tag[:4], 16) % 0xfe00)   # never 0: or ffff:
 
     @property
-    def ifb(self) -> str:
-        return "hf" + self.tag                       # 10 chars, below IFNAMSIZ
+    def root_handle(self) -> str:
+        """The run's htb root on this target (shared by its tc faults); never a fault's handle."""
+        h = 0x100 + int(self.root_tag[:4], 16) % 0xfe00
+        if "%x:" % h == self.handle:
+            h = 0x100 + (h - 0x100 + 1) % 0xfe00
+        return "%x:" % h
+
+    @property
+    def shared_ifb(self) -> str:
+        return "hf" + self.root_tag                  # 10 chars, below IFNAMSIZ
+
+    @property
+    def class_minor(self) -> str:
+        return "%x" % (2 + int(self.tag[4:], 16) % 0xfff0)
+
+    @property
+    def filter_prio(self) -> int:
+        return 2 + int(self.tag[:4], 16) % 60000
 
     @property
     def proxy_ports(self) -> tuple[int, int]:
@@ -66,6 +83,7 @@ def resolve(rc, spec, docker_client) -> Target:
     attrs = docker_client.containers.get(info.container_id).attrs if docker_client is not None else {}
     base = dict(fault_id=spec.id, service=spec.target, container=info.container_id, run_dir=rc.run_dir,
                 tag=tag, pid=int(attrs.get("State", {}).get("Pid") or info.pid or 0),
+                root_tag=make_tag(rc.run_id, f"tc-root/{spec.target}"),
                 host_config=dict(attrs.get("HostConfig") or {}))
     from harness.faults import registry
     kind = registry.get(spec.kind)

@@ -37,6 +37,7 @@ def test_rate_1mbit(env, rc, controller, direction, measure):
     after = measure(ip, 2_000_000)
     assert after > 20 * RATE, (after, base)           # back to full speed
     assert controller.records()[0]["backend"] == "tbf"
+    controller.revert_all()          # the run-wide htb root / IFB go at the end of the run
     helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, spec.id))
 
 
@@ -54,6 +55,7 @@ def test_rate_peer_scoped_egress_leaves_other_traffic(env, rc, controller):
     print(f"rate egress to one peer: measured {to_a:.0f} bit/s; other peer {to_b:.0f}, host {host:.0f}")
     assert abs(to_a / RATE - 1) <= 0.10, to_a
     assert to_b > 20 * RATE and host > 20 * RATE
+    controller.revert_all()
     helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, spec.id))
 
 
@@ -80,22 +82,25 @@ def test_apply_and_revert_never_cut_other_traffic(env, rc, controller):
             time.sleep(0.002)
         conn.close()
 
+    specs = []
+    for i in range(3):
+        specs += [rate_spec(f"r{i}", "both", Peer(service="peer_a", protocol="all")),
+                  FaultSpec(id=f"p{i}", kind="partition", target="target", direction="both",
+                            peer=Peer(service="peer_b", protocol="all"), params={})]
+    controller.preflight(specs)
+    controller.prepare(specs)        # the engine does this before the load starts
     th = threading.Thread(target=hammer)
     th.start()
     try:
-        for i in range(3):
-            import os
-            specs = {"e": rate_spec(f"re{i}", "egress", Peer(service="peer_a", protocol="all")),
-                     "i": rate_spec(f"ri{i}", "ingress", Peer(service="peer_a", protocol="all")),
-                     "p": FaultSpec(id=f"p{i}", kind="partition", target="target", direction="both",
-                                    peer=Peer(service="peer_b", protocol="all"), params={})}
-            for spec in [specs[k] for k in os.environ.get("WHICH", "eip")]:
-                controller.apply(spec, "fault")
-                time.sleep(0.1)
-                controller.revert(spec)
+        for spec in specs:
+            controller.apply(spec, "fault")
+            time.sleep(0.1)
+            controller.revert(spec)
     finally:
         stop.set()
         th.join(10)
+    controller.revert_all()
     print("slowest requests (s):", sorted(lat)[-5:], "n", len(lat))
     assert not errors, errors[:3]
-    assert len(lat) > 50 and max(lat) < 0.5, (len(lat), max(lat))
+    # a packet dropped by a qdisc swap would show as a TCP retransmission: >= 200 ms
+    assert len(lat) > 50 and max(lat) < 0.19, (len(lat), sorted(lat)[-5:])

@@ -37,8 +37,9 @@ def argvs(steps):
 
 
 def test_names_are_derived_from_the_tag():
-    t = target()
-    assert (t.chain, t.handle, t.ifb, t.proxy_ports) == ("HF0a1b2c3d", "b1b:", "hf0a1b2c3d", (25914, 25915))
+    t = target(root_tag="77770000")
+    assert (t.chain, t.handle, t.root_handle, t.shared_ifb, t.class_minor, t.filter_prio, t.proxy_ports) == \
+        ("HF0a1b2c3d", "b1b:", "7877:", "hf77770000", "2c3f", 2589, (25914, 25915))
 
 
 def test_iptables_loss_to_one_peer_port():
@@ -74,42 +75,61 @@ def test_iptables_reset_and_own_port_peer():
     assert p.do[1]["argv"][7:] == ["-p", "tcp", "--dport", "8080", "-j", "REJECT", "--reject-with", "tcp-reset"]
 
 
-def test_tbf_egress_without_peer_claims_the_root():
-    p = build("rate", {"rate": 1_000_000, "burst": 0, "queue": 0.4}, "tbf")
-    assert p.do == [
-        {"op": "tc-claim-root", "container": C, "dev": "eth0", "handle": "b1b:"},
-        {"op": "ns", "container": C, "argv": ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "b1b:",
-                                              "tbf", "rate", "1000000bit", "burst", "3200", "latency", "400ms"]}]
-    assert p.undo == [{"op": "tc-release-root", "container": C, "dev": "eth0", "handle": "b1b:"}]
-
-
-def test_tbf_egress_to_one_peer_uses_htb_and_u32():
-    p = build("rate", {"rate": 8_000_000, "burst": 0, "queue": 0.4}, "tbf", target(**PEER))
-    assert argvs(p.do)[1:] == [
-        ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "b1b:", "htb", "default", "2"],
-        ["tc", "class", "add", "dev", "eth0", "parent", "b1b:", "classid", "b1b:1", "htb", "rate", "10gbit"],
-        ["tc", "class", "add", "dev", "eth0", "parent", "b1b:", "classid", "b1b:2", "htb", "rate", "10gbit"],
-        ["tc", "qdisc", "add", "dev", "eth0", "parent", "b1b:1", "handle", "b1c:", "tbf", "rate", "8000000bit",
-         "burst", "10000", "latency", "400ms"],
-        ["tc", "filter", "add", "dev", "eth0", "parent", "b1b:", "protocol", "ip", "prio", "1", "u32",
-         "match", "ip", "dst", "172.20.0.3/32", "match", "ip", "protocol", "6", "0xff",
-         "match", "ip", "dport", "5432", "0xffff", "flowid", "b1b:1"]]
-
-
-def test_tbf_ingress_uses_its_own_ifb():
-    p = build("rate", {"rate": 1_000_000, "burst": 0, "queue": 0.4}, "tbf", direction="ingress")
+def test_tbf_egress_uses_the_shared_htb_root_and_its_own_class():
+    t = target(root_tag="77770000")
+    p = build("rate", {"rate": 1_000_000, "burst": 0, "queue": 0.4}, "tbf", t)
+    (sid, shared), = p.shared
+    assert sid == "tc-egress/api/eth0"
+    assert shared.do == [
+        {"op": "tc-claim-root", "container": C, "dev": "eth0", "handle": "7877:"},
+        {"op": "ns", "container": C, "argv": ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "7877:",
+                                              "htb", "default", "1"]},
+        {"op": "ns", "container": C, "argv": ["tc", "class", "add", "dev", "eth0", "parent", "7877:", "classid",
+                                              "7877:1", "htb", "rate", "10gbit"]}]
+    assert shared.undo == [{"op": "tc-release-root", "container": C, "dev": "eth0", "handle": "7877:"}]
     assert argvs(p.do) == [
-        ["tc-claim-ingress"],
-        ["ip", "link", "add", "hf0a1b2c3d", "type", "ifb"],
-        ["ip", "link", "set", "dev", "hf0a1b2c3d", "up"],
-        ["tc", "qdisc", "add", "dev", "hf0a1b2c3d", "root", "handle", "b1b:", "tbf", "rate", "1000000bit",
+        ["tc", "class", "add", "dev", "eth0", "parent", "7877:", "classid", "7877:2c3f", "htb", "rate", "10gbit"],
+        ["tc", "qdisc", "add", "dev", "eth0", "parent", "7877:2c3f", "handle", "b1b:", "tbf", "rate", "1000000bit",
          "burst", "3200", "latency", "400ms"],
+        ["tc", "filter", "add", "dev", "eth0", "parent", "7877:", "protocol", "ip", "prio", "2589", "u32",
+         "match", "u32", "0", "0", "flowid", "7877:2c3f"]]
+    assert argvs(p.undo) == [
+        ["tc", "filter", "del", "dev", "eth0", "parent", "7877:", "protocol", "ip", "prio", "2589"],
+        ["tc", "class", "del", "dev", "eth0", "classid", "7877:2c3f"]]
+    assert all(s["ignore_errors"] for s in p.undo)
+
+
+def test_tbf_egress_to_one_peer_filters_on_its_address_and_port():
+    p = build("rate", {"rate": 8_000_000, "burst": 0, "queue": 0.4}, "tbf", target(root_tag="77770000", **PEER))
+    assert p.do[1]["argv"][-7:] == ["tbf", "rate", "8000000bit", "burst", "10000", "latency", "400ms"]
+    assert p.do[2]["argv"][11:] == ["u32", "match", "ip", "dst", "172.20.0.3/32", "match", "ip", "protocol", "6",
+                                    "0xff", "match", "ip", "dport", "5432", "0xffff", "flowid", "7877:2c3f"]
+
+
+def test_tbf_ingress_uses_the_runs_own_ifb():
+    p = build("rate", {"rate": 1_000_000, "burst": 0, "queue": 0.4}, "tbf", target(root_tag="77770000"),
+              direction="ingress")
+    (sid, shared), = p.shared
+    assert sid == "tc-ingress/api/eth0"
+    assert argvs(shared.do) == [
+        ["tc-claim-ingress"],
+        ["ip", "link", "add", "hf77770000", "type", "ifb"],
+        ["ip", "link", "set", "dev", "hf77770000", "up"],
+        ["tc", "qdisc", "add", "dev", "hf77770000", "root", "handle", "7877:", "htb", "default", "1"],
+        ["tc", "class", "add", "dev", "hf77770000", "parent", "7877:", "classid", "7877:1", "htb", "rate", "10gbit"],
         ["tc", "qdisc", "add", "dev", "eth0", "handle", "ffff:", "ingress"],
-        ["tc", "filter", "add", "dev", "eth0", "parent", "ffff:", "protocol", "ip", "prio", "1", "u32",
-         "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", "hf0a1b2c3d"]]
-    assert p.undo == [{"op": "tc-release-ingress", "container": C, "dev": "eth0", "ifb": "hf0a1b2c3d"},
-                      {"op": "ns", "container": C, "argv": ["ip", "link", "del", "hf0a1b2c3d"],
-                       "ignore_errors": True}]
+        ["tc", "filter", "add", "dev", "eth0", "parent", "ffff:", "protocol", "all", "prio", "1", "u32",
+         "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", "hf77770000"]]
+    assert shared.undo == [{"op": "tc-release-ingress", "container": C, "dev": "eth0", "ifb": "hf77770000"},
+                           {"op": "ns", "container": C, "argv": ["ip", "link", "del", "hf77770000"],
+                            "ignore_errors": True}]
+    assert argvs(p.do)[1] == ["tc", "qdisc", "add", "dev", "hf77770000", "parent", "7877:2c3f", "handle", "b1b:",
+                              "tbf", "rate", "1000000bit", "burst", "3200", "latency", "400ms"]
+
+
+def test_root_handle_never_equals_the_faults_handle():
+    t = target(root_tag="0a1b0000")
+    assert t.handle == "b1b:" and t.root_handle == "b1c:"
 
 
 @pytest.mark.parametrize("kind,params,expected", [
@@ -125,12 +145,16 @@ def test_tbf_ingress_uses_its_own_ifb():
 ], ids=["delay-jitter", "delay", "loss", "duplicate", "corrupt", "reorder", "rate"])
 def test_netem_commands(kind, params, expected):
     assert tc.netem_args(kind, params) == expected
-    p = build(kind, params, "netem")
-    assert p.do[1]["argv"] == ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "b1b:", "netem", *expected]
-    p = build(kind, params, "netem", target(**PEER), direction="both")
-    assert ["tc", "qdisc", "add", "dev", "eth0", "parent", "b1b:1", "handle", "b1c:", "netem", *expected] \
-        in argvs(p.do)
-    assert ["tc", "qdisc", "add", "dev", "hf0a1b2c3d", "root", "handle", "b1b:", "netem", *expected] in argvs(p.do)
+    p = build(kind, params, "netem", target(root_tag="77770000"))
+    assert p.do[1]["argv"] == ["tc", "qdisc", "add", "dev", "eth0", "parent", "7877:2c3f", "handle", "b1b:",
+                               "netem", *expected]
+    p = build(kind, params, "netem", target(root_tag="77770000", **PEER), direction="both")
+    assert [sid for sid, _ in p.shared] == ["tc-egress/api/eth0", "tc-ingress/api/eth0"]
+    assert ["tc", "qdisc", "add", "dev", "hf77770000", "parent", "7877:2c3f", "handle", "b1b:", "netem",
+            *expected] in argvs(p.do)
+    ingress_filter = argvs(p.do)[5]
+    assert ingress_filter[ingress_filter.index("172.20.0.3/32") - 1] == "src"
+    assert ingress_filter[ingress_filter.index("5432") - 1] == "sport"
 
 
 def test_proxy_plan_spawns_in_the_namespace_then_redirects():

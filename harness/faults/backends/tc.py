@@ -1,11 +1,22 @@
 """tc in the target's network namespace: tbf for rate, netem for delay/loss/duplicate/corrupt/
 reorder/rate, IFB for the inbound direction.
 
-The fault owns everything it creates: a root qdisc with its own handle (only when the root
-is the kernel default, checked before; deleted only if the root still carries that handle),
-or an ingress qdisc plus its own IFB device. Peer-scoped faults use an htb root (class :2,
-the default, unlimited) with the shaping qdisc under class :1, which a u32 filter on the
-peer's address/port selects.
+Changing a device's root or ingress qdisc makes the kernel swap in a qdisc that drops for a
+moment (dev_deactivate): a packet of unrelated traffic sent then waits for a 200 ms TCP
+retransmission. So the harness changes them once per run and interface, not per fault:
+
+  shared (one per target interface, its own ledger entry, reverted last by revert_all):
+    egress   root htb <R>: default 1, class <R>:1 at 10gbit (everything else, unshaped)
+    ingress  ingress qdisc + the run's own IFB (hf<root tag>) with the same htb; a u32 filter
+             redirects all inbound packets to the IFB
+  per fault: an htb class <R>:<minor> at 10gbit, the fault's leaf qdisc (tbf ..., netem ...)
+             under it, and a u32 filter (own prio) selecting the peer's packets (or all)
+             into it; revert deletes the filter and the class (and so the leaf) only.
+
+The shared root is added only when the root is the kernel default (checked before) and deleted
+only if it still carries the run's handle; the ingress qdisc only when none existed, removed
+only while it still redirects to the run's IFB. Qdiscs the harness did not create are never
+replaced or removed.
 """
 from __future__ import annotations
 
@@ -62,60 +73,66 @@ def netem_args(kind: str, p: dict) -> list[str]:
     raise ValueError(f"netem cannot do {kind}")
 
 
-def egress_plan(t, leaf: list[str], backend: str) -> Plan:
-    """The leaf qdisc (e.g. tbf ... or netem ...) on the target's egress, peer-scoped if needed."""
-    plan = Plan(backend=backend)
-    dev, h = t.dev, t.handle
-    plan.do.append({"op": "tc-claim-root", "container": t.container, "dev": dev, "handle": h})
-    if not t.has_peer:
-        plan.do.append(_ns(t, ["tc", "qdisc", "add", "dev", dev, "root", "handle", h, *leaf]))
-    else:
-        major = h[:-1]
-        hit, rest = f"{major}:1", f"{major}:2"
-        child = "%x:" % (int(major, 16) + 1)
-        plan.do += [
-            _ns(t, ["tc", "qdisc", "add", "dev", dev, "root", "handle", h, "htb", "default", "2"]),
-            _ns(t, ["tc", "class", "add", "dev", dev, "parent", h, "classid", hit, "htb", "rate", UNLIMITED]),
-            _ns(t, ["tc", "class", "add", "dev", dev, "parent", h, "classid", rest, "htb", "rate", UNLIMITED]),
-            _ns(t, ["tc", "qdisc", "add", "dev", dev, "parent", hit, "handle", child, *leaf]),
-            _ns(t, ["tc", "filter", "add", "dev", dev, "parent", h, "protocol", "ip", "prio", "1",
-                    "u32", *u32_match(t, "egress"), "flowid", hit]),
-        ]
-    plan.undo.append({"op": "tc-release-root", "container": t.container, "dev": dev, "handle": h})
-    plan.detail = {"dev": dev, "handle": h}
-    return plan
+
+def shared_egress(t) -> tuple[str, Plan]:
+    dev, r = t.dev, t.root_handle
+    plan = Plan(backend="tc", do=[
+        {"op": "tc-claim-root", "container": t.container, "dev": dev, "handle": r},
+        _ns(t, ["tc", "qdisc", "add", "dev", dev, "root", "handle", r, "htb", "default", "1"]),
+        _ns(t, ["tc", "class", "add", "dev", dev, "parent", r, "classid", r + "1", "htb", "rate", UNLIMITED]),
+    ], undo=[{"op": "tc-release-root", "container": t.container, "dev": dev, "handle": r}])
+    plan.detail = {"dev": dev, "handle": r}
+    return f"tc-egress/{t.service}/{dev}", plan
 
 
-def ingress_plan(t, leaf: list[str], backend: str) -> Plan:
-    """Inbound traffic redirected (ingress qdisc + mirred) to the fault's own IFB, shaped there."""
-    plan = Plan(backend=backend)
-    dev, ifb, h = t.dev, t.ifb, t.handle
-    plan.do += [
+def shared_ingress(t) -> tuple[str, Plan]:
+    dev, ifb, r = t.dev, t.shared_ifb, t.root_handle
+    plan = Plan(backend="tc", do=[
         {"op": "tc-claim-ingress", "container": t.container, "dev": dev},
         _ns(t, ["ip", "link", "add", ifb, "type", "ifb"]),
         _ns(t, ["ip", "link", "set", "dev", ifb, "up"]),
-        _ns(t, ["tc", "qdisc", "add", "dev", ifb, "root", "handle", h, *leaf]),
+        _ns(t, ["tc", "qdisc", "add", "dev", ifb, "root", "handle", r, "htb", "default", "1"]),
+        _ns(t, ["tc", "class", "add", "dev", ifb, "parent", r, "classid", r + "1", "htb", "rate", UNLIMITED]),
         _ns(t, ["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"]),
-        _ns(t, ["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "ip", "prio", "1",
-                "u32", *u32_match(t, "ingress"), "action", "mirred", "egress", "redirect", "dev", ifb]),
-    ]
-    plan.undo += [
+        _ns(t, ["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1",
+                "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ifb]),
+    ], undo=[
         {"op": "tc-release-ingress", "container": t.container, "dev": dev, "ifb": ifb},
         _ns(t, ["ip", "link", "del", ifb], ignore_errors=True),
-    ]
-    plan.detail = {"dev": dev, "ifb": ifb, "handle": h}
-    return plan
+    ])
+    plan.detail = {"dev": dev, "ifb": ifb, "handle": r}
+    return f"tc-ingress/{t.service}/{dev}", plan
+
+
+def fault_class(t, dev: str, direction: str, leaf: list[str], backend: str) -> Plan:
+    """The fault's own class, leaf qdisc and filter under the shared htb root of `dev`."""
+    r = t.root_handle
+    classid = r + t.class_minor
+    prio = str(t.filter_prio)
+    return Plan(backend=backend, do=[
+        _ns(t, ["tc", "class", "add", "dev", dev, "parent", r, "classid", classid, "htb", "rate", UNLIMITED]),
+        _ns(t, ["tc", "qdisc", "add", "dev", dev, "parent", classid, "handle", t.handle, *leaf]),
+        _ns(t, ["tc", "filter", "add", "dev", dev, "parent", r, "protocol", "ip", "prio", prio,
+                "u32", *u32_match(t, direction), "flowid", classid]),
+    ], undo=[
+        _ns(t, ["tc", "filter", "del", "dev", dev, "parent", r, "protocol", "ip", "prio", prio],
+            ignore_errors=True),
+        _ns(t, ["tc", "class", "del", "dev", dev, "classid", classid], ignore_errors=True),
+    ])
 
 
 def directional_plan(t, direction: str, leaf: list[str], backend: str) -> Plan:
+    plan = Plan(backend=backend)
     parts = []
     if direction in ("egress", "both"):
-        parts.append(egress_plan(t, leaf, backend))
+        plan.shared.append(shared_egress(t))
+        parts.append(fault_class(t, t.dev, "egress", leaf, backend))
     if direction in ("ingress", "both"):
-        parts.append(ingress_plan(t, leaf, backend))
-    plan = Plan(backend=backend)
+        plan.shared.append(shared_ingress(t))
+        parts.append(fault_class(t, t.shared_ifb, "ingress", leaf, backend))
     for p in parts:
         plan.do += p.do
         plan.undo[:0] = p.undo
-        plan.detail.update(p.detail)
+    plan.detail = {"dev": t.dev, "class": t.root_handle + t.class_minor, "prio": t.filter_prio,
+                   "shared": [sid for sid, _ in plan.shared]}
     return plan
