@@ -13,7 +13,6 @@
 """
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -29,9 +28,7 @@ SYNC_RE = re.compile(r"Trace=(\d+) Mono=(\d+)")
 
 def derive_pprof(go: str, trace: Path, view: str, out: Path, timeout: float = 60.0) -> None:
     """Write `go tool trace -pprof=<view>` (gzip protobuf on stdout) to `out`."""
-    # The profile is binary on stdout; the shell redirects it so proc.run only sees text.
-    proc.run(["sh", "-c", 'exec "$@" > "$HARNESS_OUT"', "sh", go, "tool", "trace", f"-pprof={view}",
-              str(trace)], timeout=timeout, env={**os.environ, "HARNESS_OUT": str(out)},
+    proc.run([go, "tool", "trace", f"-pprof={view}", str(trace)], timeout=timeout, stdout_path=str(out),
              what=f"go tool trace -pprof={view} failed")
 
 
