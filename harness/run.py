@@ -159,6 +159,7 @@ class Runner:
         self._progress({"stage": "waiting for readiness"})
         self.env.wait_ready()
         self.rc.services = {n: self.env.refresh(n) for n in self.rc.services}
+        self.faults.prepare(sc.fault_specs())  # shared qdiscs now, before any load is in flight
         self._timeline()
 
     def _timeline(self) -> None:
@@ -187,12 +188,22 @@ class Runner:
             self.captures.phase_start(window)
             for f in phase.faults:
                 self.faults.apply(f, window.name)
+                self._refresh(f.target)
             self._wait_until(window.end_s, phase=window)
             for f in phase.faults:
                 self.faults.revert(f)
+                self._refresh(f.target)
             self.captures.phase_end(window)
             self.events.add("phase-end", phase.name)
         self.load.wait()
+
+    def _refresh(self, service: str) -> None:
+        """A kill, restart or stop fault gives the target a new PID: re-read it for the
+        parts that use it (perf, stats)."""
+        try:
+            self.rc.services[service] = self.env.refresh(service)
+        except Exception as e:  # a stopped container has no PID until it starts again
+            log.debug("refresh of %s: %s", service, e)
 
     def _wait_until(self, t_s: float, phase: PhaseWindow | None) -> None:
         while True:

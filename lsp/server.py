@@ -92,8 +92,12 @@ class HarnessServer(LanguageServer):
                 for run in self.runs:
                     if run.error:
                         self.tell(f"broken run directory {run.path}: {run.error}")
-            view = await asyncio.to_thread(load_view, self.settings, self.sel, self.roots, self.runs,
-                                           self.cache, self.go_env)
+            try:
+                view = await asyncio.to_thread(load_view, self.settings, self.sel, self.roots, self.runs,
+                                               self.cache, self.go_env)
+            except Exception as exc:  # a bug in loading must not leave requests waiting
+                log.exception("loading the profile failed")
+                view = View(problems=[f"internal error while loading: {exc!r} (details in the log)"])
             self.view = view
             self.placed_cache.clear()
             for p in view.problems:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from pathlib import Path
 from dataclasses import dataclass, field
 
 log = logging.getLogger("harness.clean")
@@ -17,6 +18,7 @@ LABEL_RUN = "io.harness.run"
 LABEL_PROJECT = "io.harness.project"
 LABEL_PID = "io.harness.owner_pid"
 LABEL_HOST = "io.harness.owner_host"
+LABEL_RUN_DIR = "io.harness.run_dir"
 
 
 def _client():
@@ -32,6 +34,7 @@ class Leftover:
     owner_pid: int | None
     owner_host: str
     alive: bool
+    run_dir: str | None = None
     containers: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
@@ -67,7 +70,7 @@ def find(client=None) -> dict[str, Leftover]:
             pid = int(pid_s) if pid_s.isdigit() else None
             host = labels.get(LABEL_HOST, "")
             found[project] = Leftover(project, labels.get(LABEL_RUN, "?"), pid, host,
-                                      owner_alive(pid, host))
+                                      owner_alive(pid, host), labels.get(LABEL_RUN_DIR))
         return found[project]
 
     flt = {"label": LABEL_PROJECT}
@@ -129,16 +132,15 @@ def clean(all_projects: bool = False, client=None) -> list[tuple[Leftover, dict]
 
 
 def _revert_ledger_for(lo: Leftover) -> None:
-    """Faults of a dead run live in its namespaces (gone with its containers) or on the
-    host (proxies, IFB devices): the fault ledger reverts those, when the faults part
-    provides it."""
-    try:
-        from harness.faults import ledger as fault_ledger
-    except ImportError:
+    """Revert what a dead run's fault ledger still has open (host-side proxies, pressure
+    helpers, rules in namespaces that outlive it), before its containers go."""
+    if not lo.run_dir or not (Path(lo.run_dir) / "faults.ledger").exists():
         return
-    revert = getattr(fault_ledger, "revert_project", None)
-    if revert is not None:
-        try:
-            revert(lo.project)
-        except Exception as e:
-            log.warning("reverting the fault ledger of %s failed: %s", lo.project, e)
+    try:
+        from harness.faults.ledger import revert_open
+
+        done = revert_open(Path(lo.run_dir), log=log.info)
+        if done:
+            log.info("reverted %d open fault(s) of %s", len(done), lo.project)
+    except Exception as e:
+        log.warning("reverting the fault ledger of %s failed: %s", lo.project, e)

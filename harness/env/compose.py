@@ -20,7 +20,7 @@ from typing import Callable
 import yaml
 
 from harness import proc
-from harness.env.cleanup import LABEL_HOST, LABEL_PID, LABEL_PROJECT, LABEL_RUN
+from harness.env.cleanup import LABEL_HOST, LABEL_PID, LABEL_PROJECT, LABEL_RUN, LABEL_RUN_DIR
 from harness.errors import CommandError, EnvironmentError_, ReadinessError
 from harness.runctx import ServiceInfo
 from harness.scenario.model import Scenario, ServiceSpec
@@ -68,9 +68,12 @@ def detect_compose(preferred: str | None = None) -> ComposeCommand:
                                  "docker-compose); the README's set-up command does this")
 
 
-def run_labels(run_id: str, project: str) -> dict[str, str]:
-    return {LABEL_RUN: run_id, LABEL_PROJECT: project, LABEL_PID: str(os.getpid()),
-            LABEL_HOST: socket.gethostname()}
+def run_labels(run_id: str, project: str, run_dir: Path | None = None) -> dict[str, str]:
+    labels = {LABEL_RUN: run_id, LABEL_PROJECT: project, LABEL_PID: str(os.getpid()),
+              LABEL_HOST: socket.gethostname()}
+    if run_dir is not None:
+        labels[LABEL_RUN_DIR] = str(Path(run_dir).resolve())
+    return labels
 
 
 def build_override(scenario: Scenario, labels: dict[str, str], user_docs: list[dict]) -> dict:
@@ -142,7 +145,7 @@ class Environment:
         self.run_id = run_id
         self.project = project
         self.compose = compose
-        self.labels = run_labels(run_id, project)
+        self.labels = run_labels(run_id, project, run_dir)
         self.override_path = run_dir / "compose.override.yml"
         self.services: dict[str, ServiceInfo] = {}
         self._on_event = on_event or (lambda kind, detail="", **kw: None)

@@ -85,7 +85,7 @@ def test_signal_reverts_through_finally(env, tmp_path, sig):
     p.send_signal(sig)
     assert p.wait(30) == 0
     states = {e["id"]: e["state"] for e in ledger.latest(ledger.read(run_dir / "faults.ledger")).values()}
-    assert states == {"d": "reverted", "p": "reverted", "r": "reverted"}
+    assert states == {"d": "reverted", "p": "reverted", "r": "reverted", "tc-ingress/target/eth0": "reverted"}
     assert watchdog_gone(run_dir)
     assert_baseline(env, cfg)
     assert all(c.status == "running" for c in env.client.containers.list(filters={"label": f"io.harness.project={env.project}"}))

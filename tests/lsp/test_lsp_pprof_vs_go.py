@@ -10,7 +10,7 @@ from lspfixtures import KINDS, go_binary, marker_line, run
 from lsp.pprof import function_costs, line_costs, load_profile
 
 ROW = re.compile(r"^\s*(-?\d+)([a-zA-Zµ]*)\s+[\d.]+%\s+[\d.]+%\s+(-?\d+)([a-zA-Zµ]*)\s+[\d.e+-]+%\s+(.+?)"
-                 r"(?: \(inline\))?$")
+                 r"(?: \((?:partial-)?inline\))?$")   # pprof marks inlined frames
 UNIT = {"nanoseconds": "ns", "bytes": "B", "count": ""}
 
 
@@ -52,7 +52,8 @@ def test_line_costs_equal_go_tool_pprof_top_lines(built):
             filename, _, line = where.rpartition(":")
             by_line[(filename, int(line))].append((flat, cum))
         ours = line_costs(prof, index)
-        assert set(ours) == set(by_line), f"{path} [{index}]: different lines"
+        assert set(ours) == set(by_line), \
+            f"{path} [{index}]: only ours {set(ours) - set(by_line)}, only pprof's {set(by_line) - set(ours)}"
         for key, rows in by_line.items():
             assert ours[key].flat == sum(f for f, _c in rows), f"{path} [{index}] {key} flat"
             if len(rows) == 1:   # two functions on one line: pprof prints them apart
@@ -67,7 +68,9 @@ def test_function_costs_equal_go_tool_pprof_top(built):
         unit = prof.sample_types[index][1]
         rows = pprof_rows(path, index, unit, lines=False)
         ours = function_costs(prof, index)
-        assert {n for n, _f, _c in rows} == set(ours), f"{path} [{index}]: different functions"
+        theirs = {n for n, _f, _c in rows}
+        assert theirs == set(ours), \
+            f"{path} [{index}]: only ours {set(ours) - theirs}, only pprof's {theirs - set(ours)}"
         for name, flat, cum in rows:
             assert (ours[name].flat, ours[name].cum) == (flat, cum), f"{path} [{index}] {name}"
             compared += 1

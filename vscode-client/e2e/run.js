@@ -207,13 +207,19 @@ async function main() {
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--window-size=1400,900"],
       defaultViewport: { width: 1400, height: 900 },
+      // A hung page fails the check in a minute instead of the default three.
+      protocolTimeout: STEP_TIMEOUT,
     });
-    page = await browser.newPage();
-    page.on("pageerror", (e) => log("[pageerror]", String(e).slice(0, 200)));
+    const newPage = async () => {
+      const p = await browser.newPage();
+      p.on("pageerror", (e) => log("[pageerror]", String(e).slice(0, 200)));
+      return p;
+    };
+    page = await newPage();
     const open = async (server) => {
       const target = `vscode-remote://${new URL(server).host}${path.join(ws, file)}`;
       const url = `${server}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify([["openFile", target]]))}`;
-      await page.goto(url, { waitUntil: "load", timeout: STEP_TIMEOUT });
+      await page.goto(url, { waitUntil: "domcontentloaded", timeout: STEP_TIMEOUT });
       await page.waitForSelector(".monaco-workbench .part.statusbar", { timeout: STEP_TIMEOUT });
     };
     await open(base);
@@ -344,9 +350,14 @@ async function main() {
 
     await check("a missing interpreter gets a message with a fix", async () => {
       const missing = "/nonexistent/harness-e2e/bin/python";
+      // A fresh page: the old one is still attached to the stopped server.
+      await page.close({ runBeforeUnload: false });
+      page = null;
       await cs.stop();
       cs.writeUserSettings({ ...settings, "harness.pythonPath": missing });
-      await open(await cs.start(ws));
+      const again = await cs.start(ws);
+      page = await newPage();
+      await open(again);
       const r = await waitInPage("the error notification", (m) => {
         const texts = [...document.querySelectorAll(".notification-list-item-message")].map((n) => n.textContent);
         const status = [...document.querySelectorAll(".statusbar-item")].map((i) => i.innerHTML).join(" ");

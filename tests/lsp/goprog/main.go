@@ -87,7 +87,7 @@ func contend(n int) {
 			defer wg.Done()
 			for i := 0; i < n; i++ {
 				mu.Lock()
-				burn(10000)
+				burn(2000)
 				mu.Unlock()
 			}
 		}()
@@ -146,7 +146,7 @@ func main() {
 	allocate(20000)
 	smallAllocs(2000)
 	block(200)
-	contend(50)
+	contend(20)
 	for _, name := range []string{"allocs", "heap", "block", "mutex", "goroutine"} {
 		p := pprof.Lookup(name)
 		write(*out, name+".pb.gz", func(f *os.File) error { return p.WriteTo(f, 0) })
