@@ -365,6 +365,7 @@ async function main() {
         return { ok: !!msg && /harness\.pythonPath/.test(msg) && /codicon-error/.test(status), msg, texts };
       }, missing);
       log("message:", r.msg);
+      await new Promise((res) => setTimeout(res, 1000)); // let the toast finish fading in
       await shot("08-missing-interpreter");
     });
   } finally {
