@@ -28,6 +28,8 @@ const PYTHON = process.env.HARNESS_PYTHON || path.join(REPO, ".venv", "bin", "py
 const VSIX = path.resolve(process.env.HARNESS_VSIX || path.join(CLIENT, "dist", "go-incident-harness.vsix"));
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const STEP_TIMEOUT = Number(process.env.HARNESS_E2E_STEP_TIMEOUT_MS || 60000);
+// The runs folder of an existing workspace (HARNESS_E2E_WORKSPACE), relative to it: the harness.runsDir setting.
+const RUNS_DIR = process.env.HARNESS_E2E_RUNS_DIR || "runs";
 
 const results = [];
 let page = null;
@@ -139,7 +141,10 @@ function buildWorkspace() {
     if (!fs.existsSync(path.join(ws, process.env.HARNESS_E2E_FILE || "main.go"))) {
       throw new Error(`HARNESS_E2E_WORKSPACE=${ws} has no ${process.env.HARNESS_E2E_FILE || "main.go"}. Fix: point it at the folder holding the Go source, and set HARNESS_E2E_FILE.`);
     }
-    const runs = fs.existsSync(path.join(ws, "runs")) ? fs.readdirSync(path.join(ws, "runs")).filter((r) => fs.existsSync(path.join(ws, "runs", r, "manifest.json"))).sort() : [];
+    // Oldest first, by the time each run started (names of different scenarios do not sort by time).
+    const runsDir = path.resolve(ws, RUNS_DIR);
+    const started = (r) => JSON.parse(fs.readFileSync(path.join(runsDir, r, "manifest.json"), "utf8")).clock.wall_t0;
+    const runs = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((r) => fs.existsSync(path.join(runsDir, r, "manifest.json"))).sort((a, b) => started(a) - started(b)) : [];
     return { ws, runs };
   }
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), "harness-e2e-ws-"));
@@ -166,7 +171,7 @@ async function main() {
   const file = process.env.HARNESS_E2E_FILE || "main.go";
   const hotText = process.env.HARNESS_E2E_HOT_TEXT || (built ? "// HOT" : null);
   log("workspace", ws, "runs", runs.join(", "));
-  if (runs.length === 0) throw new Error(`no run directories under ${ws}/runs. Fix: run a scenario (harness run ...) or let the test build its fixture.`);
+  if (runs.length === 0) throw new Error(`no run directories under ${ws}/${RUNS_DIR}. Fix: run a scenario (harness run ...) or let the test build its fixture.`);
 
   const state = fs.mkdtempSync(path.join(os.tmpdir(), "harness-e2e-code-"));
   const cs = new CodeServer(path.join(VSCODE_WEB, "app"), state);
@@ -183,6 +188,7 @@ async function main() {
     "editor.fontSize": 15,
     "window.commandCenter": false,
     "harness.pythonPath": PYTHON,
+    "harness.runsDir": RUNS_DIR,
   };
   cs.writeUserSettings(settings);
   const tInstall = Date.now();
@@ -221,6 +227,18 @@ async function main() {
       const url = `${server}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify([["openFile", target]]))}`;
       await page.goto(url, { waitUntil: "domcontentloaded", timeout: STEP_TIMEOUT });
       await page.waitForSelector(".monaco-workbench .part.statusbar", { timeout: STEP_TIMEOUT });
+      await revealHotLine();
+    };
+    // A hot line far down the file is not rendered until the editor scrolls to it.
+    const revealHotLine = async () => {
+      if (!hotText) return;
+      const lines = fs.readFileSync(path.join(ws, file), "utf8").split("\n");
+      const n = lines.findIndex((l) => l.includes(hotText)) + 1;
+      if (n <= 30) return;
+      await page.waitForSelector(".monaco-editor .view-lines", { timeout: STEP_TIMEOUT });
+      await runCommand("Go to Line/Column");
+      await page.keyboard.type(String(n));
+      await page.keyboard.press("Enter");
     };
     await open(base);
 
