@@ -1,0 +1,149 @@
+"""`harness run` with a baseline and a squeeze phase through the real engine: per-phase
+profiles with their windows, a runtime trace and its derived views, perf converted to
+pprof, the report's phase and fault shading (rendered in headless Chromium), and a failing
+`expect` that makes the run exit 1 and is named in junit.xml."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import proc
+from harness.report.plots import FAULT_FILL
+from lsp.pprof import line_costs, load_profile
+from tests.capture.pngread import pixels
+from tests.env.conftest import DEMO, REPO, project_resources
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+ARTEFACTS = REPO / "test-artifacts" / "report"
+
+SCENARIO = f"""\
+name: squeeze
+compose: {DEMO / 'docker-compose.yml'}
+prepare:
+  - cmd: [go, build, -o, app, .]
+    cwd: {DEMO}
+    env: {{CGO_ENABLED: "0", GOFLAGS: -buildvcs=false}}
+services:
+  api:
+    limits: {{memory: 128m, cpus: 1.0}}
+    ports: [8080]
+    pprof: {{port: 6060}}
+    ready: {{http: /healthz, timeout: 60s}}
+load:
+  target: {{service: api, port: 8080}}
+  model: open
+  rate: 40
+  requests:
+    - {{name: work, method: GET, path: "/work?n=2000000", weight: 3}}
+    - {{name: lock, method: GET, path: /lock, weight: 1}}
+phases:
+  - {{name: baseline, duration: 6s}}
+  - name: squeeze
+    duration: 6s
+    faults:
+      - {{kind: cpu, target: api, cpus: 0.2}}
+captures:
+  pprof: [cpu, heap, allocs, goroutine, block, mutex]
+  services: [api]
+  rates: {{url: /debug/harness/rates, block: 10000, mutex: 5}}
+  trace: {{phases: [squeeze], seconds: 2}}
+  perf: {{phases: [baseline]}}
+expect:
+  - phase: baseline
+    error_rate: 1%
+  - phase: squeeze
+    latency: {{p50: 1ms}}
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    sc = tmp / "squeeze.yaml"
+    sc.write_text(SCENARIO)
+    res = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(tmp / "runs"),
+                          "--json"], capture_output=True, text=True, timeout=600, cwd=REPO)
+    out = json.loads(res.stdout)
+    run_dir = Path(out["run_dir"])
+    return res, out, run_dir, json.loads((run_dir / "manifest.json").read_text())
+
+
+def _artifact(m: dict, kind: str, phase: str) -> dict:
+    return next(a for a in m["artifacts"] if a["kind"] == kind and a["phase"] == phase and a["service"] == "api")
+
+
+def _phase(m: dict, name: str) -> dict:
+    return next(p for p in m["phases"] if p["name"] == name)
+
+
+def _top_own_line(path: Path) -> tuple[str, int]:
+    prof = load_profile(path)
+    index = [t for t, _ in prof.sample_types].index("cpu")
+    costs = line_costs(prof, index, is_own=lambda f: f.endswith("compose/demo/main.go"))
+    best = max(costs.values(), key=lambda c: c.own)
+    return Path(best.filename).name, best.line
+
+
+def test_failing_expectation_exits_1_and_junit_names_it(run):
+    res, out, run_dir, m = run
+    assert res.returncode == 1, res.stderr
+    assert out["status"] == "completed" and "expectation" in out["reason"]
+    junit = (run_dir / "junit.xml").read_text()
+    assert 'failures="1"' in junit and "squeeze: latency p50" in junit and "over by" in junit
+    assert project_resources(m["compose_project"])["containers"] == []
+
+
+def test_per_phase_profiles_lie_in_their_windows(run):
+    _res, _out, run_dir, m = run
+    for phase in ("baseline", "squeeze"):
+        ph = _phase(m, phase)
+        for kind in ("cpu", "heap", "allocs", "goroutine", "block", "mutex"):
+            a = _artifact(m, kind, phase)
+            load_profile(run_dir / a["path"])
+            assert ph["start_s"] - 0.05 <= a["start_s"] <= a["end_s"] <= ph["end_s"] + 1.0, (kind, a, ph)
+    fault = m["faults"][0]
+    squeeze = _phase(m, "squeeze")
+    assert squeeze["start_s"] <= fault["applied_s"] < fault["reverted_s"] <= squeeze["end_s"] + 1.0
+
+
+def test_trace_and_derived_views_parse(run):
+    _res, _out, run_dir, m = run
+    a = _artifact(m, "trace", "squeeze")
+    summary = json.loads((run_dir / a["summary"]).read_text())
+    assert summary["goroutines_created"] > 0
+    for view in ("sched", "sync", "net", "syscall"):
+        load_profile(run_dir / _artifact(m, f"trace-{view}", "squeeze")["path"])
+
+
+def test_perf_opens_in_pprof_and_agrees_with_cpu(run):
+    _res, _out, run_dir, m = run
+    perf = run_dir / _artifact(m, "perf", "baseline")["path"]
+    go = Path(sys.executable).parent / "go"
+    top = proc.run([str(go), "tool", "pprof", "-top", "-lines", str(perf)], timeout=120)
+    assert "main.go:" in top.stdout
+    cpu = run_dir / _artifact(m, "cpu", "baseline")["path"]
+    hot_line = next(i for i, line in enumerate((DEMO / "main.go").read_text().splitlines(), 1)
+                    if "// hot line" in line)
+    assert _top_own_line(perf) == _top_own_line(cpu) == ("main.go", hot_line)
+
+
+def test_report_shows_phase_and_fault_shading(run):
+    _res, _out, run_dir, _m = run
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is installed by scripts/test.sh"
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTEFACTS / "engine-report.png"
+    shot.unlink(missing_ok=True)
+    proc.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              "--disable-background-networking", f"--screenshot={shot}", "--window-size=1100,1000",
+              (run_dir / "report.html").as_uri()], timeout=90)
+    _w, _h, counts = pixels(shot)
+    assert len(counts) > 20, "the screenshot looks blank"
+    assert counts[bytes.fromhex(FAULT_FILL[1:])] > 2000, "fault shading not in the screenshot"
+    assert counts[bytes.fromhex("eef2f7")] > 2000, "phase shading not in the screenshot"
