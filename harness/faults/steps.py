@@ -13,6 +13,9 @@ Step ops:
   spawn             {argv, pidfile, container?, marker} start a helper (in the container's netns when
                                                         `container` is set), own session, wait for its pidfile
   kill-pidfile      {pidfile, marker}                   stop that helper (process group), if it is still ours
+  kill-flows        {container, outbound?, inbound?,    close the target's established TCP connections that
+                     exclude_ports, mark}               a new REDIRECT rule covers (ss -K), so kept-alive
+                                                        connections reconnect through the proxy
   docker            {container, call, kwargs}           a docker SDK call on the container
   docker-update     {container, body}                   POST /containers/{id}/update (limits)
 """
@@ -186,6 +189,33 @@ class StepRunner:
                            seen=("exit code %s" % p.returncode) + ("; " + " | ".join(tail) if tail else ""),
                            hint=f"see {errlog}")
 
+    def _op_kill_flows(self, s: dict) -> None:
+        """NAT rules only catch new connections: a client with a kept-alive pool would never
+        see the fault. Close the established connections the rules cover (the kernel's socket
+        destroy, `ss -K`); clients reconnect, through the proxy. Best effort: a kernel without
+        socket destroy keeps them, which is logged."""
+        listening = self._listening_ports(s["container"])
+        excluded = set(s.get("exclude_ports") or ())
+        server_ports = sorted(set(listening) - excluded)
+        for flt in kill_filters(s.get("outbound"), s.get("inbound"), server_ports, s.get("mark")):
+            res = self.ns(s["container"], ["ss", "-K", "-t", "-n", "state", "established", flt], check=False)
+            if res.returncode != 0:
+                log.warning("could not close existing connections (%s): %s", flt, res.stderr.strip())
+            else:
+                closed = max(len(res.stdout.strip().splitlines()) - 1, 0)
+                log.info("closed %d existing connection(s) matching %s", closed, flt)
+
+    def _listening_ports(self, container: str) -> list[int]:
+        res = self.ns(container, ["ss", "-H", "-l", "-t", "-n"], check=False)
+        ports = set()
+        for line in res.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 4 and ":" in parts[3]:
+                port = parts[3].rsplit(":", 1)[1]
+                if port.isdigit():
+                    ports.add(int(port))
+        return sorted(ports)
+
     def _op_kill_pidfile(self, s: dict) -> None:
         kill_pidfile(Path(s["pidfile"]), s.get("marker", ""))
 
@@ -283,3 +313,29 @@ def python_argv(module: str, *args: str) -> list[str]:
 
 __all__ = ["Plan", "StepRunner", "ContainerGone", "CommandError", "kill_pidfile", "write_pidfile",
            "python_argv", "ns_argv"]
+
+
+def kill_filters(outbound: dict | None, inbound: dict | None, server_ports: list[int],
+                 mark: str | None) -> list[str]:
+    """ss filters for the connections a proxy fault's REDIRECT rules cover (pure; tested).
+
+    outbound: {"ip": peer or None, "port": peer port or None}: connections the target opened.
+    inbound: {"port": own port or None}: connections into the target (None port: any of its
+    listening ports). The proxy's own upstream sockets carry `mark` and are left alone.
+    """
+    filters = []
+    nomark = f" and not fwmark = {mark}" if mark else ""
+    serving = " or ".join(f"sport = :{p}" for p in server_ports)
+    if outbound is not None:
+        if outbound.get("ip"):
+            dst = f"dst {outbound['ip']}" + (f" and dport = :{outbound['port']}" if outbound.get("port") else "")
+        else:
+            dst = "not dst 127.0.0.0/8" + (f" and dport = :{outbound['port']}" if outbound.get("port") else "")
+        client = f" and not ( {serving} )" if serving else ""
+        filters.append(f"( {dst}{client}{nomark} )")
+    if inbound is not None:
+        if inbound.get("port"):
+            filters.append(f"( sport = :{inbound['port']} and not src 127.0.0.0/8 )")
+        elif serving:
+            filters.append(f"( ( {serving} ) and not src 127.0.0.0/8 )")
+    return filters

@@ -190,3 +190,24 @@ def test_sigkill_of_the_harness_during_a_fault_leaves_nothing(tmp_path):
     # no proxy process of the run is left
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(run_dir) not in ps
+
+
+def test_delay_reaches_kept_alive_connections(tmp_path):
+    """The API keeps a pool of connections to the store. A delay fault on the store must slow
+    the calls over connections that were open before it started, not only new ones."""
+    phases = """phases:
+  - {name: baseline, duration: 4s}
+  - name: slow
+    duration: 6s
+    faults:
+      - {kind: delay, target: store, direction: ingress, latency: 100ms}"""
+    sc = scenario(tmp_path, phases=phases)
+    sc.write_text(sc.read_text().replace(
+        '    - {name: work, method: GET, path: "/work?n=2000000", weight: 3}\n', "").replace("rate: 40", "rate: 20"))
+    res = run_cli("run", str(sc), "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert res.returncode == 0, res.stderr + res.stdout
+    run_dir = Path(json.loads(res.stdout)["run_dir"])
+    stats = json.loads((run_dir / "load" / "stats.json").read_text())
+    fetch = {ph: next(e for e in v["endpoints"] if e["name"] == "fetch") for ph, v in stats["phases"].items()}
+    assert fetch["baseline"]["p50_ms"] < 50, fetch["baseline"]
+    assert fetch["slow"]["p50_ms"] >= 95, fetch["slow"]

@@ -17,7 +17,7 @@ NBYTES = 500_000       # 4 s at 1 Mbit/s
 
 def rate_spec(fid, direction, peer=None):
     return FaultSpec(id=fid, kind="rate", target="target", direction=direction, peer=peer,
-                     params={"rate": RATE, "burst": 0, "queue": 0.4})
+                     params={"rate": RATE, "burst": 0, "queue": 1.0})
 
 
 @pytest.mark.parametrize("direction,measure", [("egress", helpers.download_rate),

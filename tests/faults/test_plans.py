@@ -163,15 +163,33 @@ def test_proxy_plan_spawns_in_the_namespace_then_redirects():
     spawn = p.do[0]
     assert spawn["op"] == "spawn" and spawn["container"] == C
     assert spawn["argv"][1:5] == ["-m", "harness.faults.proxy", "--tag=0a1b2c3d", "--pidfile"]
-    nat = [s["argv"] for s in p.do[1:]]
+    nat = [s["argv"] for s in p.do[1:] if s["op"] == "ns"]
     assert nat[1] == [*IPT, "-t", "nat", "-A", "HF0a1b2c3d-O", "-p", "tcp", "-d", "172.20.0.3/32", "--dport",
                       "5432", "-m", "mark", "!", "--mark", "0x4a17", "-j", "REDIRECT", "--to-ports", "25914"]
     assert p.undo[-1] == {"op": "kill-pidfile", "pidfile": "/runs/r1/faults/0a1b2c3d.proxy.pid",
                           "marker": "--tag=0a1b2c3d"}
     assert p.undo[0]["argv"][5] == "-D"        # rules go before the proxy stops
+    # kept-alive connections to the peer are closed once the rules are in, so they reconnect
+    # through the proxy
+    assert p.do[-1] == {"op": "kill-flows", "container": C, "exclude_ports": [25914, 25915], "mark": "0x4a17",
+                        "outbound": {"ip": "172.20.0.3", "port": 5432}, "inbound": None}
     p = build("delay", {"latency": 0.1, "jitter": 0.0, "distribution": "uniform", "correlation": 0.0}, "proxy",
               target(peer_port=8080, own_port=True, protocol="tcp"))
     assert [s["argv"][6] for s in p.do if s["op"] == "ns" and s["argv"][5] == "-I"] == ["PREROUTING"]
+    assert p.do[-1]["inbound"] == {"port": 8080} and p.do[-1]["outbound"] is None
+
+
+def test_kill_filters_cover_what_the_redirect_covers():
+    from harness.faults.steps import kill_filters
+
+    assert kill_filters({"ip": "172.20.0.3", "port": 5432}, None, [8080], "0x4a17") == [
+        "( dst 172.20.0.3 and dport = :5432 and not ( sport = :8080 ) and not fwmark = 0x4a17 )"]
+    assert kill_filters(None, {"port": 8080}, [8080, 6060], "0x4a17") == [
+        "( sport = :8080 and not src 127.0.0.0/8 )"]
+    assert kill_filters({"ip": None, "port": None}, {"port": None}, [8080, 6060], None) == [
+        "( not dst 127.0.0.0/8 and not ( sport = :8080 or sport = :6060 ) )",
+        "( ( sport = :8080 or sport = :6060 ) and not src 127.0.0.0/8 )"]
+    assert kill_filters(None, {"port": None}, [], None) == []
 
 
 def test_docker_updates_restore_the_previous_values():

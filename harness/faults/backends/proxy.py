@@ -2,6 +2,9 @@
 (started with nsenter, so it binds inside the container) plus nat REDIRECT rules that send
 the fault's connections to it. See harness/faults/proxy.py for what it does to the bytes.
 
+Connections that exist when the fault starts are closed once the rules are in (ss -K), so
+clients with kept-alive pools reconnect through the proxy instead of bypassing it.
+
 Undo order: the REDIRECT rules go first (new connections flow directly again), then the
 helper is stopped (connections through it are closed).
 """
@@ -22,8 +25,13 @@ def plan(t, kind: str, params: dict, direction: str) -> Plan:
     spawn = {"op": "spawn", "container": t.container, "pidfile": pidfile, "marker": marker,
              "argv": python_argv("harness.faults.proxy", marker, "--pidfile", pidfile,
                                  "--config", json.dumps(config, sort_keys=True))}
-    rules = iptables.chains_plan(t, "nat", iptables.redirect_rules(t, out_port, in_port), backend="proxy")
-    p = Plan(backend="proxy", do=[spawn, *rules.do],
+    redirect = iptables.redirect_rules(t, out_port, in_port)
+    rules = iptables.chains_plan(t, "nat", redirect, backend="proxy")
+    kill = {"op": "kill-flows", "container": t.container, "exclude_ports": [out_port, in_port],
+            "mark": iptables.PROXY_MARK,
+            "outbound": {"ip": t.peer_ip, "port": t.peer_port} if "OUTPUT" in redirect else None,
+            "inbound": {"port": t.peer_port if t.own_port else None} if "PREROUTING" in redirect else None}
+    p = Plan(backend="proxy", do=[spawn, *rules.do, kill],
              undo=[*rules.undo, {"op": "kill-pidfile", "pidfile": pidfile, "marker": marker}])
     p.detail = {"ports": [out_port, in_port], "pidfile": pidfile, **rules.detail}
     return p

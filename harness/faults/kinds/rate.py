@@ -17,7 +17,7 @@ class Rate(NetKind):
     def parse(self, p, node):
         return {"rate": rate_bits(need(p, "rate", node)),
                 "burst": p["burst"].as_size(min=1600, max=1 << 30) if "burst" in p else 0,
-                "queue": p["queue"].as_duration(min=0.001, max=10) if "queue" in p else 0.4}
+                "queue": p["queue"].as_duration(min=0.001, max=10) if "queue" in p else 1.0}
 
     def build(self, backend, spec, t):
         p = spec.params
