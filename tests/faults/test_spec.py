@@ -39,8 +39,8 @@ def test_delay_with_peer_service_and_port():
 @pytest.mark.parametrize("text,expected", [
     ("kind: loss\ntarget: api\npercent: 20\n", {"percent": 20.0, "correlation": 0.0}),
     ("kind: loss\ntarget: api\nevery_nth: 5\n", {"every_nth": 5, "correlation": 0.0}),
-    ("kind: rate\ntarget: api\nrate: 1mbit\ndirection: ingress\n", {"rate": 1_000_000, "burst": 0, "queue": 0.4}),
-    ("kind: rate\ntarget: api\nrate: 125kbps\n", {"rate": 1_000_000, "burst": 0, "queue": 0.4}),
+    ("kind: rate\ntarget: api\nrate: 1mbit\ndirection: ingress\n", {"rate": 1_000_000, "burst": 0, "queue": 1.0}),
+    ("kind: rate\ntarget: api\nrate: 125kbps\n", {"rate": 1_000_000, "burst": 0, "queue": 1.0}),
     ("kind: memory\ntarget: api\nlimit: 64m\n", {"limit": 64 << 20, "swap": 0}),
     ("kind: kill\ntarget: api\nsignal: term\n", {"signal": "SIGTERM", "restore": False}),
     ("kind: cpuset\ntarget: api\ncpus: 0-1\n", {"cpus": "0-1"}),
