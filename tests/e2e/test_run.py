@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.env.conftest import DEMO, REPO, project_resources
+from tests.env.conftest import DEMO, DEMO_PREPARE, REPO, project_resources
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -24,11 +24,7 @@ def scenario(tmp_path: Path, *, phases: str, ready: str = "{http: /healthz, time
     text = f"""\
 name: e2e
 compose: {DEMO / 'docker-compose.yml'}
-prepare:
-  - cmd: [go, build, -o, app, .]
-    cwd: {DEMO}
-    env: {{CGO_ENABLED: "0", GOFLAGS: -buildvcs=false}}
-services:
+{DEMO_PREPARE}services:
   api:
     limits: {{memory: 128m, cpus: 1.0}}
     ports: [8080]
@@ -56,6 +52,18 @@ captures:
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
+
+
+def wait_for_event(p: subprocess.Popen, runs: Path, kind: str, timeout: float = 180) -> Path:
+    """The run's events.jsonl once it records `kind`, while the harness `p` still runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(runs.glob("*/events.jsonl")) if runs.exists() else []
+        if found and f'"kind": "{kind}"' in found[0].read_text():
+            return found[0]
+        assert p.poll() is None, f"the harness ended before '{kind}'"
+        time.sleep(0.2)
+    raise AssertionError(f"no '{kind}' event within {timeout:g}s")
 
 
 def only_run_dir(runs: Path) -> Path:
@@ -129,16 +137,7 @@ def test_signal_in_the_middle_of_the_load_tears_down(tmp_path, sig):
     p = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(runs),
                           "--quiet"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        events = None
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            found = list(runs.glob("*/events.jsonl")) if runs.exists() else []
-            if found and "phase-start" in found[0].read_text():
-                events = found[0]
-                break
-            assert p.poll() is None, p.communicate()
-            time.sleep(0.2)
-        assert events is not None, "the load never started"
+        events = wait_for_event(p, runs, "phase-start")
         time.sleep(2)  # in the middle of the load
         p.send_signal(sig)
         out, err = p.communicate(timeout=120)
@@ -165,16 +164,7 @@ def test_sigkill_of_the_harness_during_a_fault_leaves_nothing(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(runs),
                           "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        events = None
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            found = list(runs.glob("*/events.jsonl")) if runs.exists() else []
-            if found and "fault-applied" in found[0].read_text():
-                events = found[0]
-                break
-            assert p.poll() is None, "harness ended before the fault"
-            time.sleep(0.2)
-        assert events is not None, "the fault was never applied"
+        events = wait_for_event(p, runs, "fault-applied")
     finally:
         p.kill()
         p.wait(timeout=30)

@@ -16,7 +16,7 @@ from harness import proc
 from harness.report.plots import FAULT_FILL
 from lsp.pprof import line_costs, load_profile
 from tests.capture.pngread import pixels
-from tests.env.conftest import DEMO, REPO, project_resources
+from tests.env.conftest import DEMO, DEMO_PREPARE, REPO, project_resources
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -25,11 +25,7 @@ ARTEFACTS = REPO / "test-artifacts" / "report"
 SCENARIO = f"""\
 name: squeeze
 compose: {DEMO / 'docker-compose.yml'}
-prepare:
-  - cmd: [go, build, -o, app, .]
-    cwd: {DEMO}
-    env: {{CGO_ENABLED: "0", GOFLAGS: -buildvcs=false}}
-services:
+{DEMO_PREPARE}services:
   api:
     limits: {{memory: 128m, cpus: 1.0}}
     ports: [8080]

@@ -11,6 +11,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "compose" / "demo"
+# The demo scenario's prepare step, for scenarios the tests write.
+DEMO_PREPARE = f"""prepare:
+  - cmd: [go, build, -o, app, .]
+    cwd: {DEMO}
+    env: {{CGO_ENABLED: "0", GOFLAGS: -buildvcs=false}}
+"""
 
 
 @pytest.fixture(scope="session")
