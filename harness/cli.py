@@ -44,7 +44,7 @@ def add_run(sub) -> None:
 def resolve_runs_dir(cli: str | None, scenario) -> tuple[Path, str]:
     if cli:
         return Path(cli).resolve(), "command line (--runs-dir)"
-    if "runs_dir:" in scenario.text:
+    if scenario.runs_dir_explicit:
         return scenario.runs_dir, "scenario (runs_dir)"
     if os.environ.get("HARNESS_RUNS_DIR"):
         return Path(os.environ["HARNESS_RUNS_DIR"]).resolve(), "environment (HARNESS_RUNS_DIR)"
@@ -229,9 +229,9 @@ def cmd_compare(args, console: Console) -> int:
 
     a, b = _run_dir(args.run_a), _run_dir(args.run_b)
     out = Path(args.out) if args.out else b / f"compare-{a.name}"
-    result = compare_runs(a, b, out)
+    compare_runs(a, b, out)
     console.print(f"wrote {out}")
-    return 0 if result is not None else 0
+    return 0
 
 
 def _run_dir(arg: str) -> Path:

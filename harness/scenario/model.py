@@ -107,6 +107,7 @@ class Scenario:
     runs_dir: Path
     allow_external_targets: bool
     text: str                          # the scenario text as read
+    runs_dir_explicit: bool = False    # runs_dir came from the scenario (it then wins over HARNESS_RUNS_DIR)
 
     @property
     def duration(self) -> float:
@@ -168,6 +169,7 @@ def parse_scenario(root: Node, file: Path, text: str) -> Scenario:
         else (scenario_dir.parent / "runs" if scenario_dir.name == "scenarios" else scenario_dir / "runs"),
         allow_external_targets=allow_ext,
         text=text,
+        runs_dir_explicit="runs_dir" in top,
     )
 
 

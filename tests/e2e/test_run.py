@@ -3,7 +3,6 @@ line, teardown after success, failure, SIGINT and SIGTERM."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -2,7 +2,6 @@
 labels, readiness errors, and teardown that leaves nothing behind."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
