@@ -74,7 +74,7 @@ def find(client=None) -> dict[str, Leftover]:
         return found[project]
 
     flt = {"label": LABEL_PROJECT}
-    for c in client.containers.list(all=True, filters=flt):
+    for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
         entry(c.labels).containers.append(c.name)
     for n in client.networks.list(filters=flt):
         entry(n.attrs.get("Labels") or {}).networks.append(n.name)
@@ -90,7 +90,7 @@ def cleanup_project(project: str, client=None) -> dict[str, list[str]]:
     client = client or _client()
     flt = {"label": f"{LABEL_PROJECT}={project}"}
     removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": [], "images": []}
-    for c in client.containers.list(all=True, filters=flt):
+    for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
         try:
             if c.status == "paused":
                 c.unpause()

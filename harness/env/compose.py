@@ -195,7 +195,8 @@ class Environment:
         return self._client
 
     def containers(self) -> dict[str, object]:
-        found = self.client().containers.list(all=True, filters={"label": f"{LABEL_PROJECT}={self.project}"})
+        found = self.client().containers.list(all=True, filters={"label": f"{LABEL_PROJECT}={self.project}"},
+                                              ignore_removed=True)
         out = {}
         for c in found:
             svc = c.labels.get("com.docker.compose.service")

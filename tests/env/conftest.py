@@ -35,7 +35,8 @@ def project_resources(project: str) -> dict[str, list[str]]:
     client = docker.from_env()
     flt = {"label": f"io.harness.project={project}"}
     return {
-        "containers": [c.name for c in client.containers.list(all=True, filters=flt)],
+        # ignore_removed: a watchdog or teardown may remove a container between list and inspect
+        "containers": [c.name for c in client.containers.list(all=True, filters=flt, ignore_removed=True)],
         "networks": [n.name for n in client.networks.list(filters=flt)],
         "volumes": [v.name for v in client.volumes.list(filters=flt)],
         "images": [i.short_id for i in client.images.list(filters=flt)],

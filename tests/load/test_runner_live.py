@@ -190,7 +190,12 @@ def test_stop_mid_run_is_quick_idempotent_and_leaves_no_worker(server, tmp_path)
     runner.start()
     pid = runner._procs[0].pid
     began = time.monotonic()
-    while (runner.latest() or {}).get("rps", 0) < 50 and time.monotonic() - began < 10:
+
+    def served() -> float:
+        with runner._lock:
+            return sum(line["rps"] for line in runner._history)
+
+    while served() < 120 and time.monotonic() - began < 15:   # well into the load
         time.sleep(0.05)
     assert runner.latest()["rps"] >= 50
     began = time.monotonic()
