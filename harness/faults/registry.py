@@ -1,4 +1,4 @@
-"""The fault-kind registry: one small class per kind, registered by name (toxiproxy style)."""
+"""The fault-kind registry: one small class per kind, registered by name."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar

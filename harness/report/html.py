@@ -42,9 +42,11 @@ def _charts(s: dict, run: RunData) -> str:
     common = {"t_end": run.end_s(), "phases": s["phases"], "faults": s.get("faults", []),
               "events": _chart_events(s)}
     h = run.history
-    pts = lambda key, scale=1.0: [(r.get("t_s"), None if r.get(key) is None else r[key] * scale)
-                                  for r in h]
-    err = [(r.get("t_s"), (r.get("fps") or 0) / r["rps"] * 100 if r.get("rps") else 0.0) for r in h]
+    # A load history line covers the second [t_s, t_s + 1): draw it at the middle, so a change
+    # that starts with a fault does not appear to start a second early.
+    mid = lambda r: (r.get("t_s") or 0.0) + 0.5
+    pts = lambda key, scale=1.0: [(mid(r), None if r.get(key) is None else r[key] * scale) for r in h]
+    err = [(mid(r), (r.get("fps") or 0) / r["rps"] * 100 if r.get("rps") else 0.0) for r in h]
     charts = [
         plots.timeseries("Requests per second", [{"label": "req/s", "points": pts("rps")},
                                                  {"label": "failures/s", "points": pts("fps")}], **common),
