@@ -56,3 +56,16 @@ class NetKind(Kind):
 
     def netem_plan(self, spec, t):
         return tc.directional_plan(t, spec.direction, ["netem", *tc.netem_args(self.name, spec.params)], "netem")
+
+
+class NetemPercentKind(NetKind):
+    """A netem-only kind whose one parameter is a share of packets (with correlation)."""
+    backends = ("netem",)
+    params_schema = {"required": ["percent"], "properties": {"percent": PERCENT, "correlation": CORRELATION}}
+
+    def parse(self, p, node):
+        return {"percent": need(p, "percent", node).as_float(min=0, max=100, min_exclusive=True),
+                "correlation": correlation(p)}
+
+    def build(self, backend, spec, t):
+        return self.netem_plan(spec, t)
