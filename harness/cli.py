@@ -139,14 +139,12 @@ def cmd_clean(args, console: Console) -> int:
     if not targets:
         console.print("nothing to clean")
         return 0
-    for lo in targets:
-        what = (f"{len(lo.containers)} container(s), {len(lo.networks)} network(s), "
-                f"{len(lo.volumes)} volume(s), {len(lo.images)} image(s)")
-        if args.dry_run:
-            console.print(f"would remove {lo.project} (run {lo.run_id}): {what}")
-            continue
-        cleanup._revert_ledger_for(lo)
-        removed = cleanup.cleanup_project(lo.project)
+    if args.dry_run:
+        for lo in targets:
+            console.print(f"would remove {lo.project} (run {lo.run_id}): {len(lo.containers)} container(s), "
+                          f"{len(lo.networks)} network(s), {len(lo.volumes)} volume(s), {len(lo.images)} image(s)")
+        return 0
+    for lo, removed in cleanup.clean(targets):
         console.print(f"removed {lo.project} (run {lo.run_id}): "
                       + ", ".join(f"{len(v)} {k}" for k, v in removed.items()))
     return 0

@@ -99,6 +99,13 @@ class Runner:
         self._status = "running"
         self._reason: str | None = None
         self._load_t0: float | None = None
+        # The source as it was when the run started (the editor compares against it), and
+        # the scenario as run: computed once, written into every manifest version.
+        by_root = {root: source_hashes(root) for root in {spec.source for spec in scenario.services.values()
+                                                          if spec.source}}
+        self._source_hashes = {name: by_root[spec.source] for name, spec in scenario.services.items()
+                               if spec.source}
+        self._resolved = resolved_scenario(scenario)
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -310,14 +317,14 @@ class Runner:
                               "image": info.image, "pprof": info.pprof_url, "module": info.module,
                               "published": {str(k): v for k, v in info.published.items()},
                               "limits_applied": info.limits})
-            if spec.source and "source_hashes" not in entry:
-                entry["source_hashes"] = source_hashes(spec.source)
+            if name in self._source_hashes:
+                entry["source_hashes"] = self._source_hashes[name]
             services[name] = entry
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "run_id": self.run_id,
             "scenario": {"name": sc.name, "description": sc.description, "path": str(sc.file),
-                         "resolved": resolved_scenario(sc)},
+                         "resolved": self._resolved},
             "tools": self.tools,
             "clock": self.clock.to_json(),
             "load_t0_s": self._load_t0,

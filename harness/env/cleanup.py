@@ -11,6 +11,7 @@ import os
 import socket
 from pathlib import Path
 from dataclasses import dataclass, field
+from typing import Iterable
 
 log = logging.getLogger("harness.clean")
 
@@ -119,13 +120,12 @@ def cleanup_project(project: str, client=None) -> dict[str, list[str]]:
     return removed
 
 
-def clean(all_projects: bool = False, client=None) -> list[tuple[Leftover, dict]]:
-    """Remove leftovers of runs whose owner is gone (all harness projects with all_projects)."""
+def clean(leftovers: Iterable[Leftover], client=None) -> list[tuple[Leftover, dict]]:
+    """Remove the given leftover runs: replay their open fault ledger, then remove their
+    resources. Which runs count (owner gone, or all) is the caller's choice; see find()."""
     client = client or _client()
     done = []
-    for lo in find(client).values():
-        if lo.alive and not all_projects:
-            continue
+    for lo in leftovers:
         _revert_ledger_for(lo)
         done.append((lo, cleanup_project(lo.project, client)))
     return done
