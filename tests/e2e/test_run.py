@@ -18,8 +18,22 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 EMPTY = {"containers": [], "networks": [], "volumes": [], "images": []}
 
 
+WORK_AND_FETCH = """    - {name: work, method: GET, path: "/work?n=2000000", weight: 3}
+    - {name: fetch, method: GET, path: /fetch, weight: 1}"""
+
+
+def slow_store(baseline_s: int, slow_s: int) -> str:
+    """Phases: a baseline, then a 100 ms delay on everything the store receives."""
+    return f"""phases:
+  - {{name: baseline, duration: {baseline_s}s}}
+  - name: slow
+    duration: {slow_s}s
+    faults:
+      - {{kind: delay, target: store, direction: ingress, latency: 100ms}}"""
+
+
 def scenario(tmp_path: Path, *, phases: str, ready: str = "{http: /healthz, timeout: 60s}",
-             expect: str = "") -> Path:
+             expect: str = "", rate: int = 40, requests: str = WORK_AND_FETCH) -> Path:
     text = f"""\
 name: e2e
 compose: {DEMO / 'docker-compose.yml'}
@@ -34,10 +48,9 @@ compose: {DEMO / 'docker-compose.yml'}
 load:
   target: {{service: api, port: 8080}}
   model: open
-  rate: 40
+  rate: {rate}
   requests:
-    - {{name: work, method: GET, path: "/work?n=2000000", weight: 3}}
-    - {{name: fetch, method: GET, path: /fetch, weight: 1}}
+{requests}
 {phases}
 captures:
   pprof: [cpu, heap, allocs, goroutine]
@@ -152,13 +165,7 @@ def test_signal_in_the_middle_of_the_load_tears_down(tmp_path, sig):
 
 def test_sigkill_of_the_harness_during_a_fault_leaves_nothing(tmp_path):
     """The watchdog reverts the fault and removes the environment when the harness is SIGKILLed."""
-    phases = """phases:
-  - {name: baseline, duration: 3s}
-  - name: slow
-    duration: 60s
-    faults:
-      - {kind: delay, target: store, direction: ingress, latency: 100ms}"""
-    sc = scenario(tmp_path, phases=phases)
+    sc = scenario(tmp_path, phases=slow_store(3, 60))
     runs = tmp_path / "runs"
     p = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(runs),
                           "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -184,15 +191,8 @@ def test_sigkill_of_the_harness_during_a_fault_leaves_nothing(tmp_path):
 def test_delay_reaches_kept_alive_connections(tmp_path):
     """The API keeps a pool of connections to the store. A delay fault on the store must slow
     the calls over connections that were open before it started, not only new ones."""
-    phases = """phases:
-  - {name: baseline, duration: 4s}
-  - name: slow
-    duration: 6s
-    faults:
-      - {kind: delay, target: store, direction: ingress, latency: 100ms}"""
-    sc = scenario(tmp_path, phases=phases)
-    sc.write_text(sc.read_text().replace(
-        '    - {name: work, method: GET, path: "/work?n=2000000", weight: 3}\n', "").replace("rate: 40", "rate: 20"))
+    sc = scenario(tmp_path, phases=slow_store(4, 6), rate=20,
+                  requests="    - {name: fetch, method: GET, path: /fetch}")
     res = run_cli("run", str(sc), "--runs-dir", str(tmp_path / "runs"), "--json")
     assert res.returncode == 0, res.stderr + res.stdout
     run_dir = Path(json.loads(res.stdout)["run_dir"])

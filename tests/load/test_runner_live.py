@@ -49,23 +49,30 @@ def wait_until(rc, t_s: float) -> None:
         time.sleep(0.02)
 
 
-def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_path):
-    """The load-truth acceptance test: SIGSTOP the service for 3 s under 300 requests/s."""
-    cap, rate = 200, 300.0
-    rc = run_context(tmp_path, [("baseline", 0.0, 2.0), ("fault", 2.0, 6.5), ("after", 6.5, 8.0)])
-    runner = LoadRunner(open_spec(server.url, rate, max_inflight=cap, raw_log=True), rc, server.url)
+def run_with_freeze(runner: LoadRunner, rc, server, after: float, seconds: float):
+    """Run the load, SIGSTOP the server `after` seconds into it for `seconds`; returns
+    (base, frozen, thawed, stats): the load start and the freeze, on the run clock."""
     try:
         base = launch(runner, rc)
-        wait_until(rc, base + 2.5)
+        wait_until(rc, base + after)
         os.kill(server.pid, signal.SIGSTOP)
         frozen = rc.clock.now()
-        wait_until(rc, frozen + 3.0)
+        wait_until(rc, frozen + seconds)
         os.kill(server.pid, signal.SIGCONT)
         thawed = rc.clock.now()
         stats = runner.wait()
     finally:
         os.kill(server.pid, signal.SIGCONT)
         runner.stop()
+    return base, frozen, thawed, stats
+
+
+def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_path):
+    """The load-truth acceptance test: SIGSTOP the service for 3 s under 300 requests/s."""
+    cap, rate = 200, 300.0
+    rc = run_context(tmp_path, [("baseline", 0.0, 2.0), ("fault", 2.0, 6.5), ("after", 6.5, 8.0)])
+    runner = LoadRunner(open_spec(server.url, rate, max_inflight=cap, raw_log=True), rc, server.url)
+    base, frozen, thawed, stats = run_with_freeze(runner, rc, server, after=2.5, seconds=3.0)
     raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
     fault = stats["phases"]["fault"]
     # 1. the reported p99 over the fault window matches the raw log's intended-time latencies
@@ -165,18 +172,7 @@ def test_locustfile_users_run_in_the_closed_model(server, tmp_path):
 def test_drop_overflow_counts_what_the_cap_refused(server, tmp_path):
     rc = run_context(tmp_path, [("main", 0.0, 2.5)])
     runner = LoadRunner(open_spec(server.url, 200.0, max_inflight=20, overflow="drop"), rc, server.url)
-    try:
-        base = launch(runner, rc)
-        wait_until(rc, base + 0.3)
-        os.kill(server.pid, signal.SIGSTOP)
-        frozen = rc.clock.now()
-        wait_until(rc, frozen + 1.0)
-        os.kill(server.pid, signal.SIGCONT)
-        thawed = rc.clock.now()
-        stats = runner.wait()
-    finally:
-        os.kill(server.pid, signal.SIGCONT)
-        runner.stop()
+    _base, frozen, thawed, stats = run_with_freeze(runner, rc, server, after=0.3, seconds=1.0)
     main = stats["phases"]["main"]
     due = 200 * (thawed - frozen)
     assert due - 20 - 40 <= main["dropped"] <= due
