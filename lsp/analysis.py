@@ -140,6 +140,10 @@ def build_analysis(sources: list[Source], sample_type: str | None, mode: str,
     if diff:
         base_values, _d, base_total, _u, _n, _i, _f, base_notes = _raw(baseline, name, mode)
         notes.extend(base_notes)
+    if sources and not total:
+        notes.append(f"{', '.join(s.name or s.kind for s in sources)}: no {name or 'samples'} recorded in this "
+                     "profile (the service was idle while it was taken); pick another phase or run, or raise "
+                     "the load")
     analysis = Analysis(name, unit, mode, total, diff, files=files, sources=sources, indices=indices,
                         notes=notes)
     keys = set(values) | set(base_values) if diff else set(values)

@@ -105,9 +105,12 @@ function probeLine(text) {
   const rendered = row.textContent.replace(/\u00a0/g, " ");
   // The inlay hint is rendered inside the line; its label carries a share ("34%").
   const hint = (rendered.match(/[\d.]+\s*\w*\s+\d+(\.\d+)?%|\d+(\.\d+)?%/) || [null])[0];
-  const status = [...document.querySelectorAll(".statusbar-item")].map((i) => i.innerHTML).join(" ");
+  const items = [...document.querySelectorAll(".statusbar-item")];
+  const status = items.map((i) => i.innerHTML).join(" ");
+  // The harness item's text and tooltip say which run and phase are shown, or what went wrong.
+  const harness = items.map((i) => `${i.textContent} ${i.getAttribute("aria-label") || ""}`).filter((t) => /harness|run/i.test(t)).join(" | ").slice(0, 300);
   const lenses = [...document.querySelectorAll(".monaco-editor .codelens-decoration")].map((l) => l.textContent).filter((t) => /\d%/.test(t));
-  return { ok: true, top, lineNumber, shaded, gutter, hint, lenses: lenses.length, off: /eye-closed/.test(status), text: rendered };
+  return { ok: true, top, lineNumber, shaded, gutter, hint, lenses: lenses.length, off: /eye-closed/.test(status), text: rendered, harness };
 }
 
 // ---- steps ----
@@ -378,7 +381,10 @@ async function main() {
       await open(again);
       const r = await waitInPage("the error notification", (m) => {
         const texts = [...document.querySelectorAll(".notification-list-item-message")].map((n) => n.textContent);
-        const status = [...document.querySelectorAll(".statusbar-item")].map((i) => i.innerHTML).join(" ");
+        const items = [...document.querySelectorAll(".statusbar-item")];
+  const status = items.map((i) => i.innerHTML).join(" ");
+  // The harness item's text and tooltip say which run and phase are shown, or what went wrong.
+  const harness = items.map((i) => `${i.textContent} ${i.getAttribute("aria-label") || ""}`).filter((t) => /harness|run/i.test(t)).join(" | ").slice(0, 300);
         const msg = texts.find((t) => t.includes(m));
         return { ok: !!msg && /harness\.pythonPath/.test(msg) && /codicon-error/.test(status), msg, texts };
       }, missing);
