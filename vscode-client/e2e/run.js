@@ -381,10 +381,7 @@ async function main() {
       await open(again);
       const r = await waitInPage("the error notification", (m) => {
         const texts = [...document.querySelectorAll(".notification-list-item-message")].map((n) => n.textContent);
-        const items = [...document.querySelectorAll(".statusbar-item")];
-  const status = items.map((i) => i.innerHTML).join(" ");
-  // The harness item's text and tooltip say which run and phase are shown, or what went wrong.
-  const harness = items.map((i) => `${i.textContent} ${i.getAttribute("aria-label") || ""}`).filter((t) => /harness|run/i.test(t)).join(" | ").slice(0, 300);
+        const status = [...document.querySelectorAll(".statusbar-item")].map((i) => i.innerHTML).join(" ");
         const msg = texts.find((t) => t.includes(m));
         return { ok: !!msg && /harness\.pythonPath/.test(msg) && /codicon-error/.test(status), msg, texts };
       }, missing);
