@@ -16,7 +16,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +28,7 @@ from harness.capture.stats import find_cgroup
 from harness.capture.tools import go_binary
 from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
 from tests.capture.conftest import GOAPP, LABELS, start_service
+from tests.images import build_go_image
 
 CONFIGS = {
     "pprof-cpu": CaptureSpec(pprof=("cpu",), stats_interval=0),
@@ -45,13 +45,7 @@ def build(tmp: Path, client) -> tuple[str, str]:
     env = {**os.environ, "CGO_ENABLED": "0"}
     proc.run([go, "build", "-o", str(tmp / "goload"), "."], timeout=300, cwd=str(ROOT / "benchmarks" / "goload"),
              env=env)
-    ctx = tmp / "image"
-    ctx.mkdir()
-    proc.run([go, "build", "-o", str(ctx / "app"), "."], timeout=300, cwd=str(GOAPP), env=env)
-    (ctx / "Dockerfile").write_text('FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n')
-    tag = f"harness-bench-capapp:{uuid.uuid4().hex[:8]}"
-    client.images.build(path=str(ctx), tag=tag, labels=LABELS, rm=True, forcerm=True)
-    return str(tmp / "goload"), tag
+    return str(tmp / "goload"), build_go_image(client, GOAPP, "harness-bench-capapp", LABELS)
 
 
 def measure(goload: str, svc, seconds: float, spec: CaptureSpec | None, tmp: Path) -> tuple[float, float]:

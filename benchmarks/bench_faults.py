@@ -18,10 +18,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-from faults import helpers
-from faults.conftest import Env, helpers_wait
+from tests.faults import helpers
+from tests.faults.conftest import Env, helpers_wait
 
 from harness.faults.controller import FaultController
 from harness.faults.spec import FaultSpec, Peer

@@ -21,17 +21,16 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "compose" / "demo"
+sys.path.insert(0, str(REPO))
+
+from tests.env.conftest import DEMO, DEMO_PREPARE  # noqa: E402  (the tests' demo build step)
+
 BIN = Path(sys.executable).parent
 
 SCENARIO = f"""\
 name: overhead
 compose: {DEMO / 'docker-compose.yml'}
-prepare:
-  - cmd: [go, build, -o, app, .]
-    cwd: {DEMO}
-    env: {{CGO_ENABLED: "0", GOFLAGS: -buildvcs=false}}
-services:
+{DEMO_PREPARE}services:
   api:
     ports: [8080]
     pprof: {{port: 6060}}

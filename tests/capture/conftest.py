@@ -10,33 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from harness import proc
-from harness.capture.tools import go_binary
 from harness.runctx import ServiceInfo
+from tests.images import build_go_image
 
 GOAPP = Path(__file__).parent / "goapp"
 LABELS = {"io.harness.test": "1"}
 
 
 @pytest.fixture(scope="session")
-def docker_client():
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as e:  # noqa: BLE001 - no engine: the docker tests cannot run here
-        pytest.skip(f"no Docker engine: {e}")
-    return client
-
-
-@pytest.fixture(scope="session")
-def capapp_image(docker_client, tmp_path_factory):
-    ctx = tmp_path_factory.mktemp("capapp-image")
-    proc.run([go_binary(), "build", "-o", str(ctx / "app"), "."], timeout=300, cwd=str(GOAPP),
-             env={**__import__("os").environ, "CGO_ENABLED": "0"})
-    (ctx / "Dockerfile").write_text('FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n')
-    tag = f"harness-test-capapp:{uuid.uuid4().hex[:8]}"
-    docker_client.images.build(path=str(ctx), tag=tag, labels=LABELS, rm=True, forcerm=True)
+def capapp_image(docker_client):
+    tag = build_go_image(docker_client, GOAPP, "harness-test-capapp", LABELS)
     yield tag
     docker_client.images.remove(tag, force=True)
 

@@ -11,54 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.env.conftest import DEMO, DEMO_PREPARE, REPO, project_resources
+from tests.e2e.demo_scenario import hot_line, scenario, slow_store
+from tests.env.conftest import DEMO, REPO, project_resources
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 EMPTY = {"containers": [], "networks": [], "volumes": [], "images": []}
-
-
-WORK_AND_FETCH = """    - {name: work, method: GET, path: "/work?n=2000000", weight: 3}
-    - {name: fetch, method: GET, path: /fetch, weight: 1}"""
-
-
-def slow_store(baseline_s: int, slow_s: int) -> str:
-    """Phases: a baseline, then a 100 ms delay on everything the store receives."""
-    return f"""phases:
-  - {{name: baseline, duration: {baseline_s}s}}
-  - name: slow
-    duration: {slow_s}s
-    faults:
-      - {{kind: delay, target: store, direction: ingress, latency: 100ms}}"""
-
-
-def scenario(tmp_path: Path, *, phases: str, ready: str = "{http: /healthz, timeout: 60s}",
-             expect: str = "", rate: int = 40, requests: str = WORK_AND_FETCH) -> Path:
-    text = f"""\
-name: e2e
-compose: {DEMO / 'docker-compose.yml'}
-{DEMO_PREPARE}services:
-  api:
-    limits: {{memory: 128m, cpus: 1.0}}
-    ports: [8080]
-    pprof: {{port: 6060}}
-    ready: {ready}
-  store:
-    limits: {{memory: 48m}}
-load:
-  target: {{service: api, port: 8080}}
-  model: open
-  rate: {rate}
-  requests:
-{requests}
-{phases}
-captures:
-  pprof: [cpu, heap, allocs, goroutine]
-{expect}
-"""
-    p = tmp_path / "e2e.yaml"
-    p.write_text(text)
-    return p
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -124,9 +82,7 @@ def test_run_writes_run_directory_and_tears_down(tmp_path):
     own = str(DEMO)
     costs = line_costs(prof, index, is_own=lambda f: f.startswith(own))
     best = max(costs.values(), key=lambda c: c.own)
-    hot_line = next(i for i, line in enumerate((DEMO / "main.go").read_text().splitlines(), 1)
-                    if "// hot line" in line)
-    assert (Path(best.filename).name, best.line) == ("main.go", hot_line)
+    assert (Path(best.filename).name, best.line) == ("main.go", hot_line())
     assert project_resources(m["compose_project"]) == EMPTY
 
 

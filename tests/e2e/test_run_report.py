@@ -16,53 +16,40 @@ from harness import proc
 from harness.report.plots import FAULT_FILL
 from lsp.pprof import line_costs, load_profile
 from tests.capture.pngread import pixels
-from tests.env.conftest import DEMO, DEMO_PREPARE, REPO, project_resources
+from tests.e2e.demo_scenario import hot_line, scenario
+from tests.env.conftest import REPO, project_resources
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ARTEFACTS = REPO / "test-artifacts" / "report"
 
-SCENARIO = f"""\
-name: squeeze
-compose: {DEMO / 'docker-compose.yml'}
-{DEMO_PREPARE}services:
-  api:
-    limits: {{memory: 128m, cpus: 1.0}}
-    ports: [8080]
-    pprof: {{port: 6060}}
-    ready: {{http: /healthz, timeout: 60s}}
-load:
-  target: {{service: api, port: 8080}}
-  model: open
-  rate: 40
-  requests:
-    - {{name: work, method: GET, path: "/work?n=2000000", weight: 3}}
-    - {{name: lock, method: GET, path: /lock, weight: 1}}
-phases:
-  - {{name: baseline, duration: 6s}}
+SCENARIO = dict(
+    name="squeeze", store="",
+    requests="""    - {name: work, method: GET, path: "/work?n=2000000", weight: 3}
+    - {name: lock, method: GET, path: /lock, weight: 1}""",
+    phases="""phases:
+  - {name: baseline, duration: 6s}
   - name: squeeze
     duration: 6s
     faults:
-      - {{kind: cpu, target: api, cpus: 0.2}}
-captures:
-  pprof: [cpu, heap, allocs, goroutine, block, mutex]
+      - {kind: cpu, target: api, cpus: 0.2}""",
+    captures="""  pprof: [cpu, heap, allocs, goroutine, block, mutex]
   services: [api]
-  rates: {{url: /debug/harness/rates, block: 10000, mutex: 5}}
-  trace: {{phases: [squeeze], seconds: 2}}
-  perf: {{phases: [baseline]}}
-expect:
+  rates: {url: /debug/harness/rates, block: 10000, mutex: 5}
+  trace: {phases: [squeeze], seconds: 2}
+  perf: {phases: [baseline]}""",
+    expect="""expect:
   - phase: baseline
     error_rate: 1%
   - phase: squeeze
-    latency: {{p50: 1ms}}
-"""
+    latency: {p50: 1ms}""",
+)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
-    sc = tmp / "squeeze.yaml"
-    sc.write_text(SCENARIO)
+    sc = scenario(tmp, **SCENARIO)
     res = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(tmp / "runs"),
                           "--json"], capture_output=True, text=True, timeout=600, cwd=REPO)
     out = json.loads(res.stdout)
@@ -124,9 +111,7 @@ def test_perf_opens_in_pprof_and_agrees_with_cpu(run):
     top = proc.run([str(go), "tool", "pprof", "-top", "-lines", str(perf)], timeout=120)
     assert "main.go:" in top.stdout
     cpu = run_dir / _artifact(m, "cpu", "baseline")["path"]
-    hot_line = next(i for i, line in enumerate((DEMO / "main.go").read_text().splitlines(), 1)
-                    if "// hot line" in line)
-    assert _top_own_line(perf) == _top_own_line(cpu) == ("main.go", hot_line)
+    assert _top_own_line(perf) == _top_own_line(cpu) == ("main.go", hot_line())
 
 
 def test_report_shows_phase_and_fault_shading(run):

@@ -10,17 +10,6 @@ from . import helpers
 
 
 @pytest.fixture(scope="session")
-def docker_client():
-    docker = pytest.importorskip("docker")
-    try:
-        c = docker.from_env(timeout=60)
-        c.ping()
-    except Exception as e:
-        pytest.skip(f"no Docker engine: {e}")
-    return c
-
-
-@pytest.fixture(scope="session")
 def image(docker_client):
     import os
     if os.geteuid() != 0:

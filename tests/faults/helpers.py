@@ -2,44 +2,38 @@
 and measurements from the host and from inside the target."""
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import http.client
 import json
-import os
 import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from harness import proc
 from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext, ServiceInfo
+from tests.images import build_go_image
 
 HERE = Path(__file__).parent
 SERVER = HERE / "server"
 LABEL = {"io.harness.test": "1"}
-GO = str(Path(sys.executable).parent / "go")
+
+
+@contextlib.contextmanager
+def applied(controller, spec):
+    """The fault applied for the body of a with-statement, reverted however it ends."""
+    controller.apply(spec, "fault")
+    try:
+        yield
+    finally:
+        controller.revert(spec)
 
 
 def build_image(client) -> str:
-    """Build (or reuse) the test server image: a static Go binary FROM scratch."""
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(SERVER.glob("*")))).hexdigest()[:12]
-    tag = f"harness-faultsrv:{digest}"
-    try:
-        client.images.get(tag)
-        return tag
-    except Exception:
-        pass
-    with tempfile.TemporaryDirectory() as d:
-        env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
-        proc.run([GO if Path(GO).exists() else "go", "build", "-o", f"{d}/faultsrv", "."], timeout=300,
-                 cwd=str(SERVER), env=env)
-        Path(d, "Dockerfile").write_text("FROM scratch\nCOPY faultsrv /faultsrv\nENTRYPOINT [\"/faultsrv\"]\n")
-        client.images.build(path=d, tag=tag, labels=LABEL, rm=True)
-    return tag
+    """The fault tests' server (tests/faults/server) as a FROM-scratch image, built once per source."""
+    return build_go_image(client, SERVER, "harness-faultsrv", LABEL)
 
 
 def start(client, image: str, network: str, name: str, project: str, **kw):
@@ -138,5 +132,5 @@ def no_leftovers(pid: int, tag: str) -> None:
     assert not any(left.values()), left
 
 
-__all__ = ["build_image", "start", "service_info", "run_context", "get", "probe", "median",
+__all__ = ["applied", "build_image", "start", "service_info", "run_context", "get", "probe", "median",
            "download_rate", "upload_rate", "leftovers", "no_leftovers", "shutil"]

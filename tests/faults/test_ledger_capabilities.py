@@ -92,11 +92,8 @@ def test_preflight_names_missing_netem_and_the_alternative(tmp_path):
 def test_netem_delay_applies_and_reverts(env, rc, controller):
     spec = FaultSpec(id="nd", kind="delay", target="target", backend="netem", peer=Peer(service="peer_a"),
                      params={"latency": 0.05, "jitter": 0.0, "distribution": "uniform", "correlation": 0.0})
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         r = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 20, keepalive=True)
-    finally:
-        controller.revert(spec)
     assert helpers.median(r["lat_ms"]) >= 45
 
 

@@ -26,12 +26,9 @@ def test_loss_20_percent_measured_on_4000_packets_other_peer_untouched(env, rc, 
     spec = FaultSpec(id="loss", kind="loss", target="target", peer=Peer(service="peer_a", protocol="all"),
                      params={"percent": 20.0, "correlation": 0.0})
     assert controller.preflight([spec]) == []
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         loss_a = udp_loss(env, "peer_a", 4000)
         loss_b = udp_loss(env, "peer_b", 1000)
-    finally:
-        controller.revert(spec)
     assert abs(loss_a - 0.20) <= 0.03, loss_a
     assert loss_b <= 0.005, loss_b
     assert udp_loss(env, "peer_a", 1000) <= 0.005
@@ -43,23 +40,17 @@ def test_loss_20_percent_measured_on_4000_packets_other_peer_untouched(env, rc, 
 def test_loss_every_nth_is_exact(env, rc, controller):
     spec = FaultSpec(id="nth", kind="loss", target="target", peer=Peer(service="peer_a", protocol="udp", port=9000),
                      params={"every_nth": 4, "correlation": 0.0})
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         loss = udp_loss(env, "peer_a", 400)
-    finally:
-        controller.revert(spec)
     assert loss == pytest.approx(0.25, abs=0.0051)
 
 
 def test_partition_fails_every_request_to_that_peer_only(env, rc, controller):
     spec = FaultSpec(id="part", kind="partition", target="target", peer=Peer(service="peer_a", protocol="all"),
                      params={}, direction="both")
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         a = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 20, timeout_ms=300)
         b = helpers.probe(env.ip("target"), f"{env.ip('peer_b')}:8080", 50, timeout_ms=1000)
-    finally:
-        controller.revert(spec)
     assert a["lat_ms"] == [] and a["errors"] == {"timeout": 20}, a["errors"]
     assert len(b["lat_ms"]) == 50 and not b["errors"]
     after = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 20, timeout_ms=1000)
@@ -70,12 +61,9 @@ def test_partition_fails_every_request_to_that_peer_only(env, rc, controller):
 def test_reset_refuses_connections_at_once(env, rc, controller):
     spec = FaultSpec(id="rst", kind="reset", target="target", peer=Peer(service="peer_a", port=8080),
                      params={"after": 0.0})
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         a = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 20, timeout_ms=2000)
         b = helpers.probe(env.ip("target"), f"{env.ip('peer_b')}:8080", 20, timeout_ms=2000)
-    finally:
-        controller.revert(spec)
     assert a["errors"] == {"refused": 20}, a["errors"]
     assert max(a["err_ms"]) < 50, a["err_ms"]         # immediate, not a timeout
     assert len(b["lat_ms"]) == 20

@@ -26,12 +26,9 @@ def measure_delay(env, controller, spec) -> tuple[float, list[float], float, flo
     """(added median ms, faulted samples, peer_b median change, baseline) with baselines taken
     at the same request pacing just before."""
     base_a, base_b = helpers.median(lat(env, "peer_a", 100)), helpers.median(lat(env, "peer_b", 100))
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         a = lat(env, "peer_a", 250)
         b = lat(env, "peer_b", 100)
-    finally:
-        controller.revert(spec)
     return helpers.median(a) - base_a, a, helpers.median(b) - base_b, base_a
 
 
@@ -68,25 +65,19 @@ def test_proxy_rate_and_slow_close(env, rc, controller):
     spec = FaultSpec(id="prate", kind="rate", target="target", peer=Peer(service="peer_a", port=8080),
                      backend="proxy", params={"rate": 1_000_000, "burst": 0, "queue": 0.4})
     ip = env.ip("target")
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         got = float(helpers.get(ip, f"/push?addr={env.ip('peer_a')}:8080&n=500000"))
-    finally:
-        controller.revert(spec)
     print(f"proxy rate 1 Mbit/s: measured {got:.0f} bit/s")
     assert abs(got / 1e6 - 1) <= 0.10, got
     spec = FaultSpec(id="pslow", kind="slow_close", target="target", peer=Peer(service="peer_a", port=8080),
                      params={"delay": 0.3}, direction="both")
     raw = f"/rawget?addr={env.ip('peer_a')}:8080"
     before = float(helpers.get(ip, raw))
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         # the answer is not delayed (keep-alive clients never wait for the close) ...
         r = helpers.probe(ip, f"{env.ip('peer_a')}:8080", 5, keepalive=True)
         # ... but reading to the server's close takes 300 ms longer
         during = float(helpers.get(ip, raw))
-    finally:
-        controller.revert(spec)
     assert len(r["lat_ms"]) == 5 and helpers.median(r["lat_ms"]) < 50
     assert before < 50 and 290 <= during <= 600, (before, during)
     for fid in ("prate", "pslow"):
@@ -96,20 +87,14 @@ def test_proxy_rate_and_slow_close(env, rc, controller):
 def test_proxy_reset_after_and_timeout(env, rc, controller):
     spec = FaultSpec(id="prst", kind="reset", target="target", peer=Peer(service="peer_a", port=8080),
                      params={"after": 0.0}, backend="proxy")
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         r = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 10, timeout_ms=2000)
-    finally:
-        controller.revert(spec)
     assert sum(r["errors"].values()) == 10 and set(r["errors"]) <= {"reset", "eof"}, r["errors"]
     assert max(r["err_ms"]) < 100
     spec = FaultSpec(id="pto", kind="timeout", target="target", peer=Peer(service="peer_a", port=8080),
                      params={"timeout": 0.0})
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         r = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 3, timeout_ms=400)
-    finally:
-        controller.revert(spec)
     assert r["errors"] == {"timeout": 3}, r
     assert len(lat(env, "peer_a", 10)) == 10
     for fid in ("prst", "pto"):
@@ -139,12 +124,9 @@ def test_delay_on_the_targets_own_port_for_inbound_connections(env, rc, controll
     base = helpers.median(host_latency(ip, 50))
     spec = FaultSpec(id="own", kind="delay", target="target", peer=Peer(port=8080),
                      params={"latency": 0.05, "jitter": 0.0, "distribution": "uniform", "correlation": 0.0})
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         during = helpers.median(host_latency(ip, 40))
         outbound = helpers.median(lat(env, "peer_a", 20))     # the target's own calls: not delayed
-    finally:
-        controller.revert(spec)
     print(f"inbound delay 50 ms: added {during - base:.2f} ms")
     assert abs(during - base - 50) <= 5, (base, during)
     assert outbound < 20

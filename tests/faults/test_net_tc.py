@@ -27,11 +27,8 @@ def test_rate_1mbit(env, rc, controller, direction, measure):
     base = measure(ip, 2_000_000)
     spec = rate_spec(f"rate-{direction}", direction)
     assert controller.preflight([spec]) == []
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         got = measure(ip, NBYTES)
-    finally:
-        controller.revert(spec)
     print(f"rate {direction}: requested {RATE} bit/s, measured {got:.0f} bit/s, baseline {base:.0f}")
     assert abs(got / RATE - 1) <= 0.10, got
     after = measure(ip, 2_000_000)
@@ -45,13 +42,10 @@ def test_rate_peer_scoped_egress_leaves_other_traffic(env, rc, controller):
     # only traffic to peer_a is shaped (htb root, u32 filter): the host's download is not
     spec = rate_spec("rate-peer", "egress", Peer(service="peer_a", protocol="all"))
     ip = env.ip("target")
-    controller.apply(spec, "fault")
-    try:
+    with helpers.applied(controller, spec):
         to_a = float(helpers.get(ip, f"/push?addr={env.ip('peer_a')}:8080&n={NBYTES}"))
         to_b = float(helpers.get(ip, f"/push?addr={env.ip('peer_b')}:8080&n=4000000"))
         host = helpers.download_rate(ip, 2_000_000)
-    finally:
-        controller.revert(spec)
     print(f"rate egress to one peer: measured {to_a:.0f} bit/s; other peer {to_b:.0f}, host {host:.0f}")
     assert abs(to_a / RATE - 1) <= 0.10, to_a
     assert to_b > 20 * RATE and host > 20 * RATE

@@ -44,6 +44,15 @@ def launch(runner: LoadRunner, rc) -> float:
     return base
 
 
+def run_to_end(runner: LoadRunner, rc) -> dict:
+    """Launch, wait for the load's end and its stats; the workers are stopped either way."""
+    try:
+        launch(runner, rc)
+        return runner.wait()
+    finally:
+        runner.stop()
+
+
 def wait_until(rc, t_s: float) -> None:
     while rc.clock.now() < t_s:
         time.sleep(0.02)
@@ -111,11 +120,7 @@ def test_known_latencies_are_reported_within_precision(server, tmp_path):
     reqs = tuple(RequestSpec(n, "GET", f"/sleep?us={us}") for n, us in sleeps_us.items())
     rc = run_context(tmp_path, [("main", 0.0, 3.0)])
     runner = LoadRunner(open_spec(server.url, 150.0, requests=reqs, raw_log=True, seed=1), rc, server.url)
-    try:
-        launch(runner, rc)
-        stats = runner.wait()
-    finally:
-        runner.stop()
+    stats = run_to_end(runner, rc)
     raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
     rel = stats["precision"]["relative_error"]
     assert rel == 0.001
@@ -137,11 +142,7 @@ def test_closed_model_keeps_locust_users_and_labels_its_latency(server, tmp_path
     spec = LoadSpec(model="closed", url=server.url, users=4, spawn_rate=100, think_time=0.02,
                     requests=(RequestSpec("s5", "GET", "/sleep?us=5000"),))
     runner = LoadRunner(spec, rc, server.url)
-    try:
-        launch(runner, rc)
-        stats = runner.wait()
-    finally:
-        runner.stop()
+    stats = run_to_end(runner, rc)
     assert stats["model"] == "closed" and stats["latency_basis"] == "actual"
     assert "intended_ms" not in stats["totals"] and stats["totals"]["latency_ms"]["p50"] >= 5.0
     # 4 users, each ~25 ms per iteration: about 160 requests/s, far from any open-model rate
@@ -160,11 +161,7 @@ def test_locustfile_users_run_in_the_closed_model(server, tmp_path):
     rc = run_context(tmp_path, [("main", 0.0, 2.0)])
     spec = LoadSpec(model="closed", url=server.url, users=2, spawn_rate=100, locustfile=str(lf))
     runner = LoadRunner(spec, rc, server.url)
-    try:
-        launch(runner, rc)
-        stats = runner.wait()
-    finally:
-        runner.stop()
+    stats = run_to_end(runner, rc)
     (ep,) = stats["endpoints"]
     assert ep["name"] == "lf-ok" and ep["requests"] >= 30 and ep["failures"] == 0
 
@@ -258,11 +255,7 @@ def test_runner_refuses_targets_outside_the_environment(tmp_path):
 def test_two_worker_processes_share_the_rate_and_merge_exactly(server, tmp_path):
     rc = run_context(tmp_path, [("main", 0.0, 2.0)])
     runner = LoadRunner(open_spec(server.url, 200.0, processes=2, raw_log=True), rc, server.url)
-    try:
-        launch(runner, rc)
-        stats = runner.wait()
-    finally:
-        runner.stop()
+    stats = run_to_end(runner, rc)
     raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
     main = stats["phases"]["main"]
     assert stats["workers"] == 2 and len(stats["locust"]) == 2
