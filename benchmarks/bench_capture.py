@@ -64,7 +64,7 @@ def measure(goload: str, svc, seconds: float, spec: CaptureSpec | None, tmp: Pat
         manager.phase_start(phase)
     cgroup = find_cgroup(svc.container_id, svc.pid)
     try:
-        url = f"http://127.0.0.1:{svc.published[8080]}/spin?n=100000"
+        url = f"http://127.0.0.1:{svc.published[8080]}/spin?n=16384"
         cpu0 = cgroup.read()["cpu_ns"]
         res = proc.run([goload, "-url", url, "-c", "4", "-d", f"{seconds}s"], timeout=seconds + 60)
         cpu_s = (cgroup.read()["cpu_ns"] - cpu0) / 1e9

@@ -5,8 +5,12 @@ event; `-k mono` stamps samples with CLOCK_MONOTONIC, the run's clock).
 
 Conversion: `perf script` prints each sample's time and call chain as `symbol+offset
 (dso)`. For frames in the Go binary the address is the symbol's address (from `go tool
-nm`) plus the offset, and `go tool addr2line` gives its file:line (return addresses of
-callers are looked up at address-1, as pprof does). Kernel frames stay as they are, with
+nm`) plus the offset; the binary's DWARF gives its source position with inlined calls
+expanded (inlines/, a small Go program built once with the same toolchain), so a location
+holds the inlined function's line and the line of the caller it was inlined into, as the
+Go runtime's own profiles do. A binary without DWARF falls back to `go tool addr2line`
+(one line per address: the outer function with the innermost file:line). Return addresses
+of callers are looked up at address-1, as pprof does. Kernel frames stay as they are, with
 the file `[kernel.kallsyms]`. Each perf sample becomes one pprof sample with the values
 (samples/count, cpu/nanoseconds) and a numeric label `t_ms`: its time on the run clock,
 t_ms = (perf time - clock.mono_t0) * 1000.
@@ -14,6 +18,8 @@ t_ms = (perf time - clock.mono_t0) * 1000.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
 import re
 import signal
@@ -59,6 +65,28 @@ class Symbolizer:
         base = self._symbols.get(sym)
         return None if base is None or off is None else base + off
 
+    def frames(self, addresses: list[int]) -> dict[int, list[tuple[str, str, int]]]:
+        """address -> [(function, file, line), ...] innermost first, inlined calls expanded from
+        the binary's DWARF; without DWARF (or without the helper) one frame from addr2line."""
+        if not addresses:
+            return {}
+        tool = inlines_tool(self.go, self.timeout)
+        if tool is not None:
+            text = "".join(f"0x{a:x}\n" for a in addresses)
+            try:
+                res = proc.run([tool, self.binary], input=text, timeout=self.timeout, check=False)
+            except HarnessError:
+                res = None
+            rows = res.stdout.splitlines() if res else []
+            if res and res.returncode == 0 and len(rows) == len(addresses):
+                found = {}
+                for addr, row in zip(addresses, rows):
+                    chain = [(f, path, int(line)) for f, path, line in json.loads(row) if path != "?"]
+                    if chain:
+                        found[addr] = chain
+                return found
+        return {a: [hit] for a, hit in self.lines(addresses).items()}
+
     def lines(self, addresses: list[int]) -> dict[int, tuple[str, str, int]]:
         """address -> (function, file, line) for the addresses addr2line knows."""
         if not addresses:
@@ -76,6 +104,30 @@ class Symbolizer:
             if func != "?" and path not in ("?", ""):
                 found[addr] = (func, path, int(line) if line.isdigit() else 0)
         return found
+
+
+INLINES_SRC = Path(__file__).parent / "inlines"
+
+
+def inlines_tool(go: str, timeout: float = 120.0) -> str | None:
+    """The inline-expanding symbolizer (inlines/main.go), built once per source version into
+    the user's cache; None when it cannot be built (the caller falls back to addr2line)."""
+    src = (INLINES_SRC / "main.go").read_bytes()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness"
+    exe = cache / f"inlines-{hashlib.sha256(src).hexdigest()[:16]}"
+    if exe.exists():
+        return str(exe)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = exe.with_name(f"{exe.name}.{os.getpid()}.tmp")
+    env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
+    try:
+        proc.run([go, "build", "-o", str(tmp), "."], cwd=str(INLINES_SRC), env=env, timeout=timeout,
+                 what="could not build the perf symbolizer (inlines/)")
+        os.replace(tmp, exe)
+    except (HarnessError, OSError):
+        tmp.unlink(missing_ok=True)
+        return None
+    return str(exe)
 
 
 def parse_script(text: str) -> list[PerfSample]:
@@ -132,10 +184,12 @@ class _Builder:
             self.mappings[dso] = m.id
         return self.mappings[dso]
 
-    def location(self, key: tuple, dso: str, address: int, func: str, filename: str, line: int) -> int:
+    def location(self, key: tuple, dso: str, address: int, frames: list[tuple[str, str, int]]) -> int:
+        """One location; `frames` innermost first (an inlined call, then its callers)."""
         if key not in self.locs:
             loc = self.msg.location.add(id=len(self.locs) + 1, mapping_id=self.mapping(dso), address=address)
-            loc.line.add(function_id=self.func(func, filename), line=line)
+            for func, filename, line in frames:
+                loc.line.add(function_id=self.func(func, filename), line=line)
             self.locs[key] = loc.id
         return self.locs[key]
 
@@ -144,8 +198,9 @@ def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, per
                resolve=None, main_dso: str = "") -> Profile:
     """A pprof message from parsed perf samples.
 
-    resolve(sym, off, dso, is_leaf) -> (address, function, file, line) | None gives Go
-    file:line for a frame; frames it does not know keep their symbol and dso.
+    resolve(sym, off, dso, is_leaf) -> (address, [(function, file, line), ...]) | None gives
+    the Go source frames of a perf frame (innermost first: inlined calls expanded); frames it
+    does not know keep their symbol and dso.
     """
     msg = Profile()
     b = _Builder(msg)
@@ -161,11 +216,11 @@ def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, per
         for depth, (sym, off, dso) in enumerate(smp.frames):
             hit = resolve(sym, off, dso, depth == 0) if resolve else None
             if hit:
-                addr, func, filename, line = hit
-                ids.append(b.location(("go", addr), dso, addr, func, filename, line))
+                addr, frames = hit
+                ids.append(b.location(("go", addr), dso, addr, frames))
             else:
                 filename = KERNEL if dso == KERNEL else dso
-                ids.append(b.location(("sym", sym, off, dso), dso, 0, sym, filename, 0))
+                ids.append(b.location(("sym", sym, off, dso), dso, 0, [(sym, filename, 0)]))
         sample = msg.sample.add(location_id=ids, value=[1, smp.period or period_ns])
         sample.label.add(key=t_ms, num=round((smp.t_mono - mono_t0) * 1000), num_unit=ms)
         sample.label.add(key=tid_key, num=smp.tid)
@@ -186,14 +241,14 @@ def go_resolver(sym_: Symbolizer, samples: list[PerfSample], exe_dso: str):
             addr = sym_.address(sym, off)
             if addr is not None:
                 wanted[(sym, off, depth == 0)] = addr if depth == 0 else addr - 1
-    found = sym_.lines(sorted(set(wanted.values())))
+    found = sym_.frames(sorted(set(wanted.values())))
 
     def resolve(sym, off, dso, is_leaf):
         if dso != exe_dso:
             return None
         addr = wanted.get((sym, off, is_leaf))
         hit = found.get(addr) if addr is not None else None
-        return (addr, hit[0], hit[1], hit[2]) if hit else None
+        return (addr, hit) if hit else None
     return resolve
 
 

@@ -5,8 +5,6 @@ parses it, so the two cannot drift apart.
 """
 from __future__ import annotations
 
-import importlib
-
 DURATION = {"description": "seconds, or a duration like 500ms, 30s, 2m, 1m30s",
             "anyOf": [{"type": "number", "minimum": 0},
                       {"type": "string", "pattern": r"^(\d+(\.\d+)?(us|ms|s|m|h))+$"}]}
@@ -16,14 +14,14 @@ SIZE = {"description": "bytes, or a size like 512k, 256m, 256MiB, 1g (binary uni
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 
 
-def _fragment(module: str, name: str) -> dict:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return {"type": "object"}
-
-
 def scenario_schema() -> dict:
+    # Each part owns its section's schema; imported here, not at module level, so that
+    # loading a scenario does not load the parts' schemas.
+    from harness.capture.spec import CAPTURES_SCHEMA
+    from harness.faults.spec import FAULT_SCHEMA
+    from harness.load.spec import LOAD_SCHEMA
+    from harness.report.expect import EXPECT_SCHEMA
+
     limits = {"type": "object", "additionalProperties": False, "properties": {
         "memory": SIZE, "memory_swap": {"anyOf": [SIZE, {"const": -1}]},
         "cpus": {"type": "number", "exclusiveMinimum": 0}, "cpuset": {"type": ["string", "integer"]},
@@ -39,7 +37,7 @@ def scenario_schema() -> dict:
             "http": {"type": "string", "pattern": "^/"}, "port": PORT, "timeout": DURATION, "interval": DURATION}},
         "source": {"type": "string", "description": "Go source root (default: the build context)"},
         "cap_add": {"type": "array", "items": {"type": "string"}}}}
-    fault = _fragment("harness.faults.spec", "FAULT_SCHEMA")
+    fault = FAULT_SCHEMA
     phase = {"type": "object", "additionalProperties": False, "required": ["name", "duration"],
              "properties": {"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
                             "duration": DURATION, "start": DURATION,
@@ -68,13 +66,13 @@ def scenario_schema() -> dict:
                                                   "project_dir": {"type": "string"}}}]},
             "prepare": {"type": "array", "items": step},
             "services": {"type": "object", "additionalProperties": service},
-            "load": _fragment("harness.load.spec", "LOAD_SCHEMA"),
+            "load": LOAD_SCHEMA,
             "phases": {"type": "array", "minItems": 1, "items": phase},
             "duration": DURATION,
             "warmup": DURATION,
             "baseline": {"type": "string"},
-            "captures": _fragment("harness.capture.spec", "CAPTURES_SCHEMA"),
-            "expect": _fragment("harness.report.expect", "EXPECT_SCHEMA"),
+            "captures": CAPTURES_SCHEMA,
+            "expect": EXPECT_SCHEMA,
             "runs_dir": {"type": "string"},
             "allow_external_targets": {"type": "boolean"},
         },

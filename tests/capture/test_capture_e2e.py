@@ -1,9 +1,10 @@
 """Captures and the report against a real Go service in a real container.
 
-Two phases of 3.5 s: `baseline`, then `squeeze` (the container's CPU quota cut to 0.2 cores,
-a real fault). CaptureManager takes every pprof kind, a trace in the squeeze phase and perf
-in both; then write_all builds summary.json, report.html and junit.xml; headless Chromium
-renders the report and the screenshot must show the fault shading.
+Two phases: `baseline` (5.5 s, so that its 4 s CPU profile holds some 400 samples), then
+`squeeze` (3.5 s: the container's CPU quota cut to 0.2 cores, a real fault). CaptureManager
+takes every pprof kind, a trace in the squeeze phase and perf in both; then write_all builds
+summary.json, report.html and junit.xml; headless Chromium renders the report and the
+screenshot must show the fault shading.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from harness.report import write_all
 from harness.report.plots import FAULT_FILL
 from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
 from lsp.pprof import line_costs, load_profile
+from tests.hotspots import assert_agree, assert_hot_line, own_lines
 
 from .loadgen import Load
 from .pngread import pixels
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = ROOT / "test-artifacts" / "report"
 HOT_LINE = next(i for i, text in enumerate((Path(__file__).parent / "goapp" / "main.go").read_text().splitlines(), 1)
                 if "// HOT LINE" in text)
-PHASES = [PhaseWindow("baseline", 0.5, 4.0), PhaseWindow("squeeze", 4.0, 7.5)]
+PHASES = [PhaseWindow("baseline", 0.5, 6.0), PhaseWindow("squeeze", 6.0, 9.5)]
 EXPECT = """name: e2e
 expect:
   - phase: baseline
@@ -44,8 +46,7 @@ expect:
 """
 
 
-def _drive(rc: RunContext, manager: CaptureManager, squeeze) -> list[float]:
-    took = []
+def _drive(rc: RunContext, manager: CaptureManager, squeeze) -> None:
     manager.start()
     for phase in rc.phases:
         _sleep_until(rc, phase.start_s)
@@ -55,10 +56,7 @@ def _drive(rc: RunContext, manager: CaptureManager, squeeze) -> list[float]:
         _sleep_until(rc, phase.end_s)
         if phase.name == "squeeze":
             squeeze(False)
-        t = time.monotonic()
         manager.phase_end(phase)
-        took.append(time.monotonic() - t)
-    return took
 
 
 def _sleep_until(rc: RunContext, t_s: float) -> None:
@@ -84,11 +82,11 @@ def run_dir(capapp, docker_client, tmp_path_factory):
         rc.events.add("fault-applied" if on else "fault-reverted", "cpu quota 0.2", service="api")
 
     load = Load(rc, f"http://127.0.0.1:{capapp.published[8080]}",
-                [("/spin?n=2000000", 0.0), ("/spin?n=2000000", 0.0), ("/lock", 0.0), ("/alloc", 0.01)])
+                [("/spin?n=8000000", 0.0), ("/spin?n=8000000", 0.0), ("/lock", 0.0), ("/alloc", 0.01)])
     manager = CaptureManager(spec, rc)
     load.start()
     try:
-        took = _drive(rc, manager, squeeze)
+        _drive(rc, manager, squeeze)
     finally:
         load.stop()
         manager.stop()
@@ -104,7 +102,6 @@ def run_dir(capapp, docker_client, tmp_path_factory):
                 "result": {"status": "completed", "exit_code": 0, "end_s": clock.now()}}
     (run / "manifest.json").write_text(json.dumps(manifest, indent=1))
     (run / "scenario.yaml").write_text(EXPECT)
-    (run / "phase_end_s.json").write_text(json.dumps(took))
     return run
 
 
@@ -126,8 +123,9 @@ def test_per_phase_profiles_have_their_window(run_dir, kind, phase):
     prof = load_profile(run_dir / a["path"])
     assert a["sample_types"] == [f"{t}/{u}" for t, u in prof.sample_types]
     assert phase.start_s - 0.05 <= a["start_s"] <= a["end_s"] <= phase.end_s + 1.0, a
-    if kind == "cpu":     # the CPU window is the phase minus the margin, on the profile's own clock
-        assert a["end_s"] - a["start_s"] == pytest.approx(2.0, abs=0.5)   # seconds=2 was asked
+    if kind == "cpu":     # the CPU window is the phase minus the 1 s margin, on the profile's own clock
+        asked = int(phase.end_s - phase.start_s - 1.0)
+        assert a["end_s"] - a["start_s"] == pytest.approx(asked, abs=0.5)
     if kind in ("block", "mutex", "allocs"):
         assert a["window"] == "delta"
         assert a["start_s"] - phase.start_s < 0.5 and a["end_s"] >= phase.end_s
@@ -140,15 +138,11 @@ def test_mutex_delta_shows_the_lock_handler(run_dir):
     assert any(c.function == "main.lock" and c.own > 0 for c in costs.values())
 
 
-def test_phase_end_is_fast(run_dir):
-    took = json.loads((run_dir / "phase_end_s.json").read_text())
-    assert max(took) < 2.0, took          # typical is well under a second; 2 cores are shared
-
-
 def test_trace_and_derived_views_parse(run_dir):
     a = _artifact(run_dir, "trace", "squeeze")
     summary = json.loads((run_dir / a["summary"]).read_text())
-    assert summary["goroutines_created"] > 0 and summary["gc"]["cycles"] >= 0
+    # /alloc builds 2000 strings per request during the window: the collector must have run
+    assert summary["goroutines_created"] > 0 and summary["gc"]["cycles"] >= 1, summary["gc"]
     assert PHASES[1].start_s - 0.05 <= summary["start_s"] < summary["end_s"] <= PHASES[1].end_s
     assert summary["end_s"] - summary["start_s"] == pytest.approx(2.0, abs=0.3)
     for view in ("sched", "sync", "net", "syscall"):
@@ -157,11 +151,14 @@ def test_trace_and_derived_views_parse(run_dir):
     assert any(v > 0 for v in summary["blocked_ms"].values())
 
 
-def _top_own_line(path: Path) -> tuple[str, int]:
-    prof = load_profile(path)
-    costs = line_costs(prof, prof.index_of("cpu"), is_own=lambda f: f.endswith("goapp/main.go"))
-    best = max(costs.values(), key=lambda c: c.own)
-    return best.filename.rsplit("/", 1)[-1], best.line
+def _own_lines(path: Path):
+    return own_lines(path, "cpu", is_own=lambda f: f.endswith("goapp/main.go"))
+
+
+def test_cpu_profile_puts_the_hot_line_on_top(run_dir):
+    cpu = _own_lines(run_dir / _artifact(run_dir, "cpu", "baseline")["path"])
+    # two of every four requests hash 8 MB: the hot line holds most of the service's CPU
+    assert_hot_line(cpu, "main.go", HOT_LINE, min_share=0.5, min_samples=250)
 
 
 def test_perf_profile_opens_in_pprof_and_agrees_with_cpu(run_dir):
@@ -169,8 +166,11 @@ def test_perf_profile_opens_in_pprof_and_agrees_with_cpu(run_dir):
     assert a["symbolized"] and a["samples"] > 50
     res = proc.run([go_binary(), "tool", "pprof", "-top", "-lines", str(run_dir / a["path"])], timeout=60)
     assert "main.go:" in res.stdout
-    assert _top_own_line(run_dir / a["path"]) == _top_own_line(
-        run_dir / _artifact(run_dir, "cpu", "baseline")["path"]) == ("main.go", HOT_LINE)
+    perf = _own_lines(run_dir / a["path"])
+    cpu = _own_lines(run_dir / _artifact(run_dir, "cpu", "baseline")["path"])
+    print("perf:", perf.table(), "\ncpu:", cpu.table())
+    assert_agree(perf, cpu, HOT_LINE)
+    assert perf.top_function() == "main.burn"
     # samples lie inside the recorded window, which starts at the phase start and ends when
     # phase_end stopped perf
     assert PHASES[0].start_s - 0.05 <= a["start_s"] <= a["first_s"] <= a["last_s"] <= a["end_s"]
@@ -199,7 +199,8 @@ def test_report_files_and_failing_expectation(run_dir):
     assert squeeze["containers"]["api"]["throttled_ms"] > 100
     assert squeeze["profiles"]["api"]["cpu"]["functions"][0]["function"] in ("main.burn", "main.spin")
     assert any(c["kind"] == "cpu" and c["phase"] == "squeeze" for c in summary["changes"])
-    assert squeeze["traces"]["api"]["gc"]["cycles"] >= 0
+    assert squeeze["traces"]["api"]["gc"] == json.loads(
+        (run_dir / _artifact(run_dir, "trace", "squeeze")["summary"]).read_text())["gc"]
 
 
 def test_report_screenshot_shows_phase_and_fault_shading(run_dir):

@@ -72,10 +72,11 @@ def test_perf_script_parse_and_convert_with_run_clock_labels():
     assert samples[1].frames[2] == ("[unknown]", None, "/app")
 
     def resolve(sym, off, dso, is_leaf):
-        table = {"main.spin": ("main.burn", "/src/main.go", 40),
-                 "net/http.HandlerFunc.ServeHTTP": ("net/http.HandlerFunc.ServeHTTP", "/go/src/server.go", 2)}
+        # main.burn inlined into main.spin: the location holds both lines, innermost first
+        table = {"main.spin": [("main.burn", "/src/main.go", 40), ("main.spin", "/src/main.go", 12)],
+                 "net/http.HandlerFunc.ServeHTTP": [("net/http.HandlerFunc.ServeHTTP", "/go/src/server.go", 2)]}
         hit = table.get(sym)
-        return (0x400000 + (off or 0), *hit) if hit and dso == "/app" else None
+        return (0x400000 + (off or 0), hit) if hit and dso == "/app" else None
 
     msg = to_profile(samples, mono_t0=1000.0, wall_t0=5000.0, period_ns=10_000_000, resolve=resolve,
                      main_dso="/app")
@@ -83,7 +84,8 @@ def test_perf_script_parse_and_convert_with_run_clock_labels():
     assert prof.sample_types == [("samples", "count"), ("cpu", "nanoseconds")]
     assert prof.total(1) == 2 * 10101010
     costs = line_costs(prof, 1)
-    assert costs[("/src/main.go", 40)].flat == 10101010
+    assert costs[("/src/main.go", 40)].flat == 10101010 and costs[("/src/main.go", 40)].function == "main.burn"
+    assert costs[("/src/main.go", 12)].cum == 10101010 and costs[("/src/main.go", 12)].flat == 0
     assert costs[("[kernel.kallsyms]", 0)].function == "__netif_receive_skb"
     labels = [{msg.string_table[lb.key]: lb.num for lb in s.label} for s in msg.sample]
     assert labels == [{"t_ms": 250, "tid": 101}, {"t_ms": 500, "tid": 102}]

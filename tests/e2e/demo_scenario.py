@@ -6,8 +6,17 @@ from pathlib import Path
 
 from tests.env.conftest import DEMO, DEMO_PREPARE
 
-WORK_AND_FETCH = """    - {name: work, method: GET, path: "/work?n=2000000", weight: 3}
-    - {name: fetch, method: GET, path: /fetch, weight: 1}"""
+
+def work_and(n: int = 2_000_000, other: str = "fetch") -> str:
+    """Requests: three of /work hashing n bytes (about 0.7 ms of CPU per MB) to one of /<other>."""
+    return f"""    - {{name: work, method: GET, path: "/work?n={n}", weight: 3}}
+    - {{name: {other}, method: GET, path: /{other}, weight: 1}}"""
+
+
+WORK_AND_FETCH = work_and()
+# For tests that read a CPU profile's lines: at 30 /work requests a second, 32 MB each keep
+# the API about 60% busy, so a 5 s CPU window holds some 300 samples (100 Hz).
+BUSY_WORK_AND_FETCH = work_and(32_000_000)
 
 STORE = """  store:
     limits: {memory: 48m}
@@ -33,7 +42,7 @@ def slow_store(baseline_s: int, slow_s: int) -> str:
 
 
 def scenario(tmp_path: Path, *, phases: str, name: str = "e2e", ready: str = "{http: /healthz, timeout: 60s}",
-             expect: str = "", rate: int = 40, requests: str = WORK_AND_FETCH, store: str = STORE,
+             expect: str = "", rate: int | str = 40, requests: str = WORK_AND_FETCH, store: str = STORE,
              captures: str = CAPTURES) -> Path:
     """`name`.yaml in tmp_path: the API under 128 MiB and one CPU, open-model load on it."""
     text = f"""\

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.demo_scenario import hot_line, scenario, slow_store
+from tests.e2e.demo_scenario import BUSY_WORK_AND_FETCH, hot_line, scenario, slow_store
 from tests.env.conftest import DEMO, REPO, project_resources
+from tests.hotspots import assert_hot_line, own_lines
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -36,6 +37,19 @@ def wait_for_event(p: subprocess.Popen, runs: Path, kind: str, timeout: float = 
     raise AssertionError(f"no '{kind}' event within {timeout:g}s")
 
 
+def wait_for_load(p: subprocess.Popen, history: Path, seconds: int, timeout: float = 60) -> None:
+    """Until `seconds` per-second load records with requests are written, while `p` still runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = history.read_text() if history.exists() else ""
+        complete = text[:text.rfind("\n") + 1].splitlines()      # a line being written is left out
+        if sum(1 for line in complete if json.loads(line).get("sent", 0) > 0) >= seconds:
+            return
+        assert p.poll() is None, "the harness ended before the load ran"
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {seconds} seconds of load in {history} within {timeout:g}s")
+
+
 def only_run_dir(runs: Path) -> Path:
     dirs = [d for d in runs.iterdir() if d.is_dir()]
     assert len(dirs) == 1, dirs
@@ -43,7 +57,8 @@ def only_run_dir(runs: Path) -> Path:
 
 
 def test_run_writes_run_directory_and_tears_down(tmp_path):
-    sc = scenario(tmp_path, phases="phases:\n  - {name: baseline, duration: 5s}\n  - {name: steady, duration: 5s}")
+    sc = scenario(tmp_path, phases="phases:\n  - {name: baseline, duration: 5s}\n  - {name: steady, duration: 6s}",
+                  requests=BUSY_WORK_AND_FETCH)
     runs = tmp_path / "runs"
     res = run_cli("run", str(sc), "--runs-dir", str(runs), "--json")
     assert res.returncode == 0, res.stderr + res.stdout
@@ -55,6 +70,7 @@ def test_run_writes_run_directory_and_tears_down(tmp_path):
     assert [p["name"] for p in m["phases"]] == ["baseline", "steady"]
     b, s = m["phases"]
     assert s["start_s"] == pytest.approx(b["end_s"]) and b["end_s"] - b["start_s"] == pytest.approx(5.0)
+    assert s["end_s"] - s["start_s"] == pytest.approx(6.0)
     assert m["clock"]["mono_t0"] > 0 and m["clock"]["wall_t0_iso"].endswith("Z")
     assert m["services"]["api"]["limits_applied"]["memory"] == 128 << 20
     assert m["services"]["api"]["module"] == "example.com/demo"
@@ -75,14 +91,9 @@ def test_run_writes_run_directory_and_tears_down(tmp_path):
                          text=True, timeout=120)
     assert top.returncode == 0, top.stderr
     assert "main.checksum" in top.stdout
-    from lsp.pprof import line_costs, load_profile
-
-    prof = load_profile(cpu)
-    index = [t for t, _ in prof.sample_types].index("cpu")
     own = str(DEMO)
-    costs = line_costs(prof, index, is_own=lambda f: f.startswith(own))
-    best = max(costs.values(), key=lambda c: c.own)
-    assert (Path(best.filename).name, best.line) == ("main.go", hot_line())
+    got = own_lines(cpu, "cpu", is_own=lambda f: f.startswith(own))
+    assert_hot_line(got, "main.go", hot_line(), min_share=0.5, min_samples=200)
     assert project_resources(m["compose_project"]) == EMPTY
 
 
@@ -106,7 +117,7 @@ def test_signal_in_the_middle_of_the_load_tears_down(tmp_path, sig):
                           "--quiet"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         events = wait_for_event(p, runs, "phase-start")
-        time.sleep(2)  # in the middle of the load
+        wait_for_load(p, events.parent / "load" / "history.jsonl", seconds=2)   # in the middle of the load
         p.send_signal(sig)
         out, err = p.communicate(timeout=120)
     finally:

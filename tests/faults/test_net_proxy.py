@@ -56,11 +56,6 @@ def test_delay_100ms_jitter_20ms_on_one_peer(env, rc, controller):
     assert controller.records()[0]["backend"] == "proxy"
 
 
-# Once in about eight full runs the target's first connection to its peer through a fresh
-# proxy was refused ("connect: connection refused"), never in isolation; the cause is not
-# found yet (see the faults issue). One rerun keeps CI honest about everything else; a
-# proxy that is really broken fails both runs.
-@pytest.mark.flaky(reruns=1)
 def test_proxy_rate_and_slow_close(env, rc, controller):
     spec = FaultSpec(id="prate", kind="rate", target="target", peer=Peer(service="peer_a", port=8080),
                      backend="proxy", params={"rate": 1_000_000, "burst": 0, "queue": 0.4})

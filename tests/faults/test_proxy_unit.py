@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
-import time
+
+import pytest
 
 from harness.faults.proxy import Bucket, Fault, Strata
 
@@ -37,14 +38,35 @@ def test_lateness_correction_moves_toward_median_zero():
     assert f.lead == 0.0
 
 
-def test_bucket_long_run_rate_does_not_lose_credit_to_late_wakeups():
+class LateClock:
+    """A clock whose every sleep wakes up 5 ms late, as timers do on a loaded machine."""
+    LATE = 0.005
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += seconds + self.LATE
+
+
+def test_bucket_long_run_rate_does_not_lose_credit_to_late_wakeups(monkeypatch):
+    from harness.faults import proxy
+
+    clock = LateClock()
+    monkeypatch.setattr(proxy, "time", clock)
+    monkeypatch.setattr(proxy.asyncio, "sleep", clock.sleep)
+
     async def go():
         b = Bucket(rate_bytes=100_000, burst=2000)
-        t0 = time.monotonic()
+        t0 = clock.monotonic()
         for _ in range(25):
             await b.take(2000)
-        return time.monotonic() - t0
+        return clock.monotonic() - t0
 
     elapsed = asyncio.run(go())
-    # 50 000 bytes at 100 kB/s, the first 2000 free (burst): 0.48 s
-    assert 0.46 <= elapsed <= 0.60, elapsed
+    # 50 000 bytes at 100 kB/s from a bucket that starts empty: 0.50 s. 25 late wake-ups would add
+    # 0.125 s to a bucket that lost credit to them; this one pays only the last one's lateness.
+    assert elapsed == pytest.approx(0.50 + LateClock.LATE, abs=1e-9), elapsed

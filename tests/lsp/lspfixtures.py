@@ -56,8 +56,8 @@ def build_and_profile(root: Path) -> Built:
     base, fault = root / "baseline", root / "fault"
     base.mkdir()
     fault.mkdir()
-    run([str(binary), "-out", str(base), "-seconds", "1"], timeout=120)
-    run([str(binary), "-out", str(fault), "-seconds", "1", "-extra"], timeout=120)
+    run([str(binary), "-out", str(base), "-seconds", "3.5"], timeout=120)
+    run([str(binary), "-out", str(fault), "-seconds", "3.5", "-extra"], timeout=120)
     return Built(root, binary, base, fault)
 
 

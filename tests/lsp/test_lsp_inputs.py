@@ -41,7 +41,7 @@ async def test_hints_follow_edits_and_changed_lines_are_stale(client, workspace)
     after = {line_of(h): h.label for h in await hints(client, uri)}
     assert after == {line + 3: label for line, label in before.items()}
     src = (workspace / "goprog" / "main.go").read_text().splitlines()
-    change(client, uri, 3, hot + 2, hot + 3, src[hot - 1].replace("%", "^") + "\n")   # the hot line edited
+    change(client, uri, 3, hot + 2, hot + 3, src[hot - 1].replace(" //", " + 0 //", 1) + "\n")   # the hot line edited
     edited = {line_of(h): h.label for h in await hints(client, uri)}
     assert edited[hot + 3].endswith("(stale)")
     assert not any(label.endswith("(stale)") for line, label in edited.items() if line != hot + 3)

@@ -8,6 +8,7 @@ import pytest
 from lspfixtures import KINDS, go_binary, marker_line, run
 
 from lsp.pprof import function_costs, line_costs, load_profile
+from tests.hotspots import assert_hot_line, own_lines
 
 ROW = re.compile(r"^\s*(-?\d+)([a-zA-Zµ]*)\s+[\d.]+%\s+[\d.]+%\s+(-?\d+)([a-zA-Zµ]*)\s+[\d.e+-]+%\s+(.+?)"
                  r"(?: \((?:partial-)?inline\))?$")   # pprof marks inlined frames
@@ -85,14 +86,17 @@ def test_recursion_counts_once_and_inlined_frames_are_own_lines(built):
     assert fib is not None, "fib's recursive line has no samples"
     assert fib.cum <= prof.total(idx)
     step = costs[("example.com/hot/main.go", marker_line("cpu"))]
-    assert step.function == "main.step" and step.flat > 0   # inlined into burn, still its own line
+    # inlined into burn, still its own line, holding (through crc64.Update below it) most of the CPU
+    assert step.function == "main.step" and step.cum >= 0.5 * prof.total(idx)
 
 
 @pytest.mark.parametrize("kind,sample_type,marker", [
     ("cpu", "cpu", "cpu"), ("allocs", "alloc_space", "alloc"), ("block", "delay", "block")])
 def test_top_own_line_is_the_line_the_program_makes_hot(built, kind, sample_type, marker):
     prof = load_profile(built.baseline / f"{kind}.pb.gz")
-    costs = line_costs(prof, prof.index_of(sample_type), is_own=lambda f: f.startswith("example.com/hot/"))
-    top = max(costs.values(), key=lambda c: c.own)
-    assert (top.filename, top.line) == ("example.com/hot/main.go", marker_line(marker))
+    is_own = lambda f: f.startswith("example.com/hot/")  # noqa: E731
+    costs = line_costs(prof, prof.index_of(sample_type), is_own=is_own)
     assert sum(c.own for c in costs.values()) <= prof.total(prof.index_of(sample_type))
+    # 3.5 CPU seconds at 100 Hz: some 350 samples, the marked line holding most of them
+    got = own_lines(built.baseline / f"{kind}.pb.gz", sample_type, is_own)
+    assert_hot_line(got, "main.go", marker_line(marker), min_share=0.5, min_samples=300 if kind == "cpu" else 0)

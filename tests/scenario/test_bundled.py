@@ -41,3 +41,21 @@ def test_schema_rejects_unknown_keys():
     doc["lod"] = {}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, scenario_schema())
+
+
+@pytest.mark.parametrize("where", ["load", "captures", "expect", "fault"])
+def test_schema_sections_come_from_their_parts(where):
+    """Each section's schema is the part's own (a fallback `{"type": "object"}` would accept
+    anything): a misspelt key inside the section is rejected."""
+    import jsonschema
+    import yaml
+
+    from harness.scenario.schema import scenario_schema
+
+    doc = yaml.safe_load(next(p for p in SCENARIOS if p.name == "demo.yaml").read_text())
+    section = {"load": lambda d: d["load"], "captures": lambda d: d["captures"],
+               "expect": lambda d: d["expect"][0], "fault": lambda d: d["phases"][1]["faults"][0]}[where](doc)
+    jsonschema.validate(doc, scenario_schema())
+    section["rat"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, scenario_schema())

@@ -159,7 +159,7 @@ function buildWorkspace() {
 
 async function main() {
   for (const [what, p, fix] of [
-    ["the .vsix", VSIX, "run vscode-client/scripts/ci.sh first"],
+    ["the .vsix", VSIX, "build it with vscode-client/scripts/build.sh bundle package (scripts/ci.sh also runs the checks)"],
     ["the Python interpreter", PYTHON, "create the venv (python3 -m venv .venv && .venv/bin/pip install -e '.[dev]') or set HARNESS_PYTHON"],
     ["Chromium", CHROMIUM, "apt-get install -y chromium, or set CHROMIUM"],
   ]) {

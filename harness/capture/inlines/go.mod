@@ -1,0 +1,3 @@
+module harness/inlines
+
+go 1.22

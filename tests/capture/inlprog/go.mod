@@ -1,0 +1,3 @@
+module example.com/inlprog
+
+go 1.22
