@@ -113,8 +113,11 @@ def test_failing_readiness_exits_with_reason_and_leaves_nothing(tmp_path):
 def test_signal_in_the_middle_of_the_load_tears_down(tmp_path, sig):
     sc = scenario(tmp_path, phases="duration: 60s")
     runs = tmp_path / "runs"
+    # SIGINT as a terminal sends it: a test runner started in the background of a script
+    # inherits SIGINT ignored, and so would the harness without the reset
     p = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(runs),
-                          "--quiet"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--quiet"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         events = wait_for_event(p, runs, "phase-start")
         wait_for_load(p, events.parent / "load" / "history.jsonl", seconds=2)   # in the middle of the load
