@@ -25,8 +25,8 @@ from harness import proc
 from harness.capture.manager import CaptureManager
 from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec
 from harness.capture.stats import find_cgroup
-from harness.capture.tools import go_binary
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
+from harness.runctx import Clock, PhaseWindow, RunContext
+from lsp.rundir import go_binary
 from tests.capture.conftest import GOAPP, LABELS, start_service
 from tests.images import build_go_image
 
@@ -58,7 +58,7 @@ def measure(goload: str, svc, seconds: float, spec: CaptureSpec | None, tmp: Pat
         run = Path(tempfile.mkdtemp(dir=tmp))
         clock = Clock.start()
         phase = PhaseWindow("bench", 0.0, seconds + 1.0)
-        rc = RunContext("bench", run, clock, {"api": svc}, [phase], EventLog(clock), ArtifactLog(run), "bench")
+        rc = RunContext.of("bench", run, clock, {"api": svc})
         manager = CaptureManager(spec, rc)
         manager.start()
         manager.phase_start(phase)

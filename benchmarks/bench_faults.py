@@ -20,11 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.faults import helpers
-from tests.faults.conftest import Env, helpers_wait
-
 from harness.faults.controller import FaultController
 from harness.faults.spec import FaultSpec, Peer
+from tests.faults import helpers
+from tests.faults.conftest import Env, helpers_wait
 
 D = {"distribution": "uniform", "correlation": 0.0}
 

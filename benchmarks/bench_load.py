@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.load.runner import LoadRunner
 from harness.load.spec import LoadSpec, RateSegment, RequestSpec
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
+from harness.runctx import Clock, PhaseWindow, RunContext
 
 PLAIN_LOCUST = r"""
 import json, os, sys, time
@@ -99,15 +99,15 @@ def plain_locust(url: str, users: int, seconds: float, pace: float) -> dict:
 def open_model(url: str, rate: float, seconds: float, workdir: Path, cap: int = 1000) -> dict:
     run_dir = Path(tempfile.mkdtemp(prefix=f"open-{int(rate)}-", dir=workdir))
     clock = Clock.start()
-    rc = RunContext("bench", run_dir, clock, {}, [], EventLog(clock), ArtifactLog(run_dir), "bench")
+    rc = RunContext.of("bench", run_dir, clock)
     spec = LoadSpec(model="open", url=url, rates=(("default", RateSegment(rate, rate)),),
                     requests=(RequestSpec("health", "GET", "/healthz"),), max_inflight=cap, timeout=5.0)
     runner = LoadRunner(spec, rc, url)
     try:
         runner.prepare()                         # the worker imports Locust first
         start = float(math.ceil(clock.now()))
-        rc.phases = [PhaseWindow("main", start, start + seconds)]
-        runner.start()
+        phases = [PhaseWindow("main", start, start + seconds)]
+        runner.start(phases)
         stats = runner.wait()
     finally:
         runner.stop()

@@ -35,6 +35,7 @@ from pygls.lsp.client import LanguageClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lsp.pprof.proto import Profile
+from lsp.rundir import go_binary
 
 MODULE = "example.com/big"
 FILES = 40
@@ -113,11 +114,6 @@ def generate(path: Path, ws: Path, samples: int, depth: int, distinct: int, seed
         d = ws / f"pkg{f}"
         d.mkdir(parents=True, exist_ok=True)
         (d / f"file{f}.go").write_text(f"package pkg{f}\n" + "".join(f"// line {i}\n" for i in range(2, LINES_PER_FILE + 40)))
-
-
-def go_binary() -> str:
-    exe = Path(sys.executable).parent / "go"
-    return str(exe) if exe.exists() else "go"
 
 
 def bench_pprof(path: Path, timeout: float) -> tuple[float, float]:

@@ -53,22 +53,24 @@ def resolve_runs_dir(cli: str | None, scenario) -> tuple[Path, str]:
 
 def cmd_run(args, console: Console) -> int:
     from harness.cli_progress import Progress
-    from harness.run import RunOptions, Runner
+    from harness.run import RunOptions, run
     from harness.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     runs_dir, source = resolve_runs_dir(args.runs_dir, scenario)
     log.info("runs dir: %s (from %s)", runs_dir, source)
     progress = None if (args.quiet or args.json) else Progress(console, scenario)
+
+    def started(run_id: str, run_dir: Path) -> None:
+        if not args.json:
+            console.print(f"[bold]run[/] {run_id}  ->  {run_dir}")
+        if progress:
+            progress.start()
+
     opts = RunOptions(runs_dir=runs_dir, compose=args.compose, report=not args.no_report,
-                      on_progress=progress.update if progress else None)
-    runner = Runner(scenario, opts)
-    if not args.json:
-        console.print(f"[bold]run[/] {runner.run_id}  ->  {runner.run_dir}")
-    if progress:
-        progress.start()
+                      on_progress=progress.update if progress else None, on_start=started)
     try:
-        result = runner.run()
+        result = run(scenario, opts)
     finally:
         if progress:
             progress.stop()
@@ -128,9 +130,9 @@ def add_clean(sub) -> None:
 
 
 def cmd_clean(args, console: Console) -> int:
-    from harness.env import cleanup
+    from harness.host import recovery
 
-    found = cleanup.find()
+    found = recovery.find()
     targets = [lo for lo in found.values() if args.all or not lo.alive]
     for lo in found.values():
         if lo.alive and not args.all:
@@ -144,7 +146,7 @@ def cmd_clean(args, console: Console) -> int:
             console.print(f"would remove {lo.project} (run {lo.run_id}): {len(lo.containers)} container(s), "
                           f"{len(lo.networks)} network(s), {len(lo.volumes)} volume(s), {len(lo.images)} image(s)")
         return 0
-    for lo, removed in cleanup.clean(targets):
+    for lo, removed in recovery.clean(targets):
         console.print(f"removed {lo.project} (run {lo.run_id}): "
                       + ", ".join(f"{len(v)} {k}" for k, v in removed.items()))
     return 0
@@ -160,18 +162,16 @@ def add_runs(sub) -> None:
 def cmd_runs(args, console: Console) -> int:
     from rich.table import Table
 
+    from lsp.rundir import scan_runs
+
     root = Path(args.runs_dir)
     rows = []
-    for d in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
-        try:
-            m = json.loads(d.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            rows.append({"run_id": d.parent.name, "status": f"broken manifest: {e}", "path": str(d.parent)})
+    for run in sorted(scan_runs(root), key=lambda r: r.path.name):
+        if run.error:
+            rows.append({"run_id": run.path.name, "status": f"broken manifest: {run.error}", "path": str(run.path)})
             continue
-        res = m.get("result") or {}
-        rows.append({"run_id": m.get("run_id", d.parent.name), "scenario": m.get("scenario", {}).get("name"),
-                     "started": m.get("clock", {}).get("wall_t0_iso"), "status": res.get("status"),
-                     "phases": [p.get("name") for p in m.get("phases", [])], "path": str(d.parent)})
+        rows.append({"run_id": run.id, "scenario": run.scenario, "started": run.wall_t0_iso or None,
+                     "status": run.status or None, "phases": list(run.phases), "path": str(run.path)})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -193,7 +193,7 @@ def add_doctor(sub) -> None:
 
 
 def cmd_doctor(args, console: Console) -> int:
-    from harness.faults import doctor
+    from harness.host import doctor
 
     rows = doctor.collect()
     doctor.render(rows, console)
@@ -206,7 +206,7 @@ def add_report(sub) -> None:
 
 
 def cmd_report(args, console: Console) -> int:
-    from harness.report import write_all
+    from harness.report.writer import write_all
 
     run_dir = _run_dir(args.run_dir)
     summary = write_all(run_dir)
@@ -240,7 +240,17 @@ def _run_dir(arg: str) -> Path:
     return p
 
 
-COMMANDS = ["run", "validate", "schema", "clean", "runs", "doctor", "report", "compare"]
+# name -> (add the subcommand's parser, run it); in the order `harness --help` lists them
+COMMANDS = {
+    "run": (add_run, cmd_run),
+    "validate": (add_validate, cmd_validate),
+    "schema": (add_schema, cmd_schema),
+    "clean": (add_clean, cmd_clean),
+    "runs": (add_runs, cmd_runs),
+    "doctor": (add_doctor, cmd_doctor),
+    "report": (add_report, cmd_report),
+    "compare": (add_compare, cmd_compare),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=int(os.environ.get("HARNESS_VERBOSE", "0")),
                         help="more log output [HARNESS_VERBOSE]")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        globals()[f"add_{name}"](sub)
+    for add, _cmd in COMMANDS.values():
+        add(sub)
     return parser
 
 
@@ -270,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        return globals()[f"cmd_{args.command}"](args, console)
+        return COMMANDS[args.command][1](args, console)
     except HarnessError as e:
         err.print(f"[red]error:[/] {e.render()}", highlight=False)
         return e.exit_code

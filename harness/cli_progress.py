@@ -71,8 +71,7 @@ class Progress:
         if load.get("gen_saturated"):
             t.add_row(Text("load generator saturated: latencies may be the generator's", style="yellow"))
         for svc, st in sorted((info.get("stats") or {}).items()):
-            mem, lim = st.get("mem_bytes") or st.get("memory_usage"), st.get("mem_limit") or st.get("memory_limit")
-            cpu = st.get("cpu_pct") or st.get("cpu_percent")
+            mem, lim, cpu = st.get("mem_bytes"), st.get("mem_limit"), st.get("cpu_pct")
             t.add_row(svc, f"mem {_fmt_bytes(mem)} / {_fmt_bytes(lim)}",
                       f"cpu {cpu:.0f}%" if isinstance(cpu, (int, float)) else "")
         return Group(top, t)

@@ -41,17 +41,6 @@ class ScenarioError(HarnessError):
     """A scenario file is malformed or names something that does not exist."""
 
 
-class ScenarioErrors(HarnessError):
-    """Several scenario errors found in one pass; each is kept in `errors`."""
-
-    def __init__(self, errors: list[ScenarioError]):
-        self.errors = list(errors)
-        super().__init__(f"{len(self.errors)} problem(s) in the scenario")
-
-    def render(self) -> str:
-        return "\n".join(e.render() for e in self.errors)
-
-
 class CommandError(HarnessError):
     """A subprocess failed or timed out."""
 

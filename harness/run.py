@@ -3,16 +3,28 @@
 Usable as a library:
 
     from harness.scenario import load_scenario
-    from harness.run import Runner, RunOptions
-    result = Runner(load_scenario("scenarios/demo.yaml"), RunOptions()).run()
+    from harness.run import RunOptions, run
+    result = run(load_scenario("scenarios/demo.yaml"), RunOptions())
 
-Everything the run starts is stopped and everything it changes is reverted on
-success, failure, Ctrl-C (KeyboardInterrupt) and SIGTERM (raised as Interrupted by
-the CLI's handler); a watchdog process covers SIGKILL of the harness.
+The pipeline, each step handing the next what it needs:
+
+    start_run     run directory, clock, RunContext (immutable facts), manifest "running"
+    preflight     the Docker engine; fault capabilities; prepare steps, tool versions and the
+                  watchdog side by side
+    environment   compose up with the override; readiness; the live services view
+    faults        shared qdiscs before any load is in flight
+    captures      started; the load prepared, then given the phase windows
+    timeline      the phases (harness/timeline.py)
+    teardown      every part stopped in the reverse order of its start (one ExitStack)
+    verdict       expectations evaluated on the run's data
+    outputs       manifest.json, summary.json, report.html, junit.xml: one outcome in all four
+
+Everything the run starts is stopped and everything it changes is reverted on success,
+failure, Ctrl-C (KeyboardInterrupt) and SIGTERM (raised as Interrupted by the CLI's
+handler); a watchdog process covers SIGKILL of the harness.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -21,20 +33,29 @@ import signal
 import sys
 import threading
 import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness import __version__, proc
-from harness.capture.tools import go_binary
+from harness.capture.manager import CaptureManager
+from harness.env.compose import Environment, detect_compose
 from harness.errors import HarnessError, Interrupted
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
+from harness.faults.controller import FaultController
+from harness.load.runner import LoadRunner
+from harness.manifest import ManifestWriter, Outcome
+from harness.runctx import Clock, PhaseWindow, RunContext
 from harness.scenario.model import Scenario
+from harness.timeline import Timeline, windows
+from lsp.rundir import go_binary
 
 log = logging.getLogger("harness.run")
 
-SCHEMA_VERSION = 1
 LOAD_LEAD_S = 0.2   # seconds between handing the ready load workers the timeline and its start
 
 
@@ -45,6 +66,7 @@ class RunOptions:
     report: bool = True
     on_progress: Callable[[dict], None] | None = None   # called about once a second
     progress_interval: float = 1.0
+    on_start: Callable[[str, Path], None] | None = None  # (run id, run directory) once it exists
 
 
 @dataclass
@@ -58,9 +80,19 @@ class RunResult:
     manifest: dict = field(default_factory=dict)
 
 
+def run(scenario: Scenario, options: RunOptions | None = None) -> RunResult:
+    """Run a scenario end to end; see the module's docstring."""
+    return Runner(scenario, options).run()
+
+
 def new_run_id(name: str, now: float | None = None) -> str:
     stamp = datetime.fromtimestamp(now or time.time(), timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{name}-{stamp}"
+
+
+def project_name(run_id: str) -> str:
+    safe = "".join(ch for ch in run_id.lower() if ch.isalnum())
+    return f"h{safe}"[:60]
 
 
 def _unique_dir(root: Path, run_id: str) -> tuple[str, Path]:
@@ -75,163 +107,138 @@ def _unique_dir(root: Path, run_id: str) -> tuple[str, Path]:
             candidate = f"{run_id}-{n}"
 
 
-def project_name(run_id: str) -> str:
-    safe = "".join(ch for ch in run_id.lower() if ch.isalnum())
-    return f"h{safe}"[:60]
-
-
 class Runner:
+    """One run of one scenario. Building it writes nothing; run() does all."""
+
     def __init__(self, scenario: Scenario, options: RunOptions | None = None):
         self.scenario = scenario
         self.options = options or RunOptions()
-        self.clock = Clock.start()
-        runs_dir = self.options.runs_dir or scenario.runs_dir
-        self.run_id, self.run_dir = _unique_dir(Path(runs_dir), new_run_id(scenario.name, self.clock.wall_t0))
-        self.project = project_name(self.run_id)
-        self.events = EventLog(self.clock, self.run_dir / "events.jsonl")
-        self.artifacts = ArtifactLog(self.run_dir)
-        self.rc = RunContext(run_id=self.run_id, run_dir=self.run_dir, clock=self.clock, services={},
-                             phases=[], events=self.events, artifacts=self.artifacts, project=self.project)
-        self.env = None
-        self.load = None
-        self.faults = None
-        self.captures = None
-        self.tools: dict[str, str] = {}
-        self._status = "running"
-        self._reason: str | None = None
-        self._load_t0: float | None = None
-        # The source as it was when the run started (the editor compares against it), and
-        # the scenario as run: computed once, written into every manifest version.
-        by_root = {root: source_hashes(root) for root in {spec.source for spec in scenario.services.values()
-                                                          if spec.source}}
-        self._source_hashes = {name: by_root[spec.source] for name, spec in scenario.services.items()
-                               if spec.source}
-        self._resolved = resolved_scenario(scenario)
+        self.windows: list[PhaseWindow] = []     # the phases on the run clock, once the load is set
+        self.load_t0: float | None = None
+        self.faults: FaultController | None = None
+        self.load: LoadRunner | None = None
+        self.captures: CaptureManager | None = None
+        self._refresh: Callable[[str], object] = lambda name: None
+        self._report_run = None
 
-    # -- the run ------------------------------------------------------------------------------
+    # -- the pipeline ----------------------------------------------------------------------------
     def run(self) -> RunResult:
-        (self.run_dir / "scenario.yaml").write_text(self.scenario.text)
-        self.events.add("run-start", f"scenario {self.scenario.name}", run_dir=str(self.run_dir))
-        self._write_manifest()
-        exit_code = 0
-        try:
-            self._run_inner()
-            self._status = "completed"
-        except KeyboardInterrupt:
-            self._status, self._reason, exit_code = "interrupted", "interrupted by SIGINT (Ctrl-C)", 130
-        except Interrupted as e:
-            self._status, self._reason, exit_code = "interrupted", e.what, 130
-        except HarnessError as e:
-            self._status, self._reason, exit_code = "failed", e.render(), e.exit_code
-        except Exception as e:  # a bug: still tear down, then report it plainly
-            import traceback
+        rc, writer = self._start_run()
+        outcome = self._drive(rc, writer)
+        rc.events.add("run-end", outcome.status)
+        manifest = writer.build(outcome, self.windows, self.load_t0, self._fault_records())
+        summary: dict = {}
+        if self.options.report:
+            summary, outcome = self._verdict(rc, manifest, outcome)
+        manifest["result"] = outcome.to_json(rc.clock.now())
+        writer.write_built(manifest)
+        if summary:
+            summary["result"] = manifest["result"]     # one outcome in every file
+            self._render(rc, summary)
+        return RunResult(rc.run_id, rc.run_dir, outcome.status, outcome.reason, outcome.exit_code or 0,
+                         summary, manifest)
 
-            (self.run_dir / "internal-error.txt").write_text(traceback.format_exc())
-            self._status, exit_code = "failed", 3
-            self._reason = (f"internal error: {e!r} (traceback in {self.run_dir / 'internal-error.txt'}; "
-                            "please report it)")
+    def _start_run(self) -> tuple[RunContext, ManifestWriter]:
+        sc = self.scenario
+        clock = Clock.start()
+        run_id, run_dir = _unique_dir(Path(self.options.runs_dir or sc.runs_dir),
+                                      new_run_id(sc.name, clock.wall_t0))
+        rc = RunContext.of(run_id, run_dir, clock, project=project_name(run_id),
+                           events_file=run_dir / "events.jsonl")
+        if self.options.on_start:
+            self.options.on_start(run_id, run_dir)
+        (run_dir / "scenario.yaml").write_text(sc.text)
+        rc.events.add("run-start", f"scenario {sc.name}", run_dir=str(run_dir))
+        writer = ManifestWriter(sc, rc)
+        writer.write(Outcome("running"), [], None, [])
+        return rc, writer
+
+    def _drive(self, rc: RunContext, writer: ManifestWriter) -> Outcome:
+        """Start, run and tear down; how it went (expectations are judged later)."""
+        stack = ExitStack()
+        try:
+            self._start_parts(rc, writer, stack)
+            self._timeline(rc)
+            outcome = Outcome("completed", None, 0)
+        except KeyboardInterrupt:
+            outcome = Outcome("interrupted", "interrupted by SIGINT (Ctrl-C)", 130)
+        except Interrupted as e:
+            outcome = Outcome("interrupted", e.what, 130)
+        except HarnessError as e:
+            outcome = Outcome("failed", e.render(), e.exit_code)
+        except Exception as e:  # a bug: still tear down, then report it plainly
+            (rc.run_dir / "internal-error.txt").write_text(traceback.format_exc())
+            saved = rc.run_dir / "internal-error.txt"
+            outcome = Outcome("failed", f"internal error: {e!r} (traceback in {saved}; please report it)", 3)
         finally:
             with _deferred_signals():
-                self._teardown()
-        self.events.add("run-end", self._status)
-        manifest = self._write_manifest(exit_code)
-        summary = self._report() if self.options.report else {}
-        if exit_code == 0 and summary.get("expect", {}).get("failed"):
-            exit_code = 1
-            self._reason = f"{summary['expect']['failed']} expectation(s) failed"
-            manifest = self._write_manifest(exit_code)
-        return RunResult(self.run_id, self.run_dir, self._status, self._reason, exit_code, summary, manifest)
+                stack.close()
+        return outcome
 
-    def _run_inner(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from harness.env.compose import Environment, detect_compose
-
+    def _start_parts(self, rc: RunContext, writer: ManifestWriter, stack: ExitStack) -> None:
         sc = self.scenario
-        self._check_engine()
-        self.faults = self._fault_controller()
-        self.faults.preflight(sc.fault_specs())
+        tools = writer.tools                      # filled as the versions are known
+        tools.update(_check_engine())
+        self.faults = faults = FaultController(rc)
+        faults.preflight(sc.fault_specs())
         # Look-ups and the watchdog's start take seconds each; they overlap the prepare steps.
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="start") as pool:
-            tools = pool.submit(self._collect_tools)
+            versions = pool.submit(_tool_versions)
             compose_f = pool.submit(detect_compose, self.options.compose)
-            watchdog = pool.submit(self.faults.start_watchdog, os.getpid())
-            self._prepare()
+            watchdog = pool.submit(faults.start_watchdog, os.getpid())
+            try:
+                self._prepare(rc)
+            finally:
+                if watchdog.exception() is None:
+                    _teardown_step(stack, rc, "watchdog", faults.stop_watchdog)
             compose = compose_f.result()
             watchdog.result()
-            tools.result()
-        self.tools["compose"] = compose.label
+            tools.update(versions.result(), compose=compose.label)
         log.info("compose: %s (chosen by %s)", compose.label, compose.source)
-        self.env = Environment(sc, self.run_dir, self.run_id, self.project, compose, on_event=self.events.add)
-        self.rc.services = self.env.up()
-        self._progress({"stage": "waiting for readiness"})
-        self.env.wait_ready()
-        self.rc.services = {n: self.env.refresh(n) for n in self.rc.services}
-        self.faults.prepare(sc.fault_specs())  # shared qdiscs now, before any load is in flight
-        self._timeline()
-
-    def _timeline(self) -> None:
-        from harness.capture.manager import CaptureManager
-        from harness.load.runner import LoadRunner
-
-        sc = self.scenario
+        env = Environment(sc, rc.run_dir, rc.run_id, rc.project, compose, on_event=rc.events.add,
+                          services=rc.services)
+        _teardown_step(stack, rc, "environment", env.down)
+        env.up()
+        self._progress(rc, {"stage": "waiting for readiness"})
+        env.wait_ready()
+        for name in list(rc.services):
+            env.refresh(name)
+        self._refresh = env.refresh
+        _teardown_step(stack, rc, "faults", faults.revert_all)
+        faults.prepare(sc.fault_specs())  # shared qdiscs now, before any load is in flight
         if sc.warmup:
-            self._progress({"stage": f"warm-up {sc.warmup:g}s"})
+            self._progress(rc, {"stage": f"warm-up {sc.warmup:g}s"})
             time.sleep(sc.warmup)
-        self.captures = CaptureManager(sc.captures, self.rc)
+        self.captures = CaptureManager(sc.captures, rc)
+        _teardown_step(stack, rc, "captures", self.captures.stop)
         self.captures.start()
-        target = resolve_load_target(sc, self.rc)
-        self.load = LoadRunner(sc.load, self.rc, target)
+        self.load = LoadRunner(sc.load, rc, load_target(sc, rc))
+        _teardown_step(stack, rc, "load", self.load.stop)
         self.load.prepare()  # the workers import Locust and wait for the timeline
-        load_t0 = self.clock.now() + LOAD_LEAD_S
-        self._load_t0 = load_t0
-        self.rc.phases = [PhaseWindow(p.name, load_t0 + p.start, load_t0 + p.end) for p in sc.phases]
-        self.load.start()
-        late = self.clock.now() - load_t0
+
+    def _timeline(self, rc: RunContext) -> None:
+        self.load_t0 = rc.clock.now() + LOAD_LEAD_S
+        self.windows = windows(self.scenario.phases, self.load_t0)
+        self.load.start(self.windows)
+        late = rc.clock.now() - self.load_t0
         if late > 0:
-            self.events.add("load-late", f"load workers were ready {late:.2f}s after the timeline start")
-        for phase, window in zip(sc.phases, self.rc.phases):
-            self._wait_until(window.start_s, phase=None)
-            self.events.add("phase-start", phase.name)
-            self.captures.phase_start(window)
-            for f in phase.faults:
-                self.faults.apply(f, window.name)
-                self._refresh(f.target)
-            self._wait_until(window.end_s, phase=window)
-            for f in phase.faults:
-                self.faults.revert(f)
-                self._refresh(f.target)
-            self.captures.phase_end(window)
-            self.events.add("phase-end", phase.name)
+            rc.events.add("load-late", f"load workers were ready {late:.2f}s after the timeline start")
+        Timeline(rc, self.faults, self.captures, self._refresh_quietly, self._tick,
+                 self.options.progress_interval).run(self.scenario.phases, self.windows)
         self.load.wait()
 
-    def _refresh(self, service: str) -> None:
-        """A kill, restart or stop fault gives the target a new PID: re-read it for the
-        parts that use it (perf, stats)."""
+    def _refresh_quietly(self, service: str) -> None:
+        """A kill, restart or stop fault gives the target a new PID: re-read it for the parts
+        that ask (perf, stats, later faults)."""
         try:
-            self.rc.services[service] = self.env.refresh(service)
+            self._refresh(service)
         except Exception as e:  # a stopped container has no PID until it starts again
             log.debug("refresh of %s: %s", service, e)
 
-    def _wait_until(self, t_s: float, phase: PhaseWindow | None) -> None:
-        while True:
-            now = self.clock.now()
-            if now >= t_s:
-                return
-            self._progress_tick(phase)
-            time.sleep(min(self.options.progress_interval, t_s - now))
-
-    # -- parts ----------------------------------------------------------------------------------
-    def _fault_controller(self):
-        """Always there: its watchdog also tears the environment down if the harness dies."""
-        from harness.faults.controller import FaultController
-
-        return FaultController(self.rc)
-
-    def _prepare(self) -> None:
+    def _prepare(self, rc: RunContext) -> None:
         env_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         for i, step in enumerate(self.scenario.prepare):
-            self._progress({"stage": f"prepare: {' '.join(step.cmd)}"})
+            self._progress(rc, {"stage": f"prepare: {' '.join(step.cmd)}"})
             env = {**os.environ, "PATH": env_path, **dict(step.env)}
             cmd = list(step.cmd)
             exe = shutil.which(cmd[0], path=env_path)
@@ -240,157 +247,107 @@ class Runner:
             t = time.monotonic()
             proc.run(cmd, timeout=step.timeout, cwd=str(step.cwd), env=env,
                      what=f"prepare step {i + 1} failed", hint=f"it runs in {step.cwd}; try it by hand")
-            self.events.add("prepare", " ".join(step.cmd), seconds=round(time.monotonic() - t, 3))
+            rc.events.add("prepare", " ".join(step.cmd), seconds=round(time.monotonic() - t, 3))
 
-    def _collect_tools(self) -> None:
-        import importlib.metadata as md
+    def _fault_records(self) -> list[dict]:
+        return self.faults.records() if self.faults is not None else []
 
-        self.tools.update({"harness": __version__, "python": platform.python_version()})
-        for pkg in ("locust", "docker", "pygls", "protobuf"):
-            try:
-                self.tools[pkg] = md.version(pkg)
-            except md.PackageNotFoundError:
-                pass
+    # -- verdict and outputs ---------------------------------------------------------------------
+    def _verdict(self, rc: RunContext, manifest: dict, outcome: Outcome) -> tuple[dict, Outcome]:
+        """The summary of the run and the outcome with the expectations judged."""
+        from harness.report.writer import build_summary
+
         try:
-            self.tools["go"] = proc.run([go_binary(), "env", "GOVERSION"], timeout=30).stdout.strip()
-        except HarnessError:
-            pass
-
-    def _check_engine(self) -> None:
-        try:
-            import docker
-
-            self.tools["docker"] = docker.from_env(timeout=10).version().get("Version", "?")
+            summary, self._report_run = build_summary(rc.run_dir, self.scenario.expect, manifest)
         except Exception as e:
-            raise HarnessError("the Docker engine is not reachable", where="docker",
-                               seen=str(e).splitlines()[0][:300] if str(e) else e.__class__.__name__,
-                               hint="start dockerd (the README's set-up does it) and check `docker info`") \
-                from None
+            log.error("building the report failed: %s", e)
+            rc.events.add("report-failed", str(e))
+            return {}, outcome
+        failed = summary.get("expect", {}).get("failed")
+        if outcome.exit_code == 0 and failed:
+            outcome = Outcome(outcome.status, f"{failed} expectation(s) failed", 1)
+        return summary, outcome
 
-    def _teardown(self) -> None:
-        for what, fn in (("load", lambda: self.load and self.load.stop()),
-                         ("faults", lambda: self.faults and self.faults.revert_all()),
-                         ("captures", lambda: self.captures and self.captures.stop()),
-                         ("environment", lambda: self.env and self.env.down()),
-                         ("watchdog", lambda: self.faults and self.faults.stop_watchdog())):
-            try:
-                fn()
-            except BaseException as e:  # teardown goes on whatever one part says
-                log.error("tearing down %s failed: %s", what, e)
-                self.events.add("teardown-error", f"{what}: {e}")
+    def _render(self, rc: RunContext, summary: dict) -> None:
+        from harness.report.writer import render_all
 
-    # -- progress -------------------------------------------------------------------------------
-    def _progress(self, info: dict) -> None:
-        if self.options.on_progress:
-            self.options.on_progress({"t_s": self.clock.now(), "total_s": self.scenario.duration, **info})
-
-    def _progress_tick(self, phase: PhaseWindow | None) -> None:
-        if not self.options.on_progress:
-            return
-        info: dict[str, Any] = {"stage": "load", "phase": phase.name if phase else None}
-        if self._load_t0 is not None:
-            info["elapsed_s"] = self.clock.now() - self._load_t0
-        if self.load is not None:
-            info["load"] = self.load.latest() or {}
-        if self.captures is not None and hasattr(self.captures, "latest_stats"):
-            info["stats"] = self.captures.latest_stats() or {}
-        self._progress(info)
-
-    # -- outputs --------------------------------------------------------------------------------
-    def _write_manifest(self, exit_code: int | None = None) -> dict:
-        sc = self.scenario
-        phases = []
-        for p in sc.phases:
-            w = next((w for w in self.rc.phases if w.name == p.name), None)
-            phases.append({"name": p.name, "start_s": w.start_s if w else None, "end_s": w.end_s if w else None,
-                           "offset_s": p.start, "duration_s": p.duration,
-                           "faults": [getattr(f, "id", None) or getattr(f, "kind", "?") for f in p.faults]})
-        services = {}
-        for name, spec in sc.services.items():
-            info = self.rc.services.get(name)
-            entry: dict[str, Any] = {"limits": spec.limits.to_json(),
-                                     "source_root": str(spec.source) if spec.source else None}
-            if info is not None:
-                entry.update({"container": info.container_id, "container_name": info.container_name,
-                              "image": info.image, "pprof": info.pprof_url, "module": info.module,
-                              "published": {str(k): v for k, v in info.published.items()},
-                              "limits_applied": info.limits})
-            if name in self._source_hashes:
-                entry["source_hashes"] = self._source_hashes[name]
-            services[name] = entry
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "scenario": {"name": sc.name, "description": sc.description, "path": str(sc.file),
-                         "resolved": self._resolved},
-            "tools": self.tools,
-            "clock": self.clock.to_json(),
-            "load_t0_s": self._load_t0,
-            "phases": phases,
-            "baseline_phase": sc.baseline_phase,
-            "services": services,
-            "compose_project": self.project,
-            "artifacts": self.artifacts.all(),
-            "faults": self.faults.records() if self.faults is not None else [],
-            "events": self.events.all(),
-            "result": {"status": self._status, "reason": self._reason, "exit_code": exit_code,
-                       "end_s": round(self.clock.now(), 3)},
-        }
-        tmp = self.run_dir / "manifest.json.tmp"
-        tmp.write_text(json.dumps(manifest, indent=2, default=str))
-        tmp.replace(self.run_dir / "manifest.json")
-        return manifest
-
-    def _report(self) -> dict:
         try:
-            from harness.report import write_all
-
-            return write_all(self.run_dir)
+            render_all(rc.run_dir, summary, self._report_run)
         except Exception as e:
             log.error("writing the report failed: %s", e)
-            self.events.add("report-failed", str(e))
-            return {}
+            rc.events.add("report-failed", str(e))
+
+    # -- progress --------------------------------------------------------------------------------
+    def _progress(self, rc: RunContext, info: dict) -> None:
+        if self.options.on_progress:
+            self.options.on_progress({"t_s": rc.clock.now(), "total_s": self.scenario.duration, **info})
+
+    def _tick(self, rc: RunContext, window: PhaseWindow | None) -> None:
+        if not self.options.on_progress:
+            return
+        info: dict[str, Any] = {"stage": "load", "phase": window.name if window else None}
+        if self.load_t0 is not None:
+            info["elapsed_s"] = rc.clock.now() - self.load_t0
+        if self.load is not None:
+            info["load"] = self.load.latest() or {}
+        if self.captures is not None:
+            info["stats"] = self.captures.latest_stats() or {}
+        self._progress(rc, info)
 
 
-def resolve_load_target(sc: Scenario, rc: RunContext) -> str:
+def _teardown_step(stack: ExitStack, rc: RunContext, what: str, stop: Callable[[], object]) -> None:
+    """Register `stop` as the teardown of a part that just started: steps run in the reverse
+    order of the starts, each whatever the others did; a failure is logged and recorded."""
+    def step(*_exc) -> bool:
+        try:
+            stop()
+        except BaseException as e:  # teardown goes on whatever one part says
+            log.error("tearing down %s failed: %s", what, e)
+            rc.events.add("teardown-error", f"{what}: {e}")
+        return False
+    stack.push(step)
+
+
+def _check_engine() -> dict[str, str]:
+    try:
+        import docker
+
+        return {"docker": docker.from_env(timeout=10).version().get("Version", "?")}
+    except Exception as e:
+        raise HarnessError("the Docker engine is not reachable", where="docker",
+                           seen=str(e).splitlines()[0][:300] if str(e) else e.__class__.__name__,
+                           hint="start dockerd (the README's set-up does it) and check `docker info`") \
+            from None
+
+
+def _tool_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    tools = {"harness": __version__, "python": platform.python_version()}
+    for pkg in ("locust", "docker", "pygls", "protobuf"):
+        try:
+            tools[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        tools["go"] = proc.run([go_binary(), "env", "GOVERSION"], timeout=30).stdout.strip()
+    except HarnessError:
+        pass
+    return tools
+
+
+def load_target(sc: Scenario, rc: RunContext) -> str:
     """The load's base URL: a service's published loopback port, or the scenario's URL."""
     spec = sc.load
-    service = getattr(spec, "target_service", None)
-    if service:
-        info = rc.services[service]
-        port = getattr(spec, "target_port", None) or next(iter(sc.services[service].ports), None)
+    if spec.target_service:
+        info = rc.services[spec.target_service]
+        port = spec.target_port or next(iter(sc.services[spec.target_service].ports), None)
         if port not in info.published:
-            raise HarnessError(f"the load target port {port} of service '{service}' is not published",
-                               where="load.target", seen=f"published: {info.published}",
-                               hint=f"list {port} in services.{service}.ports")
+            raise HarnessError(f"the load target port {port} of service '{spec.target_service}' is not "
+                               "published", where="load.target", seen=f"published: {info.published}",
+                               hint=f"list {port} in services.{spec.target_service}.ports")
         return f"http://127.0.0.1:{info.published[port]}"
     return spec.url
-
-
-def source_hashes(root: Path, limit: int = 2000) -> dict[str, str]:
-    import hashlib
-
-    out: dict[str, str] = {}
-    for p in sorted(Path(root).rglob("*.go")):
-        if len(out) >= limit or "vendor" in p.parts:
-            break
-        try:
-            out[p.relative_to(root).as_posix()] = "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
-        except OSError:
-            continue
-    return out
-
-
-def resolved_scenario(sc: Scenario) -> dict:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(sc.text)
-    except Exception:
-        doc = None
-    return {"document": doc, "compose_files": [str(f) for f in sc.compose.files],
-            "project_dir": str(sc.compose.project_dir), "duration_s": sc.duration, "warmup_s": sc.warmup,
-            "phases": [{"name": p.name, "start_s": p.start, "duration_s": p.duration} for p in sc.phases]}
 
 
 class _deferred_signals:

@@ -1,5 +1,5 @@
-"""What the engine hands to the parts of a run: the clock, the run directory, the
-environment's services, and thread-safe logs of events and artifacts.
+"""What the engine hands to the parts of a run: the clock, the run directory, a live view
+of the environment's services, and thread-safe logs of events and artifacts.
 
 Every time in a run is seconds since t0 on CLOCK_MONOTONIC (see docs/DESIGN.md).
 """
@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ class Clock:
     wall_t0: float
 
     @classmethod
-    def start(cls) -> "Clock":
+    def start(cls) -> Clock:
         wall = time.time()
         mono = time.monotonic()
         return cls(mono_t0=mono, wall_t0=wall)
@@ -122,20 +123,49 @@ class ArtifactLog:
             return list(self._items)
 
 
-@dataclass
+class Services(Mapping[str, ServiceInfo]):
+    """The running services by name, as a read-only mapping. The environment owns the live
+    one (its values are re-read after a fault that gives a container a new process); a part
+    asks it when it needs a PID, an IP or a port, and never keeps the answer across a fault."""
+
+    def __init__(self, initial: Mapping[str, ServiceInfo] | None = None):
+        self._lock = threading.Lock()
+        self._items: dict[str, ServiceInfo] = dict(initial or {})
+
+    def __getitem__(self, name: str) -> ServiceInfo:
+        with self._lock:
+            return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._items))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def put(self, info: ServiceInfo) -> None:
+        """For the owner: a service's current facts."""
+        with self._lock:
+            self._items[info.name] = info
+
+
+@dataclass(frozen=True)
 class RunContext:
+    """The immutable facts of a run, handed to every part (phases go to the parts that need
+    them, when they are known)."""
     run_id: str
     run_dir: Path
     clock: Clock
-    services: dict[str, ServiceInfo]
-    phases: list[PhaseWindow]
+    services: Services
     events: EventLog
     artifacts: ArtifactLog
     project: str                   # compose project name (unique per run); also the label value
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("harness.run"))
 
-    def service(self, name: str) -> ServiceInfo:
-        return self.services[name]
-
-    def phase(self, name: str) -> PhaseWindow:
-        return next(p for p in self.phases if p.name == name)
+    @classmethod
+    def of(cls, run_id: str, run_dir: Path, clock: Clock, services: Mapping[str, ServiceInfo] | None = None,
+           project: str | None = None, events_file: Path | None = None) -> RunContext:
+        """A context with fresh logs; `services` may be a plain dict (tests, benchmarks)."""
+        live = services if isinstance(services, Services) else Services(services)
+        return cls(run_id, Path(run_dir), clock, live, EventLog(clock, events_file), ArtifactLog(Path(run_dir)),
+                   project or run_id)

@@ -85,12 +85,6 @@ class Analysis:
     max_abs: float = 0.0
     notes: list[str] = field(default_factory=list)
 
-    def ranked(self, limit: int | None = None) -> list[tuple[Path, LineEntry]]:
-        """Lines by decreasing |value| (the hottest first; in diff mode the biggest change first)."""
-        rows = [(p, e) for p, per in self.lines.items() for e in per.values() if e.value]
-        rows.sort(key=lambda r: (-r[1].weight, str(r[0]), r[1].line))
-        return rows if limit is None else rows[:limit]
-
 
 def pick_index(profile: Profile, sample_type: str | None) -> tuple[int, str | None]:
     """Index of the wanted sample type; falls back to the default with a note when it is missing."""

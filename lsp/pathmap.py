@@ -7,17 +7,19 @@ cache files (golang.org/x/net@v0.1.0/...). Rules are tried in order: the user's
 pathMappings, the file itself, the run's services (source_root and module),
 the workspace's go.mod modules, GOROOT and the module cache, and last a unique
 path-suffix match among the workspace's .go files. What maps nowhere is kept
-in `unmapped`, never dropped silently.
+in `unmapped`, never dropped silently. The walk of the workspace (WorkspaceIndex)
+is the costly part; MapperCache shares it between loads.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lsp.rundir import any_own, go_binary, go_module, own_matcher
 
 _SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".cache"}
 _MAX_FILES = 50_000
@@ -34,8 +36,8 @@ def detect_go_env(timeout: float = 10.0) -> GoEnv:
     """GOROOT and GOMODCACHE from the environment, else from `go env` when go is installed."""
     goroot = os.environ.get("GOROOT")
     modcache = os.environ.get("GOMODCACHE")
-    go = shutil.which("go") or shutil.which("go", path=os.path.dirname(sys.executable))
-    if (not goroot or not modcache) and go:
+    go = go_binary()
+    if (not goroot or not modcache) and (os.path.exists(go) or shutil.which(go)):
         try:
             out = subprocess.run([go, "env", "GOROOT", "GOMODCACHE"], capture_output=True, text=True,
                                  timeout=timeout, check=False).stdout.split("\n")
@@ -57,15 +59,29 @@ def _go_files(roots: Iterable[Path], skip: set[Path]) -> list[Path]:
     return out
 
 
-def _module_of(gomod: Path) -> str | None:
-    try:
-        for line in gomod.read_text(encoding="utf-8", errors="replace").splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] == "module":
-                return parts[1].strip('"')
-    except OSError:
-        return None
-    return None
+@dataclass(frozen=True, eq=False)
+class WorkspaceIndex:
+    """What the mapper needs from walking the workspace: its go.mod modules (longest first) and
+    its .go files by path suffix (up to 4 components)."""
+    modules: tuple[tuple[str, Path], ...] = ()
+    suffixes: dict[tuple[str, ...], list[Path]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, workspace: Iterable[Path], skip: Iterable[Path] = ()) -> WorkspaceIndex:
+        modules: list[tuple[str, Path]] = []
+        suffixes: dict[tuple[str, ...], list[Path]] = {}
+        for path in _go_files(workspace, set(skip)):
+            if path.name == "go.mod":
+                mod = go_module(path.parent)
+                if mod:
+                    modules.append((mod, path.parent))
+                continue
+            parts = path.parts
+            for n in range(1, _SUFFIX_DEPTH + 1):
+                if n <= len(parts):
+                    suffixes.setdefault(tuple(parts[-n:]), []).append(path)
+        modules.sort(key=lambda m: -len(m[0]))
+        return cls(tuple(modules), suffixes)
 
 
 @dataclass
@@ -75,32 +91,23 @@ class PathMapper:
     services: tuple[tuple[str | None, str | None], ...] = ()   # (source_root, module)
     go_env: GoEnv = GoEnv(None, None)
     skip: tuple[Path, ...] = ()
-    modules: list[tuple[str, Path]] = field(default_factory=list)
-    suffixes: dict[tuple[str, ...], list[Path]] = field(default_factory=dict)
+    index: WorkspaceIndex = field(default_factory=WorkspaceIndex)
     unmapped: set[str] = field(default_factory=set)
     _cache: dict[str, Path | None] = field(default_factory=dict)
+    services_own: Callable[[str], bool] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        matchers = [own_matcher(root, module) for root, module in self.services if root or module]
+        self.services_own = any_own(matchers) if matchers else None
 
     @classmethod
     def build(cls, workspace: Iterable[Path], rules=(), services=(), go_env: GoEnv | None = None,
-              skip: Iterable[Path] = ()) -> PathMapper:
+              skip: Iterable[Path] = (), index: WorkspaceIndex | None = None) -> PathMapper:
+        """A mapper with its own resolved names; `index` (the workspace walk) is made when not given."""
         ws = tuple(Path(w).resolve() for w in workspace)
-        mapper = cls(ws, tuple(rules), tuple(services), go_env or GoEnv(None, None),
-                     tuple(Path(s).resolve() for s in skip))
-        mapper._index()
-        return mapper
-
-    def _index(self) -> None:
-        for path in _go_files(self.workspace, set(self.skip)):
-            if path.name == "go.mod":
-                mod = _module_of(path)
-                if mod:
-                    self.modules.append((mod, path.parent))
-                continue
-            parts = path.parts
-            for n in range(1, _SUFFIX_DEPTH + 1):
-                if n <= len(parts):
-                    self.suffixes.setdefault(tuple(parts[-n:]), []).append(path)
-        self.modules.sort(key=lambda m: -len(m[0]))
+        skipped = tuple(Path(s).resolve() for s in skip)
+        return cls(ws, tuple(rules), tuple(services), go_env or GoEnv(None, None), skipped,
+                   index if index is not None else WorkspaceIndex.build(ws, skipped))
 
     def resolve(self, filename: str) -> Path | None:
         if filename in self._cache:
@@ -112,7 +119,11 @@ class PathMapper:
         return found
 
     def is_own(self, filename: str) -> bool:
-        """True for files that map into the workspace (and are not GOROOT or module cache files)."""
+        """Own code, as the report counts it (lsp.rundir.own_matcher) when the run names its
+        services' source roots or modules; for a profile without a run: files that map into
+        the workspace (and are not GOROOT or module cache files)."""
+        if self.services_own is not None:
+            return self.services_own(filename)
         path = self.resolve(filename)
         if path is None:
             return False
@@ -153,7 +164,7 @@ class PathMapper:
         return None
 
     def _by_modules(self, name: str) -> Path | None:
-        for module, root in self.modules:
+        for module, root in self.index.modules:
             if name.startswith(module + "/"):
                 cand = root / name[len(module) + 1:]
                 if cand.is_file():
@@ -179,10 +190,39 @@ class PathMapper:
     def _by_suffix(self, name: str) -> Path | None:
         parts = tuple(p for p in name.replace("\\", "/").split("/") if p)
         for n in range(min(_SUFFIX_DEPTH, len(parts)), 0, -1):
-            hits = self.suffixes.get(parts[-n:])
+            hits = self.index.suffixes.get(parts[-n:])
             if hits:
                 return hits[0].resolve() if len(hits) == 1 else None
         return None
+
+
+class MapperCache:
+    """Mappers that share one walk of the workspace per (workspace folders, skipped folders).
+
+    Each `mapper()` is new (its own resolved names and `unmapped`, so every load reports its own
+    files and sees files that appeared since); only the WorkspaceIndex is kept. The server calls
+    `clear()` when the workspace may hold new files that matter: a new or changed run, a change of
+    pathMappings, and an explicit harness.reload.
+    """
+
+    def __init__(self, keep: int = 2) -> None:
+        self.keep = keep
+        self._items: dict[tuple, WorkspaceIndex] = {}
+
+    def mapper(self, workspace: Iterable[Path], rules=(), services=(), go_env: GoEnv | None = None,
+               skip: Iterable[Path] = ()) -> PathMapper:
+        ws = tuple(Path(w).resolve() for w in workspace)
+        skipped = tuple(Path(s).resolve() for s in skip)
+        key = (ws, skipped)
+        index = self._items.get(key)
+        if index is None:
+            index = self._items[key] = WorkspaceIndex.build(ws, skipped)
+            while len(self._items) > self.keep:
+                self._items.pop(next(iter(self._items)))
+        return PathMapper.build(ws, rules, services, go_env, skipped, index)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 def _under(path: Path, root: Path) -> bool:

@@ -1,60 +1,16 @@
 """Building what the editor shows, from an Analysis and a document (pure).
 
 Each function takes plain data (entries placed on the document's current
-lines) and returns lsprotocol objects or the JSON of the custom notifications.
+lines by lsp.placement) and returns lsprotocol objects or the JSON of the
+custom notifications.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from lsprotocol import types
 
 from lsp.analysis import Analysis, FuncLens, LineDetail, LineEntry
+from lsp.placement import Placed, Placement
 from lsp.render import format_share, format_value, label
-from lsp.session import Baseline
-from lsp.stale import all_stale, line_map
-
-
-@dataclass(frozen=True)
-class Placed:
-    line: int          # 0-based line in the current document
-    entry: LineEntry
-    stale: bool
-
-
-def place(entries: dict[int, LineEntry], baseline: Baseline | None, current: list[str] | None,
-          stale_mode: str) -> list[Placed]:
-    """Entries (1-based profile lines) moved onto the current text; ambiguous ones dropped."""
-    if not entries:
-        return []
-    mapping = position_map(baseline, current)
-    out = []
-    limit = len(current) if current is not None else None
-    for line, entry in entries.items():
-        old = line - 1
-        if mapping is None:
-            new, stale = old, False
-        elif old in mapping:
-            new, stale = mapping[old]
-        else:
-            continue
-        if stale and stale_mode == "hide":
-            continue
-        if new < 0 or (limit is not None and new >= limit):
-            continue
-        out.append(Placed(new, entry, stale))
-    out.sort(key=lambda p: p.line)
-    return out
-
-
-def position_map(baseline: Baseline | None, current: list[str] | None
-                 ) -> dict[int, tuple[int, bool]] | None:
-    """old 0-based line -> (new 0-based line, stale); None when the text is as profiled."""
-    if baseline is None or current is None:
-        return None
-    if baseline.lines is None:
-        return all_stale(len(current))
-    return line_map(baseline.lines, current)
 
 
 def visible(placed: list[Placed], analysis: Analysis, threshold: float) -> list[Placed]:
@@ -94,12 +50,13 @@ def heat_payload(uri: str, version: int | None, placed: list[Placed], analysis: 
             "unit": analysis.unit if analysis else None, "lines": lines}
 
 
-def code_lenses(lenses: list[FuncLens], mapping_line, analysis: Analysis) -> list[types.CodeLens]:
+def code_lenses(lenses: list[FuncLens], placement: Placement) -> list[types.CodeLens]:
     out = []
     for lens in lenses:
-        line = mapping_line(lens.line)
-        if line is None:
+        where = placement.to_document(lens.line)
+        if where is None:
             continue
+        line = where[0]
         rng = types.Range(types.Position(line, 0), types.Position(line, 0))
         cmd = types.Command(title=f"{lens.name}: {lens.title}", command="harness.hotLines",
                             arguments=[{"limit": 20}])

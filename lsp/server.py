@@ -1,8 +1,9 @@
-"""The harness language server: thin LSP handlers over lsp.session / lsp.present.
+"""The harness language server: thin LSP handlers over lsp.session / lsp.placement / lsp.present.
 
-`build_server()` makes a new server with every handler registered; nothing is
-built at import time. The protocol (settings, notifications, commands) is the
-one in docs/DESIGN.md "Language server protocol"; additions are in docs/lsp.md.
+`build_server()` makes a new server with every handler and every `harness.*` command (the table
+in lsp.commands) registered; nothing is built at import time. The protocol (settings,
+notifications, commands) is the one in docs/DESIGN.md "Language server protocol"; additions are
+in docs/lsp.md.
 """
 from __future__ import annotations
 
@@ -16,20 +17,12 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from lsp import __version__
 from lsp.analysis import function_lenses, line_detail, warm_edges
-from lsp.pathmap import GoEnv, detect_go_env
-from lsp.present import (
-    Placed,
-    code_lenses,
-    diagnostic,
-    heat_payload,
-    hover_markdown,
-    inlay_hints,
-    place,
-    position_map,
-    visible,
-)
-from lsp.runs import RunInfo, runs_signature, scan_runs
-from lsp.session import ProfileCache, Selection, View, load_view, phase_values, runs_dir
+from lsp.commands import COMMANDS, Command, named
+from lsp.pathmap import GoEnv, MapperCache, detect_go_env
+from lsp.placement import Placed, Placement, Placements
+from lsp.present import code_lenses, diagnostic, heat_payload, hover_markdown, inlay_hints, visible
+from lsp.rundir import RunInfo, runs_signature, scan_runs
+from lsp.session import ProfileCache, Selection, View, load_view, phase_values, runs_dir, unmapped
 from lsp.settings import Settings, parse_settings
 
 log = logging.getLogger("harness-lsp")
@@ -47,15 +40,15 @@ class HarnessServer(LanguageServer):
         self.runs: list[RunInfo] = []
         self.view = View()
         self.cache = ProfileCache()
+        self.mappers = MapperCache()
+        self.placements = Placements()
         self.go_env: GoEnv | None = None
         self.told: set[str] = set()
         self.published: set[str] = set()
-        self.placed_cache: dict[tuple, list[Placed]] = {}
         self.runs_sig: tuple | None = None
         self.lock: asyncio.Lock | None = None
         self.ready: asyncio.Event | None = None
         self.poller: asyncio.Task | None = None
-        self.warmer: asyncio.Future | None = None
 
     # ---- messages -------------------------------------------------------------------------------
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
@@ -78,35 +71,45 @@ class HarnessServer(LanguageServer):
         self.sel = Selection(run=s.run, profile=s.profile, sample_type=s.sampleType, phase=s.phase,
                              compare=self.sel.compare, enabled=s.annotations)
 
-    async def reload(self, rescan: bool = True) -> None:
+    async def reload(self, rescan: bool = True, rewalk: bool = False) -> None:
+        """Load the selected view again; `rescan` reads the runs folder again, `rewalk` the
+        workspace's files (for path mapping) too."""
         if self.lock is None:
             self.lock = asyncio.Lock()
             self.ready = asyncio.Event()
         async with self.lock:
-            rdir = runs_dir(self.settings, self.roots)
             if self.go_env is None:
                 self.go_env = await asyncio.to_thread(detect_go_env)
+            if rewalk:
+                self.mappers.clear()
             if rescan:
-                self.runs_sig = await asyncio.to_thread(runs_signature, rdir)
-                self.runs = await asyncio.to_thread(scan_runs, rdir)
-                for run in self.runs:
-                    if run.error:
-                        self.tell(f"broken run directory {run.path}: {run.error}")
-            try:
-                view = await asyncio.to_thread(load_view, self.settings, self.sel, self.roots, self.runs,
-                                               self.cache, self.go_env)
-            except Exception as exc:  # a bug in loading must not leave requests waiting
-                log.exception("loading the profile failed")
-                view = View(problems=[f"internal error while loading: {exc!r} (details in the log)"])
+                await self._rescan()
+            view = await self._load()
             self.view = view
-            self.placed_cache.clear()
+            self.placements.clear()
             for p in view.problems:
                 self.tell(p)
             self._log_unmapped()
             self.ready.set()
         self.refresh()
-        if view.analysis is not None:
-            self.warmer = asyncio.get_running_loop().create_task(asyncio.to_thread(warm_edges, view.analysis))
+        if view.analysis is not None:   # the executor holds the future until the work is done
+            asyncio.get_running_loop().run_in_executor(None, warm_edges, view.analysis)
+
+    async def _rescan(self) -> None:
+        rdir = runs_dir(self.settings, self.roots)
+        self.runs_sig = await asyncio.to_thread(runs_signature, rdir)
+        self.runs = await asyncio.to_thread(scan_runs, rdir)
+        for run in self.runs:
+            if run.error:
+                self.tell(f"broken run directory {run.path}: {run.error}")
+
+    async def _load(self) -> View:
+        try:
+            return await asyncio.to_thread(load_view, self.settings, self.sel, self.roots, self.runs,
+                                           self.cache, self.go_env, self.mappers)
+        except Exception as exc:  # a bug in loading must not leave requests waiting
+            log.exception("loading the profile failed")
+            return View(problems=[f"internal error while loading: {exc!r} (details in the log)"])
 
     def _log_unmapped(self) -> None:
         names = unmapped(self.view)
@@ -135,61 +138,42 @@ class HarnessServer(LanguageServer):
                 "message": message}
 
     # ---- documents ------------------------------------------------------------------------------
-    def current_lines(self, uri: str) -> list[str] | None:
+    def placement(self, uri: str, path: Path | None = None) -> Placement:
+        """The view's costs on the document's current version (built once per version)."""
         doc = self.workspace.text_documents.get(uri)
-        return doc.source.splitlines() if doc is not None else None
+        return self.placements.get(uri, doc.version if doc else None, lambda: self._place(uri, path, doc))
 
-    def placed_for(self, uri: str) -> tuple[list[Placed], list[str] | None]:
+    def _place(self, uri: str, path: Path | None, doc) -> Placement:
+        path = path or uri_path(uri)
+        a = self.view.analysis
+        return Placement(a.lines.get(path, {}) if a is not None else {}, self.view.baselines.get(path),
+                         doc.source.splitlines() if doc is not None else None,
+                         hide_stale=self.settings.staleMode == "hide")
+
+    def shown(self, uri: str) -> tuple[list[Placed], Placement]:
+        """The placed lines above the threshold (none while annotations are off), and the placement."""
+        placement = self.placement(uri)
         a = self.view.analysis
         if a is None or not self.sel.enabled:
-            return [], self.current_lines(uri)
-        path = uri_path(uri)
-        doc = self.workspace.text_documents.get(uri)
-        key = (uri, doc.version if doc else None, id(self.view))
-        current = self.current_lines(uri)
-        if key not in self.placed_cache:
-            entries = a.lines.get(path, {})
-            self.placed_cache[key] = place(entries, self.view.baselines.get(path), current,
-                                           self.settings.staleMode)
-        return self.placed_cache[key], current
-
-    def profile_line(self, uri: str, line0: int) -> tuple[int, bool] | None:
-        """The profile's 1-based line shown at a 0-based document line, and whether it is stale."""
-        path = uri_path(uri)
-        mapping_needed = self.view.baselines.get(path) is not None and uri in self.workspace.text_documents
-        if not mapping_needed:
-            return line0 + 1, False
-        doc = self.workspace.text_documents[uri]
-        key = ("inverse", uri, doc.version, id(self.view))
-        inverse = self.placed_cache.get(key)
-        if inverse is None:
-            mapping = position_map(self.view.baselines.get(path), self.current_lines(uri)) or {}
-            inverse = self.placed_cache[key] = {new: (old + 1, stale) for old, (new, stale) in mapping.items()}
-        found = inverse.get(line0)
-        if found is None or (found[1] and self.settings.staleMode == "hide"):
-            return None
-        return found
-
-    def shown(self, uri: str) -> tuple[list[Placed], list[str] | None]:
-        placed, current = self.placed_for(uri)
-        a = self.view.analysis
-        return (visible(placed, a, self.settings.threshold) if a else []), current
+            return [], placement
+        return visible(placement.placed, a, self.settings.threshold), placement
 
     def send_heat(self, uri: str) -> None:
         doc = self.workspace.text_documents.get(uri)
         placed, _ = self.shown(uri)
         self.protocol.notify(HEAT, heat_payload(uri, doc.version if doc else None, placed, self.view.analysis))
 
-    def ranked(self, limit: int | None, threshold: float = 0.0) -> list[tuple[str, Placed, list | None]]:
+    def ranked(self, limit: int | None, threshold: float = 0.0) -> list[tuple[str, Placed, list[str] | None]]:
+        """(uri, placed line, document text or None) of the hottest lines of every file, hottest first."""
         a = self.view.analysis
         if a is None or not self.sel.enabled:
             return []
         rows = []
         for path in a.lines:
             uri = from_fs_path(str(path))
-            placed, current = self.placed_for(uri) if uri in self.workspace.text_documents else \
-                (place(a.lines[path], self.view.baselines.get(path), None, self.settings.staleMode), None)
-            rows.extend((uri, p, current) for p in placed if p.entry.value and abs(p.entry.share) >= threshold)
+            placement = self.placement(uri, path)
+            rows.extend((uri, p, placement.lines) for p in placement.placed
+                        if p.entry.value and abs(p.entry.share) >= threshold)
         rows.sort(key=lambda r: (-r[1].entry.weight, r[0], r[1].line))
         return rows if limit is None else rows[:limit]
 
@@ -223,16 +207,6 @@ def uri_path(uri: str) -> Path:
     return Path(fs).resolve() if fs else Path(uri)
 
 
-def unmapped(view: View) -> list[str]:
-    a = view.analysis
-    if a is None:
-        return []
-    names: set[str] = set()
-    for src in a.sources:
-        names |= src.mapper.unmapped
-    return sorted(names)
-
-
 def workspace_roots(params: types.InitializeParams) -> tuple[Path, ...]:
     roots = [to_fs_path(f.uri) for f in (params.workspace_folders or [])]
     if not roots and params.root_uri:
@@ -246,9 +220,16 @@ def build_server() -> HarnessServer:
     server = HarnessServer()
     _register_lifecycle(server)
     _register_features(server)
-    from lsp.commands import register_commands
-    register_commands(server)
+    for name, command in COMMANDS.items():
+        server.command(name)(_command_handler(command))
     return server
+
+
+def _command_handler(command: Command):
+    """The pygls handler of a command: the server and the named arguments in, JSON out."""
+    async def handler(ls, *args):
+        return await command(ls, named(args))
+    return handler
 
 
 def _register_lifecycle(server: HarnessServer) -> None:
@@ -264,8 +245,9 @@ def _register_lifecycle(server: HarnessServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_config(ls: HarnessServer, params: types.DidChangeConfigurationParams) -> None:
+        mappings = ls.settings.pathMappings
         ls.apply_settings(params.settings)
-        await ls.reload()
+        await ls.reload(rewalk=ls.settings.pathMappings != mappings)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def on_open(ls: HarnessServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -280,7 +262,7 @@ def _register_lifecycle(server: HarnessServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: HarnessServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.placed_cache = {k: v for k, v in ls.placed_cache.items() if k[0] != params.text_document.uri}
+        ls.placements.forget(params.text_document.uri)
 
     @server.feature(types.SHUTDOWN)
     def on_shutdown(ls: HarnessServer, *args) -> None:
@@ -289,14 +271,15 @@ def _register_lifecycle(server: HarnessServer) -> None:
 
 
 async def poll_runs(ls: HarnessServer) -> None:
-    """Pick up new or changed runs: a cheap stat of each run's manifest every pollInterval seconds."""
+    """Pick up new or changed runs: a cheap stat of each run's manifest every pollInterval seconds.
+    A new run may come with new source files, so the workspace is walked again too."""
     while True:
         await asyncio.sleep(ls.settings.pollInterval)
         try:
             sig = await asyncio.to_thread(runs_signature, runs_dir(ls.settings, ls.roots))
             if ls.runs_sig is not None and sig != ls.runs_sig:
                 ls.log("runs folder changed; reloading")
-                await ls.reload()
+                await ls.reload(rewalk=True)
         except Exception as exc:  # noqa: BLE001 - the poller must survive anything a half-written run can do
             ls.log(f"polling the runs folder failed: {exc!r}", types.MessageType.Error)
 
@@ -308,8 +291,8 @@ def _register_features(server: HarnessServer) -> None:
         a = ls.view.analysis
         if a is None or not ls.settings.inlayHints:
             return []
-        placed, current = ls.shown(params.text_document.uri)
-        return inlay_hints(placed, a, current or [], params.range)
+        placed, placement = ls.shown(params.text_document.uri)
+        return inlay_hints(placed, a, placement.lines or [], params.range)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     async def on_code_lens(ls: HarnessServer, params: types.CodeLensParams) -> list[types.CodeLens]:
@@ -318,18 +301,7 @@ def _register_features(server: HarnessServer) -> None:
         if a is None or not ls.settings.codeLens or not ls.sel.enabled:
             return []
         uri = params.text_document.uri
-        path = uri_path(uri)
-        mapping = position_map(ls.view.baselines.get(path), ls.current_lines(uri))
-        lenses = function_lenses(a, path, ls.settings.threshold)
-
-        def where(line: int) -> int | None:
-            if mapping is None:
-                return line - 1
-            new = mapping.get(line - 1)
-            if new is None or (new[1] and ls.settings.staleMode == "hide"):
-                return None
-            return new[0]
-        return code_lenses(lenses, where, a)
+        return code_lenses(function_lenses(a, uri_path(uri), ls.settings.threshold), ls.placement(uri))
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def on_hover(ls: HarnessServer, params: types.HoverParams) -> types.Hover | None:
@@ -338,7 +310,8 @@ def _register_features(server: HarnessServer) -> None:
         if a is None or not ls.settings.hover or not ls.sel.enabled:
             return None
         uri = params.text_document.uri
-        found = ls.profile_line(uri, params.position.line)
+        placement = ls.placement(uri)
+        found = placement.to_profile(params.position.line)
         if found is None:
             return None
         line, stale = found
@@ -346,8 +319,7 @@ def _register_features(server: HarnessServer) -> None:
         detail = line_detail(a, path, line)
         if detail is None:
             return None
-        placed, _current = ls.placed_for(uri)
-        entry = next((p.entry for p in placed if p.entry.line == line), None)
+        entry = placement.entries.get(line) if placement.to_document(line) is not None else None
         phases = phase_values(ls.view, ls.cache, path, line)
         text = hover_markdown(detail, phases, entry, a, stale)
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))

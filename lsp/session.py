@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsp.analysis import Analysis, Source, build_analysis
-from lsp.pathmap import GoEnv, PathMapper
+from lsp.pathmap import GoEnv, MapperCache, PathMapper
 from lsp.pprof import Profile, ProfileError, load_profile
-from lsp.runs import PROFILE_SUFFIXES, RunInfo, find_run
+from lsp.rundir import PROFILE_SUFFIXES, RunInfo, find_run
 from lsp.settings import Settings
 from lsp.stale import sha256_text
 
@@ -33,7 +33,6 @@ class Selection:
 class Baseline:
     """The text a file had when the view was loaded; None when it no longer matches the run's hash."""
     lines: list[str] | None
-    changed_since_run: bool
 
 
 @dataclass
@@ -87,10 +86,16 @@ def runs_dir(settings: Settings, workspace: tuple[Path, ...]) -> Path:
     return p
 
 
-def make_mapper(settings: Settings, workspace, run: RunInfo | None, go_env: GoEnv) -> PathMapper:
+def make_mapper(settings: Settings, workspace, run: RunInfo | None, go_env: GoEnv,
+                mappers: MapperCache | None = None) -> PathMapper:
+    """The mapper of a run (or of a plain profile file: run None); through `mappers` when given,
+    so the workspace is walked once for every load and compare that shares it."""
     rules = tuple((expand(a, workspace), expand(b, workspace)) for a, b in settings.pathMappings)
     services = tuple((s.source_root, s.module) for s in run.services) if run else ()
-    return PathMapper.build(workspace, rules, services, go_env, skip=[runs_dir(settings, workspace)])
+    skip = [runs_dir(settings, workspace)]
+    if mappers is None:
+        return PathMapper.build(workspace, rules, services, go_env, skip=skip)
+    return mappers.mapper(workspace, rules, services, go_env, skip=skip)
 
 
 def pick_run(runs: list[RunInfo], key: str | None, rdir: Path) -> tuple[RunInfo | None, str | None]:
@@ -129,14 +134,14 @@ def _run_sources(run: RunInfo, kind: str, phase: str | None, mapper: PathMapper,
 
 
 def load_view(settings: Settings, sel: Selection, workspace: tuple[Path, ...], runs: list[RunInfo],
-              cache: ProfileCache, go_env: GoEnv) -> View:
+              cache: ProfileCache, go_env: GoEnv, mappers: MapperCache | None = None) -> View:
     view = View()
     rdir = runs_dir(settings, workspace)
     if is_profile_path(sel.profile):
         path = Path(expand(sel.profile, workspace))
         if not path.is_absolute():
             path = (workspace[0] if workspace else Path.cwd()) / path
-        mapper = make_mapper(settings, workspace, None, go_env)
+        mapper = make_mapper(settings, workspace, None, go_env, mappers)
         try:
             sources = [Source(cache.get(path), mapper, name=str(path), kind="file")]
         except ProfileError as exc:
@@ -149,19 +154,19 @@ def load_view(settings: Settings, sel: Selection, workspace: tuple[Path, ...], r
             view.problems.append(problem or "no run")
             return view
         view.run = run
-        mapper = make_mapper(settings, workspace, run, go_env)
+        mapper = make_mapper(settings, workspace, run, go_env, mappers)
         sources, view.phase = _run_sources(run, sel.profile, sel.phase, mapper, cache, view.problems)
         view.profile_label = sel.profile
         if not sources:
             return view
-    baseline = _compare_sources(settings, sel, view, workspace, runs, cache, go_env)
+    baseline = _compare_sources(settings, sel, view, workspace, runs, cache, go_env, mappers)
     view.analysis = build_analysis(sources, sel.sample_type, settings.mode, baseline)
     view.problems.extend(view.analysis.notes)
     view.baselines = snapshot(view.analysis, view.run)
     return view
 
 
-def _compare_sources(settings, sel: Selection, view: View, workspace, runs, cache, go_env):
+def _compare_sources(settings, sel: Selection, view: View, workspace, runs, cache, go_env, mappers):
     spec = sel.compare
     if not spec:
         return None
@@ -170,7 +175,7 @@ def _compare_sources(settings, sel: Selection, view: View, workspace, runs, cach
         if view.run is None:
             problems.append("compare with a phase needs a run, not a plain profile file")
             return None
-        mapper = make_mapper(settings, workspace, view.run, go_env)
+        mapper = make_mapper(settings, workspace, view.run, go_env, mappers)
         sources, _ = _run_sources(view.run, sel.profile, spec["baseline"], mapper, cache, problems)
         return sources or None
     if "run" in spec:
@@ -179,7 +184,7 @@ def _compare_sources(settings, sel: Selection, view: View, workspace, runs, cach
             problems.append(problem or "no such run")
             return None
         phase = view.phase if view.phase in other.phases else None
-        mapper = make_mapper(settings, workspace, other, go_env)
+        mapper = make_mapper(settings, workspace, other, go_env, mappers)
         sources, _ = _run_sources(other, sel.profile, phase, mapper, cache, problems)
         return sources or None
     return None
@@ -195,7 +200,7 @@ def snapshot(analysis: Analysis, run: RunInfo | None) -> dict[Path, Baseline]:
         expected = _expected_hash(path, run)
         changed = expected is not None and expected != sha256_text(data)
         text = data.decode("utf-8", errors="replace")
-        out[path] = Baseline(None if changed else text.splitlines(), changed)
+        out[path] = Baseline(None if changed else text.splitlines())
     return out
 
 
@@ -213,6 +218,17 @@ def _expected_hash(path: Path, run: RunInfo | None) -> str | None:
         if isinstance(value, str):
             return value if value.startswith("sha256:") else "sha256:" + value
     return None
+
+
+def unmapped(view: View) -> list[str]:
+    """Profile file names of the view that map to no file here."""
+    a = view.analysis
+    if a is None:
+        return []
+    names: set[str] = set()
+    for src in a.sources:
+        names |= src.mapper.unmapped
+    return sorted(names)
 
 
 def phase_values(view: View, cache: ProfileCache, path: Path, line: int) -> list[tuple[str, int, int]]:

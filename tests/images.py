@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 
 from harness import proc
-from harness.capture.tools import go_binary
+from lsp.rundir import go_binary
 
 
 def build_go_image(client, src: Path, repo: str, labels: dict[str, str]) -> str:

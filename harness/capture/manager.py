@@ -16,9 +16,9 @@ from harness.capture import pprof, trace
 from harness.capture.perf import PerfRecording, convert, wait_started
 from harness.capture.spec import CaptureSpec
 from harness.capture.stats import DockerEvents, StatsSampler
-from harness.capture.tools import go_binary
 from harness.errors import HarnessError
 from harness.runctx import PhaseWindow, RunContext, ServiceInfo
+from lsp.rundir import go_binary
 
 SNAPSHOT_KINDS = ("heap", "goroutine")          # the state at the phase end
 DELTA_KINDS = ("allocs", "block", "mutex")

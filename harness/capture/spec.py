@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.scenario.context import ParseContext
-from harness.scenario.source import Node
+from harness.parse.context import ParseContext
+from harness.parse.node import Node
 
 PPROF_KINDS = ("cpu", "heap", "allocs", "goroutine", "block", "mutex")
 DEFAULT_PPROF = ("cpu", "heap", "allocs", "goroutine")
@@ -102,7 +102,7 @@ def _phase_name(node: Node, ctx: ParseContext) -> str:
     name = node.as_str()
     if name not in ctx.phase_names:
         close = difflib.get_close_matches(name, ctx.phase_names, n=1, cutoff=0.6)
-        raise node.error(f"{node.path}: unknown phase '{name}'",
+        raise node.error(f"unknown phase '{name}'",
                          seen=f"phases in the scenario: {', '.join(ctx.phase_names)}",
                          hint=f"did you mean '{close[0]}'?" if close else "use a phase name from phases:")
     return name
@@ -112,7 +112,7 @@ def _rates(node: Node) -> RatesSpec:
     keys = node.keys(["url", "block", "mutex"], required=["url"])
     url = keys["url"].as_str()
     if not url.startswith("/"):
-        raise keys["url"].error("captures.rates.url: expected a path on the pprof listener, like "
+        raise keys["url"].error("expected a path on the pprof listener, like "
                                 "/debug/harness/rates", seen=repr(url))
     block = keys["block"].as_int(min=0) if "block" in keys else 10000
     mutex = keys["mutex"].as_int(min=0) if "mutex" in keys else 10

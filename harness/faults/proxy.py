@@ -133,40 +133,7 @@ async def pump(fault: Fault, direction: str, reader, writer_fut: asyncio.Future)
     faulted = fault.hits(direction)
     kind = fault.kind if faulted else "none"
     if kind == "delay":
-        q: asyncio.Queue = asyncio.Queue()
-
-        async def deliver():
-            writer = await writer_fut
-            while True:
-                due, data, t_read = await q.get()
-                wait = due - fault.lead - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    fault.track_lateness(time.monotonic() - due)
-                if data is None:
-                    return
-                if DEBUG:
-                    print(f"late {1000 * (time.monotonic() - due):.3f} ms lead {fault.lead * 1000:.2f} "
-                          f"held {1000 * (time.monotonic() - t_read):.3f}", file=sys.stderr)
-                writer.write(data)
-                await writer.drain()
-
-        sender = asyncio.ensure_future(deliver())
-        last = 0.0
-        try:
-            while True:
-                data = await reader.read(CHUNK)
-                if DEBUG:
-                    print(f"{direction} chunk {len(data)} at {time.monotonic():.4f}", file=sys.stderr)
-                due = max(last, time.monotonic() + fault.sample_delay())
-                last = due
-                q.put_nowait((due, data or None, time.monotonic()))
-                if not data:
-                    break
-            await sender
-        finally:
-            sender.cancel()
-        _eof(await writer_fut)
+        await _pump_delayed(fault, direction, reader, writer_fut)
         return
     writer = None
     while True:
@@ -190,6 +157,45 @@ async def pump(fault: Fault, direction: str, reader, writer_fut: asyncio.Future)
         await asyncio.sleep(fault.p["delay"])
     if kind != "timeout":
         _eof(await writer_fut)
+
+
+async def _pump_delayed(fault: Fault, direction: str, reader, writer_fut: asyncio.Future) -> None:
+    """pump() for delay: each chunk is queued with its due time as it arrives; a sender
+    writes it when due (order kept)."""
+    q: asyncio.Queue = asyncio.Queue()
+
+    async def deliver():
+        writer = await writer_fut
+        while True:
+            due, data, t_read = await q.get()
+            wait = due - fault.lead - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                fault.track_lateness(time.monotonic() - due)
+            if data is None:
+                return
+            if DEBUG:
+                print(f"late {1000 * (time.monotonic() - due):.3f} ms lead {fault.lead * 1000:.2f} "
+                      f"held {1000 * (time.monotonic() - t_read):.3f}", file=sys.stderr)
+            writer.write(data)
+            await writer.drain()
+
+    sender = asyncio.ensure_future(deliver())
+    last = 0.0
+    try:
+        while True:
+            data = await reader.read(CHUNK)
+            if DEBUG:
+                print(f"{direction} chunk {len(data)} at {time.monotonic():.4f}", file=sys.stderr)
+            due = max(last, time.monotonic() + fault.sample_delay())
+            last = due
+            q.put_nowait((due, data or None, time.monotonic()))
+            if not data:
+                break
+        await sender
+    finally:
+        sender.cancel()
+    _eof(await writer_fut)
 
 
 def _eof(writer) -> None:

@@ -1,17 +1,16 @@
 """One entry of a phase's `faults:` list -> a frozen FaultSpec (envelope first, then the
-kind's own parameters), and FAULT_SCHEMA, the JSON Schema of one entry.
+kind's own parameters), and fault_schema(), the JSON Schema of one entry.
 """
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.faults import registry
 
-DIRECTIONS = ("egress", "ingress", "both")
-BACKENDS = ("auto", "netem", "tbf", "iptables", "proxy", "docker", "cgroup")
 ENVELOPE_KEYS = ("id", "kind", "target", "peer", "direction", "backend", "allow_skip")
 PROTOCOLS = ("tcp", "udp", "all")
 
@@ -67,7 +66,7 @@ def parse_fault(node, ctx) -> FaultSpec:
     """Parse one fault entry; every error names file:line:col, what was seen and a hint."""
     m = node.as_map()
     if "kind" not in m:
-        raise node.error(f"{node.path}: missing required key 'kind'",
+        raise node.error("missing required key 'kind'",
                          hint=f"valid kinds: {', '.join(sorted(registry.kinds()))}")
     kinds = registry.kinds()
     kind_node = m["kind"]
@@ -75,7 +74,7 @@ def parse_fault(node, ctx) -> FaultSpec:
     kind = kinds.get(name)
     if kind is None:
         close = difflib.get_close_matches(name, list(kinds), n=1, cutoff=0.6)
-        raise kind_node.error(f"{kind_node.path}: unknown fault kind '{name}'",
+        raise kind_node.error(f"unknown fault kind '{name}'",
                               seen=f"valid kinds: {', '.join(sorted(kinds))}",
                               hint=f"did you mean '{close[0]}'?" if close else None)
     own = tuple(kind.params_schema.get("properties", {}))
@@ -98,11 +97,11 @@ def parse_fault(node, ctx) -> FaultSpec:
         why = kind.unsupported(backend, params, direction)
         if why:
             alts = [b for b in kind.backends if b != backend and not kind.unsupported(b, params, direction)]
-            raise m["backend"].error(f"{m['backend'].path}: backend '{backend}' cannot do this {name} fault",
+            raise m["backend"].error(f"backend '{backend}' cannot do this {name} fault",
                                      seen=why, hint=f"use backend: {alts[0]}" if alts else
                                      "change the fault's parameters")
     elif not any(kind.unsupported(b, params, direction) is None for b in kind.backends):
-        raise node.error(f"{node.path}: no backend can do this {name} fault",
+        raise node.error(f"no backend can do this {name} fault",
                          seen="; ".join(f"{b}: {kind.unsupported(b, params, direction)}" for b in kind.backends),
                          hint="change the fault's parameters")
     return FaultSpec(id=fid, kind=name, target=target, params=params, peer=peer, direction=direction,
@@ -118,15 +117,15 @@ def _parse_peer(n, ctx, target: str) -> Peer:
         return Peer(service=_peer_service(n, ctx, target))
     m = n.keys(("service", "ip", "port", "protocol"))
     if "service" in m and "ip" in m:
-        raise n.error(f"{n.path}: give either 'service' or 'ip', not both")
+        raise n.error("give either 'service' or 'ip', not both")
     port = m["port"].as_int(min=1, max=65535) if "port" in m else None
     proto = m["protocol"].as_enum(PROTOCOLS) if "protocol" in m else ("tcp" if port else "all")
     if port and proto == "all":
-        raise m["protocol"].error(f"{n.path}.protocol: a port needs protocol tcp or udp", seen="all")
+        raise m["protocol"].error("a port needs protocol tcp or udp", seen="all")
     service = _peer_service(m["service"], ctx, target) if "service" in m else None
     ip = _peer_ip(m["ip"], ctx) if "ip" in m else None
     if service is None and ip is None and port is None:
-        raise n.error(f"{n.path}: a peer needs a service, an ip or a port",
+        raise n.error("a peer needs a service, an ip or a port",
                       hint="e.g. peer: {service: db, port: 5432}")
     return Peer(service=service, port=port, protocol=proto, ip=ip)
 
@@ -134,7 +133,7 @@ def _parse_peer(n, ctx, target: str) -> Peer:
 def _peer_service(n, ctx, target: str) -> str:
     name = ctx.check_service(n)
     if name == target:
-        raise n.error(f"{n.path}: the peer is the target itself", seen=name,
+        raise n.error("the peer is the target itself", seen=name,
                       hint="to scope to the target's own port, write peer: <port>")
     return name
 
@@ -144,18 +143,21 @@ def _peer_ip(n, ctx) -> str:
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:
-        raise n.error(f"{n.path}: not an IP address", seen=repr(text),
+        raise n.error("not an IP address", seen=repr(text),
                       hint="use a service name for the project's containers") from None
     if addr.version != 4:
-        raise n.error(f"{n.path}: only IPv4 peers are supported", seen=text)
+        raise n.error("only IPv4 peers are supported", seen=text)
     if not addr.is_loopback and not ctx.allow_external_targets:
-        raise n.error(f"{n.path}: fault traffic may only touch loopback or the project's own services",
+        raise n.error("fault traffic may only touch loopback or the project's own services",
                       seen=text, hint="use a service name, or set allow_external_targets: true "
                                       "at the top of the scenario if this is really intended")
     return text
 
 
-def _schema() -> dict[str, Any]:
+@functools.cache
+def fault_schema() -> dict[str, Any]:
+    """The JSON Schema of one fault entry, one variant per kind (built on first use: it
+    loads every kind)."""
     peer = {"oneOf": [
         {"type": "string", "description": "a service of the compose project"},
         {"type": "integer", "minimum": 1, "maximum": 65535, "description": "a port of the target itself"},
@@ -177,6 +179,3 @@ def _schema() -> dict[str, Any]:
                          "properties": props})
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "fault",
             "type": "object", "required": ["kind", "target"], "oneOf": variants}
-
-
-FAULT_SCHEMA: dict[str, Any] = _schema()

@@ -98,7 +98,10 @@ class StepRunner:
 
     # -- running ------------------------------------------------------------------------------
     def run(self, step: dict) -> None:
-        getattr(self, "_op_" + step["op"].replace("-", "_"))(step)
+        op = OPS.get(step["op"])
+        if op is None:
+            raise HarnessError(f"unknown fault step '{step['op']}'", hint=f"known steps: {', '.join(OPS)}")
+        op(self, step)
 
     def undo(self, steps: list[dict]) -> list[str]:
         """Run every undo step; failures are collected, never stop the rest."""
@@ -242,12 +245,37 @@ class StepRunner:
                 return
             if call == "start" and c.attrs["State"].get("Running"):
                 return
-            getattr(c, call)(**kwargs)
+            DOCKER_CALLS[call](c, **kwargs)
         except docker.errors.NotFound:
             raise ContainerGone(s["container"]) from None
         except docker.errors.APIError as e:
             raise HarnessError(f"docker {s['call']} failed", where=s["container"][:12],
                                seen=str(e.explanation or e), hint="see the Docker engine's log") from None
+
+
+# The container calls a `docker` step may make (harness/faults/backends/docker.py).
+DOCKER_CALLS = {
+    "pause": lambda c, **kw: c.pause(**kw),
+    "unpause": lambda c, **kw: c.unpause(**kw),
+    "stop": lambda c, **kw: c.stop(**kw),
+    "start": lambda c, **kw: c.start(**kw),
+    "kill": lambda c, **kw: c.kill(**kw),
+    "restart": lambda c, **kw: c.restart(**kw),
+}
+
+# The steps a plan may hold (harness/faults/backends write them), by name.
+OPS = {
+    "ns": StepRunner._op_ns,
+    "tc-claim-root": StepRunner._op_tc_claim_root,
+    "tc-release-root": StepRunner._op_tc_release_root,
+    "tc-claim-ingress": StepRunner._op_tc_claim_ingress,
+    "tc-release-ingress": StepRunner._op_tc_release_ingress,
+    "spawn": StepRunner._op_spawn,
+    "kill-flows": StepRunner._op_kill_flows,
+    "kill-pidfile": StepRunner._op_kill_pidfile,
+    "docker-update": StepRunner._op_docker_update,
+    "docker": StepRunner._op_docker,
+}
 
 
 def kill_pidfile(pidfile: Path, marker: str, *, grace: float = 2.0) -> bool:

@@ -78,12 +78,14 @@ def resolve(rc, spec, docker_client) -> Target:
     if info is None:
         raise HarnessError(f"fault {spec.id}: the target service '{spec.target}' is not running",
                            where=spec.where or None, seen=f"services: {', '.join(rc.services) or 'none'}")
-    nets = _networks(docker_client, info.container_id) or dict(info.ips)
+    # one look at the live container: its IPs, PID and limits as they are now (a fault before
+    # this one may have restarted it or changed its limits)
+    attrs = _attrs(docker_client, info.container_id)
+    nets = _networks(attrs) or dict(info.ips)
+    pid = int(attrs.get("State", {}).get("Pid") or info.pid or 0)
     tag = make_tag(rc.run_id, spec.id)
-    attrs = docker_client.containers.get(info.container_id).attrs if docker_client is not None else {}
     base = dict(fault_id=spec.id, service=spec.target, container=info.container_id, run_dir=rc.run_dir,
-                tag=tag, pid=int(attrs.get("State", {}).get("Pid") or info.pid or 0),
-                root_tag=make_tag(rc.run_id, f"tc-root/{spec.target}"),
+                tag=tag, pid=pid, root_tag=make_tag(rc.run_id, f"tc-root/{spec.target}"),
                 host_config=dict(attrs.get("HostConfig") or {}))
     from harness.faults import registry
     kind = registry.get(spec.kind)
@@ -92,7 +94,7 @@ def resolve(rc, spec, docker_client) -> Target:
     peer = spec.peer
     if peer is None:
         ip = next(iter(nets.values()), None)
-        return Target(**base, ip=ip, dev=_dev_for(docker_client, info.container_id, ip))
+        return Target(**base, ip=ip, dev=_dev_for(pid, ip))
     peer_ip = peer.ip
     ip = next(iter(nets.values()), None)
     if peer.service:
@@ -100,34 +102,34 @@ def resolve(rc, spec, docker_client) -> Target:
         if pinfo is None:
             raise HarnessError(f"fault {spec.id}: the peer service '{peer.service}' is not running",
                                where=spec.where or None)
-        pnets = _networks(docker_client, pinfo.container_id) or dict(pinfo.ips)
+        pnets = _networks(_attrs(docker_client, pinfo.container_id)) or dict(pinfo.ips)
         shared = [n for n in nets if n in pnets]
         if not shared:
             raise HarnessError(f"fault {spec.id}: '{spec.target}' and '{peer.service}' share no network",
                                where=spec.where or None,
                                seen=f"{spec.target}: {sorted(nets)}; {peer.service}: {sorted(pnets)}")
         peer_ip, ip = pnets[shared[0]], nets[shared[0]]
-    return Target(**base, ip=ip, dev=_dev_for(docker_client, info.container_id, ip), peer_ip=peer_ip,
+    return Target(**base, ip=ip, dev=_dev_for(pid, ip), peer_ip=peer_ip,
                   peer_port=peer.port, protocol=peer.protocol, own_port=peer.own_port)
 
 
-def _networks(client, container: str) -> dict[str, str]:
-    if client is None:
-        return {}
-    c = client.containers.get(container)
-    return {name: n["IPAddress"] for name, n in (c.attrs["NetworkSettings"].get("Networks") or {}).items()
-            if n.get("IPAddress")}
+def _attrs(client, container: str) -> dict:
+    return client.containers.get(container).attrs if client is not None else {}
 
 
-def _dev_for(client, container: str, ip: str | None) -> str:
+def _networks(attrs: dict) -> dict[str, str]:
+    nets = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    return {name: n["IPAddress"] for name, n in nets.items() if n.get("IPAddress")}
+
+
+def _dev_for(pid: int, ip: str | None) -> str:
     """The interface inside the container that carries `ip` (eth0 when it cannot be told)."""
-    if client is None or ip is None:
+    if not pid or ip is None:
         return "eth0"
     import json
 
     from harness import proc
     from harness.faults.steps import ns_argv
-    pid = client.containers.get(container).attrs["State"]["Pid"]
     res = proc.run(ns_argv(pid, ["ip", "-j", "-4", "addr", "show"]), timeout=10, check=False)
     try:
         for link in json.loads(res.stdout or "[]"):

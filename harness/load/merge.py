@@ -32,7 +32,6 @@ class HistoryMerger:
         self.sig = sig
         self.pending: dict[int, dict[int, dict]] = {}
         self.done: set[int] = set()
-        self.emitted_upto = None
 
     def add(self, worker: int, rec: dict) -> list[dict]:
         self.pending.setdefault(int(rec["t"]), {})[worker] = rec

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import HarnessError, TargetRefused
 from harness.load.merge import HistoryMerger, build_stats
 from harness.load.schedule import Phase, PhaseTable, RateFunction
 from harness.load.spec import LoadSpec, is_loopback_host, url_host
-from harness.runctx import RunContext
+from harness.runctx import PhaseWindow, RunContext
 
+log = logging.getLogger("harness.run")
 READY_TIMEOUT_S = 60.0
 
 
@@ -46,7 +49,8 @@ class LoadRunner:
         self.spec, self.rc, self.target_url = spec, rc, target_url
         self.dir = Path(rc.run_dir) / "load"
         self.workers = spec.processes
-        self._set_phases()
+        self.phases: PhaseTable | None = None     # the windows arrive with start()
+        self._merger: HistoryMerger | None = None
         self._lock = threading.Lock()
         self._procs: list[subprocess.Popen] = []
         self._readers: list[threading.Thread] = []
@@ -63,8 +67,8 @@ class LoadRunner:
         self._prepared = False
         self._started = False
 
-    def _set_phases(self) -> None:
-        self.phases = PhaseTable([Phase(p.name, p.start_s, p.end_s) for p in self.rc.phases])
+    def _set_phases(self, windows: Sequence[PhaseWindow]) -> None:
+        self.phases = PhaseTable([Phase(p.name, p.start_s, p.end_s) for p in windows])
         self.rate = RateFunction(self.spec, self.phases)
         self._merger = HistoryMerger(self.workers, self.phases, self.spec.precision)
 
@@ -100,17 +104,17 @@ class LoadRunner:
             self.stop(timeout=5.0)
             raise
 
-    def start(self, ready_timeout: float = READY_TIMEOUT_S) -> None:
-        """Hand the workers the run's clock and the phase windows (rc.phases, read now): the
-        load runs from the first phase's start to the last one's end."""
-        if not self.rc.phases:
+    def start(self, windows: Sequence[PhaseWindow], ready_timeout: float = READY_TIMEOUT_S) -> None:
+        """Hand the workers the run's clock and the phase windows: the load runs from the first
+        phase's start to the last one's end."""
+        if not windows:
             raise HarnessError("the load has no phase windows to run in", where=self.spec.where or "load",
-                               hint="set rc.phases (at least one PhaseWindow) before load.start()")
+                               hint="give load.start() the phase windows (at least one PhaseWindow)")
         self.prepare(ready_timeout)
         if self._started:
             return
         self._started = True
-        self._set_phases()
+        self._set_phases(windows)
         self._history_file = open(self.history_path, "w", buffering=1)  # noqa: SIM115 - closed in _finish()
         for i, proc in enumerate(self._procs):
             go = {"mono_t0": self.rc.clock.mono_t0, "raw_log": self._raw_part(i),
@@ -126,7 +130,7 @@ class LoadRunner:
         self.rc.events.add("load-start", self._describe(), workers=self.workers,
                            pids=[p.pid for p in self._procs])
         if late > 0:
-            self.rc.log.warning("load started %.2fs after its first phase began: arrivals before "
+            log.warning("load started %.2fs after its first phase began: arrivals before "
                                 "then are not sent (skipped_late_start in load/stats.json)", late)
 
     def _raw_part(self, i: int) -> str | None:
@@ -197,8 +201,8 @@ class LoadRunner:
             self._dispatch(i, msg)
         proc.stdout.close()
         with self._lock:
-            lines = self._merger.worker_done(i)
-            self._write_history(lines)
+            if self._merger is not None:
+                self._write_history(self._merger.worker_done(i))
 
     def _dispatch(self, i: int, msg: dict) -> None:
         kind = msg.get("type")
@@ -215,7 +219,7 @@ class LoadRunner:
                 self._errors.append(msg)
             if self._started:
                 self.rc.events.add("load-error", msg.get("what", ""), worker=i)
-                self.rc.log.error("load worker %d: %s (%s)", i, msg.get("what"), msg.get("hint"))
+                log.error("load worker %d: %s (%s)", i, msg.get("what"), msg.get("hint"))
 
     def _write_history(self, lines: list[dict]) -> None:
         """Called with the lock held."""
@@ -230,7 +234,7 @@ class LoadRunner:
         if line["gen_saturated"] and not self._saturated:
             self.rc.events.add("load-generator-saturated", "; ".join(line["gen_reasons"]),
                                t_s=line["t_s"])
-            self.rc.log.warning("load generator saturated at %.0fs (%s): latencies there are the "
+            log.warning("load generator saturated at %.0fs (%s): latencies there are the "
                                 "generator's limit, not the service's", line["t_s"],
                                 "; ".join(line["gen_reasons"]))
         elif not line["gen_saturated"] and self._saturated:
@@ -280,14 +284,6 @@ class LoadRunner:
         if early:
             self.rc.events.add("load-stopped", "load stopped before the end of its window")
         return self._finish()
-
-    def summary(self) -> dict:
-        """The final statistics (the content of load/stats.json)."""
-        if self._summary is None:
-            if self.stats_path.exists():
-                return json.loads(self.stats_path.read_text())
-            return self.stop()
-        return self._summary
 
     # -- results -------------------------------------------------------------------------------
     def _finish(self) -> dict:

@@ -46,10 +46,6 @@ class PhaseTable:
         p = self.at(t)
         return p.name if p else None
 
-    def next_start(self, t: float) -> float | None:
-        i = bisect.bisect_right(self._starts, t)
-        return self._starts[i] if i < len(self._starts) else None
-
 
 class RateFunction:
     """Target arrival rate (all workers together) at a time, from the spec's rate table."""

@@ -23,8 +23,8 @@ import json
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
-from harness.scenario.context import ParseContext
-from harness.scenario.source import Node
+from harness.parse.context import ParseContext
+from harness.parse.node import Node
 
 MODELS = ("open", "closed")
 OVERFLOW = ("delay", "drop")
@@ -142,7 +142,7 @@ def parse_load(node: Node, ctx: ParseContext) -> LoadSpec:
 
 def _parse_target(node: Node, keys: dict[str, Node], ctx: ParseContext):
     if ("target" in keys) == ("url" in keys):
-        raise node.error("load: give exactly one of 'target' and 'url'",
+        raise node.error("give exactly one of 'target' and 'url'",
                          seen="both" if "target" in keys else "neither",
                          hint="target: {service: api, port: 8080} for a compose service, "
                               "or url: http://127.0.0.1:8080")
@@ -156,15 +156,15 @@ def _parse_url(node: Node, ctx: ParseContext) -> str:
     url = node.as_str().strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise node.error(f"{node.path}: expected an http:// or https:// URL with a host",
+        raise node.error("expected an http:// or https:// URL with a host",
                          seen=repr(url), hint="for example url: http://127.0.0.1:8080")
     try:
         _ = parts.port
     except ValueError:
-        raise node.error(f"{node.path}: the URL's port is not a number from 1 to 65535",
+        raise node.error("the URL's port is not a number from 1 to 65535",
                          seen=repr(url)) from None
     if not is_loopback_host(parts.hostname) and not ctx.allow_external_targets:
-        raise node.error(f"{node.path}: load may only target loopback addresses or the "
+        raise node.error("load may only target loopback addresses or the "
                          "environment's own services", seen=f"host {parts.hostname!r}",
                          hint="point it at 127.0.0.1 or use target: {service, port}; to load "
                               "another host on purpose, set allow_external_targets: true at the "
@@ -174,30 +174,30 @@ def _parse_url(node: Node, ctx: ParseContext) -> str:
 
 def _parse_requests(node: Node, keys: dict[str, Node], ctx: ParseContext, model: str) -> dict:
     if ("requests" in keys) == ("locustfile" in keys):
-        raise node.error("load: give exactly one of 'requests' and 'locustfile'",
+        raise node.error("give exactly one of 'requests' and 'locustfile'",
                          seen="both" if "requests" in keys else "neither",
                          hint="requests: [{path: /work}] for simple HTTP requests, or "
                               "locustfile: load.py for your own Locust users")
     if "locustfile" in keys:
         lnode = keys["locustfile"]
         if model == "open":
-            raise lnode.error("load.locustfile: a locustfile runs in the closed model only",
+            raise lnode.error("a locustfile runs in the closed model only",
                               seen="model: open",
                               hint="set model: closed, or declare requests: for the open model")
         path = ctx.resolve(lnode.as_str())
         if not path.is_file():
-            raise lnode.error("load.locustfile: file not found", seen=str(path),
+            raise lnode.error("file not found", seen=str(path),
                               hint="paths are relative to the scenario file")
         return {"locustfile": str(path)}
     items = keys["requests"].as_list()
     if not items:
-        raise keys["requests"].error("load.requests: the list is empty",
+        raise keys["requests"].error("the list is empty",
                                      hint="add at least one request, e.g. - {path: /}")
     reqs = tuple(_parse_request(item) for item in items)
     names = [r.name for r in reqs]
     for item, req in zip(items, reqs):
         if names.count(req.name) > 1:
-            raise item.error(f"{item.path}: two requests are named '{req.name}'",
+            raise item.error(f"two requests are named '{req.name}'",
                              hint="give each request its own name: (statistics are kept per name)")
     return {"requests": reqs}
 
@@ -206,11 +206,11 @@ def _parse_request(node: Node) -> RequestSpec:
     k = node.keys(_REQUEST_KEYS, required=("path",))
     path = k["path"].as_str()
     if not path.startswith("/"):
-        raise k["path"].error(f"{k['path'].path}: the path must start with '/'", seen=repr(path),
+        raise k["path"].error("the path must start with '/'", seen=repr(path),
                               hint="the target's base URL comes from load.target or load.url")
     method = k["method"].as_str().upper() if "method" in k else "GET"
     if method not in METHODS:
-        raise k["method"].error(f"{k['method'].path}: unknown HTTP method", seen=repr(method),
+        raise k["method"].error("unknown HTTP method", seen=repr(method),
                                 hint=f"use one of {', '.join(METHODS)}")
     name = k["name"].as_str() if "name" in k else f"{method} {path}"
     weight = k["weight"].as_float(min=0, min_exclusive=True) if "weight" in k else 1.0
@@ -252,7 +252,7 @@ def _parse_model_keys(node: Node, keys: dict[str, Node], ctx: ParseContext, mode
             out["think_time"] = keys["think_time"].as_duration(max=3600)
         return out
     if "rate" not in keys:
-        raise node.error("load: the open model needs 'rate' (target requests per second)",
+        raise node.error("the open model needs 'rate' (target requests per second)",
                          hint="e.g. rate: 200, or per phase: rate: {baseline: 100, fault: 200}")
     out = _parse_rate(keys["rate"], ctx)
     if "max_inflight" in keys:
@@ -264,7 +264,7 @@ def _parse_model_keys(node: Node, keys: dict[str, Node], ctx: ParseContext, mode
 
 def _wrong_model_key(node: Node, key: str, model: str):
     other = "closed" if model == "open" else "open"
-    return node.error(f"load.{key}: only applies to the {other} model", seen=f"model: {model}",
+    return node.error(f"only applies to the {other} model", seen=f"model: {model}",
                       hint=f"remove '{key}', or set model: {other}")
 
 
@@ -279,7 +279,7 @@ def _parse_rate(node: Node, ctx: ParseContext) -> dict:
     table = node.keys(allowed)
     missing = [p for p in ctx.phase_names if p not in table]
     if missing and DEFAULT_PHASE not in table:
-        raise node.error(f"{node.path}: no rate for phase(s) {', '.join(missing)}",
+        raise node.error(f"no rate for phase(s) {', '.join(missing)}",
                          hint="give every phase a rate (0 for none), or add default: <rate>")
     rates = []
     for name, child in table.items():

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.scenario.context import ParseContext
-from harness.scenario.source import Node
+from harness.parse.context import ParseContext
+from harness.parse.node import Node
+from lsp.rundir import PROFILE_KINDS
 
 RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top")
 LATENCY_KEYS = ("p50", "p95", "p99", "max")
 TOP_KEYS = ("profile", "function", "line", "n", "absent", "service")
-PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "block", "mutex",
-                 "trace-sched", "trace-sync", "trace-net", "trace-syscall")
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def _rule(node: Node, ctx: ParseContext) -> Rule:
                 if "top" in keys else ())
     if not (rule.latency_ms or rule.error_rate is not None or rule.throughput is not None
             or rule.memory_peak or rule.no_oom_kill or rule.top):
-        raise node.error(f"{node.path}: this expectation checks nothing",
+        raise node.error("this expectation checks nothing",
                          hint="add latency, error_rate, throughput, memory_peak, no_oom_kill or top")
     return rule
 
@@ -93,7 +92,7 @@ def _phases(node: Node | None, ctx: ParseContext) -> tuple[str, ...]:
     for item in node.as_list(allow_single=True):
         name = item.as_str()
         if name not in ctx.phase_names:
-            raise item.error(f"{item.path}: unknown phase '{name}'",
+            raise item.error(f"unknown phase '{name}'",
                              seen=f"phases in the scenario: {', '.join(ctx.phase_names)}")
         out.append(name)
     return tuple(out)
@@ -109,18 +108,18 @@ def _fraction(node: Node) -> float:
     else:
         f = node.as_float(min=0)
     if not 0 <= f <= 1:
-        raise node.error(f"{node.path}: must be between 0 and 1 (or 0% and 100%)", seen=str(v))
+        raise node.error("must be between 0 and 1 (or 0% and 100%)", seen=str(v))
     return f
 
 
 def _top(node: Node, ctx: ParseContext) -> TopRule:
     keys = node.keys(TOP_KEYS, required=["profile"])
     if ("function" in keys) == ("line" in keys):
-        raise node.error(f"{node.path}: give exactly one of 'function' or 'line'",
+        raise node.error("give exactly one of 'function' or 'line'",
                          hint="function: main.burn  or  line: main.go:40")
     line = keys["line"].as_str() if "line" in keys else None
     if line is not None and not line.rpartition(":")[2].isdigit():
-        raise keys["line"].error(f"{keys['line'].path}: expected file:line like main.go:40", seen=repr(line))
+        raise keys["line"].error("expected file:line like main.go:40", seen=repr(line))
     return TopRule(profile=keys["profile"].as_enum(PROFILE_KINDS),
                    function=keys["function"].as_str() if "function" in keys else None, line=line,
                    n=keys["n"].as_int(min=1, max=1000) if "n" in keys else 10,

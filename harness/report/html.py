@@ -34,7 +34,9 @@ def _header(s: dict) -> str:
     notes = "".join(f"<li>{escape(str(n))}</li>" for n in s.get("notes", []) + s.get("problems", []))
     return (f"<h1>Run {escape(str(s.get('run_id')))}</h1><div class='muted'>scenario "
             f"{escape(str(s.get('scenario')))} · started {escape(str(s.get('wall_t0_iso')))} · status "
-            f"{escape(str(res.get('status')))} · baseline phase {escape(str(s.get('baseline_phase')))}</div>"
+            f"{escape(str(res.get('status')))} · exit code {escape(str(res.get('exit_code')))}"
+            f"{' (' + escape(str(res['reason'])) + ')' if res.get('reason') else ''}"
+            f" · baseline phase {escape(str(s.get('baseline_phase')))}</div>"
             f"<p>{verdict}</p>" + (f"<ul class='muted'>{notes}</ul>" if notes else ""))
 
 

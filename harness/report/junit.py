@@ -8,6 +8,9 @@ def render(summary: dict) -> str:
     checks = (summary.get("expect") or {}).get("checks") or []
     res = summary.get("result") or {}
     suite = ET.Element("testsuite", name=f"harness.{summary.get('scenario') or 'run'}")
+    props = ET.SubElement(suite, "properties")   # how the run ended, as manifest.json says
+    for key in ("status", "exit_code", "reason"):
+        ET.SubElement(props, "property", name=key, value="" if res.get(key) is None else str(res[key]))
     run_case = ET.SubElement(suite, "testcase", classname="run", name="run completed")
     failures = 0
     if res.get("status") not in (None, "completed"):

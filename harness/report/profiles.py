@@ -10,28 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from lsp import rundir
 from lsp.pprof import ProfileError, line_costs, load_profile
+from lsp.rundir import PROFILE_KINDS  # noqa: F401 - the report's order of kinds
 
 TOP_N = 10
-PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "block", "mutex",
-                 "trace-sched", "trace-sync", "trace-net", "trace-syscall")
 
 
 def own_matcher(service: dict):
-    """is_own(filename) for a service entry of the manifest."""
-    roots = [r.rstrip("/") + "/" for r in (service.get("source_root"),) if r]
-    module = service.get("module")
-    prefixes = roots + ([module.rstrip("/") + "/"] if module else [])
-    if prefixes:
-        return lambda f: any(f.startswith(p) for p in prefixes) or \
-            (module is not None and f"/{module}/" in f)
-    return _looks_own
-
-
-def _looks_own(filename: str) -> bool:
-    """Without a source root: anything that is not the Go runtime, the module cache or the kernel."""
-    return filename.endswith(".go") and "/go/src/" not in filename and "/pkg/mod/" not in filename \
-        and not filename.startswith("[")
+    """is_own(filename) for a service entry of the manifest (the one definition: lsp.rundir)."""
+    return rundir.own_matcher(service.get("source_root"), service.get("module"))
 
 
 def short(filename: str, service: dict) -> str:

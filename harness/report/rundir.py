@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
+from lsp import rundir
 
 
 @dataclass
@@ -43,17 +44,25 @@ class RunData:
         return max([e for e in ends if e is not None] or [1.0])
 
 
-def load_run(path: str | Path) -> RunData:
+def load_run(path: str | Path, manifest: dict | None = None) -> RunData:
+    """The run's data; `manifest` is the one the engine is about to write (read from disk if
+    not given)."""
     run = Path(path)
-    mpath = run / "manifest.json"
+    if manifest is not None:
+        return _with_files(RunData(run, manifest))
+    mpath = run / rundir.MANIFEST
     if not mpath.is_file():
         raise HarnessError("not a run directory: manifest.json is missing", where=str(run),
                            hint="give a folder under runs/ that `harness run` wrote")
     try:
-        manifest = json.loads(mpath.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        manifest = rundir.read_manifest(run)
+    except rundir.ManifestError as e:
         raise HarnessError("manifest.json cannot be read", where=str(mpath), seen=str(e)) from None
-    data = RunData(run, manifest)
+    return _with_files(RunData(run, manifest))
+
+
+def _with_files(data: RunData) -> RunData:
+    run = data.path
     data.history = _jsonl(run / "load" / "history.jsonl", data.problems)
     data.containers = _jsonl(run / "stats" / "containers.jsonl", data.problems)
     stats = run / "load" / "stats.json"

@@ -86,23 +86,18 @@ def _from_history(rows: list[dict]) -> dict:
 
 
 def _stats_phase(stats: dict, name: str) -> dict:
+    """load/stats.json's block of a phase (`phases.<name>`, docs/load.md)."""
     phases = stats.get("phases")
-    if isinstance(phases, dict) and isinstance(phases.get(name), dict):
-        return phases[name]
-    if isinstance(phases, list):
-        return next((p for p in phases if isinstance(p, dict) and p.get("name") == name), {})
-    return {}
+    block = phases.get(name) if isinstance(phases, dict) else None
+    return block if isinstance(block, dict) else {}
 
 
 def _endpoints(stats: dict, name: str) -> list[dict]:
-    entries = _stats_phase(stats, name).get("endpoints")
-    if entries is None:
-        entries = [e for e in stats.get("endpoints", []) if isinstance(e, dict) and e.get("phase") == name]
     keys = ("name", "method", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms")
-    if isinstance(entries, dict):
-        entries = [{"name": k, **v} for k, v in entries.items() if isinstance(v, dict)]
-    return [{k: e.get(k, e.get("count") if k == "requests" else None) for k in keys}
-            for e in entries or [] if isinstance(e, dict)]
+    entries = _stats_phase(stats, name).get("endpoints")
+    if not isinstance(entries, list):
+        return []
+    return [{k: e.get(k) for k in keys} for e in entries if isinstance(e, dict)]
 
 
 # -- containers -----------------------------------------------------------------------------------

@@ -3,20 +3,24 @@
 The envelope (name, compose, prepare, services, phases, runs_dir) is read here; each
 other section is handed to the part of the harness that owns it (load, faults,
 captures, expect), so every part checks its own parameters with the YAML position
-in every message.
+in every message. The YAML node and parse-context layer below all of them is
+harness/parse.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from harness.capture.spec import CaptureSpec, parse_captures
 from harness.errors import ScenarioError
-from harness.scenario.context import ParseContext
-from harness.scenario.source import Node, load_yaml
+from harness.faults.spec import FaultSpec, parse_fault
+from harness.load.spec import LoadSpec, parse_load
+from harness.parse.context import ParseContext
+from harness.parse.node import Node, load_yaml
+from harness.report.expect import ExpectSpec, parse_expect
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 CPUSET_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
@@ -75,7 +79,7 @@ class Phase:
     name: str
     start: float
     duration: float
-    faults: tuple[Any, ...] = ()
+    faults: tuple[FaultSpec, ...] = ()
 
     @property
     def end(self) -> float:
@@ -101,9 +105,9 @@ class Scenario:
     phases: tuple[Phase, ...]
     baseline_phase: str | None
     warmup: float
-    load: Any
-    captures: Any
-    expect: Any
+    load: LoadSpec
+    captures: CaptureSpec
+    expect: ExpectSpec
     runs_dir: Path
     allow_external_targets: bool
     text: str                          # the scenario text as read
@@ -113,10 +117,7 @@ class Scenario:
     def duration(self) -> float:
         return max(p.end for p in self.phases)
 
-    def phase(self, name: str) -> Phase:
-        return next(p for p in self.phases if p.name == name)
-
-    def fault_specs(self) -> list[Any]:
+    def fault_specs(self) -> list[FaultSpec]:
         return [f for p in self.phases for f in p.faults]
 
 
@@ -162,9 +163,9 @@ def parse_scenario(root: Node, file: Path, text: str) -> Scenario:
         phases=phases,
         baseline_phase=baseline,
         warmup=top["warmup"].as_duration(max=600) if "warmup" in top else 0.0,
-        load=_section("harness.load.spec", "parse_load", top["load"], ctx),
-        captures=_section("harness.capture.spec", "parse_captures", top.get("captures"), ctx),
-        expect=_section("harness.report.expect", "parse_expect", top.get("expect"), ctx),
+        load=parse_load(top["load"], ctx),
+        captures=parse_captures(top.get("captures"), ctx),
+        expect=parse_expect(top.get("expect"), ctx),
         runs_dir=ctx.resolve(top["runs_dir"].as_str()) if "runs_dir" in top
         else (scenario_dir.parent / "runs" if scenario_dir.name == "scenarios" else scenario_dir / "runs"),
         allow_external_targets=allow_ext,
@@ -173,19 +174,12 @@ def parse_scenario(root: Node, file: Path, text: str) -> Scenario:
     )
 
 
-def _section(module: str, func: str, node: Node | None, ctx: ParseContext):
-    import importlib
-
-    parse = getattr(importlib.import_module(module), func)
-    return parse(node, ctx)
-
-
 # -- envelope parts ---------------------------------------------------------------------------
 
 def _name(node: Node) -> str:
     name = node.as_str()
     if not NAME_RE.match(name):
-        raise node.error("name: expected lowercase letters, digits, '-', '_' or '.', at most 63",
+        raise node.error("expected lowercase letters, digits, '-', '_' or '.', at most 63",
                          seen=repr(name), hint="it names the run directory and the compose project")
     return name
 
@@ -199,25 +193,25 @@ def _compose(node: Node, scenario_dir: Path) -> ComposeInfo:
         file_nodes = keys["files"].as_list(allow_single=True)
         project_node = keys.get("project_dir")
     if not file_nodes:
-        raise node.error("compose: expected at least one compose file")
+        raise node.error("expected at least one compose file")
     files = []
     for fn in file_nodes:
         p = Path(fn.as_str()).expanduser()
         p = p if p.is_absolute() else (scenario_dir / p).resolve()
         if not p.is_file():
-            raise fn.error(f"{fn.path}: compose file not found", seen=str(p),
+            raise fn.error("compose file not found", seen=str(p),
                            hint="paths are relative to the scenario file's folder")
         files.append(p)
     project_dir = files[0].parent
     if project_node is not None:
         project_dir = (scenario_dir / project_node.as_str()).resolve()
         if not project_dir.is_dir():
-            raise project_node.error("compose.project_dir: folder not found", seen=str(project_dir))
+            raise project_node.error("folder not found", seen=str(project_dir))
     services: dict[str, Path | None] = {}
     for fn, p in zip(file_nodes, files):
         services.update(_compose_services(fn, p, project_dir))
     if not services:
-        raise node.error("compose: the compose file(s) define no services", seen=", ".join(map(str, files)))
+        raise node.error("the compose file(s) define no services", seen=", ".join(map(str, files)))
     contexts = tuple((s, c) for s, c in services.items() if c is not None)
     return ComposeInfo(tuple(files), project_dir, tuple(services), contexts)
 
@@ -231,7 +225,7 @@ def _compose_services(node: Node, path: Path, project_dir: Path) -> dict[str, Pa
         raise ScenarioError(f"compose file is not valid YAML: {getattr(e, 'problem', e)}", where=where,
                             hint=f"referenced from {node.mark}") from None
     except OSError as e:
-        raise node.error(f"cannot read compose file: {e}") from None
+        raise node.error(f"cannot read compose file: {e}", own_path=False) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
         raise ScenarioError("compose file has no 'services:' mapping", where=str(path),
                             hint=f"referenced from {node.mark}")
@@ -258,12 +252,12 @@ def _prepare(node: Node | None, ctx: ParseContext) -> tuple[PrepareStep, ...]:
             keys = item.keys(["cmd", "cwd", "timeout", "env"], required=["cmd"])
         cmd_nodes = keys["cmd"].as_list()
         if not cmd_nodes:
-            raise keys["cmd"].error(f"{keys['cmd'].path}: expected a non-empty argument list",
+            raise keys["cmd"].error("expected a non-empty argument list",
                                     hint="write the command as a list: [go, build, -o, app, .]")
         cmd = tuple(str(c.value) if isinstance(c.value, (int, float)) else c.as_str() for c in cmd_nodes)
         cwd = ctx.resolve(keys["cwd"].as_str()) if "cwd" in keys else ctx.scenario_dir
         if "cwd" in keys and not cwd.is_dir():
-            raise keys["cwd"].error(f"{keys['cwd'].path}: folder not found", seen=str(cwd))
+            raise keys["cwd"].error("folder not found", seen=str(cwd))
         timeout = keys["timeout"].as_duration(allow_zero=False, max=3600) if "timeout" in keys else 300.0
         env = ()
         if "env" in keys:
@@ -301,7 +295,7 @@ def _service(name: str, node: Node, ctx: ParseContext, build_ctx: Path | None) -
     if "source" in keys:
         source = ctx.resolve(keys["source"].as_str())
         if not source.is_dir():
-            raise keys["source"].error(f"{keys['source'].path}: folder not found", seen=str(source),
+            raise keys["source"].error("folder not found", seen=str(source),
                                        hint="the Go source root of the service, relative to the scenario")
     cap_add = tuple(c.as_str() for c in keys["cap_add"].as_list(allow_single=True)) if "cap_add" in keys else ()
     return ServiceSpec(name, limits, ports, pprof, ready, source, cap_add)
@@ -316,13 +310,13 @@ def _limits(node: Node) -> Limits:
         if memory is not None and swap != -1 and swap < memory:
             raise k["memory_swap"].error("limits.memory_swap: must be at least limits.memory "
                                          "(it is memory plus swap)",
-                                         seen=f"{swap} < {memory} bytes")
+                                         seen=f"{swap} < {memory} bytes", own_path=False)
     cpus = k["cpus"].as_float(min=0.01, max=1024) if "cpus" in k else None
     cpuset = None
     if "cpuset" in k:
         cpuset = str(k["cpuset"].value)
         if not CPUSET_RE.match(cpuset):
-            raise k["cpuset"].error(f"{k['cpuset'].path}: expected CPU numbers like 0, 0-1 or 0,2",
+            raise k["cpuset"].error("expected CPU numbers like 0, 0-1 or 0,2",
                                     seen=repr(k["cpuset"].value))
     pids = k["pids"].as_int(min=1) if "pids" in k else None
     return Limits(memory, swap, cpus, cpuset, pids)
@@ -331,9 +325,9 @@ def _limits(node: Node) -> Limits:
 def _pprof(node: Node, ports: tuple[int, ...]) -> PprofSpec:
     if isinstance(node.value, bool) or node.value is None:
         if not node.as_bool():
-            raise node.error(f"{node.path}: to turn pprof off, leave the key out")
+            raise node.error("to turn pprof off, leave the key out")
         if not ports:
-            raise node.error(f"{node.path}: 'true' needs a port in 'ports:'",
+            raise node.error("'true' needs a port in 'ports:'",
                              hint="write pprof: {port: 6060}")
         return PprofSpec(port=ports[0])
     if isinstance(node.value, int):
@@ -341,7 +335,7 @@ def _pprof(node: Node, ports: tuple[int, ...]) -> PprofSpec:
     k = node.keys(["port", "path"], required=["port"])
     path = k["path"].as_str() if "path" in k else "/debug/pprof"
     if not path.startswith("/"):
-        raise k["path"].error(f"{k['path'].path}: expected a URL path starting with '/'", seen=repr(path))
+        raise k["path"].error("expected a URL path starting with '/'", seen=repr(path))
     return PprofSpec(port=k["port"].as_int(min=1, max=65535), path=path.rstrip("/"))
 
 
@@ -351,13 +345,13 @@ def _ready(node: Node, ports: tuple[int, ...]) -> Readiness:
     if "http" in k:
         http = k["http"].as_str()
         if not http.startswith("/"):
-            raise k["http"].error(f"{k['http'].path}: expected a URL path starting with '/'", seen=repr(http))
+            raise k["http"].error("expected a URL path starting with '/'", seen=repr(http))
     if "port" in k:
         port = k["port"].as_int(min=1, max=65535)
     elif ports:
         port = ports[0]
     else:
-        raise node.error(f"{node.path}: needs a port (or a port in the service's 'ports:')")
+        raise node.error("needs a port (or a port in the service's 'ports:')")
     timeout = k["timeout"].as_duration(allow_zero=False, max=3600) if "timeout" in k else 60.0
     interval = k["interval"].as_duration(allow_zero=False, max=60) if "interval" in k else 0.25
     return Readiness(http, port, timeout, interval)
@@ -369,14 +363,14 @@ PHASE_KEYS = ["name", "duration", "start", "faults"]
 def _phase_frames(top: dict[str, Node]) -> list[tuple[str, float, float, Node | None]]:
     """Names and windows of the phases (faults parsed later, when the context is known)."""
     if "phases" in top and "duration" in top:
-        raise top["duration"].error("duration: give either 'duration' or 'phases', not both",
+        raise top["duration"].error("give either 'duration' or 'phases', not both",
                                     hint="the run lasts until the end of the last phase")
     if "phases" not in top:
         dur = top["duration"].as_duration(allow_zero=False, max=24 * 3600) if "duration" in top else 30.0
         return [("main", 0.0, dur, None)]
     items = top["phases"].as_list()
     if not items:
-        raise top["phases"].error("phases: expected at least one phase")
+        raise top["phases"].error("expected at least one phase")
     frames: list[tuple[str, float, float, Node | None]] = []
     seen: dict[str, Node] = {}
     t = 0.0
@@ -384,12 +378,12 @@ def _phase_frames(top: dict[str, Node]) -> list[tuple[str, float, float, Node | 
         k = item.keys(PHASE_KEYS, required=["name", "duration"])
         name = _name(k["name"])
         if name in seen:
-            raise k["name"].error(f"{k['name'].path}: duplicate phase name '{name}'",
+            raise k["name"].error(f"duplicate phase name '{name}'",
                                   seen=f"first used at line {seen[name].mark.line}")
         seen[name] = k["name"]
         start = k["start"].as_duration(max=24 * 3600) if "start" in k else t
         if start < t - 1e-9:
-            raise k["start"].error(f"{k['start'].path}: phase starts before the previous one ends",
+            raise k["start"].error("phase starts before the previous one ends",
                                    seen=f"start {start:g}s, previous phase ends at {t:g}s",
                                    hint="phases run one after another; leave 'start' out to follow on")
         dur = k["duration"].as_duration(allow_zero=False, max=24 * 3600)
@@ -403,8 +397,6 @@ def _phases(frames, ctx: ParseContext) -> tuple[Phase, ...]:
     for name, start, dur, faults_node in frames:
         faults = ()
         if faults_node is not None:
-            from harness.faults.spec import parse_fault
-
             faults = tuple(parse_fault(f, ctx) for f in faults_node.as_list())
         phases.append(Phase(name, start, dur, faults))
     return tuple(phases)

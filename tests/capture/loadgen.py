@@ -9,7 +9,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-from harness.runctx import RunContext
+from harness.runctx import PhaseWindow, RunContext
 
 
 class Load:
@@ -50,8 +50,8 @@ class Load:
             if pause:
                 self._stop.wait(pause)
 
-    def write(self, run_dir: Path) -> None:
-        phase_of = lambda t: next((p.name for p in self.rc.phases if p.start_s <= t < p.end_s), None)
+    def write(self, run_dir: Path, phases: list[PhaseWindow]) -> None:
+        phase_of = lambda t: next((p.name for p in phases if p.start_s <= t < p.end_s), None)  # noqa: E731
         secs = defaultdict(list)
         for end, lat, ok, ep in self.results:
             secs[int(end)].append((lat, ok))

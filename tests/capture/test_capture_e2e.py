@@ -18,11 +18,11 @@ import pytest
 from harness import proc
 from harness.capture.manager import CaptureManager
 from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec
-from harness.capture.tools import go_binary
-from harness.report import write_all
 from harness.report.plots import FAULT_FILL
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
+from harness.report.writer import write_all
+from harness.runctx import Clock, PhaseWindow, RunContext
 from lsp.pprof import line_costs, load_profile
+from lsp.rundir import go_binary
 from tests.hotspots import assert_agree, assert_hot_line, own_lines
 
 from .loadgen import Load
@@ -48,7 +48,7 @@ expect:
 
 def _drive(rc: RunContext, manager: CaptureManager, squeeze) -> None:
     manager.start()
-    for phase in rc.phases:
+    for phase in PHASES:
         _sleep_until(rc, phase.start_s)
         manager.phase_start(phase)
         if phase.name == "squeeze":
@@ -69,7 +69,7 @@ def _sleep_until(rc: RunContext, t_s: float) -> None:
 def run_dir(capapp, docker_client, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     clock = Clock.start()
-    rc = RunContext("e2e", run, clock, {"api": capapp}, PHASES, EventLog(clock), ArtifactLog(run), "e2e")
+    rc = RunContext.of("e2e", run, clock, {"api": capapp})
     spec = CaptureSpec(pprof=("cpu", "heap", "allocs", "goroutine", "block", "mutex"),
                        rates=RatesSpec("/debug/harness/rates", 10000, 5), trace=WindowSpec(("squeeze",), 2),
                        perf=WindowSpec(("baseline", "squeeze"), frequency=199))
@@ -91,7 +91,7 @@ def run_dir(capapp, docker_client, tmp_path_factory):
         load.stop()
         manager.stop()
         container.update(cpu_quota=100000, cpu_period=100000)
-    load.write(run)
+    load.write(run, PHASES)
     manifest = {"schema_version": 1, "run_id": "e2e", "scenario": {"name": "e2e"}, "clock": clock.to_json(),
                 "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s,
                             "faults": ["f1"] if p.name == "squeeze" else []} for p in PHASES],

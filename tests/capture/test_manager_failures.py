@@ -5,7 +5,7 @@ import socket
 
 from harness.capture.manager import CaptureManager
 from harness.capture.spec import CaptureSpec, WindowSpec
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext, ServiceInfo
+from harness.runctx import Clock, PhaseWindow, RunContext, ServiceInfo
 
 
 def _closed_port() -> int:
@@ -20,7 +20,7 @@ def test_failed_fetches_become_events(tmp_path):
     clock = Clock.start()
     svc = ServiceInfo("api", "", "api", 0, {}, {}, f"http://127.0.0.1:{_closed_port()}/debug/pprof")
     phase = PhaseWindow("baseline", 0.0, 2.5)
-    rc = RunContext("t", tmp_path, clock, {"api": svc}, [phase], EventLog(clock), ArtifactLog(tmp_path), "t")
+    rc = RunContext.of("t", tmp_path, clock, {"api": svc})
     spec = CaptureSpec(pprof=("cpu", "heap", "block"), trace=WindowSpec(("baseline",)),
                        perf=WindowSpec(("baseline",)), fetch_timeout=2)
     m = CaptureManager(spec, rc)
@@ -42,7 +42,7 @@ def test_phase_too_short_for_a_cpu_window(tmp_path):
     clock = Clock.start()
     svc = ServiceInfo("api", "", "api", 0, {}, {}, f"http://127.0.0.1:{_closed_port()}/debug/pprof")
     phase = PhaseWindow("blip", 0.0, 1.5)
-    rc = RunContext("t", tmp_path, clock, {"api": svc}, [phase], EventLog(clock), ArtifactLog(tmp_path), "t")
+    rc = RunContext.of("t", tmp_path, clock, {"api": svc})
     m = CaptureManager(CaptureSpec(pprof=("cpu",), stats_interval=0), rc)
     m.phase_start(phase)
     m.phase_end(phase)

@@ -12,7 +12,7 @@ from harness.capture.spec import CaptureSpec
 from harness.report.expect import ExpectSpec, Rule, evaluate
 from harness.report.rundir import load_run
 from harness.report.summary import build
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
+from harness.runctx import Clock, RunContext
 
 from .conftest import start_service
 
@@ -22,8 +22,7 @@ pytestmark = [pytest.mark.docker]
 def test_oom_kill_is_seen(docker_client, capapp_image, tmp_path):
     svc = start_service(docker_client, capapp_image, mem_limit="32m")
     clock = Clock.start()
-    phase = PhaseWindow("squeeze", 0.0, 30.0)
-    rc = RunContext("oom", tmp_path, clock, {"api": svc}, [phase], EventLog(clock), ArtifactLog(tmp_path), "oom")
+    rc = RunContext.of("oom", tmp_path, clock, {"api": svc})
     manager = CaptureManager(CaptureSpec(pprof=(), stats_interval=0.5), rc)
     manager.start()
     try:

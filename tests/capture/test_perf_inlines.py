@@ -11,7 +11,7 @@ import pytest
 
 from harness import proc
 from harness.capture.perf import Symbolizer
-from harness.capture.tools import go_binary
+from lsp.rundir import go_binary
 
 SRC = Path(__file__).parent / "inlprog"
 ENV = {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=mod"}

@@ -7,8 +7,8 @@ import pytest
 
 from harness.capture.spec import CAPTURES_SCHEMA, DEFAULT_PPROF, CaptureSpec, parse_captures
 from harness.errors import ScenarioError
-from harness.scenario.context import ParseContext
-from harness.scenario.source import load_yaml
+from harness.parse.context import ParseContext
+from harness.parse.node import load_yaml
 
 CTX = ParseContext(file="s.yaml", scenario_dir=Path("."), services=("api", "store"),
                    phase_names=("baseline", "fault"), allow_external_targets=False)

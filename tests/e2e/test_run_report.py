@@ -80,6 +80,21 @@ def test_failing_expectation_exits_1_and_junit_names_it(run):
     assert project_resources(m["compose_project"])["containers"] == []
 
 
+def test_the_outcome_is_the_same_in_every_file(run):
+    """manifest.json, summary.json, report.html and junit.xml agree on the exit code and why."""
+    res, out, run_dir, m = run
+    summary = json.loads((run_dir / "summary.json").read_text())
+    result = m["result"]
+    assert (result["status"], result["exit_code"]) == ("completed", 1) and "expectation" in result["reason"]
+    assert {k: summary["result"][k] for k in ("status", "exit_code", "reason")} == \
+        {k: result[k] for k in ("status", "exit_code", "reason")}
+    assert res.returncode == out["exit_code"] == result["exit_code"] and out["reason"] == result["reason"]
+    assert f"exit code 1 ({result['reason']})" in (run_dir / "report.html").read_text()
+    junit = (run_dir / "junit.xml").read_text()
+    assert '<property name="exit_code" value="1" />' in junit
+    assert f'<property name="reason" value="{result["reason"]}" />' in junit
+
+
 def test_per_phase_profiles_lie_in_their_windows(run):
     _res, _out, run_dir, m = run
     for phase in ("baseline", "squeeze"):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.faults.controller import FaultController
 from harness.faults.spec import FaultSpec
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext, ServiceInfo
+from harness.runctx import Clock, RunContext, ServiceInfo
 
 
 class Stop(Exception):
@@ -30,10 +30,8 @@ def main() -> int:
     cfg = json.loads(sys.argv[1])
     run_dir = Path(cfg["run_dir"])
     clock = Clock.start()
-    rc = RunContext(run_id=cfg["run_id"], run_dir=run_dir, clock=clock,
-                    services={k: ServiceInfo(**v) for k, v in cfg["services"].items()},
-                    phases=[PhaseWindow("fault", 0, 600)], events=EventLog(clock), artifacts=ArtifactLog(run_dir),
-                    project=cfg["project"])
+    rc = RunContext.of(cfg["run_id"], run_dir, clock, {k: ServiceInfo(**v) for k, v in cfg["services"].items()},
+                       cfg["project"])
     specs = [FaultSpec.from_json(f) for f in cfg["faults"]]
     signal.signal(signal.SIGTERM, _raise)
     signal.signal(signal.SIGINT, _raise)

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from harness import proc
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext, ServiceInfo
+from harness.runctx import Clock, RunContext, ServiceInfo
 from tests.images import build_go_image
 
 HERE = Path(__file__).parent
@@ -53,9 +53,8 @@ def service_info(c, name: str) -> ServiceInfo:
 def run_context(run_dir: Path, services: dict[str, ServiceInfo], project: str) -> RunContext:
     run_dir.mkdir(parents=True, exist_ok=True)
     clock = Clock.start()
-    return RunContext(run_id=f"t-{uuid.uuid4().hex[:8]}", run_dir=run_dir, clock=clock, services=services,
-                      phases=[PhaseWindow("fault", 0, 60)], events=EventLog(clock, run_dir / "events.jsonl"),
-                      artifacts=ArtifactLog(run_dir), project=project)
+    return RunContext.of(f"t-{uuid.uuid4().hex[:8]}", run_dir, clock, services, project,
+                         events_file=run_dir / "events.jsonl")
 
 
 def get(ip: str, path: str, *, timeout: float = 30.0, port: int = 8080) -> bytes:

@@ -118,7 +118,7 @@ def test_a_foreign_root_qdisc_is_never_replaced_or_removed(env, rc, controller):
 def test_doctor_rows_and_table():
     from rich.console import Console
 
-    from harness.faults import doctor
+    from harness.host import doctor
     rows = doctor.collect()
     caps = {r["name"]: r for r in rows if r["section"] == "capability"}
     kinds = {r["name"]: r for r in rows if r["section"] == "fault"}

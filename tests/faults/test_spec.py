@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ScenarioError
-from harness.faults.spec import FAULT_SCHEMA, FaultSpec, Peer, parse_fault
-from harness.scenario.context import ParseContext
-from harness.scenario.source import load_yaml
+from harness.faults.spec import FaultSpec, Peer, fault_schema, parse_fault
+from harness.parse.context import ParseContext
+from harness.parse.node import load_yaml
 
 
 def ctx(external=False):
@@ -93,6 +93,7 @@ def test_resource_kinds_take_no_peer():
 
 
 def test_schema_has_one_variant_per_kind():
+    FAULT_SCHEMA = fault_schema()
     text = json.dumps(FAULT_SCHEMA)
     kinds = {v["properties"]["kind"]["const"] for v in FAULT_SCHEMA["oneOf"]}
     assert {"delay", "loss", "rate", "partition", "reset", "pause", "memory", "cpu_pressure"} <= kinds

@@ -6,21 +6,22 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from harness.load.spec import LoadSpec, parse_load
-from harness.runctx import ArtifactLog, Clock, EventLog, PhaseWindow, RunContext
-from harness.scenario.context import ParseContext
-from harness.scenario.source import load_yaml
+from harness.parse.context import ParseContext
+from harness.parse.node import load_yaml
+from harness.runctx import Clock, PhaseWindow, RunContext
+from lsp import rundir
 
 HERE = Path(__file__).resolve().parent
 SERVER_SRC = HERE / "goserver"
 
 
 def go_binary() -> str | None:
-    venv_go = Path(sys.executable).parent / "go"
-    return str(venv_go) if venv_go.exists() else shutil.which("go")
+    """The project's Go toolchain (lsp.rundir.go_binary), or None when there is none."""
+    go = rundir.go_binary()
+    return go if Path(go).exists() or shutil.which(go) else None
 
 
 def build_server(cache_dir: Path) -> Path:
@@ -58,11 +59,11 @@ class Server:
         self.proc.stdout.close()
 
 
-def run_context(run_dir: Path, phases: list[tuple[str, float, float]], services=None) -> RunContext:
-    clock = Clock.start()
-    return RunContext(run_id="load-test", run_dir=run_dir, clock=clock, services=services or {},
-                      phases=[PhaseWindow(n, a, b) for n, a, b in phases],
-                      events=EventLog(clock), artifacts=ArtifactLog(run_dir), project="load-test")
+def run_context(run_dir: Path, phases: list[tuple[str, float, float]],
+                services=None) -> tuple[RunContext, list[PhaseWindow]]:
+    """A run context for the load, and the phase windows (relative to the run clock's t0)."""
+    rc = RunContext.of("load-test", run_dir, Clock.start(), services or {})
+    return rc, [PhaseWindow(n, a, b) for n, a, b in phases]
 
 
 def parse(text: str, *, phases=("main",), services=("api",), allow_external=False,

@@ -34,20 +34,19 @@ def open_spec(url, rate, **kw) -> LoadSpec:
     return LoadSpec(model="open", url=url, rates=rates, **{"requests": OK, **kw})
 
 
-def launch(runner: LoadRunner, rc) -> float:
+def launch(runner: LoadRunner, rc, phases) -> float:
     """Load Locust in the workers first, then put the phases (given relative to 0) on the next
     whole second of the run clock and start: returns that second."""
     runner.prepare()
     base = float(math.ceil(rc.clock.now()))
-    rc.phases = [PhaseWindow(p.name, p.start_s + base, p.end_s + base) for p in rc.phases]
-    runner.start()
+    runner.start([PhaseWindow(p.name, p.start_s + base, p.end_s + base) for p in phases])
     return base
 
 
-def run_to_end(runner: LoadRunner, rc) -> dict:
+def run_to_end(runner: LoadRunner, rc, phases) -> dict:
     """Launch, wait for the load's end and its stats; the workers are stopped either way."""
     try:
-        launch(runner, rc)
+        launch(runner, rc, phases)
         return runner.wait()
     finally:
         runner.stop()
@@ -58,11 +57,11 @@ def wait_until(rc, t_s: float) -> None:
         time.sleep(0.02)
 
 
-def run_with_freeze(runner: LoadRunner, rc, server, after: float, seconds: float):
+def run_with_freeze(runner: LoadRunner, rc, phases, server, after: float, seconds: float):
     """Run the load, SIGSTOP the server `after` seconds into it for `seconds`; returns
     (base, frozen, thawed, stats): the load start and the freeze, on the run clock."""
     try:
-        base = launch(runner, rc)
+        base = launch(runner, rc, phases)
         wait_until(rc, base + after)
         os.kill(server.pid, signal.SIGSTOP)
         frozen = rc.clock.now()
@@ -79,9 +78,9 @@ def run_with_freeze(runner: LoadRunner, rc, server, after: float, seconds: float
 def test_freeze_shows_in_p99_and_requests_keep_going_up_to_the_cap(server, tmp_path):
     """The load-truth acceptance test: SIGSTOP the service for 3 s under 300 requests/s."""
     cap, rate = 200, 300.0
-    rc = run_context(tmp_path, [("baseline", 0.0, 2.0), ("fault", 2.0, 6.5), ("after", 6.5, 8.0)])
+    rc, phases = run_context(tmp_path, [("baseline", 0.0, 2.0), ("fault", 2.0, 6.5), ("after", 6.5, 8.0)])
     runner = LoadRunner(open_spec(server.url, rate, max_inflight=cap, raw_log=True), rc, server.url)
-    base, frozen, thawed, stats = run_with_freeze(runner, rc, server, after=2.5, seconds=3.0)
+    base, frozen, thawed, stats = run_with_freeze(runner, rc, phases, server, after=2.5, seconds=3.0)
     raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
     fault = stats["phases"]["fault"]
     # 1. the reported p99 over the fault window matches the raw log's intended-time latencies
@@ -118,9 +117,9 @@ def test_known_latencies_are_reported_within_precision(server, tmp_path):
     the stated precision and never fall below the known time."""
     sleeps_us = {"s2": 2000, "s10": 10000, "s40": 40000}
     reqs = tuple(RequestSpec(n, "GET", f"/sleep?us={us}") for n, us in sleeps_us.items())
-    rc = run_context(tmp_path, [("main", 0.0, 3.0)])
+    rc, phases = run_context(tmp_path, [("main", 0.0, 3.0)])
     runner = LoadRunner(open_spec(server.url, 150.0, requests=reqs, raw_log=True, seed=1), rc, server.url)
-    stats = run_to_end(runner, rc)
+    stats = run_to_end(runner, rc, phases)
     raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
     rel = stats["precision"]["relative_error"]
     assert rel == 0.001
@@ -138,11 +137,11 @@ def test_known_latencies_are_reported_within_precision(server, tmp_path):
 
 
 def test_closed_model_keeps_locust_users_and_labels_its_latency(server, tmp_path):
-    rc = run_context(tmp_path, [("main", 0.0, 2.5)])
+    rc, phases = run_context(tmp_path, [("main", 0.0, 2.5)])
     spec = LoadSpec(model="closed", url=server.url, users=4, spawn_rate=100, think_time=0.02,
                     requests=(RequestSpec("s5", "GET", "/sleep?us=5000"),))
     runner = LoadRunner(spec, rc, server.url)
-    stats = run_to_end(runner, rc)
+    stats = run_to_end(runner, rc, phases)
     assert stats["model"] == "closed" and stats["latency_basis"] == "actual"
     assert "intended_ms" not in stats["totals"] and stats["totals"]["latency_ms"]["p50"] >= 5.0
     # 4 users, each ~25 ms per iteration: about 160 requests/s, far from any open-model rate
@@ -158,18 +157,18 @@ def test_locustfile_users_run_in_the_closed_model(server, tmp_path):
     lf.write_text("from locust import FastHttpUser, constant, task\n\n"
                   "class Api(FastHttpUser):\n    wait_time = constant(0.05)\n\n"
                   "    @task\n    def ok(self):\n        self.client.get('/ok', name='lf-ok')\n")
-    rc = run_context(tmp_path, [("main", 0.0, 2.0)])
+    rc, phases = run_context(tmp_path, [("main", 0.0, 2.0)])
     spec = LoadSpec(model="closed", url=server.url, users=2, spawn_rate=100, locustfile=str(lf))
     runner = LoadRunner(spec, rc, server.url)
-    stats = run_to_end(runner, rc)
+    stats = run_to_end(runner, rc, phases)
     (ep,) = stats["endpoints"]
     assert ep["name"] == "lf-ok" and ep["requests"] >= 30 and ep["failures"] == 0
 
 
 def test_drop_overflow_counts_what_the_cap_refused(server, tmp_path):
-    rc = run_context(tmp_path, [("main", 0.0, 2.5)])
+    rc, phases = run_context(tmp_path, [("main", 0.0, 2.5)])
     runner = LoadRunner(open_spec(server.url, 200.0, max_inflight=20, overflow="drop"), rc, server.url)
-    _base, frozen, thawed, stats = run_with_freeze(runner, rc, server, after=0.3, seconds=1.0)
+    _base, frozen, thawed, stats = run_with_freeze(runner, rc, phases, server, after=0.3, seconds=1.0)
     main = stats["phases"]["main"]
     due = 200 * (thawed - frozen)
     assert due - 20 - 40 <= main["dropped"] <= due
@@ -178,9 +177,9 @@ def test_drop_overflow_counts_what_the_cap_refused(server, tmp_path):
 
 
 def test_stop_mid_run_is_quick_idempotent_and_leaves_no_worker(server, tmp_path):
-    rc = run_context(tmp_path, [("main", 0.5, 60.0)])
+    rc, phases = run_context(tmp_path, [("main", 0.5, 60.0)])
     runner = LoadRunner(open_spec(server.url, 100.0), rc, server.url)
-    runner.start()
+    runner.start(phases)
     pid = runner._procs[0].pid
     began = time.monotonic()
 
@@ -208,8 +207,8 @@ def test_worker_exits_when_the_harness_dies(server, tmp_path):
         "from harness.load.runner import LoadRunner\n"
         "from tests.load.helpers import run_context\n"
         "from tests.load.test_runner_live import open_spec\n"
-        "rc = run_context(Path(sys.argv[1]), [('main', 0.5, 120.0)])\n"
-        "r = LoadRunner(open_spec(sys.argv[2], 50.0), rc, sys.argv[2]); r.start()\n"
+        "rc, phases = run_context(Path(sys.argv[1]), [('main', 0.5, 120.0)])\n"
+        "r = LoadRunner(open_spec(sys.argv[2], 50.0), rc, sys.argv[2]); r.start(phases)\n"
         "print(r._procs[0].pid, flush=True)\n"
         "time.sleep(120)\n")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -233,17 +232,17 @@ def test_worker_exits_when_the_harness_dies(server, tmp_path):
 def test_bad_locustfile_is_a_clear_error_at_start(server, tmp_path):
     lf = tmp_path / "empty.py"
     lf.write_text("X = 1\n")
-    rc = run_context(tmp_path, [("main", 0.5, 2.0)])
+    rc, phases = run_context(tmp_path, [("main", 0.5, 2.0)])
     runner = LoadRunner(LoadSpec(model="closed", url=server.url, locustfile=str(lf)), rc, server.url)
     with pytest.raises(HarnessError) as info:
-        runner.start()
+        runner.start(phases)
     assert "no User class" in info.value.what and info.value.where == str(lf)
     assert all(p.poll() is not None for p in runner._procs)
 
 
 def test_runner_refuses_targets_outside_the_environment(tmp_path):
     svc = ServiceInfo("api", "c1", "api-1", 1, {"net": "172.18.0.5"}, {80: 8080}, None)
-    rc = run_context(tmp_path, [("main", 0.0, 1.0)], services={"api": svc})
+    rc, phases = run_context(tmp_path, [("main", 0.0, 1.0)], services={"api": svc})
     spec = open_spec("http://127.0.0.1:1", 1.0)
     LoadRunner(spec, rc, "http://172.18.0.5:80")  # the environment's own container
     with pytest.raises(TargetRefused) as info:
@@ -253,9 +252,9 @@ def test_runner_refuses_targets_outside_the_environment(tmp_path):
 
 
 def test_two_worker_processes_share_the_rate_and_merge_exactly(server, tmp_path):
-    rc = run_context(tmp_path, [("main", 0.0, 2.0)])
+    rc, phases = run_context(tmp_path, [("main", 0.0, 2.0)])
     runner = LoadRunner(open_spec(server.url, 200.0, processes=2, raw_log=True), rc, server.url)
-    stats = run_to_end(runner, rc)
+    stats = run_to_end(runner, rc, phases)
     raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
     main = stats["phases"]["main"]
     assert stats["workers"] == 2 and len(stats["locust"]) == 2

@@ -8,10 +8,12 @@ from .helpers import run_context
 
 
 def _runner(tmp_path, **kw):
-    rc = run_context(tmp_path, [("baseline", 0.0, 2.0), ("fault", 2.0, 4.0)])
+    rc, phases = run_context(tmp_path, [("baseline", 0.0, 2.0), ("fault", 2.0, 4.0)])
     spec = LoadSpec(model="open", url="http://127.0.0.1:1", requests=(RequestSpec("a", "GET", "/"),),
                     rates=(("baseline", RateSegment(10, 10)), ("fault", RateSegment(20, 40))), **kw)
-    return LoadRunner(spec, rc, "http://127.0.0.1:1"), rc
+    runner = LoadRunner(spec, rc, "http://127.0.0.1:1")
+    runner._set_phases(phases)          # what start() does with the windows it is given
+    return runner, rc
 
 
 def _line(t, saturated, reasons=()):
@@ -50,9 +52,8 @@ def test_start_without_phase_windows_is_a_clear_error(tmp_path):
 
     from harness.errors import HarnessError
     runner, rc = _runner(tmp_path)
-    rc.phases = []
     with pytest.raises(HarnessError) as info:
-        runner.start()
+        runner.start([])
     assert "no phase windows" in info.value.what and runner._procs == []
 
 

@@ -9,8 +9,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-sys.path.insert(0, str(Path(__file__).parent))
-from lspfixtures import Built, build_and_profile, make_workspace
+from tests.lsp.lspfixtures import Built, build_and_profile, make_workspace
 
 SERVER = [sys.executable, "-m", "lsp"]
 

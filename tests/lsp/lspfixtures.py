@@ -13,21 +13,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from lsp.pprof.proto import Profile as ProfileMessage
+from lsp.rundir import go_binary  # noqa: F401 - the tests import it from here
 
 GOPROG = Path(__file__).parent / "goprog"
 MODULE = "example.com/hot"
 RUN_ID = "hot-20261122T110000Z"
 KINDS = ("cpu", "allocs", "heap", "block", "mutex", "goroutine")
-
-
-def go_binary() -> str:
-    exe = Path(sys.executable).parent / "go"
-    return str(exe) if exe.exists() else (shutil.which("go") or "go")
 
 
 def run(cmd: list[str], cwd: Path | None = None, timeout: float = 300, env: dict | None = None) -> str:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import gzip
 
-from lspfixtures import marker_line
-
 import lsp.analysis as analysis_mod
 from lsp.analysis import Source, build_analysis, line_detail, warm_edges
 from lsp.pathmap import PathMapper
 from lsp.pprof import load_profile
 from lsp.pprof.proto import Profile as ProfileMessage
+from tests.lsp.lspfixtures import marker_line
 
 
 def test_large_profile_path_shows_the_same_own_values(built, workspace, monkeypatch):

@@ -1,9 +1,10 @@
 """End to end: the real server process, driven over stdio, on real profiles."""
 from __future__ import annotations
 
-from lspfixtures import marker_line
-from lsphelpers import command, hints, line_of, open_doc, ready, share_of
 from lsprotocol import types
+
+from tests.lsp.lspfixtures import marker_line
+from tests.lsp.lsphelpers import command, hints, line_of, open_doc, ready, share_of
 
 
 async def test_inlay_hints_top_line_is_the_cpu_hot_line(client, workspace):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from lspfixtures import make_run, marker_line, rewrite_filenames
-from lsphelpers import change, command, hints, line_of, open_doc, ready, settings, share_of, until
+from tests.lsp.lspfixtures import make_run, marker_line, rewrite_filenames
+from tests.lsp.lsphelpers import change, command, hints, line_of, open_doc, ready, settings, share_of, until
 
 
 async def test_trimpath_module_paths_map_through_go_mod(client, workspace):

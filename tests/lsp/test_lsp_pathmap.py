@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lsp import pathmap
 from lsp.pathmap import GoEnv, PathMapper
 
 
@@ -45,3 +46,24 @@ def test_ambiguous_suffix_maps_nowhere(tmp_path):
     mapper = PathMapper.build([tmp_path])
     assert mapper.resolve("/src/main.go") is None
     assert mapper.resolve("/src/a/main.go") == (tmp_path / "a" / "main.go").resolve()
+
+
+def test_mappers_share_one_walk_of_the_workspace_until_cleared(tmp_path, monkeypatch):
+    svc = touch(tmp_path / "svc" / "api" / "handler.go")
+    walks = []
+    real = pathmap._go_files
+    monkeypatch.setattr(pathmap, "_go_files", lambda roots, skip: walks.append(1) or real(roots, skip))
+    cache = pathmap.MapperCache()
+    first = cache.mapper([tmp_path])
+    assert first.resolve("/elsewhere/nothing.go") is None
+    second = cache.mapper([tmp_path], rules=[("/build", str(tmp_path / "svc"))])
+    assert len(walks) == 1 and second.index is first.index
+    assert second.unmapped == set()                     # each mapper reports its own files
+    assert second.resolve("/build/api/handler.go") == svc.resolve()
+    added = touch(tmp_path / "lib" / "extra.go")
+    assert cache.mapper([tmp_path]).resolve("/src/lib/extra.go") is None   # not walked yet
+    cache.clear()
+    assert cache.mapper([tmp_path]).resolve("/src/lib/extra.go") == added.resolve()
+    assert len(walks) == 2
+    cache.mapper([tmp_path / "svc"])                    # other workspace folders: their own walk
+    assert len(walks) == 3

@@ -5,10 +5,10 @@ import re
 from collections import defaultdict
 
 import pytest
-from lspfixtures import KINDS, go_binary, marker_line, run
 
 from lsp.pprof import function_costs, line_costs, load_profile
 from tests.hotspots import assert_hot_line, own_lines
+from tests.lsp.lspfixtures import KINDS, go_binary, marker_line, run
 
 ROW = re.compile(r"^\s*(-?\d+)([a-zA-Zµ]*)\s+[\d.]+%\s+[\d.]+%\s+(-?\d+)([a-zA-Zµ]*)\s+[\d.e+-]+%\s+(.+?)"
                  r"(?: \((?:partial-)?inline\))?$")   # pprof marks inlined frames

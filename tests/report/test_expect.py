@@ -7,8 +7,8 @@ import pytest
 
 from harness.errors import ScenarioError
 from harness.report.expect import EXPECT_SCHEMA, ExpectSpec, parse_expect
-from harness.scenario.context import ParseContext
-from harness.scenario.source import load_yaml
+from harness.parse.context import ParseContext
+from harness.parse.node import load_yaml
 
 CTX = ParseContext(file="s.yaml", scenario_dir=Path("."), services=("api",),
                    phase_names=("baseline", "fault"), allow_external_targets=False)

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness.errors import HarnessError
-from harness.report import write_all
+from harness.report.writer import write_all
 from harness.report.compare import compare_runs
 from harness.report.plots import FAULT_FILL
 

@@ -1,7 +1,7 @@
 """Durations and sizes: the units scenario files accept."""
 import pytest
 
-from harness.scenario.source import parse_duration, parse_size
+from harness.parse.node import parse_duration, parse_size
 
 
 @pytest.mark.parametrize("text,seconds", [

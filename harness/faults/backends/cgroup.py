@@ -8,7 +8,10 @@ container's stats; undo stops the helper's process group.
 """
 from __future__ import annotations
 
+from harness.faults.backends.base import Backend
 from harness.faults.steps import Plan, python_argv
+
+BACKENDS = (Backend("cgroup", ("docker", "cgroup-join")),)
 
 
 def pressure_plan(t, pid: int, *, workers: int = 0, memory: int = 0) -> Plan:

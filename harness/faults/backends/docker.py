@@ -6,7 +6,10 @@ container had when the fault was applied (read from its HostConfig just before).
 from __future__ import annotations
 
 from harness.errors import HarnessError
+from harness.faults.backends.base import Backend
 from harness.faults.steps import Plan
+
+BACKENDS = (Backend("docker", ("docker",)),)
 
 
 def update_plan(t, body: dict, restore: dict) -> Plan:

@@ -7,7 +7,11 @@ create are never touched (no flush of built-in chains).
 """
 from __future__ import annotations
 
+from harness.faults.backends.base import Backend
 from harness.faults.steps import Plan
+
+BACKENDS = (Backend("iptables", ("root", "nsenter", "iptables"),
+                    per_kind={"loss": ("iptables-statistic",), "reset": ("iptables-reject",)}),)
 
 IPT = ["iptables", "-w", "5"]
 HOOK_SUFFIX = {"OUTPUT": "O", "INPUT": "I", "PREROUTING": "P"}

@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 
 from harness.faults.backends import iptables
+from harness.faults.backends.base import Backend
 from harness.faults.steps import Plan, python_argv
+
+BACKENDS = (Backend("proxy", ("root", "nsenter", "iptables", "iptables-redirect")),)
 
 
 def plan(t, kind: str, params: dict, direction: str) -> Plan:

@@ -1,13 +1,15 @@
-"""One module per fault kind; importing a module registers its kind."""
+"""One module per fault kind; importing a module registers its kind.
+
+The kinds are discovered, not listed: every module of this package is one kind, except
+modules whose name starts with "_" (shared helpers such as _params).
+"""
 from __future__ import annotations
 
 import importlib
-
-MODULES = ("delay", "loss", "duplicate", "corrupt", "reorder", "rate", "partition", "reset",
-           "slow_close", "timeout", "memory", "cpu", "cpuset", "pause", "kill", "restart", "stop",
-           "cpu_pressure", "memory_pressure")
+import pkgutil
 
 
 def load_all() -> None:
-    for name in MODULES:
-        importlib.import_module(f"{__name__}.{name}")
+    for m in pkgutil.iter_modules(__path__):
+        if not m.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{m.name}")

@@ -16,14 +16,6 @@ _RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps|kbps|mbps|
 _RATE_MULT = {"bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bps": 8, "kbps": 8e3, "mbps": 8e6, "gbps": 8e9}
 
 
-def percent(p: dict, key: str, *, required: bool = True) -> float | None:
-    if key not in p:
-        if required:
-            raise KeyError(key)
-        return None
-    return p[key].as_float(min=0, max=100, min_exclusive=True)
-
-
 def correlation(p: dict) -> float:
     return p["correlation"].as_float(min=0, max=100) if "correlation" in p else 0.0
 
@@ -35,24 +27,22 @@ def rate_bits(n) -> int:
         return v
     m = _RATE_RE.match(v) if isinstance(v, str) else None
     if not m:
-        raise n.error(f"{n.path}: expected a rate like 1mbit, 500kbit or 125kbps",
+        raise n.error("expected a rate like 1mbit, 500kbit or 125kbps",
                       seen=repr(v), hint="tc units: bit, kbit, mbit, gbit (bits); bps, kbps, mbps (bytes)")
     bits = int(float(m.group(1)) * _RATE_MULT[(m.group(2) or "bit").lower()])
     if bits < 8000 or bits > 100 * 10**9:
-        raise n.error(f"{n.path}: rate must be between 8kbit and 100gbit", seen=repr(v))
+        raise n.error("rate must be between 8kbit and 100gbit", seen=repr(v))
     return bits
 
 
 def need(p: dict, key: str, node):
     if key not in p:
-        raise node.error(f"{node.path}: missing required key '{key}'", hint=f"add '{key}:' to the fault")
+        raise node.error(f"missing required key '{key}'", hint=f"add '{key}:' to the fault")
     return p[key]
 
 
 class NetKind(Kind):
-    """A network fault; `netem_ok` says whether netem has this kind."""
-
-    netem_ok = True
+    """A network fault (netem_plan: the kind as a netem leaf under the tc backend)."""
 
     def netem_plan(self, spec, t):
         return tc.directional_plan(t, spec.direction, ["netem", *tc.netem_args(self.name, spec.params)], "netem")

@@ -23,7 +23,7 @@ class Cpuset(Kind):
         n = need(p, "cpus", node)
         text = str(n.value) if isinstance(n.value, int) and not isinstance(n.value, bool) else n.as_str()
         if not _CPUS_RE.match(text):
-            raise n.error(f"{n.path}: expected a CPU list like 0, 0-1 or 0,2", seen=repr(n.value))
+            raise n.error("expected a CPU list like 0, 0-1 or 0,2", seen=repr(n.value))
         return {"cpus": text}
 
     def build(self, backend, spec, t):

@@ -22,7 +22,7 @@ class Delay(NetKind):
         latency = need(p, "latency", node).as_duration(max=60, allow_zero=False)
         jitter = p["jitter"].as_duration(max=60) if "jitter" in p else 0.0
         if jitter > latency:
-            raise p["jitter"].error(f"{node.path}.jitter: must not exceed latency ({latency * 1000:g}ms)",
+            raise p["jitter"].error(f"must not exceed latency ({latency * 1000:g}ms)",
                                     seen=f"{jitter * 1000:g}ms")
         dist = p["distribution"].as_enum(DISTRIBUTIONS) if "distribution" in p else "uniform"
         return {"latency": latency, "jitter": jitter, "distribution": dist, "correlation": correlation(p)}

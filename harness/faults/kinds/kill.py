@@ -23,7 +23,7 @@ class Kill(Kind):
             raw = p["signal"].as_str().upper()
             sig = raw if raw.startswith("SIG") else "SIG" + raw
             if sig not in names:
-                raise p["signal"].error(f"{p['signal'].path}: unknown signal", seen=raw,
+                raise p["signal"].error("unknown signal", seen=raw,
                                         hint="e.g. SIGKILL, SIGTERM, SIGQUIT, SIGSTOP")
         return {"signal": sig, "restore": p["restore"].as_bool() if "restore" in p else False}
 

@@ -16,7 +16,7 @@ class Loss(NetKind):
 
     def parse(self, p, node):
         if ("percent" in p) == ("every_nth" in p):
-            raise node.error(f"{node.path}: a loss fault needs exactly one of 'percent' or 'every_nth'",
+            raise node.error("a loss fault needs exactly one of 'percent' or 'every_nth'",
                              hint="e.g. percent: 20, or every_nth: 5 (drops packets 1, 6, 11, ...)")
         if "percent" in p:
             return {"percent": p["percent"].as_float(min=0, max=100, min_exclusive=True),

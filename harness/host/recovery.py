@@ -1,0 +1,130 @@
+"""Recovery: what runs whose harness died left behind, and putting it right.
+
+One owner check, owner_alive, serves both callers:
+  the watchdog (harness/host/watchdog.py) polls its owner's PID and start time;
+  `harness clean` (find, clean) reads the owner's PID and host from the run's labels.
+Putting a run right is the same for both (recover): revert what its fault ledger still has
+open, newest first (harness.faults.ledger.revert_open), then remove its resources by label
+(harness.env.cleanup.cleanup_project).
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.env import cleanup
+from harness.faults import ledger
+
+log = logging.getLogger("harness.clean")
+
+
+def owner_alive(pid: int | None, *, create_time: float | None = None, host: str | None = None) -> bool:
+    """Is the harness process that owns a run still running?
+
+    No pid: gone. `host` (from a run's labels) other than this host: another host's run, not
+    ours to judge, so alive. A zombie is gone. With `create_time` (the watchdog knows it) the
+    PID must still be that process, so a reused PID does not count; without it, the process
+    must look like a harness (harness, python or pytest on its command line).
+    """
+    if pid is None:
+        return False
+    if host is not None and host != socket.gethostname():
+        return True
+    import psutil
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if create_time is not None:
+            return abs(p.create_time() - create_time) < 0.05
+        cmd = " ".join(p.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+    return any(word in cmd for word in ("harness", "python", "pytest"))
+
+
+def start_time(pid: int) -> float | None:
+    """The process's start time (for owner_alive's create_time), or None if it is gone."""
+    import psutil
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return None
+
+
+def recover(run_dir: str | Path | None, project: str, *, runner=None, client=None) -> dict[str, list[str]]:
+    """Put a dead run right: revert its open faults (when it has a ledger), then remove its
+    resources. Returns what was removed, by type."""
+    _revert_ledger(run_dir, project, runner)
+    return cleanup.cleanup_project(project, client)
+
+
+def _revert_ledger(run_dir: str | Path | None, project: str, runner=None) -> None:
+    """Revert what a dead run's fault ledger still has open (host-side proxies, pressure
+    helpers, rules in namespaces that outlive it), before its containers go. Never raises."""
+    if not run_dir or not (Path(run_dir) / ledger.FILENAME).exists():
+        return
+    t0 = time.monotonic()
+    try:
+        done = ledger.revert_open(Path(run_dir), runner=runner, log=log.info)
+    except Exception as e:  # noqa: BLE001 - the resources are removed all the same
+        log.warning("reverting the fault ledger of %s failed: %s", project, e)
+        return
+    if done:
+        log.info("reverted %d open fault(s) of %s in %.2fs", len(done), project, time.monotonic() - t0)
+
+
+# -- `harness clean` ------------------------------------------------------------------------------
+
+@dataclass
+class Leftover:
+    project: str
+    run_id: str
+    owner_pid: int | None
+    owner_host: str
+    alive: bool
+    run_dir: str | None = None
+    containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+
+def find(client=None) -> dict[str, Leftover]:
+    """All harness projects on this engine, by project name."""
+    client = client or cleanup.docker_client()
+    found: dict[str, Leftover] = {}
+
+    def entry(labels: dict) -> Leftover:
+        project = labels.get(cleanup.LABEL_PROJECT, "?")
+        if project not in found:
+            pid_s = labels.get(cleanup.LABEL_PID, "")
+            pid = int(pid_s) if pid_s.isdigit() else None
+            host = labels.get(cleanup.LABEL_HOST, "")
+            found[project] = Leftover(project, labels.get(cleanup.LABEL_RUN, "?"), pid, host,
+                                      owner_alive(pid, host=host), labels.get(cleanup.LABEL_RUN_DIR))
+        return found[project]
+
+    flt = {"label": cleanup.LABEL_PROJECT}
+    for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
+        entry(c.labels).containers.append(c.name)
+    for n in client.networks.list(filters=flt):
+        entry(n.attrs.get("Labels") or {}).networks.append(n.name)
+    for v in client.volumes.list(filters=flt):
+        entry(v.attrs.get("Labels") or {}).volumes.append(v.name)
+    for i in client.images.list(filters=flt):
+        entry(i.labels or {}).images.append(i.tags[0] if i.tags else i.short_id)
+    return found
+
+
+def clean(leftovers: Iterable[Leftover], client=None) -> list[tuple[Leftover, dict]]:
+    """Remove the given leftover runs (recover each). Which runs count (owner gone, or all) is
+    the caller's choice; see find()."""
+    client = client or cleanup.docker_client()
+    return [(lo, recover(lo.run_dir, lo.project, client=client)) for lo in leftovers]

@@ -1,0 +1,174 @@
+"""The shape of the code, checked from its syntax trees (no import is executed):
+layers import only downwards, no import cycles, no dispatch by name, short functions.
+
+Every import counts, also one inside a function: a deferred import is still a dependency.
+"""
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("harness", "lsp")
+MAX_FUNCTION_LINES = 60
+# Functions allowed to be longer, each with its reason.
+LONG_FUNCTIONS: dict[str, str] = {
+}
+
+# Modules allowed to import importlib, each with its reason.
+DISCOVERY: dict[str, str] = {
+    "harness.faults.kinds": "fault kinds are discovered: every module in harness/faults/kinds is one kind",
+}
+
+# (importing package prefix, imported prefix, why it is not allowed)
+FORBIDDEN = [
+    ("harness.faults", "harness.capture", "faults sit below captures"),
+    ("harness.faults", "harness.env", "faults and the environment do not call each other"),
+    ("harness.env", "harness.faults", "faults and the environment do not call each other"),
+    ("lsp", "harness", "the language server reads run directories, never the engine"),
+]
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            parts = list(rel.parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+TREES = {name: ast.parse(path.read_text(), str(path)) for name, path in MODULES.items()}
+
+
+def _imports(name: str, tree: ast.AST) -> list[tuple[str, int]]:
+    """(imported module, line) for every import in the module, resolved to our modules."""
+    package = name if MODULES[name].name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            for a in node.names:
+                full = f"{base}.{a.name}"
+                found.append((full if full in MODULES else base, node.lineno))
+    return [(m, line) for m, line in found if m.split(".")[0] in PACKAGES]
+
+
+def _target(imported: str) -> str | None:
+    while imported and imported not in MODULES:
+        imported = imported.rpartition(".")[0]
+    return imported or None
+
+
+GRAPH: dict[str, set[str]] = defaultdict(set)
+WHERE: dict[tuple[str, str], int] = {}
+for _name, _tree in TREES.items():
+    for _imp, _line in _imports(_name, _tree):
+        _t = _target(_imp)
+        if _t and _t != _name:
+            GRAPH[_name].add(_t)
+            WHERE.setdefault((_name, _t), _line)
+
+
+def _under(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+@pytest.mark.parametrize("importer,imported,why", FORBIDDEN, ids=[f"{a}->{b}" for a, b, _ in FORBIDDEN])
+def test_layers_import_downwards(importer, imported, why):
+    bad = [f"{MODULES[m].relative_to(ROOT)}:{WHERE[(m, t)]} imports {t}"
+           for m in sorted(GRAPH) if _under(m, importer) for t in sorted(GRAPH[m]) if _under(t, imported)]
+    assert not bad, f"{why}:\n" + "\n".join(bad)
+
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(GRAPH.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(MODULES):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles():
+    cycles = _cycles()
+    lines = []
+    for comp in cycles:
+        edges = [f"  {a} -> {b} ({MODULES[a].relative_to(ROOT)}:{WHERE[(a, b)]})"
+                 for a in comp for b in sorted(GRAPH[a]) if b in comp]
+        lines.append("cycle among " + ", ".join(comp) + ":\n" + "\n".join(edges))
+    assert not cycles, "\n".join(lines)
+
+
+def test_no_dispatch_by_name():
+    bad = []
+    for name, tree in TREES.items():
+        where = MODULES[name].relative_to(ROOT)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                if "importlib" in mods and name not in DISCOVERY:
+                    bad.append(f"{where}:{node.lineno} imports importlib")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
+                bad.append(f"{where}:{node.lineno} calls __import__")
+            elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Call)
+                  and isinstance(node.value.func, ast.Name) and node.value.func.id == "globals"):
+                bad.append(f"{where}:{node.lineno} looks up globals()[...]")
+    assert not bad, "dispatch by name hides a dependency; import it and use a table:\n" + "\n".join(bad)
+
+
+def test_functions_are_short():
+    long = []
+    for name, tree in TREES.items():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                key = f"{name}.{node.name}"
+                if n > MAX_FUNCTION_LINES and key not in LONG_FUNCTIONS:
+                    long.append(f"{MODULES[name].relative_to(ROOT)}:{node.lineno} {node.name}: {n} lines")
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(long)
+
+
+def test_the_exceptions_are_still_needed():
+    present = {f"{name}.{node.name}": node.end_lineno - node.lineno + 1 for name, tree in TREES.items()
+               for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    stale = [k for k in LONG_FUNCTIONS if present.get(k, 0) <= MAX_FUNCTION_LINES]
+    assert not stale, f"listed as long but gone or short now: {stale}"
