@@ -79,35 +79,12 @@ def run_labels(run_id: str, project: str, run_dir: Path | None = None) -> dict[s
 
 def build_override(scenario: Scenario, labels: dict[str, str], user_docs: list[dict]) -> dict:
     """The override file: limits, labels, loopback-only ports. Pure (tested without Docker)."""
-    services: dict[str, dict] = {}
     user_services: dict[str, dict] = {}
     for doc in user_docs:
         user_services.update({k: (v or {}) for k, v in (doc.get("services") or {}).items()})
-    for name in scenario.compose.services:
-        spec = scenario.services.get(name) or ServiceSpec(name)
-        svc: dict = {"labels": dict(labels)}
-        lim = spec.limits
-        if lim.memory is not None:
-            svc["mem_limit"] = lim.memory
-            svc["memswap_limit"] = lim.memory_swap if lim.memory_swap is not None else lim.memory
-        elif lim.memory_swap is not None:
-            svc["memswap_limit"] = lim.memory_swap
-        if lim.cpus is not None:
-            svc["cpus"] = lim.cpus
-        if lim.cpuset is not None:
-            svc["cpuset"] = lim.cpuset
-        if lim.pids is not None:
-            svc["pids_limit"] = lim.pids
-        ports = list(spec.ports)
-        if spec.pprof and spec.pprof.port not in ports:
-            ports.append(spec.pprof.port)
-        if ports:
-            svc["ports"] = [f"127.0.0.1::{p}" for p in ports]
-        if spec.cap_add:
-            svc["cap_add"] = list(spec.cap_add)
-        if "build" in user_services.get(name, {}):
-            svc["build"] = _build_with_labels(user_services[name]["build"], labels)
-        services[name] = svc
+    services = {name: _service_override(scenario.services.get(name) or ServiceSpec(name), labels,
+                                        user_services.get(name, {}))
+                for name in scenario.compose.services}
     override: dict = {"services": services}
     version = next((d.get("version") for d in user_docs if d.get("version")), None)
     if version:
@@ -115,16 +92,46 @@ def build_override(scenario: Scenario, labels: dict[str, str], user_docs: list[d
     networks = {"default": {"labels": dict(labels)}}
     volumes = {}
     for doc in user_docs:
-        for net, conf in (doc.get("networks") or {}).items():
-            if not (conf or {}).get("external"):
-                networks[net] = {"labels": dict(labels)}
-        for vol, conf in (doc.get("volumes") or {}).items():
-            if not (conf or {}).get("external"):
-                volumes[vol] = {"labels": dict(labels)}
+        networks.update(_labelled(doc.get("networks"), labels))
+        volumes.update(_labelled(doc.get("volumes"), labels))
     override["networks"] = networks
     if volumes:
         override["volumes"] = volumes
     return override
+
+
+def _service_override(spec: ServiceSpec, labels: dict[str, str], user: dict) -> dict:
+    svc: dict = {"labels": dict(labels), **_limits(spec.limits)}
+    ports = list(spec.ports)
+    if spec.pprof and spec.pprof.port not in ports:
+        ports.append(spec.pprof.port)
+    if ports:
+        svc["ports"] = [f"127.0.0.1::{p}" for p in ports]
+    if spec.cap_add:
+        svc["cap_add"] = list(spec.cap_add)
+    if "build" in user:
+        svc["build"] = _build_with_labels(user["build"], labels)
+    return svc
+
+
+def _limits(lim) -> dict:
+    """Compose keys for the scenario's limits (memswap defaults to memory: no swap)."""
+    out: dict = {}
+    if lim.memory is not None:
+        out["mem_limit"] = lim.memory
+        out["memswap_limit"] = lim.memory_swap if lim.memory_swap is not None else lim.memory
+    elif lim.memory_swap is not None:
+        out["memswap_limit"] = lim.memory_swap
+    for key, value in (("cpus", lim.cpus), ("cpuset", lim.cpuset), ("pids_limit", lim.pids)):
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _labelled(declared: dict | None, labels: dict[str, str]) -> dict:
+    """The user's networks or volumes that the project creates (not external), labelled."""
+    return {name: {"labels": dict(labels)} for name, conf in (declared or {}).items()
+            if not (conf or {}).get("external")}
 
 
 def _build_with_labels(build, labels: dict[str, str]) -> dict:

@@ -59,3 +59,17 @@ def test_schema_sections_come_from_their_parts(where):
     section["rat"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, scenario_schema())
+
+
+def test_the_readme_scenario_validates():
+    """The scenario users copy from the README is a valid one (paths as if it sat in scenarios/)."""
+    import re
+
+    from harness.parse.node import load_yaml
+    from harness.scenario.model import parse_scenario
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)
+    sc = parse_scenario(load_yaml(text, "README.md"), SCENARIOS[0].parent / "readme-example.yaml", text)
+    assert sc.name == "demo" and [p.name for p in sc.phases] == ["baseline", "slow-store"]
+    assert sc.expect.rules
