@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from rich.console import Console
@@ -168,10 +169,11 @@ def cmd_runs(args, console: Console) -> int:
     rows = []
     for run in sorted(scan_runs(root), key=lambda r: r.path.name):
         if run.error:
-            rows.append({"run_id": run.path.name, "status": f"broken manifest: {run.error}", "path": str(run.path)})
+            rows.append({"run_id": run.path.name, "status": f"broken manifest: {run.error}",
+                         "path": str(run.path)})
             continue
         rows.append({"run_id": run.id, "scenario": run.scenario, "started": run.wall_t0_iso or None,
-                     "status": run.status or None, "phases": list(run.phases), "path": str(run.path)})
+                     "status": _status(run), "phases": list(run.phases), "path": str(run.path)})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -184,6 +186,19 @@ def cmd_runs(args, console: Console) -> int:
                   str(r.get("status") or ""), ", ".join(r.get("phases") or []))
     console.print(t)
     return 0
+
+
+def _status(run) -> str | None:
+    """A run still "running" whose harness process is gone was killed (SIGKILL, a crash)."""
+    if run.status != "running":
+        return run.status or None
+    from harness.host.recovery import owner_alive
+
+    pid, started = run.owner.get("pid"), run.owner.get("started")
+    if not isinstance(pid, int) or owner_alive(pid, create_time=started if isinstance(started, (int, float))
+                                               else None, host=run.owner.get("host")):
+        return "running"
+    return "killed"
 
 
 # -- doctor / report / compare ------------------------------------------------------------------------
@@ -288,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print("interrupted")
         return 130
     except Exception as e:  # a bug in the harness: say so plainly; the traceback is in -v output
-        log.debug("internal error", exc_info=True)
+        if args.verbose:
+            traceback.print_exc()
         err.print(f"[red]internal error:[/] {e!r}\n  Hint: run again with -v for the traceback and "
                   "report it", highlight=False)
         return 3

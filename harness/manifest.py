@@ -7,6 +7,8 @@ clean` find the run) and once at the end, with the verdict already decided.
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ class ManifestWriter:
     # scenario as run: computed once, written into every version of the manifest.
     source: dict[str, dict[str, str]] = field(init=False)
     resolved: dict = field(init=False)
+    owner: dict = field(init=False)
 
     def __post_init__(self) -> None:
         roots = {spec.source for spec in self.scenario.services.values() if spec.source}
@@ -46,6 +49,7 @@ class ManifestWriter:
         self.source = {name: by_root[spec.source] for name, spec in self.scenario.services.items()
                        if spec.source}
         self.resolved = resolved_scenario(self.scenario)
+        self.owner = owner()
 
     def build(self, outcome: Outcome, windows: list[PhaseWindow], load_t0: float | None,
               faults: list[dict]) -> dict:
@@ -62,6 +66,7 @@ class ManifestWriter:
             "baseline_phase": sc.baseline_phase,
             "services": self._services(),
             "compose_project": rc.project,
+            "owner": self.owner,
             "artifacts": rc.artifacts.all(),
             "faults": faults,
             "events": rc.events.all(),
@@ -101,6 +106,13 @@ class ManifestWriter:
                 entry["source_hashes"] = self.source[name]
             services[name] = entry
         return services
+
+
+def owner() -> dict:
+    """The harness process that runs this run: `harness runs` tells a killed run by it."""
+    import psutil
+
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": psutil.Process().create_time()}
 
 
 def source_hashes(root: Path, limit: int = 2000) -> dict[str, str]:

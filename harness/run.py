@@ -141,8 +141,15 @@ class Runner:
     def _start_run(self) -> tuple[RunContext, ManifestWriter]:
         sc = self.scenario
         clock = Clock.start()
-        run_id, run_dir = _unique_dir(Path(self.options.runs_dir or sc.runs_dir),
-                                      new_run_id(sc.name, clock.wall_t0))
+        root = Path(self.options.runs_dir or sc.runs_dir)
+        try:
+            run_id, run_dir = _unique_dir(root, new_run_id(sc.name, clock.wall_t0))
+        except OSError as e:
+            raise HarnessError("cannot create the run directory", where=str(root),
+                               seen="a file, not a folder" if root.exists() and not root.is_dir()
+                               else (e.strerror or str(e)),
+                               hint="set runs_dir in the scenario, --runs-dir or HARNESS_RUNS_DIR to a "
+                                    "writable folder") from None
         rc = RunContext.of(run_id, run_dir, clock, project=project_name(run_id),
                            events_file=run_dir / "events.jsonl")
         if self.options.on_start:

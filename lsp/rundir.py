@@ -65,6 +65,7 @@ class RunInfo:
     artifacts: tuple[Artifact, ...] = ()
     mtime: float = 0.0
     error: str | None = None
+    owner: dict = field(default_factory=dict, hash=False, compare=False)   # pid, host, started
 
     def to_json(self) -> dict:
         return {"id": self.id, "path": str(self.path), "scenario": self.scenario,
@@ -145,7 +146,8 @@ def read_run(path: Path) -> RunInfo:
         return RunInfo(id=path.name, path=path, error=f"{path / MANIFEST}: cannot read: {exc}")
     except ManifestError as exc:
         msg = str(exc)
-        return RunInfo(id=path.name, path=path, error=msg if msg.startswith(str(path)) else f"{path / MANIFEST}: {msg}")
+        where = "" if msg.startswith(str(path)) else f"{path / MANIFEST}: "
+        return RunInfo(id=path.name, path=path, error=where + msg)
 
 
 def _obj(value, what: str) -> dict:
@@ -186,7 +188,7 @@ def _parse(path: Path, data, mtime: float) -> RunInfo:
         wall_t0=float(clock.get("wall_t0") or 0.0), wall_t0_iso=str(clock.get("wall_t0_iso") or ""),
         phases=tuple(phases), baseline_phase=baseline, fault_phases=tuple(faults),
         status=str(result.get("status") or ""), services=tuple(services), artifacts=tuple(artifacts),
-        mtime=mtime,
+        mtime=mtime, owner=data.get("owner") if isinstance(data.get("owner"), dict) else {},
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ DEFAULT_PHASE = "default"
 _TOP_KEYS = ("target", "url", "model", "rate", "max_inflight", "overflow", "users", "spawn_rate",
              "think_time", "timeout", "requests", "locustfile", "raw_log", "processes", "precision",
              "seed")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # RFC 9110 token
 _REQUEST_KEYS = ("name", "method", "path", "weight", "headers", "body")
 
 
@@ -220,6 +222,12 @@ def _parse_request(node: Node) -> RequestSpec:
         for hk, hv in k["headers"].as_map().items():
             if not isinstance(hv.value, (str, int, float)) or isinstance(hv.value, bool):
                 raise hv.expected("a string header value")
+            if not _HEADER_NAME.fullmatch(hk):
+                raise hv.error("not a valid HTTP header name", seen=repr(hk),
+                               hint="letters, digits and !#$%&'*+-.^_`|~ only")
+            if any(ch in str(hv.value) for ch in "\r\n\0"):
+                raise hv.error("a header value may not hold a line break or NUL", seen=repr(str(hv.value)),
+                               hint="one header a key; the line breaks would end the request early")
             pairs.append((hk, str(hv.value)))
         headers = tuple(pairs)
     return RequestSpec(name=name, method=method, path=path, weight=weight, headers=headers,

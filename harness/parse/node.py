@@ -244,6 +244,9 @@ def load_yaml(text: str, file: str) -> Node:
                             hint="check indentation and quoting around this place") from None
     except yaml.YAMLError as e:
         raise ScenarioError(f"not valid YAML: {e}", where=file) from None
+    except RecursionError:
+        raise ScenarioError(f"the scenario is nested more than {MAX_DEPTH} levels deep", where=file,
+                            hint="a scenario needs a few levels; check the brackets") from None
     finally:
         loader.dispose()
     if root is None:
@@ -251,16 +254,39 @@ def load_yaml(text: str, file: str) -> Node:
                             hint="start with 'name:' and 'compose:'; `harness schema` prints the format")
     constructor = yaml.SafeLoader("")
     try:
-        return _build(root, file, "", constructor)
+        return _build(root, file, "", constructor, _Budget(file))
     finally:
         constructor.dispose()
+
+
+MAX_VALUES = 100_000     # a scenario has hundreds; a YAML alias bomb has billions
+MAX_DEPTH = 64
+
+
+class _Budget:
+    """Bounds what a scenario may expand to: YAML aliases repeat a subtree without repeating
+    its text, and nesting costs a level of recursion."""
+
+    def __init__(self, file: str):
+        self.file, self.values = file, 0
+
+    def take(self, node: yaml.Node, path: str) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ScenarioError(f"the scenario expands to more than {MAX_VALUES:,} values",
+                                where=str(_mark(node, self.file)), seen="YAML aliases (*name) that repeat "
+                                "a large part of the file", hint="write the values out, or use fewer aliases")
+        if path.count(".") + path.count("[") > MAX_DEPTH:
+            raise ScenarioError(f"the scenario is nested more than {MAX_DEPTH} levels deep",
+                                where=str(_mark(node, self.file)), seen=path[:120] + "...")
 
 
 def _mark(node: yaml.Node, file: str) -> Mark:
     return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _build(node: yaml.Node, file: str, path: str, constructor) -> Node:
+def _build(node: yaml.Node, file: str, path: str, constructor, budget: _Budget) -> Node:
+    budget.take(node, path)
     mark = _mark(node, file)
     if isinstance(node, yaml.MappingNode):
         children: dict[str, Node] = {}
@@ -278,13 +304,13 @@ def _build(node: yaml.Node, file: str, path: str, constructor) -> Node:
                 raise ScenarioError(f"duplicate key '{key}'", where=str(kmark),
                                     seen=f"first defined at line {key_marks[key].line}",
                                     hint="remove one of the two")
-            child = _build(vnode, file, f"{path}.{key}" if path else key, constructor)
+            child = _build(vnode, file, f"{path}.{key}" if path else key, constructor, budget)
             children[key] = child
             key_marks[key] = kmark
             plain[key] = child.value
         return Node(plain, mark, path, children, key_marks)
     if isinstance(node, yaml.SequenceNode):
-        items = [_build(v, file, f"{path}[{i}]", constructor) for i, v in enumerate(node.value)]
+        items = [_build(v, file, f"{path}[{i}]", constructor, budget) for i, v in enumerate(node.value)]
         return Node([i.value for i in items], mark, path, items)
     try:
         value = constructor.construct_object(node, deep=True)

@@ -22,6 +22,7 @@ from harness.parse.context import ParseContext
 from harness.parse.node import Node, load_yaml
 from harness.report.expect import ExpectSpec, parse_expect
 
+MAX_SCENARIO_BYTES = 1 << 20
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 CPUSET_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 
@@ -132,10 +133,24 @@ def load_scenario(path: str | Path) -> Scenario:
                             hint="give the path to a .yaml scenario, e.g. scenarios/demo.yaml")
     if p.is_dir():
         raise ScenarioError("expected a scenario file, got a directory", where=shown)
+    if not p.is_file():
+        raise ScenarioError("expected a scenario file, got a special file (a device, pipe or socket)",
+                            where=shown, hint="give the path to a .yaml file")
     try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"cannot read the scenario file: {e}", where=shown) from None
+        size = p.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"the scenario file is larger than {MAX_SCENARIO_BYTES >> 20} MiB",
+                                where=shown, seen=f"{size:,} bytes")
+        data = p.read_bytes()
+    except OSError as e:
+        raise ScenarioError(f"cannot read the scenario file: {e.strerror or e}", where=shown) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ScenarioError("the scenario file is not UTF-8 text", where=f"{shown}:{line}:{col}",
+                            seen=f"byte 0x{data[e.start]:02x}", hint="save the file as UTF-8") from None
     root = load_yaml(text, shown)
     return parse_scenario(root, p.resolve(), text)
 

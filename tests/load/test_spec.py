@@ -145,3 +145,15 @@ def test_schema_describes_every_key():
                                       ("::1", True), ("[::1]", True), ("10.0.0.1", False), ("api", False)])
 def test_loopback_hosts(host, ok):
     assert is_loopback_host(host) is ok
+
+
+@pytest.mark.parametrize("header,message", [
+    ('{X-Trace: "a\\r\\nInjected: 1"}', "load.requests[0].headers.X-Trace: a header value may not hold a line break"),
+    ('{"X Trace": a}', "load.requests[0].headers.X Trace: not a valid HTTP header name"),
+], ids=["crlf-value", "space-in-name"])
+def test_header_names_and_values_are_checked(header, message):
+    """A CR/LF in a header made every request raise in the worker; it is refused up front."""
+    text = f"load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests:\n    - {{path: /, headers: {header}}}\n"
+    with pytest.raises(ScenarioError) as info:
+        parse(text)
+    assert message in info.value.render().splitlines()[0]
