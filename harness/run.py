@@ -232,7 +232,7 @@ class Runner:
             rc.events.add("load-late", f"load workers were ready {late:.2f}s after the timeline start")
         Timeline(rc, self.faults, self.captures, self._refresh_quietly, self._tick,
                  self.options.progress_interval).run(self.scenario.phases, self.windows)
-        self.load.wait()
+        _check_load_ran(self.load.wait(), rc)
 
     def _refresh_quietly(self, service: str) -> None:
         """A kill, restart or stop fault gives the target a new PID: re-read it for the parts
@@ -313,6 +313,18 @@ def _teardown_step(stack: ExitStack, rc: RunContext, what: str, stop: Callable[[
             rc.events.add("teardown-error", f"{what}: {e}")
         return False
     stack.push(step)
+
+
+def _check_load_ran(stats: dict, rc: RunContext) -> None:
+    """A load that sent no request (every request raised inside the generator, say) leaves a
+    run without data: it fails with the reason instead of passing for a quiet service."""
+    totals = stats.get("totals") or {}
+    if totals.get("requests"):
+        return
+    errors = [e for e in rc.events.all() if e["kind"] == "load-error"]
+    raise HarnessError("the load generator sent no request", where="load",
+                       seen=errors[0]["detail"] if errors else "0 requests, 0 errors reported by the workers",
+                       hint=f"see {rc.run_dir / 'load'}/worker-*.log for what the generator said")
 
 
 def _check_engine() -> dict[str, str]:

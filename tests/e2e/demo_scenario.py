@@ -43,8 +43,10 @@ def slow_store(baseline_s: int, slow_s: int) -> str:
 
 def scenario(tmp_path: Path, *, phases: str, name: str = "e2e", ready: str = "{http: /healthz, timeout: 60s}",
              expect: str = "", rate: int | str = 40, requests: str = WORK_AND_FETCH, store: str = STORE,
-             captures: str = CAPTURES) -> Path:
-    """`name`.yaml in tmp_path: the API under 128 MiB and one CPU, open-model load on it."""
+             captures: str = CAPTURES, model: str | None = None) -> Path:
+    """`name`.yaml in tmp_path: the API under 128 MiB and one CPU, open-model load on it (or
+    `model`: the load's lines after its target, e.g. a closed model with a locustfile)."""
+    model = model or f"  model: open\n  rate: {rate}\n  requests:\n{requests}"
     text = f"""\
 name: {name}
 compose: {DEMO / 'docker-compose.yml'}
@@ -56,10 +58,7 @@ compose: {DEMO / 'docker-compose.yml'}
     ready: {ready}
 {store}load:
   target: {{service: api, port: 8080}}
-  model: open
-  rate: {rate}
-  requests:
-{requests}
+{model}
 {phases}
 captures:
 {captures}

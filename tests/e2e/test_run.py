@@ -170,3 +170,20 @@ def test_delay_reaches_kept_alive_connections(tmp_path):
     fetch = {ph: next(e for e in v["endpoints"] if e["name"] == "fetch") for ph, v in stats["phases"].items()}
     assert fetch["baseline"]["p50_ms"] < 50, fetch["baseline"]
     assert fetch["slow"]["p50_ms"] >= 95, fetch["slow"]
+
+
+def test_a_load_that_sends_nothing_fails_the_run(tmp_path):
+    """Every request raising inside the generator used to end as "completed", exit 0."""
+    lf = tmp_path / "broken.py"
+    lf.write_text("from locust import FastHttpUser, constant, task\n\n"
+                  "class Broken(FastHttpUser):\n    wait_time = constant(0.05)\n\n"
+                  "    @task\n    def t(self):\n        raise RuntimeError('broken task')\n")
+    sc = scenario(tmp_path, phases="duration: 3s", store="",
+                  model=f"  model: closed\n  users: 2\n  locustfile: {lf}")
+    runs = tmp_path / "runs"
+    res = run_cli("run", str(sc), "--runs-dir", str(runs), "--json")
+    assert res.returncode == 2, res.stdout + res.stderr
+    out = json.loads(res.stdout)
+    assert out["status"] == "failed" and "the load generator sent no request" in out["reason"]
+    m = json.loads((Path(out["run_dir"]) / "manifest.json").read_text())
+    assert m["result"]["exit_code"] == 2 and project_resources(m["compose_project"]) == EMPTY
