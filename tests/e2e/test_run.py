@@ -25,29 +25,33 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           timeout=timeout, cwd=REPO)
 
 
-def wait_for_event(p: subprocess.Popen, runs: Path, kind: str, timeout: float = 180) -> Path:
-    """The run's events.jsonl once it records `kind`, while the harness `p` still runs."""
+def wait_until(p: subprocess.Popen, what: str, check, timeout: float):
+    """check()'s first true answer, polled while the harness `p` still runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = list(runs.glob("*/events.jsonl")) if runs.exists() else []
-        if found and f'"kind": "{kind}"' in found[0].read_text():
-            return found[0]
-        assert p.poll() is None, f"the harness ended before '{kind}'"
+        found = check()
+        if found:
+            return found
+        assert p.poll() is None, f"the harness ended before {what}"
         time.sleep(0.2)
-    raise AssertionError(f"no '{kind}' event within {timeout:g}s")
+    raise AssertionError(f"no {what} within {timeout:g}s")
+
+
+def wait_for_event(p: subprocess.Popen, runs: Path, kind: str, timeout: float = 180) -> Path:
+    """The run's events.jsonl once it records `kind`, while the harness `p` still runs."""
+    def check():
+        found = list(runs.glob("*/events.jsonl")) if runs.exists() else []
+        return found[0] if found and f'"kind": "{kind}"' in found[0].read_text() else None
+    return wait_until(p, f"'{kind}' event", check, timeout)
 
 
 def wait_for_load(p: subprocess.Popen, history: Path, seconds: int, timeout: float = 60) -> None:
     """Until `seconds` per-second load records with requests are written, while `p` still runs."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def check() -> bool:
         text = history.read_text() if history.exists() else ""
         complete = text[:text.rfind("\n") + 1].splitlines()      # a line being written is left out
-        if sum(1 for line in complete if json.loads(line).get("sent", 0) > 0) >= seconds:
-            return
-        assert p.poll() is None, "the harness ended before the load ran"
-        time.sleep(0.2)
-    raise AssertionError(f"fewer than {seconds} seconds of load in {history} within {timeout:g}s")
+        return sum(1 for line in complete if json.loads(line).get("sent", 0) > 0) >= seconds
+    wait_until(p, f"{seconds} seconds of load in {history}", check, timeout)
 
 
 def only_run_dir(runs: Path) -> Path:
