@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness import __version__
 from harness.errors import HarnessError, Interrupted
@@ -58,13 +59,15 @@ def cmd_run(args, console: Console) -> int:
     from harness.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
+    if not args.json:
+        print_warnings(console, scenario)
     runs_dir, source = resolve_runs_dir(args.runs_dir, scenario)
     log.info("runs dir: %s (from %s)", runs_dir, source)
     progress = None if (args.quiet or args.json) else Progress(console, scenario)
 
     def started(run_id: str, run_dir: Path) -> None:
         if not args.json:
-            console.print(f"[bold]run[/] {run_id}  ->  {run_dir}")
+            console.print(f"[bold]run[/] {escape(run_id)}  ->  {escape(str(run_dir))}")
         if progress:
             progress.start()
 
@@ -102,12 +105,18 @@ def cmd_validate(args, console: Console) -> int:
             sc = load_scenario(f)
         except HarnessError as e:
             bad += 1
-            console.print(f"[red]✗[/] {e.render()}", highlight=False)
+            console.print(f"[red]✗[/] {escape(e.render())}", highlight=False)
             continue
         faults = len(sc.fault_specs())
-        console.print(f"[green]✓[/] {f}: {sc.name}, {len(sc.phases)} phase(s), {sc.duration:g}s, "
+        console.print(f"[green]✓[/] {escape(f)}: {sc.name}, {len(sc.phases)} phase(s), {sc.duration:g}s, "
                       f"{faults} fault(s), services: {', '.join(sc.compose.services)}", highlight=False)
+        print_warnings(console, sc)
     return 2 if bad else 0
+
+
+def print_warnings(console: Console, scenario) -> None:
+    for w in scenario.warnings:
+        console.print(f"[yellow]![/] {escape(str(scenario.file))}: {escape(w)}", highlight=False)
 
 
 def add_schema(sub) -> None:
@@ -178,7 +187,7 @@ def cmd_runs(args, console: Console) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        console.print(f"no runs under {root.resolve()}")
+        console.print(f"no runs under {escape(str(root.resolve()))}")
         return 0
     t = Table("run", "scenario", "started (UTC)", "status", "phases")
     for r in rows:
@@ -225,7 +234,7 @@ def cmd_report(args, console: Console) -> int:
 
     run_dir = _run_dir(args.run_dir)
     summary = write_all(run_dir)
-    console.print(f"wrote {run_dir / 'report.html'}, summary.json, junit.xml")
+    console.print(f"wrote {escape(str(run_dir / 'report.html'))}, summary.json, junit.xml")
     failed = (summary.get("expect") or {}).get("failed") or 0
     return 1 if failed else 0
 
@@ -243,7 +252,7 @@ def cmd_compare(args, console: Console) -> int:
     a, b = _run_dir(args.run_a), _run_dir(args.run_b)
     out = Path(args.out) if args.out else b / f"compare-{a.name}"
     compare_runs(a, b, out)
-    console.print(f"wrote {out}")
+    console.print(f"wrote {escape(str(out))}")
     return 0
 
 
@@ -297,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command][1](args, console)
     except HarnessError as e:
-        err.print(f"[red]error:[/] {e.render()}", highlight=False)
+        err.print(f"[red]error:[/] {escape(e.render())}", highlight=False)
         return e.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -305,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug in the harness: say so plainly; the traceback is in -v output
         if args.verbose:
             traceback.print_exc()
-        err.print(f"[red]internal error:[/] {e!r}\n  Hint: run again with -v for the traceback and "
+        err.print(f"[red]internal error:[/] {escape(repr(e))}\n  Hint: run again with -v for the traceback and "
                   "report it", highlight=False)
         return 3
 

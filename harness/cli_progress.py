@@ -103,8 +103,12 @@ def print_summary(console: Console, result) -> None:
                       f"{h['share'] * 100:.1f}%")
         console.print(t)
     exp = summary.get("expect") or {}
+    unjudged = sorted({c.get("phase") for c in exp.get("checks") or [] if c.get("skipped")})
+    if unjudged:
+        console.print(f"[yellow]expectations on phase(s) {', '.join(unjudged)} not judged: the run ended "
+                      "before they ran[/]", highlight=False)
     for c in exp.get("checks") or []:
-        if not c.get("passed"):
+        if not c.get("passed") and not c.get("skipped"):
             console.print(f"[red]expectation failed[/] [{c.get('phase')}] {c.get('name')}: {c.get('message')} "
                           f"({c.get('where')})", highlight=False)
     if exp.get("total"):

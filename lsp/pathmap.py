@@ -145,13 +145,13 @@ class PathMapper:
             if name == src or name.startswith(src.rstrip("/") + "/"):
                 rest = name[len(src.rstrip("/")):].lstrip("/")
                 cand = Path(dst) / rest if rest else Path(dst)
-                if cand.is_file():
+                if _is_file(cand):
                     return cand.resolve()
         return None
 
     def _as_is(self, name: str) -> Path | None:
         p = Path(name)
-        return p.resolve() if p.is_absolute() and p.is_file() else None
+        return p.resolve() if p.is_absolute() and _is_file(p) else None
 
     def _by_services(self, name: str) -> Path | None:
         for root, module in self.services:
@@ -159,7 +159,7 @@ class PathMapper:
                 continue
             if module and name.startswith(module + "/"):
                 cand = Path(root) / name[len(module) + 1:]
-                if cand.is_file():
+                if _is_file(cand):
                     return cand.resolve()
         return None
 
@@ -167,7 +167,7 @@ class PathMapper:
         for module, root in self.index.modules:
             if name.startswith(module + "/"):
                 cand = root / name[len(module) + 1:]
-                if cand.is_file():
+                if _is_file(cand):
                     return cand.resolve()
         return None
 
@@ -177,13 +177,13 @@ class PathMapper:
             rest = name.split("/pkg/mod/", 1)[1] if "/pkg/mod/" in name else name
             if "@" in rest.split("/", 3)[-1] or "@" in rest:
                 cand = modcache / rest
-                if cand.is_file():
+                if _is_file(cand):
                     return cand.resolve()
         if goroot is not None:
             rest = name.rsplit("/src/", 1)[1] if name.startswith("/") and "/src/" in name else name
             if not rest.startswith("/"):
                 cand = goroot / "src" / rest
-                if cand.is_file():
+                if _is_file(cand):
                     return cand.resolve()
         return None
 
@@ -223,6 +223,15 @@ class MapperCache:
 
     def clear(self) -> None:
         self._items.clear()
+
+
+def _is_file(path: Path) -> bool:
+    """A regular file here; False for any name the system refuses (too long, a NUL byte): file
+    names come from profiles, which may hold anything."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _under(path: Path, root: Path) -> bool:

@@ -18,6 +18,9 @@ from lsp.analysis import LineEntry
 from lsp.session import Baseline
 from lsp.stale import all_stale, line_map
 
+# The highest line a position may name (LSP line numbers are 32-bit); a profile may claim any.
+MAX_LINE = 2**31 - 2
+
 
 @dataclass(frozen=True)
 class Placed:
@@ -64,9 +67,18 @@ class Placement:
             return None
         if stale and self.hide_stale:
             return None
-        if new < 0 or (self.lines is not None and new >= len(self.lines)):
+        if not 0 <= new < self._length:
             return None
         return new, stale
+
+    @cached_property
+    def _length(self) -> int:
+        """Lines a cost may sit on: the document's, else the profiled text's, else any valid line."""
+        if self.lines is not None:
+            return len(self.lines)
+        if self.baseline is not None and self.baseline.lines is not None:
+            return len(self.baseline.lines)
+        return MAX_LINE + 1
 
     def to_profile(self, line: int) -> tuple[int, bool] | None:
         """(1-based profile line, stale) shown at a 0-based document line; None where none is."""

@@ -11,8 +11,11 @@ RunInfo with `error` set, so that a caller can tell the user once and keep going
 from __future__ import annotations
 
 import json
+import math
 import os
+import reprlib
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from pathlib import Path
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 64 << 20   # a manifest is kilobytes; more is not a manifest
 PROFILE_SUFFIXES = (".pb.gz", ".pprof", ".pb")
 # Profiles, in the order the report shows them.
 PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "block", "mutex",
@@ -66,6 +70,7 @@ class RunInfo:
     mtime: float = 0.0
     error: str | None = None
     owner: dict = field(default_factory=dict, hash=False, compare=False)   # pid, host, started
+    problems: tuple[str, ...] = ()    # parts of the manifest left out (wrong type, path outside the run)
 
     def to_json(self) -> dict:
         return {"id": self.id, "path": str(self.path), "scenario": self.scenario,
@@ -74,6 +79,15 @@ class RunInfo:
 
     def profiles(self) -> list[Artifact]:
         return [a for a in self.artifacts if a.kind in PROFILE_KINDS or a.path.name.endswith(PROFILE_SUFFIXES)]
+
+    def damage(self) -> str | None:
+        """One message naming the parts of the manifest that were left out, or None."""
+        if not self.problems:
+            return None
+        shown = "; ".join(self.problems[:8])
+        more = f"; and {len(self.problems) - 8} more" if len(self.problems) > 8 else ""
+        return (f"run {self.id}: {len(self.problems)} part(s) of {self.path / MANIFEST} left out, the rest is "
+                f"used: {shown}{more} (docs/DESIGN.md \"manifest.json\" has the schema)")
 
     def default_phase(self) -> str | None:
         """The fault phase if any, else the only/first phase."""
@@ -120,15 +134,36 @@ def read_manifest(run_dir: Path) -> dict:
     """manifest.json of a run directory as a dict; ManifestError says what is wrong, where."""
     manifest = Path(run_dir) / MANIFEST
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(manifest, MAX_MANIFEST_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{manifest}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{manifest}: broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") \
             from None
     except RecursionError:
-        raise ManifestError(f"{manifest}: nested too deeply") from None
+        raise ManifestError(f"{manifest}: nested too deeply to be a manifest") from None
+    except ValueError as exc:    # e.g. a number of more than 4300 digits
+        raise ManifestError(f"{manifest}: unreadable JSON: {exc}") from None
     return _obj(data, "manifest")
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; OSError otherwise (a directory, a
+    FIFO or a device such as /dev/zero is refused without reading it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except ValueError as exc:    # a NUL byte in the path
+        raise OSError(f"bad path: {exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file (a directory, device, FIFO or socket)")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(f"larger than {limit >> 20} MiB")
+    return data
 
 
 def write_manifest(run_dir: Path, manifest: dict) -> None:
@@ -150,46 +185,147 @@ def read_run(path: Path) -> RunInfo:
         return RunInfo(id=path.name, path=path, error=where + msg)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 40, 40, 4, 4
+_JSON_TYPES = {str: "a string", dict: "an object", list: "a list", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def _seen(value) -> str:
+    """What a manifest held, short (nested values are cut, so this never recurses deeply)."""
+    return f"{_JSON_TYPES.get(type(value), type(value).__name__)} {_REPR.repr(value)}"
+
+
 def _obj(value, what: str) -> dict:
     if not isinstance(value, dict):
-        raise ManifestError(f"{what}: expected an object, got {type(value).__name__}")
+        raise ManifestError(f"{what}: expected an object, got {_seen(value)}")
     return value
+
+
+def _number(value) -> bool:
+    """A JSON number usable as a float: finite, not true/false, not an integer beyond float range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+class _Parts:
+    """Typed reads of a manifest's parts: a part of the wrong type is named in `problems` (where,
+    what was expected, what was seen) and left out, so that the rest of the run stays usable."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def bad(self, where: str, expected: str, value) -> None:
+        self.problems.append(f"{where}: expected {expected}, got {_seen(value)}")
+
+    def get(self, obj: dict, key: str, kind, where: str = ""):
+        """obj[key] when it has the kind (str, dict, list, int or float: a finite number), else None."""
+        value = obj.get(key)
+        if value is None:
+            return None
+        ok = _number(value) if kind is float else \
+            isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if ok:
+            return value
+        self.bad(where + key, _JSON_TYPES[kind], value)
+        return None
 
 
 def _parse(path: Path, data, mtime: float) -> RunInfo:
     data = _obj(data, "manifest")
-    clock = _obj(data.get("clock") or {}, "clock")
-    phases, faults = [], []
-    for i, ph in enumerate(data.get("phases") or []):
-        ph = _obj(ph, f"phases[{i}]")
-        if not isinstance(ph.get("name"), str):
-            raise ManifestError(f"phases[{i}].name: expected a string")
-        phases.append(ph["name"])
-        if ph.get("faults"):
-            faults.append(ph["name"])
-    services = []
-    for name, svc in _obj(data.get("services") or {}, "services").items():
-        svc = _obj(svc, f"services.{name}")
-        services.append(Service(name, svc.get("source_root"), svc.get("module"),
-                                dict(svc.get("source_hashes") or {})))
-    artifacts = []
-    for i, art in enumerate(data.get("artifacts") or []):
-        art = _obj(art, f"artifacts[{i}]")
-        rel = art.get("path")
-        if not isinstance(rel, str) or not isinstance(art.get("kind"), str):
-            raise ManifestError(f"artifacts[{i}]: needs string 'kind' and 'path'")
-        artifacts.append(Artifact(art["kind"], str(art.get("service") or ""), str(art.get("phase") or "main"),
-                                  path / rel, tuple(art.get("sample_types") or ())))
-    result = data.get("result") if isinstance(data.get("result"), dict) else {}
-    scenario = data.get("scenario") if isinstance(data.get("scenario"), dict) else {}
-    baseline = data.get("baseline_phase") if isinstance(data.get("baseline_phase"), str) else None
+    p = _Parts()
+    clock = p.get(data, "clock", dict) or {}
+    scenario = p.get(data, "scenario", dict) or {}
+    result = p.get(data, "result", dict) or {}
+    phases, faults = _phases(data, p)
     return RunInfo(
-        id=str(data.get("run_id") or path.name), path=path, scenario=str(scenario.get("name") or ""),
-        wall_t0=float(clock.get("wall_t0") or 0.0), wall_t0_iso=str(clock.get("wall_t0_iso") or ""),
-        phases=tuple(phases), baseline_phase=baseline, fault_phases=tuple(faults),
-        status=str(result.get("status") or ""), services=tuple(services), artifacts=tuple(artifacts),
-        mtime=mtime, owner=data.get("owner") if isinstance(data.get("owner"), dict) else {},
+        id=p.get(data, "run_id", str) or path.name, path=path, scenario=p.get(scenario, "name", str, "scenario.") or "",
+        wall_t0=float(p.get(clock, "wall_t0", float, "clock.") or 0.0),
+        wall_t0_iso=p.get(clock, "wall_t0_iso", str, "clock.") or "",
+        phases=tuple(phases), baseline_phase=p.get(data, "baseline_phase", str), fault_phases=tuple(faults),
+        status=p.get(result, "status", str, "result.") or "", services=_services(data, p),
+        artifacts=_artifacts(path, data, p), mtime=mtime, owner=_owner(data, p), problems=tuple(p.problems),
     )
+
+
+def _phases(data: dict, p: _Parts) -> tuple[list[str], list[str]]:
+    names: list[str] = []
+    faults: list[str] = []
+    for i, ph in enumerate(p.get(data, "phases", list) or []):
+        if not isinstance(ph, dict):
+            p.bad(f"phases[{i}]", "an object", ph)
+            continue
+        name = ph.get("name")
+        if not isinstance(name, str) or not name or name in names:
+            p.bad(f"phases[{i}].name", "a phase name used once", name)
+            continue
+        names.append(name)
+        if p.get(ph, "faults", list, f"phases[{i}]."):
+            faults.append(name)
+    return names, faults
+
+
+def _services(data: dict, p: _Parts) -> tuple[Service, ...]:
+    out = []
+    for name, svc in (p.get(data, "services", dict) or {}).items():
+        where = f"services.{name}."
+        if not isinstance(svc, dict):
+            p.bad(where[:-1], "an object", svc)
+            continue
+        hashes = p.get(svc, "source_hashes", dict, where) or {}
+        good = {k: v for k, v in hashes.items() if isinstance(v, str)}
+        if len(good) < len(hashes):
+            odd = next(v for v in hashes.values() if not isinstance(v, str))
+            p.bad(f"{where}source_hashes (values)", "sha256 strings", odd)
+        out.append(Service(name, p.get(svc, "source_root", str, where), p.get(svc, "module", str, where), good))
+    return tuple(out)
+
+
+def _artifacts(run_dir: Path, data: dict, p: _Parts) -> tuple[Artifact, ...]:
+    out = []
+    root = None
+    for i, art in enumerate(p.get(data, "artifacts", list) or []):
+        where = f"artifacts[{i}]"
+        if not isinstance(art, dict):
+            p.bad(where, "an object", art)
+            continue
+        kind, rel = art.get("kind"), art.get("path")
+        if not isinstance(kind, str) or not kind or not isinstance(rel, str) or not rel:
+            p.bad(where, "an object with the strings 'kind' and 'path'", art)
+            continue
+        service, phase = p.get(art, "service", str, where + "."), p.get(art, "phase", str, where + ".")
+        if (service is None and art.get("service") is not None) or (phase is None and art.get("phase") is not None):
+            continue
+        root = root or os.path.realpath(run_dir)
+        if not inside(root, rel):
+            shown = repr(rel if len(rel) <= 200 else rel[:200] + "...")
+            p.problems.append(f"artifact {shown} ({where}, {kind}) points outside the run directory; not read "
+                              "(only files inside the run directory are)")
+            continue
+        types = p.get(art, "sample_types", list, where + ".") or []
+        out.append(Artifact(kind, service or "", phase or "main", run_dir / rel,
+                            tuple(t for t in types if isinstance(t, str))))
+    return tuple(out)
+
+
+def inside(real_root: str, rel: str) -> bool:
+    """Whether real_root/rel (real_root already resolved) stays inside real_root once `..`, an
+    absolute rel and symlinks are resolved."""
+    try:
+        real = os.path.realpath(os.path.join(real_root, rel))
+    except (OSError, ValueError):   # a NUL byte, a symlink loop on some Pythons
+        return False
+    return real.startswith(os.path.join(real_root, ""))
+
+
+def _owner(data: dict, p: _Parts) -> dict:
+    owner = p.get(data, "owner", dict) or {}
+    kinds = {"pid": int, "host": str, "started": float}
+    return {k: v for k, kind in kinds.items() if (v := p.get(owner, k, kind, "owner.")) is not None}
 
 
 def find_run(runs: list[RunInfo], key: str, runs_dir: Path) -> RunInfo | None:
@@ -234,7 +370,7 @@ def go_module(source_dir: str | Path | None) -> str | None:
     if source_dir is None:
         return None
     try:
-        text = (Path(source_dir) / "go.mod").read_text(encoding="utf-8", errors="replace")
+        text = read_regular(Path(source_dir) / "go.mod", 1 << 20).decode("utf-8", errors="replace")
     except OSError:
         return None
     for line in text.splitlines():

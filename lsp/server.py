@@ -8,6 +8,8 @@ in docs/lsp.md.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 from pathlib import Path
 
@@ -49,6 +51,7 @@ class HarnessServer(LanguageServer):
         self.lock: asyncio.Lock | None = None
         self.ready: asyncio.Event | None = None
         self.poller: asyncio.Task | None = None
+        self.reporting = False
 
     # ---- messages -------------------------------------------------------------------------------
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
@@ -62,38 +65,77 @@ class HarnessServer(LanguageServer):
             self.told.add(message)
             self.window_show_message(types.ShowMessageParams(type=kind, message=f"harness: {message}"))
 
+    def internal_error(self, what: str, exc: BaseException) -> str:
+        """A bug met while serving: the traceback goes to the log, the user is told once, the
+        server keeps answering. Returns the message."""
+        log.error("internal error in %s", what, exc_info=exc)
+        message = (f"internal error in {what}: {type(exc).__name__}: {str(exc)[:300]} (details in the server "
+                   "log); the server keeps running")
+        try:
+            self.tell(message, types.MessageType.Error)
+        except Exception:   # e.g. the client is gone; the log has it
+            log.exception("telling the user failed")
+        return message
+
+    def report_server_error(self, error: Exception, source) -> None:
+        """pygls reports errors met outside a handler here (by default with a message to the client).
+        Once the output is closed, that message fails and is reported again, and again: a flood of
+        "I/O operation on closed file" in the log. Report once, never while reporting."""
+        if self.reporting or isinstance(error, (BrokenPipeError, ConnectionError)) \
+                or "closed file" in str(error):
+            log.error("not reported to the client (its stream is gone or this is a report's error): %s", error)
+            return
+        self.reporting = True
+        try:
+            super().report_server_error(error, source)
+        finally:
+            self.reporting = False
+
     # ---- state ----------------------------------------------------------------------------------
     def apply_settings(self, raw) -> None:
         self.settings, problems = parse_settings(raw, self.settings)
         for p in problems:
             self.tell(p)
         s = self.settings
+        self.cache.max_mib = s.maxProfileMiB
         self.sel = Selection(run=s.run, profile=s.profile, sample_type=s.sampleType, phase=s.phase,
                              compare=self.sel.compare, enabled=s.annotations)
 
     async def reload(self, rescan: bool = True, rewalk: bool = False) -> None:
         """Load the selected view again; `rescan` reads the runs folder again, `rewalk` the
-        workspace's files (for path mapping) too."""
+        workspace's files (for path mapping) too. Whatever a run directory holds, the server is
+        ready afterwards: an unexpected error becomes a view with that one problem."""
         if self.lock is None:
             self.lock = asyncio.Lock()
             self.ready = asyncio.Event()
         async with self.lock:
-            if self.go_env is None:
-                self.go_env = await asyncio.to_thread(detect_go_env)
-            if rewalk:
-                self.mappers.clear()
-            if rescan:
-                await self._rescan()
-            view = await self._load()
-            self.view = view
-            self.placements.clear()
-            for p in view.problems:
-                self.tell(p)
-            self._log_unmapped()
-            self.ready.set()
-        self.refresh()
+            try:
+                view = await self._fresh_view(rescan, rewalk)
+                self.view = view
+                self.placements.clear()
+                for p in view.problems:
+                    self.tell(p)
+                self._log_unmapped()
+            except Exception as exc:  # noqa: BLE001 - a reload must never leave requests waiting
+                self.view = view = View(problems=[self.internal_error("reloading", exc)])
+                self.placements.clear()
+            finally:
+                self.ready.set()
+        try:
+            self.refresh()
+        except Exception as exc:  # noqa: BLE001
+            self.internal_error("refreshing the editor", exc)
         if view.analysis is not None:   # the executor holds the future until the work is done
-            asyncio.get_running_loop().run_in_executor(None, warm_edges, view.analysis)
+            asyncio.get_running_loop().run_in_executor(None, _warm, view.analysis)
+
+    async def _fresh_view(self, rescan: bool, rewalk: bool) -> View:
+        if self.go_env is None:
+            self.go_env = await asyncio.to_thread(detect_go_env)
+        if rewalk:
+            self.mappers.clear()
+        if rescan:
+            await self._rescan()
+        return await self._load()
 
     async def _rescan(self) -> None:
         rdir = runs_dir(self.settings, self.roots)
@@ -102,6 +144,8 @@ class HarnessServer(LanguageServer):
         for run in self.runs:
             if run.error:
                 self.tell(f"broken run directory {run.path}: {run.error}")
+            elif run.problems:
+                self.tell(run.damage())
 
     async def _load(self) -> View:
         try:
@@ -202,6 +246,38 @@ class HarnessServer(LanguageServer):
             self.workspace_code_lens_refresh(None)
 
 
+def _warm(analysis) -> None:
+    """warm_edges in a worker thread; a failure there only costs the hover its call edges."""
+    try:
+        warm_edges(analysis)
+    except Exception:
+        log.exception("computing call edges in the background failed")
+
+
+def guarded(what: str, fallback=None):
+    """A handler that answers `fallback()` (or `fallback`) after an unexpected error, which it turns
+    into one message (Server.internal_error) instead of an error that ends the request."""
+    def wrap(fn):
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def handler(ls, *args):
+                try:
+                    return await fn(ls, *args)
+                except Exception as exc:  # noqa: BLE001 - the server keeps answering
+                    ls.internal_error(what, exc)
+                    return fallback() if callable(fallback) else fallback
+        else:
+            @functools.wraps(fn)
+            def handler(ls, *args):
+                try:
+                    return fn(ls, *args)
+                except Exception as exc:  # noqa: BLE001
+                    ls.internal_error(what, exc)
+                    return fallback() if callable(fallback) else fallback
+        return handler
+    return wrap
+
+
 def uri_path(uri: str) -> Path:
     fs = to_fs_path(uri)
     return Path(fs).resolve() if fs else Path(uri)
@@ -221,46 +297,56 @@ def build_server() -> HarnessServer:
     _register_lifecycle(server)
     _register_features(server)
     for name, command in COMMANDS.items():
-        server.command(name)(_command_handler(command))
+        server.command(name)(_command_handler(name, command))
     return server
 
 
-def _command_handler(command: Command):
-    """The pygls handler of a command: the server and the named arguments in, JSON out."""
+def _command_handler(name: str, command: Command):
+    """The pygls handler of a command: the server and the named arguments in, JSON out; an
+    unexpected error answers {"error": ...} and is told once."""
     async def handler(ls, *args):
-        return await command(ls, named(args))
+        try:
+            return await command(ls, named(args))
+        except Exception as exc:  # noqa: BLE001 - the server keeps answering
+            return {"error": ls.internal_error(name, exc)}
     return handler
 
 
 def _register_lifecycle(server: HarnessServer) -> None:
     @server.feature(types.INITIALIZE)
+    @guarded("initialize")
     def on_initialize(ls: HarnessServer, params: types.InitializeParams) -> None:
         ls.roots = workspace_roots(params)
         ls.apply_settings(params.initialization_options)
 
     @server.feature(types.INITIALIZED)
+    @guarded("initialized")
     async def on_initialized(ls: HarnessServer, params: types.InitializedParams) -> None:
         ls.poller = asyncio.get_running_loop().create_task(poll_runs(ls))
         await ls.reload()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    @guarded("a settings change")
     async def on_config(ls: HarnessServer, params: types.DidChangeConfigurationParams) -> None:
         mappings = ls.settings.pathMappings
         ls.apply_settings(params.settings)
         await ls.reload(rewalk=ls.settings.pathMappings != mappings)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    @guarded("opening a document")
     async def on_open(ls: HarnessServer, params: types.DidOpenTextDocumentParams) -> None:
         await ls.wait_ready()
         ls.send_heat(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    @guarded("an edit")
     def on_change(ls: HarnessServer, params: types.DidChangeTextDocumentParams) -> None:
         if ls.view.analysis is not None:
             ls.send_heat(params.text_document.uri)
             ls.publish_diagnostics()
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    @guarded("closing a document")
     def on_close(ls: HarnessServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.placements.forget(params.text_document.uri)
 
@@ -286,6 +372,7 @@ async def poll_runs(ls: HarnessServer) -> None:
 
 def _register_features(server: HarnessServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+    @guarded("inlay hints", list)
     async def on_inlay_hint(ls: HarnessServer, params: types.InlayHintParams) -> list[types.InlayHint]:
         await ls.wait_ready()
         a = ls.view.analysis
@@ -295,6 +382,7 @@ def _register_features(server: HarnessServer) -> None:
         return inlay_hints(placed, a, placement.lines or [], params.range)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    @guarded("code lenses", list)
     async def on_code_lens(ls: HarnessServer, params: types.CodeLensParams) -> list[types.CodeLens]:
         await ls.wait_ready()
         a = ls.view.analysis
@@ -304,6 +392,7 @@ def _register_features(server: HarnessServer) -> None:
         return code_lenses(function_lenses(a, uri_path(uri), ls.settings.threshold), ls.placement(uri))
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @guarded("hover")
     async def on_hover(ls: HarnessServer, params: types.HoverParams) -> types.Hover | None:
         await ls.wait_ready()
         a = ls.view.analysis

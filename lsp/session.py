@@ -13,8 +13,8 @@ from pathlib import Path
 
 from lsp.analysis import Analysis, Source, build_analysis
 from lsp.pathmap import GoEnv, MapperCache, PathMapper
-from lsp.pprof import Profile, ProfileError, load_profile
-from lsp.rundir import PROFILE_SUFFIXES, RunInfo, find_run
+from lsp.pprof import Profile, ProfileError, ProfileTooLarge, implausible, load_profile
+from lsp.rundir import PROFILE_SUFFIXES, RunInfo, find_run, read_regular
 from lsp.settings import Settings
 from lsp.stale import sha256_text
 
@@ -47,26 +47,48 @@ class View:
     phase_sources: dict = field(default_factory=dict)
 
 
-class ProfileCache:
-    """Profiles by path, reloaded when the file changes; keeps the last few."""
+MIB = 1 << 20
+MAX_SOURCE_BYTES = 16 * MIB    # a source file to snapshot; larger is no Go source
 
-    def __init__(self, keep: int = 8):
+
+class ProfileCache:
+    """Profiles by path, reloaded when the file changes; keeps the last few, and remembers the
+    problem of a file that failed (until it changes or the size limit does) so that a bad file
+    is not read again on every request. `max_mib` is harness.maxProfileMiB."""
+
+    def __init__(self, keep: int = 8, max_mib: float = 256):
         self.keep = keep
-        self._items: dict[str, tuple[tuple[int, int], Profile]] = {}
+        self.max_mib = max_mib
+        self._items: dict[str, tuple[tuple, Profile | str]] = {}
 
     def get(self, path: Path) -> Profile:
         try:
             st = os.stat(path)
-        except OSError as exc:
-            raise ProfileError(f"{path}: missing profile ({exc.strerror})") from None
-        stamp = (st.st_mtime_ns, st.st_size)
+        except (OSError, ValueError) as exc:
+            raise ProfileError(f"{path}: missing profile ({getattr(exc, 'strerror', None) or exc})") from None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino, self.max_mib)
         item = self._items.get(str(path))
-        if item and item[0] == stamp:
-            return item[1]
-        prof = load_profile(path)
-        self._items[str(path)] = (stamp, prof)
-        while len(self._items) > self.keep:
-            self._items.pop(next(iter(self._items)))
+        if item is None or item[0] != stamp:
+            item = self._items[str(path)] = (stamp, self._load(path))
+            while len(self._items) > self.keep:
+                self._items.pop(next(iter(self._items)))
+        if isinstance(item[1], str):
+            raise ProfileError(item[1])
+        return item[1]
+
+    def _load(self, path: Path) -> Profile | str:
+        """The profile, or what is wrong with it."""
+        try:
+            prof = load_profile(path, max_bytes=int(self.max_mib * MIB))
+        except ProfileTooLarge as exc:
+            return f"{exc}; not read (the setting harness.maxProfileMiB, now {self.max_mib:g}, raises the limit)"
+        except ProfileError as exc:
+            return str(exc)
+        except (MemoryError, RecursionError) as exc:
+            return f"{path}: too large or too deeply nested to load ({type(exc).__name__}); not read"
+        problem = implausible(prof)
+        if problem is not None:
+            return f"{path}: implausible profile, not shown: {problem}"
         return prof
 
 
@@ -194,7 +216,7 @@ def snapshot(analysis: Analysis, run: RunInfo | None) -> dict[Path, Baseline]:
     out: dict[Path, Baseline] = {}
     for path in analysis.lines:
         try:
-            data = path.read_bytes()
+            data = read_regular(path, MAX_SOURCE_BYTES)
         except OSError:
             continue
         expected = _expected_hash(path, run)

@@ -30,6 +30,7 @@ class Settings:
     pathMappings: tuple[tuple[str, str], ...] = ()
     staleMode: str = "mark"
     pollInterval: float = 2.0
+    maxProfileMiB: float = 256.0
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -62,6 +63,10 @@ def _check(name: str, value: Any) -> Any:
     if name == "pollInterval":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError("expected a positive number of seconds")
+        return float(value)
+    if name == "maxProfileMiB":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1 << 20:
+            raise ValueError("expected a number of MiB above 0 (and at most 1048576)")
         return float(value)
     if name == "diagnosticsTopN":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -102,11 +102,8 @@ def build_override(scenario: Scenario, labels: dict[str, str], user_docs: list[d
 
 def _service_override(spec: ServiceSpec, labels: dict[str, str], user: dict) -> dict:
     svc: dict = {"labels": dict(labels), **_limits(spec.limits)}
-    ports = list(spec.ports)
-    if spec.pprof and spec.pprof.port not in ports:
-        ports.append(spec.pprof.port)
-    if ports:
-        svc["ports"] = [f"127.0.0.1::{p}" for p in ports]
+    if spec.published:
+        svc["ports"] = [f"127.0.0.1::{p}" for p in spec.published]
     if spec.cap_add:
         svc["cap_add"] = list(spec.cap_add)
     if "build" in user:

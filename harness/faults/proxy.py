@@ -2,8 +2,9 @@
 
 Started by the proxy backend as `nsenter -t PID -n -- python -m harness.faults.proxy`, so its
 listeners are in the container. nat REDIRECT sends the fault's connections to it: the
-outbound listener gets connections the target opens (the target is the client), the inbound
-listener gets connections into the target (the target is the server). The original
+outbound listener (on 127.0.0.1) gets connections the target opens (the target is the client),
+the inbound listener (on the container's own addresses) gets connections into the target (the
+target is the server); neither listens on 0.0.0.0. The original
 destination comes from SO_ORIGINAL_DST; upstream sockets carry SO_MARK so the REDIRECT
 rule skips them.
 
@@ -280,14 +281,24 @@ def timer_priority() -> str:
         return "default"
 
 
+def listen_addresses(config: dict) -> list[tuple[int, bool, list[str]]]:
+    """(port, target is the client, addresses) of the two listeners, never 0.0.0.0.
+
+    nat REDIRECT rewrites the destination of a connection the target opens (OUTPUT) to
+    127.0.0.1, and of a connection into it (PREROUTING) to the primary address of the
+    interface it came in on: the container's own addresses."""
+    inbound = [a for a in config.get("in_addrs") or [] if a] or ["127.0.0.1"]
+    return [(config["out_port"], True, ["127.0.0.1"]), (config["in_port"], False, inbound)]
+
+
 async def serve(config: dict, pidfile: Path | None) -> None:
     from harness.faults.steps import write_pidfile
     timer_priority()
     fault = Fault(config)
     servers = []
-    for port, client in ((config["out_port"], True), (config["in_port"], False)):
+    for port, client, hosts in listen_addresses(config):
         servers.append(await asyncio.start_server(
-            lambda r, w, c=client: handle(fault, c, r, w), "0.0.0.0", port, reuse_address=True, backlog=512))
+            lambda r, w, c=client: handle(fault, c, r, w), hosts, port, reuse_address=True, backlog=512))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -48,6 +48,7 @@ class FaultSpec:
     backend: str = "auto"
     allow_skip: bool = False
     where: str = ""                 # file:line:col of the entry, for error messages
+    allow_host: bool = False        # the scenario's opt-in: the target may share the host's namespaces
 
     def to_json(self) -> dict:
         return {"id": self.id, "kind": self.kind, "target": self.target,
@@ -82,6 +83,11 @@ def parse_fault(node, ctx) -> FaultSpec:
         tuple(k for k in ENVELOPE_KEYS if k not in ("peer", "direction")) + own
     m = node.keys(allowed, required=("kind", "target"))
     target = ctx.check_service(m["target"])
+    if kind.network and ctx.host_access.get(target) and not ctx.allow_host_namespaces:
+        raise m["target"].error(f"a network fault on '{target}' would act on this machine's own network",
+                                seen="; ".join(ctx.host_access[target]),
+                                hint="target a service with its own network namespace; to do this on "
+                                     "purpose, set allow_host_namespaces: true at the top of the scenario")
     fid = m["id"].as_str() if "id" in m else f"{name}-L{node.mark.line}"
     backend = m["backend"].as_enum(("auto",) + kind.backends) if "backend" in m else "auto"
     allow_skip = m["allow_skip"].as_bool() if "allow_skip" in m else False
@@ -105,7 +111,8 @@ def parse_fault(node, ctx) -> FaultSpec:
                          seen="; ".join(f"{b}: {kind.unsupported(b, params, direction)}" for b in kind.backends),
                          hint="change the fault's parameters")
     return FaultSpec(id=fid, kind=name, target=target, params=params, peer=peer, direction=direction,
-                     backend=backend, allow_skip=allow_skip, where=str(node.mark))
+                     backend=backend, allow_skip=allow_skip, where=str(node.mark),
+                     allow_host=ctx.allow_host_namespaces)
 
 
 def _parse_peer(n, ctx, target: str) -> Peer:

@@ -3,6 +3,7 @@ fault's own kernel objects get (chain, qdisc handle, IFB device, proxy ports).""
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ class Target:
     own_port: bool = False         # peer_port is a port of the target itself
     pid: int = 0                   # host PID of the container's main process
     root_tag: str = "00000000"     # 8 hex digits, unique per run and target (shared tc objects)
+    ips: tuple[str, ...] = ()      # every IPv4 address of the target (one per network)
     host_config: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -86,11 +88,18 @@ def resolve(rc, spec, docker_client) -> Target:
     tag = make_tag(rc.run_id, spec.id)
     base = dict(fault_id=spec.id, service=spec.target, container=info.container_id, run_dir=rc.run_dir,
                 tag=tag, pid=pid, root_tag=make_tag(rc.run_id, f"tc-root/{spec.target}"),
-                host_config=dict(attrs.get("HostConfig") or {}))
+                host_config=dict(attrs.get("HostConfig") or {}), ips=tuple(nets.values()))
     from harness.faults import registry
     kind = registry.get(spec.kind)
     if kind is not None and not kind.network:
         return Target(**base, ip=next(iter(nets.values()), None))
+    if not spec.allow_host and shares_host_network(pid, base["host_config"]):
+        raise HarnessError(f"fault {spec.id}: '{spec.target}' shares this machine's network namespace; "
+                           "a network fault on it would act on this machine's own network",
+                           where=spec.where or None,
+                           seen=f"network mode {base['host_config'].get('NetworkMode') or '?'}, PID {pid}",
+                           hint="give the service its own network; to do this on purpose, set "
+                                "allow_host_namespaces: true at the top of the scenario")
     peer = spec.peer
     if peer is None:
         ip = next(iter(nets.values()), None)
@@ -111,6 +120,19 @@ def resolve(rc, spec, docker_client) -> Target:
         peer_ip, ip = pnets[shared[0]], nets[shared[0]]
     return Target(**base, ip=ip, dev=_dev_for(pid, ip), peer_ip=peer_ip,
                   peer_port=peer.port, protocol=peer.protocol, own_port=peer.own_port)
+
+
+def shares_host_network(pid: int, host_config: dict | None = None) -> bool:
+    """Whether the process `pid` is in the harness's own network namespace (the host's), by the
+    namespace's inode; `network_mode: host` says so without a look."""
+    if (host_config or {}).get("NetworkMode") == "host":
+        return True
+    if not pid:
+        return False
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return False
 
 
 def _attrs(client, container: str) -> dict:

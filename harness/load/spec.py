@@ -151,12 +151,23 @@ def _parse_target(node: Node, keys: dict[str, Node], ctx: ParseContext):
     if "url" in keys:
         return None, None, _parse_url(keys["url"], ctx)
     tkeys = keys["target"].keys(("service", "port"), required=("service", "port"))
-    return ctx.check_service(tkeys["service"]), tkeys["port"].as_int(min=1, max=65535), None
+    service, port = ctx.check_service(tkeys["service"]), tkeys["port"].as_int(min=1, max=65535)
+    published = (ctx.ports or {}).get(service)
+    if ctx.ports is not None and port not in (published or ()):
+        raise tkeys["port"].error(f"port {port} of '{service}' is not published",
+                                  seen=f"services.{service}.ports: {list(published or ())}",
+                                  hint=f"add {port} to services.{service}.ports in the scenario (the harness "
+                                       "publishes those on 127.0.0.1 for the load)")
+    return service, port, None
 
 
 def _parse_url(node: Node, ctx: ParseContext) -> str:
     url = node.as_str().strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:                 # 'http://[::1': an unclosed IPv6 bracket
+        raise node.error(f"not a URL: {e}", seen=repr(url)[:80],
+                         hint="for example url: http://127.0.0.1:8080 or http://[::1]:8080") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise node.error("expected an http:// or https:// URL with a host",
                          seen=repr(url), hint="for example url: http://127.0.0.1:8080")
@@ -186,7 +197,7 @@ def _parse_requests(node: Node, keys: dict[str, Node], ctx: ParseContext, model:
             raise lnode.error("a locustfile runs in the closed model only",
                               seen="model: open",
                               hint="set model: closed, or declare requests: for the open model")
-        path = ctx.resolve(lnode.as_str())
+        path = ctx.resolve(lnode)
         if not path.is_file():
             raise lnode.error("file not found", seen=str(path),
                               hint="paths are relative to the scenario file")
@@ -240,7 +251,12 @@ def _parse_body(node: Node | None) -> str | None:
     if isinstance(node.value, str):
         return node.value
     if isinstance(node.value, (dict, list)):
-        return json.dumps(node.value)
+        try:
+            return json.dumps(node.value, allow_nan=False)
+        except (TypeError, ValueError) as e:    # a date, binary data, NaN: JSON has none of them
+            raise node.error("the body cannot be sent as JSON", seen=str(e),
+                             hint="quote dates (\"2001-01-01\"), use finite numbers, or give the body "
+                                  "as a string") from None
     raise node.expected("a string, or a mapping/list sent as JSON")
 
 

@@ -1,7 +1,7 @@
 """What a section parser knows about the rest of the scenario while it parses."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -12,8 +12,17 @@ class ParseContext:
     services: tuple[str, ...]        # service names from the compose file(s)
     phase_names: tuple[str, ...]     # phase names in order ("main" when the scenario has none)
     allow_external_targets: bool     # the scenario's explicit opt-in for non-loopback targets
+    allow_host_namespaces: bool = False   # opt-in: network faults on services sharing the host's namespaces
+    # service -> why it shares the host's namespaces ("network_mode: host at compose.yml:7")
+    host_access: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # service -> container ports the harness publishes on 127.0.0.1 (None: not known yet)
+    ports: dict[str, tuple[int, ...]] | None = None
 
-    def resolve(self, path: str) -> Path:
+    def resolve(self, path) -> Path:
+        """A path relative to the scenario's folder; given the Node, a path the system cannot
+        look up (NUL byte, unknown ~user, too long) is an error at its place."""
+        if not isinstance(path, str):
+            return path.as_path(self.scenario_dir)
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.scenario_dir / p).resolve()
 

@@ -9,6 +9,8 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import yaml
@@ -25,6 +27,8 @@ class Mark:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
 
+
+MAX_SIZE = (1 << 63) - 1    # bytes: int64, what the kernel and Docker take
 
 _TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "an integer",
                float: "a number", bool: "true/false", type(None): "nothing (null)"}
@@ -56,8 +60,8 @@ class Node:
               own_path: bool = True) -> ScenarioError:
         """A ScenarioError at this node: "<path>: <what>" (own_path=False: `what` as it is,
         for a message that names the setting in its own words)."""
-        return ScenarioError(f"{self.path}: {what}" if own_path else what, where=str(self.mark), seen=seen,
-                             hint=hint)
+        return ScenarioError(f"{self.path}: {what}" if own_path and self.path else what,
+                             where=str(self.mark), seen=seen, hint=hint)
 
     def expected(self, expectation: str, hint: str | None = None) -> ScenarioError:
         return self.error(f"expected {expectation}",
@@ -117,6 +121,29 @@ class Node:
             raise self.error("must not be empty")
         return self.value
 
+    def as_path(self, base: Path) -> Path:
+        """A path: '~' is the home folder, a relative path is resolved against `base`. A path
+        the system cannot look up (a NUL byte, an unknown ~user, a name too long, a symlink
+        loop, no permission) is an error here; one that does not exist is the caller's to say."""
+        text = self.as_str()
+        if "\0" in text:
+            raise self.error("a path cannot hold a NUL character", seen=_show(text))
+        try:
+            p = Path(text).expanduser()
+        except RuntimeError:
+            raise self.error("cannot expand '~': no such user", seen=_show(text),
+                             hint="write the folder out, or use ~/ for your own home folder") from None
+        try:
+            if not p.is_absolute():
+                p = (base / p).resolve()
+            p.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except (OSError, RuntimeError, ValueError) as e:
+            raise self.error(f"cannot use this path: {getattr(e, 'strerror', None) or e}",
+                             seen=_show(text)) from None
+        return p
+
     def as_bool(self) -> bool:
         if not isinstance(self.value, bool):
             raise self.expected("true or false")
@@ -132,12 +159,13 @@ class Node:
                  min_exclusive: bool = False) -> float:
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
             raise self.expected("a number")
-        v = float(self.value)
-        if not math.isfinite(v):
-            raise self.expected("a finite number")
+        v = _to_float(self.value)               # an integer beyond 1.8e308 is +-inf here
         if min_exclusive and min is not None and v <= min:
             raise self.error(f"must be greater than {min:g}", seen=_show(self.value))
         self._range(v, None if min_exclusive else min, max)
+        if not math.isfinite(v):
+            raise self.expected("a finite number") if isinstance(self.value, float) else \
+                self.error("the number is too large", seen=_show(self.value))
         return v
 
     def as_enum(self, choices: Iterable[str]) -> str:
@@ -159,10 +187,13 @@ class Node:
         if not allow_zero and v == 0:
             raise self.error("duration must be greater than 0", seen=_show(self.value))
         self._range(v, min, max, unit="s")
+        if not math.isfinite(v):
+            raise self.error("the duration is too long", seen=_show(self.value))
         return v
 
-    def as_size(self, *, min: int | None = 0, max: int | None = None) -> int:
-        """Bytes. Accepts an integer (bytes) or '512k', '256m', '256MiB', '1g' (binary units)."""
+    def as_size(self, *, min: int | None = 0, max: int | None = MAX_SIZE) -> int:
+        """Bytes. Accepts an integer (bytes) or '512k', '256m', '256MiB', '1g' (binary units);
+        at most int64 unless `max` says otherwise (the kernel and Docker take no more)."""
         v = parse_size(self.value)
         if v is None:
             raise self.error("expected a size like 64m, 256MiB or 1g",
@@ -193,11 +224,19 @@ _SIZE_MULT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _DUR_MULT = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def _to_float(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:                   # an int beyond the float range
+        return math.inf if value > 0 else -math.inf
+
+
 def parse_duration(value: Any) -> float | None:
+    """Seconds (inf for a number too large to hold), or None for text that is no duration."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if value >= 0 and math.isfinite(value) else None
+        return _to_float(value) if value >= 0 else None     # NaN >= 0 is False
     if not isinstance(value, str):
         return None
     text = value.strip().replace(" ", "")
@@ -226,16 +265,34 @@ def parse_size(value: Any) -> int | None:
     if suffix.lower() == "i":  # '256mi' without b is accepted as MiB; a bare 'i' is not a unit
         if not unit:
             return None
-    return int(float(number) * _SIZE_MULT[unit.lower()])
+    if len(number.partition(".")[0].lstrip("0")) > 30:
+        return 1 << 128            # beyond any size (the range check says so); int() reads 4300 digits at most
+    return int(Fraction(number) * _SIZE_MULT[unit.lower()])   # exact: '9' * 25 + 't' is no float
 
 
 # -- building nodes from YAML -----------------------------------------------------------------
 
 def load_yaml(text: str, file: str) -> Node:
     """Parse YAML text into a Node tree, or raise ScenarioError with the position."""
-    loader = yaml.SafeLoader(text)
+    root = _compose_tree(text, file)
+    if root is None:
+        raise ScenarioError("the scenario file is empty", where=f"{file}:1:1",
+                            hint="start with 'name:' and 'compose:'; `harness schema` prints the format")
+    constructor = yaml.SafeLoader("")
     try:
-        root = loader.get_single_node()
+        return _build(root, file, "", constructor, _Budget(file))
+    finally:
+        constructor.dispose()
+
+
+def _compose_tree(text: str, file: str) -> yaml.Node | None:
+    """The YAML node tree of `text` (no values constructed yet)."""
+    try:
+        loader = yaml.SafeLoader(text)        # checks every character first
+    except yaml.reader.ReaderError as e:
+        raise _reader_error(e, text, file) from None
+    try:
+        return loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
@@ -245,18 +302,24 @@ def load_yaml(text: str, file: str) -> Node:
     except yaml.YAMLError as e:
         raise ScenarioError(f"not valid YAML: {e}", where=file) from None
     except RecursionError:
-        raise ScenarioError(f"the scenario is nested more than {MAX_DEPTH} levels deep", where=file,
+        mark = loader.get_mark()              # where the reader stopped: inside the deep part
+        raise ScenarioError(f"the scenario is nested more than {MAX_DEPTH} levels deep",
+                            where=f"{file}:{mark.line + 1}:{mark.column + 1}",
                             hint="a scenario needs a few levels; check the brackets") from None
     finally:
         loader.dispose()
-    if root is None:
-        raise ScenarioError("the scenario file is empty", where=f"{file}:1:1",
-                            hint="start with 'name:' and 'compose:'; `harness schema` prints the format")
-    constructor = yaml.SafeLoader("")
-    try:
-        return _build(root, file, "", constructor, _Budget(file))
-    finally:
-        constructor.dispose()
+
+
+def _reader_error(e: yaml.reader.ReaderError, text: str, file: str) -> ScenarioError:
+    """A character YAML does not allow (a control character), placed by line:col."""
+    pos = e.position
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    char = f"U+{e.character:04X}" if isinstance(e.character, int) else repr(e.character)
+    return ScenarioError("the scenario holds a character YAML does not allow", where=f"{file}:{line}:{col}",
+                         seen=f"{char} ({e.reason})",
+                         hint="remove it; to put a control character in a value, write it as an escape "
+                              "in double quotes, e.g. \"\\x07\"")
 
 
 MAX_VALUES = 100_000     # a scenario has hundreds; a YAML alias bomb has billions
@@ -296,7 +359,12 @@ def _build(node: yaml.Node, file: str, path: str, constructor, budget: _Budget) 
             if knode.tag == "tag:yaml.org,2002:merge":
                 raise ScenarioError("YAML merge keys (<<) are not supported in scenarios",
                                     where=str(_mark(knode, file)))
-            key = constructor.construct_object(knode, deep=True)
+            if not isinstance(knode, yaml.ScalarNode):   # its text could be an alias bomb's billions
+                raise ScenarioError("a key must be a name, not a list or a mapping",
+                                    where=str(_mark(knode, file)),
+                                    seen="a list" if isinstance(knode, yaml.SequenceNode) else "a mapping",
+                                    hint="write 'name: value'; a line starting with '? ' makes a complex key")
+            key = _construct(knode, file, constructor)
             kmark = _mark(knode, file)
             if not isinstance(key, str):
                 key = str(key)
@@ -312,8 +380,29 @@ def _build(node: yaml.Node, file: str, path: str, constructor, budget: _Budget) 
     if isinstance(node, yaml.SequenceNode):
         items = [_build(v, file, f"{path}[{i}]", constructor, budget) for i, v in enumerate(node.value)]
         return Node([i.value for i in items], mark, path, items)
+    return Node(_construct(node, file, constructor), mark, path)
+
+
+def _construct(node: yaml.Node, file: str, constructor) -> Any:
+    """The Python value of a scalar (or of a mapping key), or a ScenarioError at its place: a
+    tag the safe loader refuses, or text its tag cannot hold (`!!int abc`, a 13th month, an
+    integer of more than 4300 digits)."""
     try:
-        value = constructor.construct_object(node, deep=True)
+        return constructor.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as e:
-        raise ScenarioError(f"cannot read value: {e.problem}", where=str(mark)) from None
-    return Node(value, mark, path)
+        raise ScenarioError(f"cannot read value: {e.problem}", where=str(_mark(node, file)),
+                            seen=f"tag {node.tag}" if node.tag.startswith("!") else None,
+                            hint="scenarios take plain YAML values: strings, numbers, true/false, "
+                                 "lists and mappings") from None
+    except (ValueError, KeyError, OverflowError, TypeError) as e:
+        kind = _TAG_NAMES.get(node.tag, node.tag)
+        raw = node.value if isinstance(node.value, str) else type(node.value).__name__
+        reason = "" if isinstance(e, KeyError) else str(e).split(";")[0]
+        raise ScenarioError(f"cannot read the value as {kind}" + (f": {reason}" if reason else ""),
+                            where=str(_mark(node, file)), seen=_show(raw),
+                            hint=f"write {kind}, or quote the value to keep it as text") from None
+
+
+_TAG_NAMES = {f"tag:yaml.org,2002:{t}": name for t, name in (
+    ("int", "an integer"), ("float", "a number"), ("bool", "true/false"), ("timestamp", "a date"),
+    ("binary", "base64 data"), ("null", "null"), ("str", "a string"))}

@@ -137,13 +137,15 @@ def evaluate(spec: ExpectSpec, summary: dict) -> dict:
     for rule in spec.rules:
         for name in rule.phases:
             phase = phases.get(name)
-            if phase is None:
-                checks.append(_check(f"phase {name} ran", name, rule.where, False, None, None,
-                                     f"phase {name} has no data in this run"))
+            if phase is None:   # the run ended before it (interrupted or failed): not judged, not failed
+                checks.append({**_check(f"phase {name} ran", name, rule.where, False, None, None,
+                                        f"not judged: phase {name} did not run"), "skipped": True})
                 continue
             checks += _rule_checks(rule, phase)
-    failed = sum(1 for c in checks if not c["passed"])
-    return {"passed": failed == 0, "failed": failed, "total": len(checks), "checks": checks}
+    skipped = sum(1 for c in checks if c.get("skipped"))
+    failed = sum(1 for c in checks if not c["passed"] and not c.get("skipped"))
+    return {"passed": failed == 0 and skipped == 0, "failed": failed, "skipped": skipped,
+            "total": len(checks) - skipped, "checks": checks}
 
 
 def _check(name, phase, where, passed, observed, limit, message) -> dict:

@@ -28,9 +28,11 @@ def render(summary: dict, run: RunData) -> str:
 def _header(s: dict) -> str:
     res = s.get("result") or {}
     exp = s.get("expect") or {}
-    verdict = "" if not exp.get("total") else (
+    verdict = "" if not exp.get("total") and not exp.get("skipped") else (
         f"<span class='pass'>expectations passed ({exp['total']})</span>" if exp.get("passed")
-        else f"<span class='fail'>{exp['failed']} of {exp['total']} expectation(s) failed</span>")
+        else f"<span class='fail'>{exp['failed']} of {exp['total']} expectation(s) failed</span>"
+        if exp.get("failed") else f"<span class='muted'>{exp['skipped']} expectation(s) not judged: "
+        "their phases did not run</span>")
     notes = "".join(f"<li>{escape(str(n))}</li>" for n in s.get("notes", []) + s.get("problems", []))
     return (f"<h1>Run {escape(str(s.get('run_id')))}</h1><div class='muted'>scenario "
             f"{escape(str(s.get('scenario')))} · started {escape(str(s.get('wall_t0_iso')))} · status "
@@ -88,12 +90,16 @@ def _expect(s: dict) -> str:
     checks = (s.get("expect") or {}).get("checks") or []
     if not checks:
         return ""
-    rows = "".join(f"<tr><td class='l {'pass' if c['passed'] else 'fail'}'>{'pass' if c['passed'] else 'FAIL'}</td>"
+    rows = "".join(f"<tr><td class='l {_verdict(c)[0]}'>{_verdict(c)[1]}</td>"
                    f"<td class='l'>{escape(c['phase'] or '')}</td><td class='l'>{escape(c['name'])}</td>"
                    f"<td class='l'>{escape(c['message'])}</td><td class='l muted'>{escape(c.get('where') or '')}</td></tr>"
                    for c in checks)
     return ("<h2>Expectations</h2><table><tr><th class='l'>result</th><th class='l'>phase</th>"
             f"<th class='l'>check</th><th class='l'>detail</th><th class='l'>where</th></tr>{rows}</table>")
+
+
+def _verdict(c: dict) -> tuple[str, str]:
+    return ("muted", "not run") if c.get("skipped") else ("pass", "pass") if c["passed"] else ("fail", "FAIL")
 
 
 def _num(v, digits=1):

@@ -19,7 +19,9 @@ def render(summary: dict) -> str:
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=f"expect.{c.get('phase') or 'run'}",
                              name=f"{c['phase']}: {c['name']}")
-        if not c["passed"]:
+        if c.get("skipped"):
+            ET.SubElement(case, "skipped", message=c["message"])
+        elif not c["passed"]:
             failures += 1
             fail = ET.SubElement(case, "failure", message=c["message"])
             fail.text = (f"phase: {c['phase']}\ncheck: {c['name']}\nobserved: {c.get('observed')}\n"
@@ -31,5 +33,6 @@ def render(summary: dict) -> str:
     suite.set("tests", str(1 + len(checks)))
     suite.set("failures", str(failures))
     suite.set("errors", "0")
+    suite.set("skipped", str(sum(1 for c in checks if c.get("skipped"))))
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

@@ -8,6 +8,9 @@ harness/parse.
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +27,11 @@ from harness.report.expect import ExpectSpec, parse_expect
 
 MAX_SCENARIO_BYTES = 1 << 20
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-CPUSET_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+CPUSET_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*$")   # no CPU has 6 digits
 
 TOP_KEYS = ["name", "description", "compose", "prepare", "services", "load", "phases", "duration",
-            "warmup", "baseline", "captures", "expect", "runs_dir", "allow_external_targets"]
+            "warmup", "baseline", "captures", "expect", "runs_dir", "allow_external_targets",
+            "allow_host_namespaces", "allow_public_ports"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,12 @@ class ServiceSpec:
     source: Path | None = None         # Go source root on the host (defaults to the build context)
     cap_add: tuple[str, ...] = ()
 
+    @property
+    def published(self) -> tuple[int, ...]:
+        """Container ports the harness publishes on 127.0.0.1: `ports` and the pprof port."""
+        extra = (self.pprof.port,) if self.pprof and self.pprof.port not in self.ports else ()
+        return self.ports + extra
+
 
 @dataclass(frozen=True)
 class PrepareStep:
@@ -93,6 +103,8 @@ class ComposeInfo:
     project_dir: Path
     services: tuple[str, ...]
     build_contexts: tuple[tuple[str, Path], ...]   # service -> build context directory
+    # service -> why it shares a namespace of the host ("network_mode: host at compose.yml:7")
+    host_access: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,9 @@ class Scenario:
     allow_external_targets: bool
     text: str                          # the scenario text as read
     runs_dir_explicit: bool = False    # runs_dir came from the scenario (it then wins over HARNESS_RUNS_DIR)
+    allow_host_namespaces: bool = False
+    allow_public_ports: bool = False
+    warnings: tuple[str, ...] = ()     # legal but risky choices, shown by validate and run
 
     @property
     def duration(self) -> float:
@@ -128,7 +143,11 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError with file:line:col on any mistake."""
     p = Path(path)
     shown = str(path)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as e:                    # a name too long, no permission on a folder above it
+        raise ScenarioError(f"cannot read the scenario file: {e.strerror or e}", where=shown) from None
+    if not exists:
         raise ScenarioError("scenario file not found", where=shown,
                             hint="give the path to a .yaml scenario, e.g. scenarios/demo.yaml")
     if p.is_dir():
@@ -159,13 +178,17 @@ def parse_scenario(root: Node, file: Path, text: str) -> Scenario:
     top = root.keys(TOP_KEYS, required=["name", "compose", "load"])
     name = _name(top["name"])
     scenario_dir = file.parent
-    allow_ext = top["allow_external_targets"].as_bool() if "allow_external_targets" in top else False
-    compose = _compose(top["compose"], scenario_dir)
+    allow = {k: top[k].as_bool() if k in top else False
+             for k in ("allow_external_targets", "allow_host_namespaces", "allow_public_ports")}
+    compose = _compose(top["compose"], scenario_dir, allow["allow_public_ports"])
     phases_raw = _phase_frames(top)
     ctx = ParseContext(file=root.mark.file, scenario_dir=scenario_dir, services=compose.services,
                        phase_names=tuple(n for n, _, _, _ in phases_raw),
-                       allow_external_targets=allow_ext)
+                       allow_external_targets=allow["allow_external_targets"],
+                       allow_host_namespaces=allow["allow_host_namespaces"],
+                       host_access=dict(compose.host_access))
     services = _services(top.get("services"), ctx, compose)
+    ctx = dataclasses.replace(ctx, ports={n: s.published for n, s in services.items()})
     phases = _phases(phases_raw, ctx)
     baseline = _baseline(top.get("baseline"), phases)
     return Scenario(
@@ -181,12 +204,29 @@ def parse_scenario(root: Node, file: Path, text: str) -> Scenario:
         load=parse_load(top["load"], ctx),
         captures=parse_captures(top.get("captures"), ctx),
         expect=parse_expect(top.get("expect"), ctx),
-        runs_dir=ctx.resolve(top["runs_dir"].as_str()) if "runs_dir" in top
+        runs_dir=ctx.resolve(top["runs_dir"]) if "runs_dir" in top
         else (scenario_dir.parent / "runs" if scenario_dir.name == "scenarios" else scenario_dir / "runs"),
-        allow_external_targets=allow_ext,
+        allow_external_targets=allow["allow_external_targets"],
         text=text,
         runs_dir_explicit="runs_dir" in top,
+        allow_host_namespaces=allow["allow_host_namespaces"],
+        allow_public_ports=allow["allow_public_ports"],
+        warnings=_warnings(services, compose, allow["allow_host_namespaces"]),
     )
+
+
+def _warnings(services: dict[str, ServiceSpec], compose: ComposeInfo, host_ok: bool) -> tuple[str, ...]:
+    out = []
+    for name, spec in services.items():
+        broad = [c for c in spec.cap_add if c.upper().removeprefix("CAP_") in ("ALL", "SYS_ADMIN")]
+        if broad:
+            out.append(f"services.{name}.cap_add gives the container {', '.join(broad)}: it can change "
+                       "this machine's kernel settings; add only the capabilities the service needs")
+    if host_ok:
+        for name, why in compose.host_access:
+            out.append(f"service '{name}' shares this machine's namespaces ({'; '.join(why)}): with "
+                       "allow_host_namespaces: true, network faults on it act on this machine's own network")
+    return tuple(out)
 
 
 # -- envelope parts ---------------------------------------------------------------------------
@@ -199,7 +239,7 @@ def _name(node: Node) -> str:
     return name
 
 
-def _compose(node: Node, scenario_dir: Path) -> ComposeInfo:
+def _compose(node: Node, scenario_dir: Path, public_ok: bool = False) -> ComposeInfo:
     if isinstance(node.value, (str, list)):
         file_nodes = node.as_list(allow_single=True)
         project_node = None
@@ -209,50 +249,169 @@ def _compose(node: Node, scenario_dir: Path) -> ComposeInfo:
         project_node = keys.get("project_dir")
     if not file_nodes:
         raise node.error("expected at least one compose file")
-    files = []
-    for fn in file_nodes:
-        p = Path(fn.as_str()).expanduser()
-        p = p if p.is_absolute() else (scenario_dir / p).resolve()
-        if not p.is_file():
-            raise fn.error("compose file not found", seen=str(p),
-                           hint="paths are relative to the scenario file's folder")
-        files.append(p)
+    files = [_compose_file(fn, scenario_dir) for fn in file_nodes]
     project_dir = files[0].parent
     if project_node is not None:
-        project_dir = (scenario_dir / project_node.as_str()).resolve()
+        project_dir = project_node.as_path(scenario_dir)
         if not project_dir.is_dir():
             raise project_node.error("folder not found", seen=str(project_dir))
-    services: dict[str, Path | None] = {}
+    found: dict[str, ComposeService] = {}
     for fn, p in zip(file_nodes, files):
-        services.update(_compose_services(fn, p, project_dir))
-    if not services:
+        found.update(_compose_services(fn, p, project_dir))
+    if not found:
         raise node.error("the compose file(s) define no services", seen=", ".join(map(str, files)))
-    contexts = tuple((s, c) for s, c in services.items() if c is not None)
-    return ComposeInfo(tuple(files), project_dir, tuple(services), contexts)
+    if not public_ok:
+        _refuse_public_ports(found)
+    contexts = tuple((s.name, s.context) for s in found.values() if s.context is not None)
+    host = _host_access(found)
+    return ComposeInfo(tuple(files), project_dir, tuple(found), contexts,
+                       tuple((n, host[n]) for n in found if host[n]))
 
 
-def _compose_services(node: Node, path: Path, project_dir: Path) -> dict[str, Path | None]:
+def _compose_file(fn: Node, scenario_dir: Path) -> Path:
+    p = fn.as_path(scenario_dir)
+    if p.is_dir():
+        inside = sorted(c.name for c in p.iterdir() if c.name in COMPOSE_NAMES)
+        raise fn.error("expected a compose file, got a folder", seen=str(p),
+                       hint=f"name the file: {fn.value.rstrip('/')}/{inside[0]}" if inside else
+                       "name the compose file itself (docker-compose.yml)")
+    if not p.is_file():
+        raise fn.error("compose file not found", seen=str(p),
+                       hint="paths are relative to the scenario file's folder")
+    return p
+
+
+COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+# the service names Compose accepts
+COMPOSE_SERVICE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class ComposeService:
+    """What the harness needs to know of one service of the user's compose file."""
+    name: str
+    where: str                                  # compose.yml:LINE of the service
+    context: Path | None                        # build context
+    network_mode: str | None = None
+    host_flags: tuple[str, ...] = ()            # "pid: host", "privileged: true" (with their line)
+    public_ports: tuple[tuple[str, str], ...] = ()   # (port as written, compose.yml:LINE)
+
+
+def _compose_services(node: Node, path: Path, project_dir: Path) -> dict[str, ComposeService]:
     try:
-        doc = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8", errors="replace")
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ScenarioError(f"compose file is not valid YAML: {getattr(e, 'problem', e)}", where=where,
                             hint=f"referenced from {node.mark}") from None
-    except OSError as e:
-        raise node.error(f"cannot read compose file: {e}", own_path=False) from None
+    except (OSError, RecursionError) as e:
+        raise node.error(f"cannot read compose file {path}: {getattr(e, 'strerror', None) or e}",
+                         own_path=False) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
         raise ScenarioError("compose file has no 'services:' mapping", where=str(path),
                             hint=f"referenced from {node.mark}")
-    out: dict[str, Path | None] = {}
+    marks = _compose_marks(text, path)
+    out: dict[str, ComposeService] = {}
     for name, svc in doc["services"].items():
-        build = (svc or {}).get("build") if isinstance(svc, dict) else None
-        ctx_dir = None
-        if isinstance(build, str):
-            ctx_dir = build
-        elif isinstance(build, dict):
-            ctx_dir = build.get("context", ".")
-        out[str(name)] = (project_dir / ctx_dir).resolve() if ctx_dir is not None else None
+        where = marks.get((str(name), ""), str(path))
+        if not isinstance(name, str) or not COMPOSE_SERVICE_RE.match(name):
+            raise ScenarioError("Compose refuses this service name", where=where, seen=repr(name),
+                                hint="use letters, digits, '_', '.' and '-', starting with a letter or digit")
+        out[name] = _compose_service(name, svc if isinstance(svc, dict) else {}, project_dir, marks, where)
+    return out
+
+
+def _compose_service(name: str, svc: dict, project_dir: Path, marks: dict, where: str) -> ComposeService:
+    build = svc.get("build")
+    ctx_dir = build if isinstance(build, str) else (build.get("context", ".") if isinstance(build, dict) else None)
+    try:
+        context = (project_dir / str(ctx_dir)).resolve() if ctx_dir is not None else None
+    except (ValueError, OSError, RuntimeError) as e:
+        raise ScenarioError("the service's build context is not a usable path", where=marks.get((name, "build"), where),
+                            seen=f"{str(ctx_dir)[:80]!r}: {e}", hint="give a folder relative to the compose file") from None
+    at = lambda key: marks.get((name, key), where)  # noqa: E731
+    flags = []
+    if str(svc.get("pid", "")) == "host":
+        flags.append(f"pid: host at {at('pid')}")
+    if svc.get("privileged") is True:
+        flags.append(f"privileged: true at {at('privileged')}")
+    ports = svc.get("ports") if isinstance(svc.get("ports"), list) else []
+    public = tuple((_port_text(p), marks.get((name, f"ports[{i}]"), at("ports")))
+                   for i, p in enumerate(ports) if _is_public(p))
+    mode = svc.get("network_mode")
+    return ComposeService(name, where, context, f"{mode} at {at('network_mode')}" if mode else None,
+                          tuple(flags), public)
+
+
+def _compose_marks(text: str, path: Path) -> dict[tuple[str, str], str]:
+    """compose.yml:LINE of every service, of its keys and of its port entries."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    services = next((v for k, v in root.value if k.value == "services"), None)
+    out: dict[tuple[str, str], str] = {}
+    for k, v in services.value if isinstance(services, yaml.MappingNode) else ():
+        name = str(k.value)
+        out[(name, "")] = f"{path}:{k.start_mark.line + 1}"
+        for kk, vv in v.value if isinstance(v, yaml.MappingNode) else ():
+            out[(name, str(kk.value))] = f"{path}:{kk.start_mark.line + 1}"
+            if kk.value == "ports" and isinstance(vv, yaml.SequenceNode):
+                for i, item in enumerate(vv.value):
+                    out[(name, f"ports[{i}]")] = f"{path}:{item.start_mark.line + 1}"
+    return out
+
+
+def _port_text(p) -> str:
+    return str(p) if not isinstance(p, dict) else ", ".join(f"{k}: {v}" for k, v in p.items())
+
+
+def _is_public(p) -> bool:
+    """A compose `ports:` entry that publishes on every address of the machine (no host IP, or
+    0.0.0.0 / ::). Short syntax: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]."""
+    if isinstance(p, dict):
+        ip = str(p.get("host_ip") or "")
+    else:
+        text = str(p)
+        ip = text.rsplit(":", 2)[0] if text.count(":") >= 2 and not text.startswith("[") else ""
+        if text.startswith("["):
+            ip = text[1:text.index("]")] if "]" in text else ""
+    ip = ip.strip("[]")
+    return not (ip.startswith("127.") or ip in ("::1", "localhost"))
+
+
+def _refuse_public_ports(found: dict[str, ComposeService]) -> None:
+    for svc in found.values():
+        for text, where in svc.public_ports:
+            raise ScenarioError(f"compose service '{svc.name}' publishes port '{text}' on every address of "
+                                "this machine", where=where,
+                                seen="a port without a host address (or 0.0.0.0) is reachable from "
+                                     "other machines, pprof endpoints included",
+                                hint=f"bind it to loopback ('127.0.0.1:{text}'), or remove it and list the "
+                                     f"container port under services.{svc.name}.ports in the scenario (the "
+                                     "harness publishes those on 127.0.0.1), or set allow_public_ports: true "
+                                     "at the top of the scenario")
+
+
+def _host_access(found: dict[str, ComposeService]) -> dict[str, tuple[str, ...]]:
+    """Why each service shares a namespace of the host (empty: it does not). A service on
+    `network_mode: service:X` shares X's network namespace."""
+    out = {}
+    for name, svc in found.items():
+        why, seen, cur = list(svc.host_flags), {name}, svc
+        while cur is not None and cur.network_mode:
+            mode = cur.network_mode.split(" at ", 1)[0]
+            if mode == "host":
+                why.append(f"network_mode: host at {cur.network_mode.split(' at ', 1)[1]}")
+                break
+            nxt = mode.removeprefix("service:") if mode.startswith("service:") else None
+            cur = found.get(nxt) if nxt and nxt not in seen else None
+            seen.add(nxt)
+        out[name] = tuple(why)
     return out
 
 
@@ -270,7 +429,7 @@ def _prepare(node: Node | None, ctx: ParseContext) -> tuple[PrepareStep, ...]:
             raise keys["cmd"].error("expected a non-empty argument list",
                                     hint="write the command as a list: [go, build, -o, app, .]")
         cmd = tuple(str(c.value) if isinstance(c.value, (int, float)) else c.as_str() for c in cmd_nodes)
-        cwd = ctx.resolve(keys["cwd"].as_str()) if "cwd" in keys else ctx.scenario_dir
+        cwd = ctx.resolve(keys["cwd"]) if "cwd" in keys else ctx.scenario_dir
         if "cwd" in keys and not cwd.is_dir():
             raise keys["cwd"].error("folder not found", seen=str(cwd))
         timeout = keys["timeout"].as_duration(allow_zero=False, max=3600) if "timeout" in keys else 300.0
@@ -308,33 +467,75 @@ def _service(name: str, node: Node, ctx: ParseContext, build_ctx: Path | None) -
     ready = _ready(keys["ready"], ports) if "ready" in keys else None
     source = build_ctx
     if "source" in keys:
-        source = ctx.resolve(keys["source"].as_str())
+        source = ctx.resolve(keys["source"])
         if not source.is_dir():
             raise keys["source"].error("folder not found", seen=str(source),
                                        hint="the Go source root of the service, relative to the scenario")
-    cap_add = tuple(c.as_str() for c in keys["cap_add"].as_list(allow_single=True)) if "cap_add" in keys else ()
+    cap_add = tuple(_capability(c) for c in keys["cap_add"].as_list(allow_single=True)) if "cap_add" in keys else ()
     return ServiceSpec(name, limits, ports, pprof, ready, source, cap_add)
+
+
+# Linux capabilities (capabilities(7)); Compose and Docker take them with or without CAP_
+CAPABILITIES = frozenset("""AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE CHOWN
+    DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE MAC_ADMIN
+    MAC_OVERRIDE MKNOD NET_ADMIN NET_BIND_SERVICE NET_BROADCAST NET_RAW PERFMON SETFCAP SETGID SETPCAP
+    SETUID SYSLOG SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE SYS_PACCT SYS_PTRACE SYS_RAWIO
+    SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG WAKE_ALARM ALL""".split())
+
+
+def _capability(node: Node) -> str:
+    cap = node.as_str()
+    bare = cap.upper().removeprefix("CAP_")
+    if bare not in CAPABILITIES:
+        close = difflib.get_close_matches(bare, CAPABILITIES, n=1, cutoff=0.6)
+        raise node.error(f"unknown Linux capability '{cap}'", seen="see capabilities(7)",
+                         hint=f"did you mean '{close[0]}'?" if close else "e.g. NET_ADMIN, SYS_PTRACE")
+    return cap
 
 
 def _limits(node: Node) -> Limits:
     k = node.keys(LIMIT_KEYS)
-    memory = k["memory"].as_size(min=6 << 20) if "memory" in k else None
+    memory = k["memory"].as_size(min=6 << 20, max=INT64_MAX) if "memory" in k else None
     swap = None
     if "memory_swap" in k:
-        swap = -1 if k["memory_swap"].value == -1 else k["memory_swap"].as_size(min=6 << 20)
+        swap = -1 if k["memory_swap"].value == -1 else k["memory_swap"].as_size(min=6 << 20, max=INT64_MAX)
         if memory is not None and swap != -1 and swap < memory:
             raise k["memory_swap"].error("limits.memory_swap: must be at least limits.memory "
                                          "(it is memory plus swap)",
                                          seen=f"{swap} < {memory} bytes", own_path=False)
-    cpus = k["cpus"].as_float(min=0.01, max=1024) if "cpus" in k else None
-    cpuset = None
-    if "cpuset" in k:
-        cpuset = str(k["cpuset"].value)
-        if not CPUSET_RE.match(cpuset):
-            raise k["cpuset"].error("expected CPU numbers like 0, 0-1 or 0,2",
-                                    seen=repr(k["cpuset"].value))
-    pids = k["pids"].as_int(min=1) if "pids" in k else None
+    cpus = _cpus(k["cpus"]) if "cpus" in k else None
+    cpuset = _cpuset(k["cpuset"]) if "cpuset" in k else None
+    pids = k["pids"].as_int(min=1, max=INT64_MAX) if "pids" in k else None
     return Limits(memory, swap, cpus, cpuset, pids)
+
+
+INT64_MAX = (1 << 63) - 1
+
+
+def host_cpus() -> int:
+    return os.cpu_count() or 1
+
+
+def _cpus(node: Node) -> float:
+    cpus = node.as_float(min=0.01, max=1024)
+    if cpus > host_cpus():
+        raise node.error(f"more CPUs than this machine has ({host_cpus()})", seen=f"{cpus:g}",
+                         hint=f"Docker refuses a CPU limit above the host's CPUs; use at most {host_cpus()}")
+    return cpus
+
+
+def _cpuset(node: Node) -> str:
+    cpuset = str(node.value)
+    if isinstance(node.value, bool) or not CPUSET_RE.match(cpuset):
+        raise node.error("expected CPU numbers like 0, 0-1 or 0,2", seen=repr(node.value)[:80])
+    for part in cpuset.split(","):
+        lo, _, hi = part.partition("-")
+        if hi and int(hi) < int(lo):
+            raise node.error(f"the range '{part}' is reversed", seen=repr(cpuset), hint=f"write {hi}-{lo}")
+        if int(hi or lo) >= host_cpus():
+            raise node.error(f"CPU {hi or lo} does not exist on this machine", seen=repr(cpuset),
+                             hint=f"this machine has CPUs 0-{host_cpus() - 1}")
+    return cpuset
 
 
 def _pprof(node: Node, ports: tuple[int, ...]) -> PprofSpec:
@@ -409,12 +610,33 @@ def _phase_frames(top: dict[str, Node]) -> list[tuple[str, float, float, Node | 
 
 def _phases(frames, ctx: ParseContext) -> tuple[Phase, ...]:
     phases = []
+    ids: dict[str, str] = {}
     for name, start, dur, faults_node in frames:
         faults = ()
         if faults_node is not None:
             faults = tuple(parse_fault(f, ctx) for f in faults_node.as_list())
+        _check_faults(faults, ids)
         phases.append(Phase(name, start, dur, faults))
     return tuple(phases)
+
+
+def _check_faults(faults: tuple[FaultSpec, ...], ids: dict[str, str]) -> None:
+    """Fault ids are unique in the scenario (they name the fault's kernel objects and records);
+    a phase has one fault of a kind per target and traffic (a second would replace the first)."""
+    seen: dict[tuple, FaultSpec] = {}
+    for f in faults:
+        if f.id in ids:
+            raise ScenarioError(f"duplicate fault id '{f.id}'", where=f.where, seen=f"first used at {ids[f.id]}",
+                                hint="give each fault its own id")
+        ids[f.id] = f.where
+        for d in ("egress", "ingress") if f.direction == "both" else (f.direction,):
+            first = seen.setdefault((f.kind, f.target, f.peer, d), f)
+            if first is f:
+                continue
+            raise ScenarioError(f"a second '{f.kind}' fault on '{f.target}' for the same traffic in one phase",
+                                where=f.where, seen=f"the first is '{first.id}' at {first.where}",
+                                hint="combine them into one fault, give them different peers, or put "
+                                     "them in different phases")
 
 
 def _baseline(node: Node | None, phases: tuple[Phase, ...]) -> str | None:

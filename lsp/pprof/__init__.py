@@ -16,7 +16,7 @@ from lsp.pprof.aggregate import (
     neighbours_ready,
     own_costs,
 )
-from lsp.pprof.model import Profile, ProfileError, load_profile
+from lsp.pprof.model import Profile, ProfileError, ProfileTooLarge, implausible, load_profile
 
 __all__ = [
     "FuncCost",
@@ -24,7 +24,9 @@ __all__ = [
     "Neighbours",
     "Profile",
     "ProfileError",
+    "ProfileTooLarge",
     "function_costs",
+    "implausible",
     "line_costs",
     "load_profile",
     "neighbours",

@@ -9,22 +9,34 @@ distinct stack instead of once per sample.
 from __future__ import annotations
 
 import gc
-import gzip
 import os
+import re
+import stat
 import zlib
 from dataclasses import dataclass, field
 from functools import partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from google.protobuf.message import DecodeError
 
 from lsp.pprof.proto import Profile as ProfileMessage
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_MIB = 1 << 20
+_CHUNK = 1 << 20
+_ZEROS = re.compile(rb"\0*")
+# Beyond this a value or a total is no measurement (1e18 ns are 31 years, 1e18 bytes an exabyte).
+IMPLAUSIBLE_VALUE = 10**18
+# A CPU profile records at most this many CPUs busy for its whole duration.
+MAX_CPUS = 1024
 
 
 class ProfileError(ValueError):
     """A file that is not a readable pprof profile; the message is one line."""
+
+
+class ProfileTooLarge(ProfileError):
+    """The file, or what it decompresses to, is larger than the caller's limit."""
 
 
 @dataclass
@@ -79,18 +91,16 @@ class Profile:
             raise ProfileError(f"sample index {index} out of range 0..{len(self.sample_types) - 1}")
 
 
-def load_profile(source: str | os.PathLike | bytes) -> Profile:
-    """Read a pprof profile from a path or bytes, gzip-compressed or not."""
+def load_profile(source: str | os.PathLike | bytes, max_bytes: int | None = None) -> Profile:
+    """Read a pprof profile from a path or bytes, gzip-compressed or not. Only regular files are
+    read; with `max_bytes` neither the file nor its decompressed content may be larger
+    (ProfileTooLarge, found without reading or inflating more than the limit)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), "<bytes>"
     else:
         name = os.fspath(source)
-        try:
-            with open(name, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise ProfileError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    raw = _decompress(data, name)
+        data = _read_file(name, max_bytes)
+    raw = _decompress(data, name, max_bytes)
     msg = ProfileMessage()
     try:
         msg.ParseFromString(raw)
@@ -113,15 +123,102 @@ def _without_gc(fn, *args):
             gc.enable()
 
 
-def _decompress(data: bytes, name: str) -> bytes:
+def _too_large(name: str, what: str, max_bytes: int) -> ProfileTooLarge:
+    return ProfileTooLarge(f"{name}: {what} more than the limit of {max_bytes / _MIB:g} MiB")
+
+
+def _read_file(name: str, max_bytes: int | None) -> bytes:
+    """The bytes of a regular file (a directory, a FIFO or a device such as /dev/zero is refused
+    unread; opening with O_NONBLOCK never waits for a FIFO's writer)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"{name}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ProfileError(f"{name}: not a regular file (a directory, device, FIFO or socket); not read")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise _too_large(name, f"file of {st.st_size} bytes,", max_bytes)
+        data = _read_fd(fd, max_bytes)
+    except OSError as exc:
+        raise ProfileError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise _too_large(name, "file grew while read to", max_bytes)
+    return data
+
+
+def _read_fd(fd: int, limit: int | None) -> bytes:
+    """Up to limit + 1 bytes (everything when limit is None)."""
+    parts, size = [], 0
+    while limit is None or size <= limit:
+        part = os.read(fd, _CHUNK)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def _decompress(data: bytes, name: str, max_bytes: int | None = None) -> bytes:
+    """gzip inflated chunk by chunk, stopping as soon as the output passes `max_bytes`: a gzip
+    bomb costs the limit, not what it expands to."""
     if not data:
         raise ProfileError(f"{name}: empty file, not a pprof profile")
     if not data.startswith(_GZIP_MAGIC):
         return data
+    out, size = [], 0
     try:
-        return gzip.decompress(data)
-    except (EOFError, OSError, zlib.error) as exc:
+        for chunk in _inflated(data, name):
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise _too_large(name, "decompresses to", max_bytes)
+            out.append(chunk)
+    except zlib.error as exc:
         raise ProfileError(f"{name}: truncated or corrupt gzip data ({exc})") from None
+    return b"".join(out)
+
+
+def _inflated(data: bytes, name: str):
+    """The content of gzip data (one member or several, zero padding allowed) in pieces of at
+    most _CHUNK bytes, fed _CHUNK bytes of input at a time."""
+    view, pos = memoryview(data), 0
+    while pos < len(data):
+        inflater, tail = zlib.decompressobj(16 + zlib.MAX_WBITS), b""
+        while not inflater.eof:
+            if not tail:
+                tail, pos = view[pos:pos + _CHUNK], min(pos + _CHUNK, len(data))
+            chunk = inflater.decompress(tail, _CHUNK)
+            tail = inflater.unconsumed_tail
+            if not chunk and not tail and pos >= len(data) and not inflater.eof:
+                raise ProfileError(f"{name}: truncated or corrupt gzip data (the stream ends early)")
+            yield chunk
+        pos = _ZEROS.match(data, pos - len(inflater.unused_data)).end()   # unused: after this member
+        if pos < len(data) and not data.startswith(_GZIP_MAGIC, pos):
+            raise ProfileError(f"{name}: truncated or corrupt gzip data (garbage after the stream)")
+
+
+def implausible(prof: Profile) -> str | None:
+    """What makes a decoded profile no measurement, or None: a negative value (a profile counts
+    what happened; only in-use memory may shrink between the two snapshots of a delta profile),
+    a value or total beyond 1e18, more CPU time than MAX_CPUS could spend in its duration."""
+    values = list(prof.stacks.values())
+    for i, (kind, unit) in enumerate(prof.sample_types):
+        low = min(map(itemgetter(i), values), default=0)
+        high = max(map(itemgetter(i), values), default=0)
+        total = prof.total(i)
+        if low < 0 and not kind.startswith("inuse_"):
+            return f"negative {kind} values (lowest {low} {unit}); a profile counts what happened"
+        worst = max(abs(low), high, abs(total))
+        if worst > IMPLAUSIBLE_VALUE:
+            return f"{kind} values up to {worst:.3g} {unit}, beyond any measurement (limit 1e18)"
+        if kind == "cpu" and unit == "nanoseconds" and prof.duration_ns > 0 \
+                and total > prof.duration_ns * MAX_CPUS:
+            return (f"{total / 1e9:.3g}s of cpu in a profile of {prof.duration_ns / 1e9:.3g}s, more than "
+                    f"{MAX_CPUS} CPUs could spend")
+    return None
 
 
 def _build(msg, name: str) -> Profile:

@@ -120,3 +120,27 @@ def make_workspace(root: Path, built: Built) -> Path:
     (ws / "other" / "main.go").write_text("package main\n\nfunc main() {}\n")
     make_run(ws / "runs", built, ws / "goprog")
     return ws
+
+
+def edit_manifest(run_dir: Path, change) -> None:
+    """Rewrite a run's manifest.json: change(manifest dict) edits it in place."""
+    path = run_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def edit_profile(src: Path, dst: Path, change) -> None:
+    """Copy a profile to dst with change(profile message) applied (gzip-compressed)."""
+    msg = ProfileMessage()
+    msg.ParseFromString(gzip.decompress(src.read_bytes()))
+    change(msg)
+    dst.write_bytes(gzip.compress(msg.SerializeToString(), compresslevel=1))
+
+
+def gzip_bomb(path: Path, mib: int) -> Path:
+    """A gzip file of zeros that decompresses to `mib` MiB (about 1 kB per MiB on disk): one
+    gzip member of up to 16 MiB, repeated (gzip readers join the members)."""
+    part = min(mib, 16)
+    path.write_bytes(gzip.compress(bytes(part << 20), 9) * (mib // part))
+    return path

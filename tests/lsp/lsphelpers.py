@@ -61,3 +61,9 @@ async def until(predicate, what: str, timeout: float = 60.0) -> None:
         await asyncio.wait_for(loop(), timeout)
     except asyncio.TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def hover(client, uri: str, line: int) -> types.Hover | None:
+    """The hover at a 1-based line."""
+    return await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line - 1, 3)))

@@ -49,3 +49,19 @@ def test_errors(text, message):
 
 def test_schema():
     assert EXPECT_SCHEMA["items"]["properties"]["top"]["items"]["required"] == ["profile"]
+
+
+def test_phases_that_did_not_run_are_not_judged_not_failed():
+    """An interrupted run has no data for its later phases: their expectations are 'not judged'
+    (junit: skipped), while a measured check still fails as it should."""
+    from harness.report import junit
+    from harness.report.expect import evaluate
+
+    spec = parse("expect:\n  - latency: {p99: 200ms}\n")
+    summary = {"phases": [{"name": "baseline", "load": {"p99_ms": 350.0}}], "result": {"status": "interrupted"}}
+    exp = evaluate(spec, summary)
+    assert (exp["failed"], exp["skipped"], exp["total"], exp["passed"]) == (1, 1, 1, False)
+    skipped = next(c for c in exp["checks"] if c.get("skipped"))
+    assert skipped["phase"] == "fault" and "not judged" in skipped["message"]
+    xml = junit.render({**summary, "expect": exp})
+    assert xml.count("<skipped") == 1 and 'failures="2"' in xml   # the run itself + the measured p99

@@ -86,7 +86,7 @@ def test_html_is_self_contained_with_shading_and_events(run):
 def test_report_without_load_files_or_expect(tmp_path):
     run = make_run(tmp_path, with_load=False)
     s = write_all(run)
-    assert s["expect"] == {"passed": True, "failed": 0, "total": 0, "checks": []}
+    assert s["expect"] == {"passed": True, "failed": 0, "skipped": 0, "total": 0, "checks": []}
     assert s["phases"][0]["load"]["requests"] == 0
     assert (run / "report.html").exists() and (run / "junit.xml").exists()
 

@@ -70,7 +70,7 @@ CASES = [
     ("unknown-top-key", GOOD + "lod: {}\n", (13, 1),
      "lod: unknown key 'lod'", "Hint: did you mean 'load'?"),
     ("missing-load", GOOD.split("load:")[0], (1, 1),
-     ": missing required key 'load'", "Hint: add 'load:' to the top level"),
+     "missing required key 'load'", "Hint: add 'load:' to the top level"),
     ("missing-compose-file", GOOD.replace("compose: compose.yml", "compose: nope.yml"), (2, 10),
      "compose: compose file not found", "Hint: paths are relative to the scenario file's folder"),
     ("unknown-service", GOOD.replace("  api:\n    limits", "  apii:\n    limits"), (4, 3),

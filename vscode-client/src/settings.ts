@@ -28,6 +28,7 @@ export interface ServerSettings {
   pathMappings: PathMapping[];
   staleMode: StaleMode;
   pollInterval: number;
+  maxProfileMiB: number;
 }
 
 export const SERVER_DEFAULTS: Readonly<ServerSettings> = Object.freeze({
@@ -47,6 +48,7 @@ export const SERVER_DEFAULTS: Readonly<ServerSettings> = Object.freeze({
   pathMappings: [],
   staleMode: "mark",
   pollInterval: 2.0,
+  maxProfileMiB: 256,
 });
 
 /** Settings only the client uses. */
@@ -170,6 +172,7 @@ export function resolveServerSettings(get: Getter, workspaceFolder: string | nul
     pathMappings: r.mappings("pathMappings", workspaceFolder),
     staleMode: r.oneOf("staleMode", STALE_MODES, d.staleMode),
     pollInterval: r.number("pollInterval", d.pollInterval, 0.2, Infinity),
+    maxProfileMiB: r.number("maxProfileMiB", d.maxProfileMiB, 1, 1048576),
   };
   return { value, problems: r.problems };
 }

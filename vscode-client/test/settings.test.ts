@@ -9,7 +9,7 @@ test("nothing set gives the protocol defaults", () => {
   assert.deepEqual(r.value, { ...SERVER_DEFAULTS, pathMappings: [] });
   assert.deepEqual(r.problems, []);
   assert.deepEqual(Object.keys(r.value).sort(), [
-    "annotations", "codeLens", "diagnostics", "diagnosticsTopN", "hover", "inlayHints", "mode", "pathMappings",
+    "annotations", "codeLens", "diagnostics", "diagnosticsTopN", "hover", "inlayHints", "maxProfileMiB", "mode", "pathMappings",
     "phase", "pollInterval", "profile", "run", "runsDir", "sampleType", "staleMode", "threshold",
   ]);
 });

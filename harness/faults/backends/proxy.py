@@ -1,6 +1,6 @@
 """The userspace TCP proxy backend: a helper process in the target's network namespace
-(started with nsenter, so it binds inside the container) plus nat REDIRECT rules that send
-the fault's connections to it. See harness/faults/proxy.py for what it does to the bytes.
+(started with nsenter, so it binds inside the container, on the container's own addresses
+only) plus nat REDIRECT rules that send the fault's connections to it. See harness/faults/proxy.py for what it does to the bytes.
 
 Connections that exist when the fault starts are closed once the rules are in (ss -K), so
 clients with kept-alive pools reconnect through the proxy instead of bypassing it.
@@ -23,7 +23,7 @@ def plan(t, kind: str, params: dict, direction: str) -> Plan:
     out_port, in_port = t.proxy_ports
     pidfile = str(t.run_dir / "faults" / f"{t.tag}.proxy.pid")
     config = {"kind": kind, "params": params, "direction": direction, "mark": int(iptables.PROXY_MARK, 16),
-              "out_port": out_port, "in_port": in_port}
+              "out_port": out_port, "in_port": in_port, "in_addrs": list(t.ips or ([t.ip] if t.ip else []))}
     marker = f"--tag={t.tag}"
     spawn = {"op": "spawn", "container": t.container, "pidfile": pidfile, "marker": marker,
              "argv": python_argv("harness.faults.proxy", marker, "--pidfile", pidfile,

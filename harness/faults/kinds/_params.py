@@ -23,16 +23,17 @@ def correlation(p: dict) -> float:
 def rate_bits(n) -> int:
     """Bits per second from `1mbit` (tc units: bit/kbit/mbit/gbit, decimal), `125kbps` (bytes) or an int."""
     v = n.value
-    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-        return v
     m = _RATE_RE.match(v) if isinstance(v, str) else None
-    if not m:
+    if isinstance(v, int) and not isinstance(v, bool):
+        bits = v
+    elif m:
+        bits = float(m.group(1)) * _RATE_MULT[(m.group(2) or "bit").lower()]   # inf for 400 digits
+    else:
         raise n.error("expected a rate like 1mbit, 500kbit or 125kbps",
-                      seen=repr(v), hint="tc units: bit, kbit, mbit, gbit (bits); bps, kbps, mbps (bytes)")
-    bits = int(float(m.group(1)) * _RATE_MULT[(m.group(2) or "bit").lower()])
-    if bits < 8000 or bits > 100 * 10**9:
-        raise n.error("rate must be between 8kbit and 100gbit", seen=repr(v))
-    return bits
+                      seen=repr(v)[:80], hint="tc units: bit, kbit, mbit, gbit (bits); bps, kbps, mbps (bytes)")
+    if not 8000 <= bits <= 100 * 10**9:
+        raise n.error("rate must be between 8kbit and 100gbit", seen=repr(v)[:80])
+    return int(bits)
 
 
 def need(p: dict, key: str, node):

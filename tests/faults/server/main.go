@@ -143,7 +143,7 @@ func udpsend(w http.ResponseWriter, r *http.Request) {
 }
 
 func udpListen() {
-	pc, err := net.ListenPacket("udp", ":9000")
+	pc, err := net.ListenPacket("udp", listenHost+":9000")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -159,6 +159,10 @@ func udpListen() {
 		mu.Unlock()
 	}
 }
+
+// LISTEN_HOST (default: every address) lets a test run the server in the host's network
+// namespace listening on loopback only
+var listenHost = os.Getenv("LISTEN_HOST")
 
 func main() {
 	go udpListen()
@@ -188,7 +192,7 @@ func main() {
 		defer mu.Unlock()
 		fmt.Fprintf(w, "%d", counts[r.URL.Query().Get("tag")])
 	})
-	if err := http.ListenAndServe(":8080", nil); err != nil {
+	if err := http.ListenAndServe(listenHost+":8080", nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
