@@ -1,11 +1,13 @@
 """What capturing costs the target: its throughput with each capture on, as a ratio to the same
 service with nothing captured, measured in one run (the reference rounds are interleaved).
 
-    .venv/bin/python benchmarks/bench_capture.py [--seconds 4] [--rounds 2]
+    .venv/bin/python benchmarks/bench_capture.py [--seconds 4] [--rounds 2] [--only runtime,runtime-100ms]
 
 The target is the capture tests' Go service (tests/capture/goapp) in a container limited to
 one CPU, driven by a Go load client (benchmarks/goload) on loopback. Prints a table and a JSON
-line; exits 1 when pprof CPU costs more than 5 %.
+line; exits 1 when pprof CPU costs more than 5 %. Every configuration but `runtime*` has the
+runtime sampler off; `runtime` is the default sampler (every second), `runtime-100ms` its
+shortest interval. The machine's load average is printed before and after.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness import proc
 from harness.capture.manager import CaptureManager
-from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec
+from harness.capture.spec import CaptureSpec, RatesSpec, RuntimeSpec, WindowSpec
 from harness.capture.stats import find_cgroup
 from harness.runctx import Clock, PhaseWindow, RunContext
 from lsp.rundir import go_binary
@@ -31,12 +33,14 @@ from tests.capture.conftest import GOAPP, LABELS, start_service
 from tests.images import build_go_image
 
 CONFIGS = {
-    "pprof-cpu": CaptureSpec(pprof=("cpu",), stats_interval=0),
+    "pprof-cpu": CaptureSpec(pprof=("cpu",), stats_interval=0, runtime=None),
     "pprof-all": CaptureSpec(pprof=("cpu", "heap", "allocs", "goroutine", "block", "mutex"),
-                             rates=RatesSpec("/debug/harness/rates", 10000, 5), stats_interval=0),
-    "stats": CaptureSpec(pprof=(), stats_interval=1.0),
-    "perf": CaptureSpec(pprof=(), perf=WindowSpec(("bench",), frequency=99), stats_interval=0),
-    "trace": CaptureSpec(pprof=(), trace=WindowSpec(("bench",)), stats_interval=0),
+                             rates=RatesSpec("/debug/harness/rates", 10000, 5), stats_interval=0, runtime=None),
+    "stats": CaptureSpec(pprof=(), stats_interval=1.0, runtime=None),
+    "perf": CaptureSpec(pprof=(), perf=WindowSpec(("bench",), frequency=99), stats_interval=0, runtime=None),
+    "trace": CaptureSpec(pprof=(), trace=WindowSpec(("bench",)), stats_interval=0, runtime=None),
+    "runtime": CaptureSpec(pprof=(), stats_interval=0, runtime=RuntimeSpec(1.0)),
+    "runtime-100ms": CaptureSpec(pprof=(), stats_interval=0, runtime=RuntimeSpec(0.1)),
 }
 
 
@@ -77,6 +81,10 @@ def measure(goload: str, svc, seconds: float, spec: CaptureSpec | None, tmp: Pat
             failed = [e for e in rc.events.all() if e["kind"] == "capture-failed"]
             if failed:
                 print(f"  capture failures: {failed}", file=sys.stderr)
+            for a in rc.artifacts.all():
+                if a["kind"] == "runtime":
+                    print(f"  runtime sampler: {a['samples']} samples, {a['sample_ms']} ms per tick "
+                          f"(host side), {a['failures']} failures", file=sys.stderr)
     return out["requests"] / out["seconds"], out["requests"] / max(cpu_s, 1e-3)
 
 
@@ -84,7 +92,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--only", default="", help="comma-separated configurations (default: all): "
+                    + ", ".join(CONFIGS))
     args = ap.parse_args(argv)
+    args.only = [n for n in args.only.split(",") if n] or list(CONFIGS)
+    unknown = [n for n in args.only if n not in CONFIGS]
+    if unknown:
+        ap.error(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+    print(f"load average before: {_loadavg()}", file=sys.stderr)
     import docker
 
     client = docker.from_env(timeout=60)
@@ -98,19 +113,28 @@ def main(argv=None) -> int:
             client.containers.get(svc.container_id).remove(force=True)
             client.images.remove(tag, force=True)
     report(ratios)
+    print(f"load average after: {_loadavg()}")
+    if "pprof-cpu" not in ratios:
+        return 0
     return 0 if statistics.median(ratios["pprof-cpu"]["per_cpu"]) >= 0.95 else 1
+
+
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" (1, 5, 15 min; {os.cpu_count()} CPUs)"
 
 
 def run_rounds(goload, svc, args, tmp) -> dict[str, dict[str, list[float]]]:
     measure(goload, svc, 1.0, None, tmp)                      # warm up the service and the client
-    ratios = {name: {"rps": [], "per_cpu": []} for name in CONFIGS}
+    ratios = {name: {"rps": [], "per_cpu": [], "on": [], "off": []} for name in args.only}
     for _ in range(args.rounds):
-        for name, spec in CONFIGS.items():
+        for name in args.only:
             before = measure(goload, svc, args.seconds, None, tmp)
-            with_capture = measure(goload, svc, args.seconds, spec, tmp)
+            with_capture = measure(goload, svc, args.seconds, CONFIGS[name], tmp)
             after = measure(goload, svc, args.seconds, None, tmp)
             for i, key in enumerate(("rps", "per_cpu")):
                 ratios[name][key].append(with_capture[i] / ((before[i] + after[i]) / 2))
+            ratios[name]["on"].append(with_capture[0])
+            ratios[name]["off"].append((before[0] + after[0]) / 2)
             print(f"  {name:10s} reference {before[0]:7.0f}/{after[0]:7.0f} req/s "
                   f"({before[1]:6.0f}/{after[1]:6.0f} req/cpu-s); with capture {with_capture[0]:7.0f} req/s "
                   f"({with_capture[1]:6.0f} req/cpu-s)", file=sys.stderr)
@@ -122,8 +146,15 @@ def report(ratios) -> None:
     out = {}
     for name, r in ratios.items():
         rps, per_cpu = statistics.median(r["rps"]), statistics.median(r["per_cpu"])
-        out[name] = {"throughput": round(rps, 4), "per_cpu": round(per_cpu, 4)}
+        out[name] = {"throughput": round(rps, 4), "per_cpu": round(per_cpu, 4),
+                     "on_rps": round(statistics.median(r["on"]), 1), "off_rps": round(statistics.median(r["off"]), 1)}
         print(f"{name:12s} {rps:17.3f} {per_cpu:14.3f} {100 * (1 - per_cpu):14.1f}%")
+    for name, o in out.items():
+        if name.startswith("runtime"):
+            print(f"{name}: target throughput with sampling on {o['on_rps']:.0f} req/s, off {o['off_rps']:.0f} "
+                  f"req/s (medians of {len(ratios[name]['on'])} rounds); ratio of the medians "
+                  f"{o['on_rps'] / o['off_rps']:.3f}, median of the per-round ratios {o['throughput']:.3f}, "
+                  f"per CPU {o['per_cpu']:.3f}")
     print(json.dumps({"bench": "capture", "ratios": out}))
 
 

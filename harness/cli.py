@@ -247,12 +247,14 @@ def add_compare(sub) -> None:
 
 
 def cmd_compare(args, console: Console) -> int:
+    from harness.cli_progress import print_compare
     from harness.report.compare import compare_runs
 
     a, b = _run_dir(args.run_a), _run_dir(args.run_b)
     out = Path(args.out) if args.out else b / f"compare-{a.name}"
-    compare_runs(a, b, out)
-    console.print(f"wrote {escape(str(out))}")
+    result = compare_runs(a, b, out)
+    print_compare(console, result)
+    console.print(f"wrote {escape(str(out))} (compare.html, compare.json)")
     return 0
 
 
@@ -298,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    console = Console(stderr=False, soft_wrap=True)
+    # a pipe or a CI log has no width: rich would assume 80 columns and cut the tables' cells
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    console = Console(stderr=False, soft_wrap=True, width=width)
     err = Console(stderr=True, soft_wrap=True)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -1,4 +1,6 @@
-"""The live display of `harness run` and its end summary (rich)."""
+"""The live display of `harness run`, its end summary and `harness compare`'s differences (rich).
+
+Every number reads in human units (harness/report/units.py); the summary opens with the verdict."""
 from __future__ import annotations
 
 import threading
@@ -9,21 +11,12 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from harness.report import units, verdict_view
+from harness.report.compare import differences
+from harness.report.profiles import PROFILE_KINDS, moved
 
-def _fmt_ms(v) -> str:
-    if v is None:
-        return "-"
-    return f"{v / 1000:.2f}s" if v >= 1000 else f"{v:.1f}ms"
-
-
-def _fmt_bytes(v) -> str:
-    if not v:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if v < 1024:
-            return f"{v:.0f}{unit}"
-        v /= 1024
-    return f"{v:.1f}TiB"
+_fmt_ms = units.duration_ms
+_fmt_bytes = units.size
 
 
 class Progress:
@@ -65,15 +58,15 @@ class Progress:
         rps = load.get("rps")
         fails = load.get("fps") or 0
         err = (fails / rps * 100) if rps else 0.0
-        t.add_row("req/s", f"{rps:.0f}" if rps is not None else "-",
+        t.add_row("throughput", units.rate(rps),
                   "p50", _fmt_ms(load.get("p50_ms")), "p99", _fmt_ms(load.get("p99_ms")),
-                  "errors", f"{err:.1f}%")
+                  "errors", units.percent(err / 100))
         if load.get("gen_saturated"):
             t.add_row(Text("load generator saturated: latencies may be the generator's", style="yellow"))
         for svc, st in sorted((info.get("stats") or {}).items()):
             mem, lim, cpu = st.get("mem_bytes"), st.get("mem_limit"), st.get("cpu_pct")
             t.add_row(svc, f"mem {_fmt_bytes(mem)} / {_fmt_bytes(lim)}",
-                      f"cpu {cpu:.0f}%" if isinstance(cpu, (int, float)) else "")
+                      f"cpu {units.pct(cpu)}" if isinstance(cpu, (int, float)) else "")
         return Group(top, t)
 
 
@@ -83,25 +76,62 @@ def print_summary(console: Console, result) -> None:
     if result.reason:
         console.print(result.reason, highlight=False)
     summary = result.summary or {}
+    print_verdict(console, summary)
+    _print_load(console, summary)
+    _print_hot_lines(console, summary)
+    _print_expect(console, summary)
+    if (result.run_dir / "report.html").exists():
+        console.print(f"report: {result.run_dir / 'report.html'}")
+    console.print(f"run dir: {result.run_dir}")
+
+
+def print_verdict(console: Console, summary: dict) -> None:
+    """The verdict first: per phase its headline, then the ranked findings (nothing without one)."""
+    for p in verdict_view.phases(summary):
+        head = Text()
+        head.append(f"{p['phase']}", style="bold")
+        if p.get("baseline"):
+            head.append(f" vs {p['baseline']}", style="dim")
+        head.append(": ")
+        head.append(p["headline"], style="green" if verdict_view.is_calm(p) else "bold")
+        console.print(head)
+        for i, f in enumerate(p["findings"], 1):
+            style = "green" if f["kind"] in verdict_view.CALM else "bold red" if i == 1 else ""
+            row = Text(f"  {i}. ")
+            row.append(f"{f['kind']:<9}", style="dim" if i > 1 else style)
+            row.append(" " + verdict_view.message(f), style=style)
+            row.append(verdict_view.line_suffix(f), style="cyan")
+            console.print(row)
+
+
+def _print_load(console: Console, summary: dict) -> None:
     phases = summary.get("phases") or []
-    if phases:
-        t = Table("phase", "requests", "req/s", "p50", "p95", "p99", "max", "errors", title="load by phase")
-        for ph in phases:
-            ld = ph.get("load") or {}
-            t.add_row(ph.get("name", "?"), str(ld.get("requests", "-")),
-                      f"{ld['rps']:.1f}" if isinstance(ld.get("rps"), (int, float)) else "-",
-                      _fmt_ms(ld.get("p50_ms")), _fmt_ms(ld.get("p95_ms")), _fmt_ms(ld.get("p99_ms")),
-                      _fmt_ms(ld.get("max_ms")),
-                      f"{ld['error_rate'] * 100:.2f}%" if isinstance(ld.get("error_rate"), (int, float)) else "-")
-        console.print(t)
-    hot = _hot_lines(summary)
-    if hot:
-        t = Table("phase", "service", "profile", "hottest own line", "function", "share",
-                  title="hottest own-code line per phase")
-        for h in hot:
-            t.add_row(h["phase"], h["service"], h["profile"], f"{h['file']}:{h['line']}", h["function"],
-                      f"{h['share'] * 100:.1f}%")
-        console.print(t)
+    if not phases:
+        return
+    t = Table("phase", "requests", "throughput", "p50", "p95", "p99", "max", "errors", title="load by phase")
+    for ph in phases:
+        ld = ph.get("load") or {}
+        t.add_row(Text(str(ph.get("name", "?"))), units.count(ld.get("requests")), units.rate(ld.get("rps")),
+                  _fmt_ms(ld.get("p50_ms")), _fmt_ms(ld.get("p95_ms")), _fmt_ms(ld.get("p99_ms")),
+                  _fmt_ms(ld.get("max_ms")), units.percent(ld.get("error_rate")))
+    console.print(t)
+
+
+def _print_hot_lines(console: Console, summary: dict) -> None:
+    hot = hot_lines(summary)
+    if not hot:
+        return
+    t = Table("phase", "service", "profile", "changed", "hottest own line", "function", "share", "value",
+              title="hottest own-code line per profile (most-changed profile first)")
+    for h in hot:
+        t.add_row(Text(h["phase"]), Text(str(h["service"])), h["profile"],
+                  units.MISSING if h["changed"] is None else f"{units.sig3(round(h['changed'] * 100, 1))} pts",
+                  Text(f"{h['file']}:{h['line']}"), Text(str(h["function"])), units.percent(h["share"]),
+                  units.profile_value(h["value"], h["unit"]))
+    console.print(t)
+
+
+def _print_expect(console: Console, summary: dict) -> None:
     exp = summary.get("expect") or {}
     unjudged = sorted({c.get("phase") for c in exp.get("checks") or [] if c.get("skipped")})
     if unjudged:
@@ -109,27 +139,60 @@ def print_summary(console: Console, result) -> None:
                       "before they ran[/]", highlight=False)
     for c in exp.get("checks") or []:
         if not c.get("passed") and not c.get("skipped"):
-            console.print(f"[red]expectation failed[/] [{c.get('phase')}] {c.get('name')}: {c.get('message')} "
-                          f"({c.get('where')})", highlight=False)
+            console.print(Text.assemble(("expectation failed", "red"), f" [{c.get('phase')}] {c.get('name')}: "
+                                        f"{c.get('message')} ({c.get('where')})"))
     if exp.get("total"):
         colour = "red" if exp.get("failed") else "green"
         console.print(f"[{colour}]expectations: {exp['total'] - exp.get('failed', 0)}/{exp['total']} passed[/]")
-    if (result.run_dir / "report.html").exists():
-        console.print(f"report: {result.run_dir / 'report.html'}")
-    console.print(f"run dir: {result.run_dir}")
 
 
-def _hot_lines(summary: dict, kinds=("cpu", "perf")) -> list[dict]:
-    """The top own-code line of each CPU-like profile, per phase and service."""
+def change_scores(summary: dict) -> dict[tuple, float]:
+    """(phase, service, kind) -> how much the profile's own-code distribution changed against the
+    baseline (profiles.moved: the sum of |delta| of the line shares in summary["changes"])."""
+    return {(c.get("phase"), c.get("service"), c.get("kind")): moved(c) for c in summary.get("changes") or []}
+
+
+def hot_lines(summary: dict) -> list[dict]:
+    """The top own-code line of every captured profile kind, per phase and service; within a phase
+    the kind whose distribution changed most against the baseline comes first."""
+    scores = change_scores(summary)
+    order = {k: i for i, k in enumerate(PROFILE_KINDS)}
     out = []
     for ph in summary.get("phases") or []:
-        for svc, profiles in sorted((ph.get("profiles") or {}).items()):
-            for kind in kinds:
-                prof = profiles.get(kind) or {}
-                lines = prof.get("lines") or []
-                if lines:
-                    top = lines[0]
-                    out.append({"phase": ph.get("name", "?"), "service": svc, "profile": kind,
-                                "file": top.get("file", "?"), "line": top.get("line", "?"),
-                                "function": top.get("function", "?"), "share": top.get("share", 0.0)})
+        rows = []
+        for svc, profiles in (ph.get("profiles") or {}).items():
+            for kind, prof in (profiles or {}).items():
+                lines = (prof or {}).get("lines") or []
+                if not lines:
+                    continue
+                top = lines[0]
+                rows.append({"phase": ph.get("name", "?"), "service": svc, "profile": kind,
+                             "changed": scores.get((ph.get("name"), svc, kind)), "unit": prof.get("unit"),
+                             "file": top.get("file", "?"), "line": top.get("line", "?"),
+                             "function": top.get("function", "?"), "share": top.get("share", 0.0),
+                             "value": top.get("value")})
+        rows.sort(key=lambda r: (-(r["changed"] or 0), r["changed"] is None, order.get(r["profile"], 99),
+                                 str(r["service"])))
+        out += rows
     return out
+
+
+# -- harness compare ---------------------------------------------------------------------------------
+
+def print_compare(console: Console, result: dict, top: int = 3) -> None:
+    """`harness compare A B`'s main differences: per phase the symptom A vs B with factors, then the
+    own lines whose share grew or shrank most per profile kind."""
+    console.print(Text.assemble(("A ", "bold"), str(result.get("run_a")), ("  B ", "bold"),
+                                str(result.get("run_b"))))
+    for p in differences(result, top):
+        console.print(Text(f"phase {p['phase']}", style="bold"))
+        for sy in p["symptom"]:
+            style = {True: "red", False: "green"}.get(sy["worse"], "")
+            console.print(Text.assemble(f"  {sy['name']:<11}{sy['a']} → {sy['b']}  ", (sy["factor"], style)))
+        for k in p["profiles"]:
+            console.print(Text(f"  {k['kind']} · {k['service']}", style="bold"))
+            for direction, style in (("grew", "red"), ("shrank", "green")):
+                for r in k[direction]:
+                    console.print(Text.assemble(
+                        ("    " + f"{direction:<7}", style), f"{r['key']} ({r['function']}) ",
+                        f"{r['share_a']} → {r['share_b']} ", (r["delta"], style), f"  {r['value']}"))

@@ -26,9 +26,10 @@ MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 64 << 20   # a manifest is kilobytes; more is not a manifest
 PROFILE_SUFFIXES = (".pb.gz", ".pprof", ".pb")
 # Profiles, in the order the report shows them.
-PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "block", "mutex",
+PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "goroutine-peak", "block", "mutex",
                  "trace-sched", "trace-sync", "trace-net", "trace-syscall")
-ARTIFACT_KINDS = (*PROFILE_KINDS, "trace", "load-history", "load-stats", "load-requests", "container-stats")
+ARTIFACT_KINDS = (*PROFILE_KINDS, "trace", "load-history", "load-stats", "load-requests", "container-stats",
+                  "runtime")
 EVENT_KINDS = (
     "run-start", "run-end", "prepare", "watchdog-started", "env-up", "env-started", "env-ready", "env-down",
     "load-start", "load-late", "load-end", "load-stopped", "load-error", "load-worker-killed",

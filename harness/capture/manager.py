@@ -1,4 +1,4 @@
-"""CaptureManager: per-phase pprof windows, traces, perf and container stats for a run.
+"""CaptureManager: per-phase pprof windows, traces, perf, container stats and runtime state for a run.
 
 The engine calls start(), then phase_start(p)/phase_end(p) for every phase, then stop().
 A failed capture never raises: it becomes a `capture-failed` event and the run goes on.
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.capture import pprof, trace
 from harness.capture.perf import PerfRecording, convert, wait_started
+from harness.capture.runtime import RuntimeSampler
 from harness.capture.spec import CaptureSpec
 from harness.capture.stats import DockerEvents, StatsSampler
 from harness.errors import HarnessError
@@ -38,6 +39,7 @@ class CaptureManager:
         self._restarts: dict[str, int] = {}
         self._sampler: StatsSampler | None = None
         self._events: DockerEvents | None = None
+        self._runtime: RuntimeSampler | None = None
         self._stopped = False
 
     # -- which services --------------------------------------------------------------------
@@ -62,6 +64,10 @@ class CaptureManager:
         self._events = DockerEvents(self.rc, containers, self._restarts)
         self._events.start()
         self._set_rates()
+        runtime = [s.name for s in self.pprof_services()]
+        if self.spec.runtime is not None and runtime:
+            self._runtime = RuntimeSampler(self.rc, runtime, self.spec.runtime.interval)
+            self._runtime.start()
 
     def _set_rates(self) -> None:
         wants = [k for k in ("block", "mutex") if k in self.spec.pprof]
@@ -82,6 +88,8 @@ class CaptureManager:
     def phase_start(self, phase: PhaseWindow) -> None:
         if self._stopped:
             return
+        if self._runtime is not None:
+            self._runtime.phase_start(phase.name, peaks=self.spec.wants_phase(phase.name))
         if self.spec.wants_phase(phase.name):
             for svc in self.pprof_services():
                 self._start_pprof(svc, phase)
@@ -96,6 +104,8 @@ class CaptureManager:
     def phase_end(self, phase: PhaseWindow) -> None:
         if self._stopped:
             return
+        if self._runtime is not None:     # first: samples from now on belong to no phase
+            self._runtime.phase_end(phase.name)
         jobs = []
         if self.spec.wants_phase(phase.name):
             for svc in self.pprof_services():
@@ -121,6 +131,8 @@ class CaptureManager:
             if self._stopped:
                 return
             self._stopped = True
+        if self._runtime is not None:
+            self._runtime.stop()
         for (phase, service), rec in list(self._perf.items()):
             try:
                 rec.stop()

@@ -9,9 +9,10 @@
       trace: {phases: [fault], seconds: 3}
       perf: {phases: [baseline, fault], frequency: 99}
       stats_interval: 1s                                    # 0 turns the container stats off
+      runtime: {interval: 1s}                               # false turns the runtime sampler off
 
-A scenario without the section gets cpu, heap, allocs and goroutine per phase and
-container stats every second.
+A scenario without the section gets cpu, heap, allocs and goroutine per phase,
+container stats every second and the runtime state (goroutines, heap, GC) every second.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from harness.parse.node import Node
 PPROF_KINDS = ("cpu", "heap", "allocs", "goroutine", "block", "mutex")
 DEFAULT_PPROF = ("cpu", "heap", "allocs", "goroutine")
 TOP_KEYS = ("pprof", "services", "phases", "cpu_margin", "rates", "trace", "perf", "stats_interval",
-            "fetch_timeout")
+            "fetch_timeout", "runtime")
+RUNTIME_MIN_INTERVAL = 0.1
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ class WindowSpec:
 
 
 @dataclass(frozen=True)
+class RuntimeSpec:
+    """The runtime sampler: goroutines, heap and GC from each service's pprof pages every interval."""
+    interval: float = 1.0
+
+
+@dataclass(frozen=True)
 class CaptureSpec:
     pprof: tuple[str, ...] = DEFAULT_PPROF
     services: tuple[str, ...] | None = None
@@ -53,6 +61,7 @@ class CaptureSpec:
     perf: WindowSpec | None = None
     stats_interval: float = 1.0
     fetch_timeout: float = 10.0
+    runtime: RuntimeSpec | None = RuntimeSpec()
 
     def wants_service(self, name: str) -> bool:
         return self.services is None or name in self.services
@@ -76,6 +85,7 @@ def parse_captures(node: Node | None, ctx: ParseContext) -> CaptureSpec:
         stats_interval=keys["stats_interval"].as_duration(max=60) if "stats_interval" in keys else 1.0,
         fetch_timeout=keys["fetch_timeout"].as_duration(min=1, max=300) if "fetch_timeout" in keys
         else 10.0,
+        runtime=_runtime(keys["runtime"]) if "runtime" in keys else RuntimeSpec(),
     )
 
 
@@ -130,6 +140,18 @@ def _window(node: Node, ctx: ParseContext, *, with_frequency: bool) -> WindowSpe
     return WindowSpec(phases=phases, seconds=seconds, frequency=freq)
 
 
+def _runtime(node: Node) -> RuntimeSpec | None:
+    """`runtime: false` (off), `runtime: true` (every second) or `runtime: {interval: 2s}`."""
+    if isinstance(node.value, bool):
+        return RuntimeSpec() if node.as_bool() else None
+    if not isinstance(node.value, dict):
+        raise node.expected("true, false or a mapping like {interval: 1s}")
+    keys = node.keys(["interval"])
+    if "interval" not in keys:
+        return RuntimeSpec()
+    return RuntimeSpec(interval=keys["interval"].as_duration(min=RUNTIME_MIN_INTERVAL, max=60))
+
+
 _NAMES = {"type": "array", "items": {"type": "string"}}
 _WINDOW = {
     "oneOf": [
@@ -159,5 +181,14 @@ CAPTURES_SCHEMA = {
         "perf": _WINDOW,
         "stats_interval": {"type": ["number", "string"], "default": "1s"},
         "fetch_timeout": {"type": ["number", "string"], "default": "10s"},
+        "runtime": {
+            "description": "goroutines, heap in use and GC sampled from each service's pprof pages; "
+                           "false turns it off",
+            "default": {"interval": "1s"},
+            "oneOf": [{"type": "boolean"},
+                      {"type": "object", "additionalProperties": False,
+                       "properties": {"interval": {"type": ["number", "string"],
+                                                   "description": "between samples, at least 100ms",
+                                                   "default": "1s"}}}]},
     },
 }

@@ -9,7 +9,9 @@ its own), so the sampler reads the files and uses the docker API only for events
      "mem_bytes": 41943040, "mem_limit": 268435456, "rx_bytes": 1200, "tx_bytes": 5600,
      "restarts": 0, "oom_kills": 0}
 
-cpu_pct is of one core (200 = two cores busy); throttled_* are per interval; rx/tx bytes
+cpu_pct is of one core (200 = two cores busy); throttled_* and periods (CFS periods in which
+the container ran, so throttled_periods / periods is the share of periods it was throttled) are
+per interval; rx/tx bytes
 are cumulative counters of the container's network namespace.
 """
 from __future__ import annotations
@@ -132,10 +134,11 @@ def net_bytes(pid: int | None) -> tuple[int | None, int | None]:
 def derive(prev: dict | None, cur: dict, dt: float) -> dict:
     """One jsonl line's numbers from two raw readings `dt` seconds apart (pure)."""
     out = {"mem_bytes": cur["mem_bytes"], "mem_limit": cur["mem_limit"], "oom_kills": cur["oom_kills"],
-           "cpu_pct": None, "throttled_periods": None, "throttled_ms": None}
+           "cpu_pct": None, "throttled_periods": None, "periods": None, "throttled_ms": None}
     if prev is not None and dt > 0:
         out["cpu_pct"] = round(max(0, cur["cpu_ns"] - prev["cpu_ns"]) / (dt * 1e9) * 100, 2)
         out["throttled_periods"] = max(0, cur["throttled_periods"] - prev["throttled_periods"])
+        out["periods"] = max(0, cur.get("periods", 0) - prev.get("periods", 0))
         out["throttled_ms"] = round(max(0, cur["throttled_ns"] - prev["throttled_ns"]) / 1e6, 3)
     return out
 

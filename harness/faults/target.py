@@ -26,6 +26,7 @@ class Target:
     pid: int = 0                   # host PID of the container's main process
     root_tag: str = "00000000"     # 8 hex digits, unique per run and target (shared tc objects)
     ips: tuple[str, ...] = ()      # every IPv4 address of the target (one per network)
+    capture_ports: tuple[int, ...] = ()   # the target's ports the harness reads (pprof): never faulted
     host_config: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -88,7 +89,8 @@ def resolve(rc, spec, docker_client) -> Target:
     tag = make_tag(rc.run_id, spec.id)
     base = dict(fault_id=spec.id, service=spec.target, container=info.container_id, run_dir=rc.run_dir,
                 tag=tag, pid=pid, root_tag=make_tag(rc.run_id, f"tc-root/{spec.target}"),
-                host_config=dict(attrs.get("HostConfig") or {}), ips=tuple(nets.values()))
+                host_config=dict(attrs.get("HostConfig") or {}), ips=tuple(nets.values()),
+                capture_ports=capture_ports(info))
     from harness.faults import registry
     kind = registry.get(spec.kind)
     if kind is not None and not kind.network:
@@ -120,6 +122,14 @@ def resolve(rc, spec, docker_client) -> Target:
         peer_ip, ip = pnets[shared[0]], nets[shared[0]]
     return Target(**base, ip=ip, dev=_dev_for(pid, ip), peer_ip=peer_ip,
                   peer_port=peer.port, protocol=peer.protocol, own_port=peer.own_port)
+
+
+def capture_ports(info) -> tuple[int, ...]:
+    """The container ports behind the service's pprof URL: the harness's own observation
+    channel, which network faults leave alone (a fault cutting it would cut the profiles)."""
+    url = getattr(info, "pprof_url", None) or ""
+    published = getattr(info, "published", None) or {}
+    return tuple(sorted(c for c, h in published.items() if url.startswith(f"http://127.0.0.1:{h}/")))
 
 
 def shares_host_network(pid: int, host_config: dict | None = None) -> bool:

@@ -80,9 +80,9 @@ class RawLog:
         self._file = gzip.open(path, "wt", compresslevel=1)  # noqa: SIM115 - closed in close()
         self._pending: list[str] = []
 
-    def add(self, name: str, intended: float, sent: float, end: float, status: int, ok: bool,
+    def add(self, name: str, method: str, intended: float, sent: float, end: float, status: int, ok: bool,
             error: str | None) -> None:
-        self._pending.append(json.dumps({"name": name, "intended_s": round(intended, 6),
+        self._pending.append(json.dumps({"name": name, "method": method, "intended_s": round(intended, 6),
                                          "sent_s": round(sent, 6), "end_s": round(end, 6),
                                          "status": status, "ok": ok, "error": error}))
 
@@ -128,7 +128,7 @@ class Recorder:
             bucket.errors[error or f"HTTP {status}"] += 1
             sec.failures += 1
         if self.raw is not None:
-            self.raw.add(name, intended, sent, end, status, ok, error)
+            self.raw.add(name, method, intended, sent, end, status, ok, error)
 
     def note_sent(self, intended: float, at: float) -> None:
         """An arrival intended at `intended` was sent at `at` (its phase is the intended one,

@@ -207,11 +207,11 @@ def _parse_requests(node: Node, keys: dict[str, Node], ctx: ParseContext, model:
         raise keys["requests"].error("the list is empty",
                                      hint="add at least one request, e.g. - {path: /}")
     reqs = tuple(_parse_request(item) for item in items)
-    names = [r.name for r in reqs]
+    keys = [(r.method, r.name) for r in reqs]
     for item, req in zip(items, reqs):
-        if names.count(req.name) > 1:
-            raise item.error(f"two requests are named '{req.name}'",
-                             hint="give each request its own name: (statistics are kept per name)")
+        if keys.count((req.method, req.name)) > 1:
+            raise item.error(f"two {req.method} requests are named '{req.name}'",
+                             hint="give each request its own name: (statistics are kept per method and name)")
     return {"requests": reqs}
 
 
@@ -225,7 +225,9 @@ def _parse_request(node: Node) -> RequestSpec:
     if method not in METHODS:
         raise k["method"].error("unknown HTTP method", seen=repr(method),
                                 hint=f"use one of {', '.join(METHODS)}")
-    name = k["name"].as_str() if "name" in k else f"{method} {path}"
+    # The name is the statistics' label beside the method (Locust's convention): the path by
+    # default, never the method again (the report shows "GET /work", not "GET GET /work").
+    name = k["name"].as_str() if "name" in k else path
     weight = k["weight"].as_float(min=0, min_exclusive=True) if "weight" in k else 1.0
     headers: tuple[tuple[str, str], ...] = ()
     if "headers" in k:

@@ -6,11 +6,14 @@ import json
 from html import escape
 from pathlib import Path
 
-from harness.report import html, profiles
+from harness.report import html, profiles, units
 from harness.report.rundir import load_run
 from harness.report.summary import _profile_tables, load_stats
 
 SCHEMA_VERSION = 1
+# (key in a phase's load, label, how it reads, True when larger is worse) for the symptom lines
+SYMPTOM = (("p50_ms", "p50", units.duration_ms, True), ("p99_ms", "p99", units.duration_ms, True),
+           ("error_rate", "errors", units.percent, True), ("rps", "throughput", units.rate, False))
 
 
 def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path) -> dict:
@@ -41,13 +44,56 @@ def _short(ld: dict) -> dict:
     return {k: ld.get(k) for k in ("requests", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms")}
 
 
+def differences(c: dict, top: int = 3) -> list[dict]:
+    """The main differences from A to B, per phase (for the terminal): the symptom (latency,
+    errors, throughput A vs B with the factor) and, per service and profile kind (the kind whose
+    own-code distribution moved most first), the own lines whose share grew or shrank most."""
+    out = []
+    for p in c.get("phases") or []:
+        la, lb = p.get("load_a") or {}, p.get("load_b") or {}
+        symptom = [{"name": label, "a": fmt(la.get(k)), "b": fmt(lb.get(k)),
+                    "factor": units.factor(la.get(k), lb.get(k)), "worse": _worse(la.get(k), lb.get(k), bad_up)}
+                   for k, label, fmt, bad_up in SYMPTOM]
+        changes = [ch for ch in c.get("changes") or [] if ch.get("phase") == p.get("name")]
+        kinds = [_kind(ch, top) for ch in sorted(changes, key=lambda ch: -profiles.moved(ch))]
+        out.append({"phase": p.get("name"), "symptom": symptom,
+                    "profiles": [k for k in kinds if k["grew"] or k["shrank"]]})
+    return out
+
+
+def _kind(ch: dict, top: int) -> dict:
+    lines = ch.get("lines") or {}
+    return {"service": ch.get("service"), "kind": ch.get("kind"), "moved": profiles.moved(ch),
+            "grew": [_line(r, ch.get("unit")) for r in (lines.get("grew") or [])[:top]],
+            "shrank": [_line(r, ch.get("unit")) for r in (lines.get("shrank") or [])[:top]]}
+
+
+def _worse(a, b, bad_up: bool) -> bool | None:
+    if a is None or b is None or a == b:
+        return None
+    return (b > a) == bad_up
+
+
+def _line(r: dict, unit: str | None) -> dict:
+    """A grown or shrunk line: key, function, shares, and its value per second (or total) A -> B."""
+    if r.get("rate_before") is not None or r.get("rate_after") is not None:
+        value = (f"{units.profile_rate(r.get('rate_before') or 0, unit)} → "
+                 f"{units.profile_rate(r.get('rate_after') or 0, unit)}")
+    else:
+        value = (f"{units.profile_value(r.get('value_before'), unit)} → "
+                 f"{units.profile_value(r.get('value_after'), unit)}")
+    return {"key": r.get("key"), "function": r.get("function"), "share_a": units.percent(r.get("share_before")),
+            "share_b": units.percent(r.get("share_after")), "delta": units.points(r.get("delta")),
+            "value": value}
+
+
 def render(c: dict) -> str:
     a, b = str(c["run_a"]), str(c["run_b"])
     rows = "".join(f"<tr><td class='l'>{escape(p['name'])}</td>" + "".join(
-        f"<td>{p['load_a'].get(k) if p['load_a'].get(k) is not None else '–'}</td>"
-        f"<td>{p['load_b'].get(k) if p['load_b'].get(k) is not None else '–'}</td>"
-        for k in ("rps", "p50_ms", "p99_ms", "error_rate")) + "</tr>" for p in c["phases"])
-    head = "".join(f"<th>{k} A</th><th>{k} B</th>" for k in ("rps", "p50_ms", "p99_ms", "error_rate"))
+        f"<td>{escape(fmt(p['load_a'].get(k)))}</td><td>{escape(fmt(p['load_b'].get(k)))}</td>"
+        f"<td>{escape(units.factor(p['load_a'].get(k), p['load_b'].get(k)))}</td>"
+        for k, _label, fmt, _bad in SYMPTOM) + "</tr>" for p in c["phases"])
+    head = "".join(f"<th>{label} A</th><th>{label} B</th><th>B/A</th>" for _k, label, _f, _b in SYMPTOM)
     blocks = "".join(html.change_block(ch, left=f"A {ch['phase']}", right=f"B {ch['phase']}")
                      for ch in c["changes"])
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>compare</title><style>{html.CSS}</style>"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from harness.parse.context import ParseContext
 from harness.parse.node import Node
+from harness.report import units
 from lsp.rundir import PROFILE_KINDS
 
 RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top")
@@ -153,33 +154,35 @@ def _check(name, phase, where, passed, observed, limit, message) -> dict:
             "limit": limit, "message": message}
 
 
-def _upper(name, phase, where, observed, limit, unit="") -> dict:
+def _upper(name, phase, where, observed, limit, fmt=units.sig3) -> dict:
+    """An upper bound; `fmt` reads the numbers in human units (units.duration_ms, units.size, ...)."""
     if observed is None:
         return _check(name, phase, where, False, None, limit, f"{name}: no measurement in phase {phase}")
     ok = observed <= limit
     by = observed - limit
-    msg = f"{name} = {observed:g}{unit} (limit {limit:g}{unit})" + ("" if ok else f", over by {by:g}{unit}")
+    msg = f"{name} = {fmt(observed)} (limit {fmt(limit)})" + ("" if ok else f", over by {fmt(by)}")
     return _check(name, phase, where, ok, observed, limit, msg)
 
 
 def _rule_checks(rule: Rule, phase: dict) -> list[dict]:
     name, where, load = phase["name"], rule.where, phase.get("load") or {}
-    out = [_upper(f"latency {k}", name, where, load.get(f"{k}_ms"), v, " ms") for k, v in rule.latency_ms.items()]
+    out = [_upper(f"latency {k}", name, where, load.get(f"{k}_ms"), v, units.duration_ms)
+           for k, v in rule.latency_ms.items()]
     if rule.error_rate is not None:
-        out.append(_upper("error rate", name, where, load.get("error_rate"), rule.error_rate))
+        out.append(_upper("error rate", name, where, load.get("error_rate"), rule.error_rate, units.percent))
     if rule.throughput is not None:
         rps = load.get("rps")
         ok = rps is not None and rps >= rule.throughput
         msg = (f"throughput: no measurement in phase {name}" if rps is None else
-               f"throughput = {rps:g} req/s (minimum {rule.throughput:g})"
-               + ("" if ok else f", short by {rule.throughput - rps:g} req/s"))
+               f"throughput = {units.rate(rps, 'req')} (minimum {units.rate(rule.throughput, 'req')})"
+               + ("" if ok else f", short by {units.rate(rule.throughput - rps, 'req')}"))
         out.append(_check("throughput", name, where, ok, rps, rule.throughput, msg))
     containers = phase.get("containers") or {}
     services = [rule.service] if rule.service else sorted(containers)
     if rule.memory_peak:
         for svc in services:
             peak = (containers.get(svc) or {}).get("mem_peak")
-            out.append(_upper(f"memory peak of {svc}", name, where, peak, rule.memory_peak, " bytes"))
+            out.append(_upper(f"memory peak of {svc}", name, where, peak, rule.memory_peak, units.size))
     if rule.no_oom_kill:
         for svc in services or ["(any service)"]:
             n = (containers.get(svc) or {}).get("oom_kills") or 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from html import escape
 
-from harness.report import plots, profiles
+from harness.report import plots, profiles, units, verdict_view
 from harness.report.rundir import RunData
 
 CSS = """
@@ -15,12 +15,14 @@ text-align:right} th{background:#f3f5f8} td.l,th.l{text-align:left} .pass{color:
 .fail{color:#b00020;font-weight:bold} .muted{color:#777} .chart{display:block;margin:8px 0}
 .grew{color:#b00020} .shrank{color:#1a7f37} code{font-size:12px}
 .key span{display:inline-block;width:14px;height:10px;margin:0 4px 0 12px;vertical-align:middle}
-"""
+td{white-space:nowrap}
+""" + verdict_view.CSS
 
 
 def render(summary: dict, run: RunData) -> str:
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(str(summary.get('run_id')))}"
-             f"</title><style>{CSS}</style></head><body>"), _header(summary), _charts(summary, run),
+             f"</title><style>{CSS}</style></head><body>"), _header(summary),
+             verdict_view.html_section(summary), _charts(summary, run), _runtime_charts(summary, run),
              _expect(summary), _phases(summary), _changes(summary), _events(summary), "</body></html>"]
     return "\n".join(parts)
 
@@ -53,28 +55,46 @@ def _charts(s: dict, run: RunData) -> str:
     err = [(mid(r), (r.get("fps") or 0) / r["rps"] * 100 if r.get("rps") else 0.0) for r in h]
     charts = [
         plots.timeseries("Requests per second", [{"label": "req/s", "points": pts("rps")},
-                                                 {"label": "failures/s", "points": pts("fps")}], **common),
+                                                 {"label": "failures/s", "points": pts("fps")}],
+                         fmt=units.rate, **common),
         plots.timeseries("Latency", [{"label": k, "points": pts(f"{k}_ms")} for k in ("p50", "p95", "p99")],
-                         unit=" ms", **common),
-        plots.timeseries("Error rate", [{"label": "errors %", "points": err}], unit=" %", **common),
+                         fmt=units.duration_ms, **common),
+        plots.timeseries("Error rate", [{"label": "errors %", "points": err}], fmt=units.pct, **common),
     ]
     by_svc: dict[str, list[dict]] = {}
     for row in run.containers:
         by_svc.setdefault(row.get("service"), []).append(row)
     cpt = lambda key: [{"label": svc, "points": [(r["t_s"], r.get(key)) for r in rows]}
                        for svc, rows in sorted(by_svc.items())]
-    charts.append(plots.timeseries("Container CPU (% of one core)", cpt("cpu_pct"), unit=" %", **common))
-    charts.append(plots.timeseries("CPU throttled (ms per interval)", cpt("throttled_ms"), unit=" ms", **common))
+    charts.append(plots.timeseries("Container CPU (% of one core)", cpt("cpu_pct"), fmt=units.pct,
+                                   **common))
+    charts.append(plots.timeseries("CPU throttled (per interval)", cpt("throttled_ms"), fmt=units.duration_ms,
+                                   **common))
     mem = []
     for svc, rows in sorted(by_svc.items()):
         mem.append({"label": svc, "points": [(r["t_s"], r.get("mem_bytes")) for r in rows]})
         if any(r.get("mem_limit") for r in rows):
             mem.append({"label": f"{svc} limit", "dashed": True,
                         "points": [(r["t_s"], r.get("mem_limit")) for r in rows]})
-    charts.append(plots.timeseries("Memory vs limit", mem, unit="B", **common))
+    charts.append(plots.timeseries("Memory vs limit", mem, fmt=units.size, **common))
     key = (f"<div class='key muted'>shading:<span style='background:{plots.PHASE_FILLS[0]}'></span>phase"
            f"<span style='background:{plots.FAULT_FILL}'></span>fault active; dashed verticals: events</div>")
     return "<h2>Over run time</h2>" + key + "\n".join(charts)
+
+
+def _runtime_charts(s: dict, run: RunData) -> str:
+    """Goroutines and heap in use per service over the run clock, and the goroutine profiles kept at
+    each phase's peak count (runtime/<service>.jsonl, goroutine-peak artifacts)."""
+    charts = plots.runtime_charts(run.runtime, t_end=run.end_s(), phases=s["phases"],
+                                  faults=s.get("faults", []), events=_chart_events(s))
+    if not charts:
+        return ""
+    peaks = "".join(f"<li>{escape(str(a.get('phase')))} · {escape(str(a.get('service')))}: "
+                    f"{escape(units.count(a.get('goroutines')))} goroutines at {_num(a.get('t_s'), 1)}s · "
+                    f"<code>{escape(str(a.get('path')))}</code></li>" for a in run.artifacts("goroutine-peak"))
+    return ("<h2>Runtime over run time</h2><div class='muted'>read from each service's pprof pages every "
+            "interval (goroutines: the index page; heap in use: heap?debug=1)</div>" + "\n".join(charts)
+            + (f"<h4>Goroutine profiles at the phases' peak counts</h4><ul>{peaks}</ul>" if peaks else ""))
 
 
 def _chart_events(s: dict) -> list[dict]:
@@ -108,6 +128,31 @@ def _num(v, digits=1):
     return f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,}"
 
 
+def _cell(text: str) -> str:
+    """A table cell's text in human units (units.py); a missing value is muted."""
+    return f"<span class='muted'>{units.MISSING}</span>" if text == units.MISSING else escape(text)
+
+
+def endpoint_label(method, name) -> str:
+    """"GET /checkout": the method, then the statistics' name. Runs before the load spec's fix
+    named a request "GET /checkout" by default; the method is not repeated for them."""
+    method, name = str(method or "").strip(), str(name if name is not None else "").strip()
+    if not method or name.upper().startswith(method.upper() + " "):
+        return name
+    return f"{method} {name}"
+
+
+LOAD_COLS = (("requests", "requests", units.count), ("failures", "failures", units.count),
+             ("rps", "throughput", units.rate), ("error_rate", "errors", units.percent),
+             ("p50_ms", "p50", units.duration_ms), ("p95_ms", "p95", units.duration_ms),
+             ("p99_ms", "p99", units.duration_ms), ("max_ms", "max", units.duration_ms))
+CONTAINER_COLS = (("cpu_pct_mean", "CPU mean", units.pct), ("cpu_pct_max", "CPU max", units.pct),
+                  ("throttled_ms", "throttled", units.duration_ms),
+                  ("throttled_periods", "throttled periods", units.count),
+                  ("mem_peak", "memory peak", units.size), ("mem_limit", "memory limit", units.size),
+                  ("oom_kills", "OOM kills", units.count), ("restarts", "restarts", units.count))
+
+
 def _phases(s: dict) -> str:
     return "<h2>Phases</h2>" + "".join(_phase(p) for p in s["phases"])
 
@@ -128,38 +173,38 @@ def _phase(p: dict) -> str:
 def _load_table(ld: dict) -> str:
     head = "<h4>Load" + (" <span class='muted'>(percentiles approximated from per-second values)</span>"
                          if ld.get("approx") else "") + "</h4>"
-    cols = ("requests", "failures", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "max_ms")
-    row = "".join(f"<td>{_num(ld.get(c), 4 if c == 'error_rate' else 1)}</td>" for c in cols)
-    rows = [f"<tr><td class='l'>all</td>{row}</tr>"]
+    cells = lambda d: "".join(f"<td>{_cell(fmt(d.get(k)))}</td>" for k, _h, fmt in LOAD_COLS)
+    rows = [f"<tr><td class='l'>all</td>{cells(ld)}</tr>"]
     for e in ld.get("endpoints") or []:
         e = dict(e, error_rate=(e.get("failures") or 0) / e["requests"] if e.get("requests") else None)
-        rows.append(f"<tr><td class='l'>{escape(str(e.get('method') or ''))} {escape(str(e.get('name')))}</td>"
-                    + "".join(f"<td>{_num(e.get(c), 4 if c == 'error_rate' else 1)}</td>" for c in cols) + "</tr>")
-    return head + "<table><tr><th class='l'>endpoint</th>" + "".join(f"<th>{c}</th>" for c in cols) + \
-        "</tr>" + "".join(rows) + "</table>"
+        rows.append(f"<tr><td class='l'>{escape(endpoint_label(e.get('method'), e.get('name')))}</td>"
+                    f"{cells(e)}</tr>")
+    return head + "<table><tr><th class='l'>endpoint</th>" + "".join(f"<th>{h}</th>" for _k, h, _f in LOAD_COLS) \
+        + "</tr>" + "".join(rows) + "</table>"
 
 
 def _container_table(cs: dict) -> str:
     if not cs:
         return ""
-    cols = ("cpu_pct_mean", "cpu_pct_max", "throttled_ms", "throttled_periods", "mem_peak", "mem_limit",
-            "oom_kills", "restarts")
-    rows = "".join(f"<tr><td class='l'>{escape(str(n))}</td>" + "".join(f"<td>{_num(v.get(c))}</td>" for c in cols)
-                   + "</tr>" for n, v in sorted(cs.items()))
-    return ("<h4>Containers</h4><table><tr><th class='l'>service</th>" + "".join(f"<th>{c}</th>" for c in cols)
-            + f"</tr>{rows}</table>")
+    rows = "".join(f"<tr><td class='l'>{escape(str(n))}</td>"
+                   + "".join(f"<td>{_cell(fmt(v.get(k)))}</td>" for k, _h, fmt in CONTAINER_COLS)
+                   + "</tr>" for n, v in sorted(cs.items(), key=lambda kv: str(kv[0])))
+    return ("<h4>Containers</h4><table><tr><th class='l'>service</th>"
+            + "".join(f"<th>{h}</th>" for _k, h, _f in CONTAINER_COLS) + f"</tr>{rows}</table>")
 
 
 def _profile_table(svc: str, kind: str, t: dict) -> str:
-    head = (f"<h4>{escape(kind)} · {escape(svc)} <span class='muted'>{escape(t['sample_type'])} "
-            f"({escape(t['unit'])}), total {_num(t['total'])}, own code {t['own_share'] * 100:.1f}% · "
-            f"<code>{escape(t.get('path', ''))}</code></span></h4>")
+    unit = t.get("unit")
+    rate = f" ({units.profile_rate(t['total'] / t['seconds'], unit)})" if t.get("seconds") else ""
+    head = (f"<h4>{escape(kind)} · {escape(svc)} <span class='muted'>{escape(t['sample_type'])}, total "
+            f"{escape(units.profile_value(t['total'], unit))}{escape(rate)}, own code "
+            f"{units.percent(t['own_share'])} · <code>{escape(t.get('path', ''))}</code></span></h4>")
     if not t["lines"]:
         return head + "<div class='muted'>no samples in the service's own code</div>"
     lines = "".join(f"<tr><td class='l'><code>{escape(e['file'])}:{e['line']}</code></td><td class='l'>"
-                    f"{escape(e['function'])}</td><td>{e['share'] * 100:.1f}%</td><td>{_num(e['value'])}</td></tr>"
-                    for e in t["lines"])
-    funcs = "".join(f"<tr><td class='l'>{escape(e['function'])}</td><td>{e['share'] * 100:.1f}%</td></tr>"
+                    f"{escape(e['function'])}</td><td>{units.percent(e['share'])}</td>"
+                    f"<td>{_cell(units.profile_value(e['value'], unit))}</td></tr>" for e in t["lines"])
+    funcs = "".join(f"<tr><td class='l'>{escape(e['function'])}</td><td>{units.percent(e['share'])}</td></tr>"
                     for e in t["functions"])
     return (head + "<table style='display:inline-table;margin-right:16px'><tr><th class='l'>own line</th>"
             f"<th class='l'>function</th><th>share</th><th>value</th></tr>{lines}</table>"
@@ -169,14 +214,17 @@ def _profile_table(svc: str, kind: str, t: dict) -> str:
 
 def _trace_table(svc: str, tr: dict) -> str:
     gc = tr.get("gc") or {}
-    blocked = ", ".join(f"{escape(k)} {v:,.0f} ms" for k, v in list((tr.get("blocked_ms") or {}).items())[:6])
+    blocked = ", ".join(f"{escape(str(k))} {escape(units.duration_ms(v))}"
+                        for k, v in list((tr.get("blocked_ms") or {}).items())[:6])
+    cols = ((gc.get("cycles"), units.count), (gc.get("stw_pauses"), units.count),
+            (gc.get("stw_total_ms"), units.duration_ms), (gc.get("stw_max_ms"), units.duration_ms),
+            (tr.get("goroutines_created"), units.count), (tr.get("syscall_ms"), units.duration_ms),
+            (tr.get("runnable_ms"), units.duration_ms))
     return (f"<h4>runtime trace · {escape(svc)} <span class='muted'>{_num(tr.get('start_s'), 2)}s – "
             f"{_num(tr.get('end_s'), 2)}s</span></h4><table><tr><th>GC cycles</th><th>STW pauses</th>"
-            "<th>STW total ms</th><th>STW max ms</th><th>goroutines created</th><th>syscall ms</th>"
-            f"<th>runnable ms</th></tr><tr><td>{_num(gc.get('cycles'))}</td><td>{_num(gc.get('stw_pauses'))}</td>"
-            f"<td>{_num(gc.get('stw_total_ms'), 2)}</td><td>{_num(gc.get('stw_max_ms'), 2)}</td>"
-            f"<td>{_num(tr.get('goroutines_created'))}</td><td>{_num(tr.get('syscall_ms'))}</td>"
-            f"<td>{_num(tr.get('runnable_ms'))}</td></tr></table><div class='muted'>time blocked by reason "
+            "<th>STW total</th><th>STW max</th><th>goroutines created</th><th>in syscalls</th>"
+            "<th>runnable</th></tr><tr>" + "".join(f"<td>{_cell(fmt(v))}</td>" for v, fmt in cols)
+            + "</tr></table><div class='muted'>time blocked by reason "
             f"(summed over goroutines): {blocked or 'none'}</div>")
 
 
@@ -190,26 +238,29 @@ def _changes(s: dict) -> str:
 def change_block(c: dict, left: str | None = None, right: str | None = None) -> str:
     left = left or c["baseline"]
     right = right or c["phase"]
-    rows = []
-    for direction in ("grew", "shrank"):
-        for r in c["lines"][direction][:8]:
-            rows.append(f"<tr><td class='l {direction}'>{direction}</td><td class='l'><code>{escape(r['key'])}</code>"
-                        f"</td><td class='l'>{escape(str(r.get('function') or ''))}</td>"
-                        f"<td>{r['share_before'] * 100:.1f}%</td><td>{r['share_after'] * 100:.1f}%</td>"
-                        f"<td class='{direction}'>{r['delta'] * 100:+.1f} pts</td></tr>")
-    funcs = []
-    for direction in ("grew", "shrank"):
-        for r in c["functions"][direction][:5]:
-            funcs.append(f"<tr><td class='l {direction}'>{direction}</td><td class='l'>{escape(r['key'])}</td>"
-                         f"<td>{r['share_before'] * 100:.1f}%</td><td>{r['share_after'] * 100:.1f}%</td>"
-                         f"<td class='{direction}'>{r['delta'] * 100:+.1f} pts</td></tr>")
+    rows = [_change_row(r, d, True) for d in ("grew", "shrank") for r in c["lines"][d][:8]]
+    funcs = [_change_row(r, d, False) for d in ("grew", "shrank") for r in c["functions"][d][:5]]
+    unit = c.get("unit")
+    if c.get("rate_before") is not None or c.get("rate_after") is not None:
+        amount = (f"rate {units.profile_rate(c.get('rate_before'), unit)} → "
+                  f"{units.profile_rate(c.get('rate_after'), unit)}")
+    else:
+        amount = (f"total {units.profile_value(c.get('total_before'), unit)} → "
+                  f"{units.profile_value(c.get('total_after'), unit)}")
     return (f"<h3>{escape(c['kind'])} · {escape(str(c['service']))}: {escape(left)} → {escape(right)} "
-            f"<span class='muted'>{escape(c['sample_type'])}; rate {_num(c.get('rate_before'))} → "
-            f"{_num(c.get('rate_after'))} {escape(c['unit'])}/s</span></h3>"
+            f"<span class='muted'>{escape(c['sample_type'])}; {escape(amount)}</span></h3>"
             f"<table><tr><th></th><th class='l'>own line</th><th class='l'>function</th><th>{escape(left)}</th>"
             f"<th>{escape(right)}</th><th>change</th></tr>{''.join(rows)}</table>"
             f"<table><tr><th></th><th class='l'>own function</th><th>{escape(left)}</th><th>{escape(right)}</th>"
             f"<th>change</th></tr>{''.join(funcs)}</table>")
+
+
+def _change_row(r: dict, direction: str, line: bool) -> str:
+    key = f"<code>{escape(r['key'])}</code>" if line else escape(r["key"])
+    func = f"<td class='l'>{escape(str(r.get('function') or ''))}</td>" if line else ""
+    return (f"<tr><td class='l {direction}'>{direction}</td><td class='l'>{key}</td>{func}"
+            f"<td>{units.percent(r['share_before'])}</td><td>{units.percent(r['share_after'])}</td>"
+            f"<td class='{direction}'>{units.points(r['delta'])}</td></tr>")
 
 
 def _events(s: dict) -> str:

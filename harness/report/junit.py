@@ -1,7 +1,10 @@
-"""junit.xml: one test case per expectation check (and one for the run itself), for CI."""
+"""junit.xml: one test case per expectation check (and one for the run itself, whose system-out
+carries the verdict), for CI."""
 from __future__ import annotations
 
 from xml.etree import ElementTree as ET
+
+from harness.report import verdict_view
 
 
 def render(summary: dict) -> str:
@@ -16,6 +19,9 @@ def render(summary: dict) -> str:
     if res.get("status") not in (None, "completed"):
         failures += 1
         ET.SubElement(run_case, "failure", message=f"run {res.get('status')}: {res.get('reason') or ''}")
+    story = verdict_view.text_lines(summary)    # the verdict, one line per finding
+    if story:
+        ET.SubElement(run_case, "system-out").text = "\n".join(story) + "\n"
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=f"expect.{c.get('phase') or 'run'}",
                              name=f"{c['phase']}: {c['name']}")

@@ -33,8 +33,10 @@ def _fmt(v: float) -> str:
 
 
 def timeseries(title: str, series: list[dict], *, t_end: float, phases: list[dict], faults: list[dict],
-               events: list[dict], unit: str = "", y_max: float | None = None) -> str:
-    """series: [{"label", "points": [(t, v)], "dashed": bool}] -> an <svg> string."""
+               events: list[dict], unit: str = "", y_max: float | None = None, fmt=None) -> str:
+    """series: [{"label", "points": [(t, v)], "dashed": bool}] -> an <svg> string. `fmt` turns a
+    y value into its axis label with its unit (units.duration_ms, units.size, ...); without it the
+    top label carries `unit`."""
     t_end = max(t_end, 1e-3)
     vals = [v for s in series for _t, v in s["points"] if v is not None]
     top = _nice_max(y_max if y_max is not None else max(vals, default=0) * 1.05)
@@ -45,7 +47,7 @@ def timeseries(title: str, series: list[dict], *, t_end: float, phases: list[dic
            f'class="chart" role="img"><title>{escape(title)}</title>'),
            f'<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>']
     out += _shading(phases, faults, x, ph)
-    out += _axes(top, t_end, x, y, unit, title)
+    out += _axes(top, t_end, x, y, unit, title, fmt)
     for i, s in enumerate(series):
         out.append(_line(s, PALETTE[i % len(PALETTE)], x, y))
     out += _event_marks(events, x, ph)
@@ -79,14 +81,14 @@ def _phase_end(phases, name, default):
     return next((p["end_s"] for p in phases if p["name"] == name), default + 1)
 
 
-def _axes(top, t_end, x, y, unit, title) -> list[str]:
+def _axes(top, t_end, x, y, unit, title, fmt=None) -> list[str]:
     out = [f'<text x="{L}" y="14" font-size="13" font-weight="bold" fill="#222">{escape(title)}</text>']
     for k in range(5):
         v = top * k / 4
         yy = y(v)
         out.append(f'<line x1="{L}" x2="{W - R}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#d0d4da" stroke-width="0.6"/>')
         out.append(f'<text x="{L - 4}" y="{yy + 4:.1f}" font-size="10" text-anchor="end" fill="#444">'
-                   f'{_fmt(v)}{escape(unit) if k == 4 else ""}</text>')
+                   f'{escape(fmt(v)) if fmt else _fmt(v) + (escape(unit) if k == 4 else "")}</text>')
     step = _nice_max(t_end / 8)
     t = 0.0
     while t <= t_end + 1e-9:
@@ -126,3 +128,17 @@ def _legend(series) -> list[str]:
         out.append(f'<rect x="{xx}" y="6" width="10" height="3" fill="{PALETTE[i % len(PALETTE)]}"/>'
                    f'<text x="{xx + 13}" y="11" font-size="10" fill="#333">{escape(label)}</text>')
     return out
+
+
+def runtime_charts(runtime: dict[str, list[dict]], **common) -> list[str]:
+    """Goroutines (a count) and heap in use (MiB) per service, from runtime/<service>.jsonl rows
+    (instant readings, drawn at their t_s); `common` as for timeseries (t_end, phases, faults, events)."""
+    if not runtime:
+        return []
+    count = [{"label": svc, "points": [(r["t_s"], r.get("goroutines")) for r in rows]}
+             for svc, rows in sorted(runtime.items())]
+    mib = lambda v: None if v is None else v / 2**20
+    heap = [{"label": svc, "points": [(r["t_s"], mib(r.get("heap_inuse_bytes"))) for r in rows]}
+            for svc, rows in sorted(runtime.items())]
+    return [timeseries("Goroutines", count, fmt=lambda v: f"{v:,.4g}", **common),
+            timeseries("Heap in use", heap, fmt=lambda v: f"{v:,.4g} MiB", **common)]

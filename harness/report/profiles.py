@@ -68,6 +68,13 @@ def changes(before: dict, after: dict, n: int = TOP_N) -> dict:
             "rate_before": _rate(before), "rate_after": _rate(after)}
 
 
+def moved(change: dict) -> float:
+    """How far a profile's own-code distribution moved between the two sides of a change entry:
+    the sum of |delta| of its (top grown and shrunk) line shares, 0..2."""
+    lines = change.get("lines") or {}
+    return sum(abs(r.get("delta") or 0) for r in (lines.get("grew") or []) + (lines.get("shrank") or []))
+
+
 def _rate(table: dict):
     return round(table["total"] / table["seconds"], 3) if table.get("seconds") else None
 
@@ -82,7 +89,8 @@ def _diff(before: list[dict], after: list[dict], key, n: int) -> dict:
         ref = ea or eb
         rows.append({"key": k, "function": ref.get("function"), "share_before": sb, "share_after": sa,
                      "delta": round(sa - sb, 6), "rate_before": (eb or {}).get("rate"),
-                     "rate_after": (ea or {}).get("rate")})
+                     "rate_after": (ea or {}).get("rate"), "value_before": (eb or {}).get("value", 0),
+                     "value_after": (ea or {}).get("value", 0)})
     grew = sorted((r for r in rows if r["delta"] > 0), key=lambda r: -r["delta"])[:n]
     shrank = sorted((r for r in rows if r["delta"] < 0), key=lambda r: r["delta"])[:n]
     return {"grew": grew, "shrank": shrank}

@@ -3,6 +3,7 @@ missing parts (a run that failed early still gets a report)."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ class RunData:
     history: list[dict] = field(default_factory=list)       # load/history.jsonl
     load_stats: dict = field(default_factory=dict)          # load/stats.json
     containers: list[dict] = field(default_factory=list)    # stats/containers.jsonl
+    runtime: dict[str, list[dict]] = field(default_factory=dict)  # service -> runtime/<service>.jsonl rows
     problems: list[str] = field(default_factory=list)       # what could not be read, for the report
 
     @property
@@ -65,6 +67,7 @@ def _with_files(data: RunData) -> RunData:
     run = data.path
     data.history = _jsonl(run / "load" / "history.jsonl", data.problems)
     data.containers = _jsonl(run / "stats" / "containers.jsonl", data.problems)
+    data.runtime = _runtime(run / "runtime", data.problems)
     stats = run / "load" / "stats.json"
     if stats.is_file():
         try:
@@ -72,6 +75,28 @@ def _with_files(data: RunData) -> RunData:
         except (OSError, json.JSONDecodeError) as e:
             data.problems.append(f"load/stats.json: {e}")
     return data
+
+
+def _runtime(folder: Path, problems: list[str]) -> dict[str, list[dict]]:
+    """runtime/<service>.jsonl rows in time order; a row that is not an object with a numeric
+    t_s is left out (and named under problems), a value that is not a number reads as None."""
+    out: dict[str, list[dict]] = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("*.jsonl")):
+        rows = []
+        for n, row in enumerate(_jsonl(path, problems), 1):
+            if not isinstance(row, dict) or _number(row.get("t_s")) is None:
+                problems.append(f"runtime/{path.name}: row {n} has no numeric t_s; left out")
+                continue
+            rows.append({k: (v if isinstance(v, str) else None) if k == "phase" else _number(v)
+                         for k, v in row.items()})
+        out[path.stem] = sorted(rows, key=lambda r: r["t_s"])
+    return out
+
+
+def _number(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
 def _jsonl(path: Path, problems: list[str]) -> list[dict]:

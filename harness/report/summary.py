@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report import profiles
+from harness.report import profiles, verdict
 from harness.report.rundir import RunData
 
 SCHEMA_VERSION = 1
@@ -22,7 +22,7 @@ def build(run: RunData) -> dict:
     services = m.get("services", {})
     tables = _profile_tables(run, services)
     phases = [_phase(run, p, tables) for p in run.phases]
-    return {
+    data = {
         "schema_version": SCHEMA_VERSION,
         "run_id": m.get("run_id"),
         "scenario": (m.get("scenario") or {}).get("name"),
@@ -39,6 +39,8 @@ def build(run: RunData) -> dict:
         "notes": [e.get("detail") for e in m.get("events", []) if e.get("kind") == "capture-note"],
         "problems": list(run.problems),
     }
+    data["verdict"] = verdict.build(data)
+    return data
 
 
 # -- load ---------------------------------------------------------------------------------------
@@ -119,6 +121,7 @@ def container_stats(run: RunData, phase: dict) -> dict:
                      "cpu_pct_max": max(cpu) if cpu else None,
                      "throttled_ms": round(sum(r.get("throttled_ms") or 0 for r in rows), 3),
                      "throttled_periods": sum(r.get("throttled_periods") or 0 for r in rows),
+                     "periods": sum(r.get("periods") or 0 for r in rows),
                      "mem_peak": max(mem) if mem else None, "mem_limit": limit,
                      "mem_peak_share": round(max(mem) / limit, 4) if mem and limit else None,
                      "oom_kills": max(ooms) - min(ooms) if ooms else 0,
@@ -157,9 +160,53 @@ def _phase(run: RunData, p: dict, tables: dict) -> dict:
             prof.setdefault(service, {})[kind] = profiles.top(table)
     return {"name": name, "start_s": p["start_s"], "end_s": p["end_s"], "faults": p.get("faults", []),
             "load": load_stats(run, p), "containers": container_stats(run, p), "profiles": prof,
-            "traces": _traces(run, name),
+            "traces": _traces(run, name), "runtime": _runtime(run, p),
             "events": [e for e in run.manifest.get("events", [])
                        if e.get("kind") in MARKED_EVENTS and p["start_s"] <= e.get("t_s", -1) < p["end_s"]]}
+
+
+def _runtime(run: RunData, phase: dict) -> dict:
+    """Per service with runtime samples in the phase (runtime/<service>.jsonl): goroutines and heap in
+    use (first, last, min, max, mean; the time of the highest count), GC cycles and pause time per
+    second between the phase's first and last sample (counters summed over increments, so a
+    restart's reset counts from zero), the highest GC CPU fraction and the phase's goroutine-peak
+    profile (its path, or None when the count never rose enough to take one)."""
+    peaks = {a.get("service"): a.get("path") for a in run.artifacts("goroutine-peak", phase["name"])}
+
+    def series(rows: list[dict], key: str) -> list[tuple[float, float]]:
+        return [(r["t_s"], r[key]) for r in rows if r.get(key) is not None]
+
+    def levels(rows: list[dict], key: str, digits: int | None) -> dict:
+        pts = series(rows, key)
+        if not pts:
+            return dict.fromkeys(("first", "last", "min", "max", "mean", "t_max_s"))
+        vals = [v for _t, v in pts]
+        t_max, top = max(pts, key=lambda tv: tv[1])
+        return {"first": vals[0], "last": vals[-1], "min": min(vals), "max": top,
+                "mean": round(sum(vals) / len(vals), digits), "t_max_s": t_max}
+
+    def per_s(rows: list[dict], key: str, scale: float = 1.0) -> float | None:
+        pts = series(rows, key)
+        if len(pts) < 2 or pts[-1][0] <= pts[0][0]:
+            return None
+        vals = [v for _t, v in pts]
+        grown = sum(vals[i] - vals[i - 1] if vals[i] >= vals[i - 1] else vals[i] for i in range(1, len(vals)))
+        return round(grown * scale / (pts[-1][0] - pts[0][0]), 4)
+
+    out = {}
+    for svc, rows in sorted(run.runtime.items()):
+        rows = [r for r in rows if _in_phase(r, phase)]
+        if not rows:
+            continue
+        heap = levels(rows, "heap_inuse_bytes", None)
+        frac = [v for _t, v in series(rows, "gc_cpu_fraction")]
+        out[svc] = {"samples": len(rows), "goroutines": levels(rows, "goroutines", 1),
+                    "heap_inuse_bytes": {k: heap[k] for k in ("first", "last", "max", "mean")},
+                    "gc_per_s": per_s(rows, "num_gc"),
+                    "gc_pause_ms_per_s": per_s(rows, "gc_pause_total_ns", 1e-6),
+                    "gc_cpu_fraction_max": max(frac) if frac else None,
+                    "peak_profile": peaks.get(svc)}
+    return out
 
 
 def _traces(run: RunData, phase: str) -> dict:

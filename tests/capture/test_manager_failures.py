@@ -29,8 +29,9 @@ def test_failed_fetches_become_events(tmp_path):
     m.phase_end(phase)
     m.stop()
     m.stop()                                          # idempotent
-    failed = {e["capture"] for e in rc.events.all() if e["kind"] == "capture-failed"}
-    assert failed == {"cpu", "heap", "block", "trace", "perf"}
+    failed = [e["capture"] for e in rc.events.all() if e["kind"] == "capture-failed"]
+    assert set(failed) == {"cpu", "heap", "block", "trace", "perf", "runtime"}
+    assert failed.count("runtime") == 1               # the runtime sampler reports its service once
     notes = [e["detail"] for e in rc.events.all() if e["kind"] == "capture-note"]
     assert notes == ["block profiles hold only what api enables itself (no captures.rates endpoint)"]
     assert rc.artifacts.all() == []

@@ -68,3 +68,26 @@ def test_reset_refuses_connections_at_once(env, rc, controller):
     assert max(a["err_ms"]) < 1000, a["err_ms"]       # refused, not a 2 s timeout
     assert len(b["lat_ms"]) == 20
     helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, "rst"))
+
+
+def test_a_whole_service_partition_leaves_the_harness_capture_port_open(env, docker_client, tmp_path):
+    """The target's pprof port (here: its 8080, named by the pprof URL) is the harness's own
+    observation channel: a partition of everything still lets the host read it, while the
+    target's own traffic to a peer is cut."""
+    import dataclasses
+
+    from harness.faults.controller import FaultController
+    info = dataclasses.replace(env.info("target"), published={8080: 65000},
+                               pprof_url="http://127.0.0.1:65000/debug/pprof")
+    rc = helpers.run_context(tmp_path / "run", {**env.services(), "target": info}, env.project)
+    fc = FaultController(rc, docker_client=docker_client)
+    spec = FaultSpec(id="cut-all", kind="partition", target="target", params={}, direction="both",
+                     peer=None)
+    try:
+        with helpers.applied(fc, spec):
+            assert helpers.get(env.ip("target"), "/", timeout=5) == b"ok"        # the capture port answers
+            cut = helpers.probe(env.ip("target"), f"{env.ip('peer_a')}:8080", 5, timeout_ms=300)
+    finally:
+        fc.revert_all()
+    assert cut["lat_ms"] == [] and cut["errors"] == {"timeout": 5}, cut
+    helpers.no_leftovers(info.pid, make_tag(rc.run_id, "cut-all"))

@@ -69,6 +69,34 @@ def test_iptables_every_nth_and_partition_both_directions():
     assert [s["argv"][6] for s in p.undo if s["argv"][5] == "-D"] == ["INPUT", "OUTPUT"]
 
 
+def test_the_harness_capture_port_is_returned_first_in_every_chain():
+    """A partition of the whole service (no peer) must not cut the harness's own pprof reads."""
+    p = build("partition", {}, "iptables", target(capture_ports=(6060,), protocol="all"), direction="both")
+    rules = [s["argv"][6:] for s in p.do if s["argv"][5] == "-A"]
+    assert rules[0] == ["HF0a1b2c3d-O", "-p", "tcp", "--sport", "6060", "-j", "RETURN"]
+    assert rules[2] == ["HF0a1b2c3d-I", "-p", "tcp", "--dport", "6060", "-j", "RETURN"]
+    p = build("delay", {"latency": 0.1, "jitter": 0.0, "distribution": "normal", "correlation": 0.0}, "proxy",
+              target(capture_ports=(6060,)), direction="ingress")
+    nat = [s["argv"][6:] for s in p.do if s.get("argv") and s["argv"][5] == "-A"]
+    assert next(r for r in nat if r[0] == "HF0a1b2c3d-P") == ["HF0a1b2c3d-P", "-p", "tcp", "--dport", "6060",
+                                                             "-j", "RETURN"]
+    assert 6060 in next(s for s in p.do if s["op"] == "kill-flows")["exclude_ports"]
+    # a fault on the pprof port itself is what the scenario asked for: no exemption
+    p = build("partition", {}, "iptables", target(capture_ports=(6060,), peer_port=6060, own_port=True,
+                                                  protocol="tcp"))
+    assert all("RETURN" not in s["argv"] for s in p.do)
+
+
+def test_capture_ports_come_from_the_pprof_url():
+    from harness.faults.target import capture_ports
+    from harness.runctx import ServiceInfo
+    info = ServiceInfo(name="api", container_id="c", container_name="c", pid=1, ips={},
+                       published={8080: 49153, 6060: 49154}, pprof_url="http://127.0.0.1:49154/debug/pprof")
+    assert capture_ports(info) == (6060,)
+    assert capture_ports(ServiceInfo(name="api", container_id="c", container_name="c", pid=1, ips={},
+                                     published={8080: 49153}, pprof_url=None)) == ()
+
+
 def test_iptables_reset_and_own_port_peer():
     p = build("reset", {"after": 0.0}, "iptables", target(peer_port=8080, own_port=True, protocol="tcp"),
               direction="ingress")

@@ -81,7 +81,7 @@ def test_recorder_files_by_intended_phase_and_completion_second(tmp_path):
     assert rec.pop_second(9)["count"] == 0
     with gzip.open(tmp_path / "r.jsonl.gz", "rt") as f:
         lines = [json.loads(x) for x in f]
-    assert lines[0] == {"name": "a", "intended_s": 1.9, "sent_s": 1.95, "end_s": 2.4, "status": 200,
+    assert lines[0] == {"name": "a", "method": "GET", "intended_s": 1.9, "sent_s": 1.95, "end_s": 2.4, "status": 200,
                         "ok": True, "error": None}
 
 

@@ -20,7 +20,9 @@ def test_minimal_open_model_defaults():
     assert spec.model == "open" and spec.latency_basis == "intended"
     assert spec.rate_for("main") == RateSegment(200, 200)
     assert spec.max_inflight == 500 and spec.overflow == "delay" and spec.timeout == 10.0
-    assert spec.requests[0].name == "GET /work" and spec.requests[0].method == "GET"
+    # the name is the statistics' label beside the method: the path, not "GET /work" (which the
+    # report showed as "GET GET /work")
+    assert spec.requests[0].name == "/work" and spec.requests[0].method == "GET"
 
 
 def test_full_open_model_with_phase_rates_and_target_service():
@@ -105,12 +107,19 @@ def test_non_loopback_url_is_refused_at_parse_time(url):
     ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests: [{path: /, method: FETCH}]\n",
      "scenario.yaml:4:32", "unknown HTTP method"),
     ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests: [{path: /a, name: x}, {path: /b, name: x}]\n",
-     "scenario.yaml:4:14", "two requests are named 'x'"),
+     "scenario.yaml:4:14", "two GET requests are named 'x'"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests: [{path: /a}, {path: /a}]\n",
+     "scenario.yaml:4:14", "two GET requests are named '/a'"),
 ])
 def test_errors_name_the_place(text, where, fragment):
     err = _error(text)
     assert err.where == where, err.render()
     assert fragment in err.what, err.render()
+
+
+def test_same_path_with_two_methods_keeps_two_statistics():
+    spec = parse(BASE.replace("  requests: [{path: /work}]", "  rate: 1\n  requests: [{path: /work}, {path: /work, method: POST}]"))
+    assert [(r.method, r.name) for r in spec.requests] == [("GET", "/work"), ("POST", "/work")]
 
 
 def test_per_phase_rate_must_cover_every_phase():

@@ -1,7 +1,8 @@
 """iptables rules in the target's network namespace, in chains the fault owns.
 
 Each fault gets its own chain per hook (HF<tag>-O for OUTPUT, -I for INPUT, -P for
-PREROUTING), entered by one jump rule with a comment. Reverting deletes exactly that
+PREROUTING), entered by one jump rule with a comment; the chain first returns the target's
+pprof traffic (the harness's own captures) untouched. Reverting deletes exactly that
 jump rule, then flushes and deletes the fault's own chains: rules the harness did not
 create are never touched (no flush of built-in chains).
 """
@@ -55,7 +56,7 @@ def chains_plan(t, table: str, rules: dict[str, list[list[str]]], backend: str =
         jump = ["-m", "comment", "--comment", t.comment, "-j", chain]
         ns = lambda argv, **kw: {"op": "ns", "container": t.container, "argv": argv, **kw}
         plan.do.append(ns([*IPT, "-t", table, "-N", chain]))
-        for r in hook_rules:
+        for r in [*capture_exemptions(t, hook), *hook_rules]:
             plan.do.append(ns([*IPT, "-t", table, "-A", chain, *r]))
         plan.do.append(ns([*IPT, "-t", table, "-I", hook, "1", *jump]))
         plan.undo[:0] = [ns([*IPT, "-t", table, "-D", hook, *jump], ignore_errors=True),
@@ -63,6 +64,16 @@ def chains_plan(t, table: str, rules: dict[str, list[list[str]]], backend: str =
                          ns([*IPT, "-t", table, "-X", chain], ignore_errors=True)]
     plan.detail = {"table": table, "chains": [f"{t.chain}-{HOOK_SUFFIX[h]}" for h in rules]}
     return plan
+
+
+def capture_exemptions(t, hook: str) -> list[list[str]]:
+    """Rules at the head of a fault's chain that return the harness's own capture traffic (the
+    target's pprof port) to normal processing."""
+    ports = getattr(t, "capture_ports", ()) or ()
+    if not ports or (t.own_port and t.peer_port in ports):
+        return []
+    side = "--sport" if hook == "OUTPUT" else "--dport"
+    return [["-p", "tcp", side, str(p), "-j", "RETURN"] for p in ports]
 
 
 def filter_plan(t, direction: str, action: list[str], *, protocol: str | None = None) -> Plan:

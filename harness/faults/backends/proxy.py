@@ -30,7 +30,8 @@ def plan(t, kind: str, params: dict, direction: str) -> Plan:
                                  "--config", json.dumps(config, sort_keys=True))}
     redirect = iptables.redirect_rules(t, out_port, in_port)
     rules = iptables.chains_plan(t, "nat", redirect, backend="proxy")
-    kill = {"op": "kill-flows", "container": t.container, "exclude_ports": [out_port, in_port],
+    kill = {"op": "kill-flows", "container": t.container,
+            "exclude_ports": [out_port, in_port, *t.capture_ports],
             "mark": iptables.PROXY_MARK,
             "outbound": {"ip": t.peer_ip, "port": t.peer_port} if "OUTPUT" in redirect else None,
             "inbound": {"port": t.peer_port if t.own_port else None} if "PREROUTING" in redirect else None}

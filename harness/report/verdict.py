@@ -1,0 +1,466 @@
+"""The verdict: what happened in each phase, against the baseline, as ranked findings.
+
+Input is the summary (harness/report/summary.py) of a run; output is `summary["verdict"]`:
+
+    {"version": 1, "thresholds": {...}, "phases": [{"phase", "baseline", "headline",
+      "findings": [{"kind", "message", "evidence"}, ...]}]}
+
+Per service, each cause is tested against thresholds (THRESHOLDS, documented in
+docs/report.md) that noise does not reach:
+  burning   CPU used grew (CPU profile, or container CPU)           -> the CPU profile's grown line
+  waiting   time blocked grew (block/mutex delay per second)         -> the grown blocking line
+  garbage   allocation rate grew (and GC cycles with it)             -> the grown allocating line
+  squeezed  a resource fault is active, the container is throttled or near its memory limit,
+            and the code's hot line did not change
+  leak      own-code goroutines piled up at one line and are still there a phase later
+  crash     OOM kills or restarts
+The first finding is the cause with the most specific evidence (crash, leak, squeezed, then
+the strongest of burning/waiting/garbage by factor); its message carries the symptom (latency,
+errors, throughput against the baseline). With no cause and no symptom the phase gets one
+"no-change" finding.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from harness.report import units
+
+VERSION = 1
+THRESHOLDS = {
+    "latency_factor": 1.5,          # p50 or p99 at least x1.5 the baseline ...
+    "latency_min_ms": 5.0,          # ... and at least 5 ms more
+    "error_rate_min": 0.01,         # error rate up by at least 1 percentage point (and 5 failures)
+    "throughput_drop": 0.2,         # achieved requests/s at least 20% below the baseline's
+    "cpu_min_cores": 0.15,          # burning: CPU up by at least 0.15 cores ...
+    "cpu_factor": 1.5,              # ... and x1.5
+    "cpu_min_samples": 50,          # a CPU profile's line evidence needs 50 samples (0.5 s at 100 Hz)
+    "wait_min_goroutines": 0.5,     # waiting: on average at least 0.5 goroutines blocked ...
+    "wait_factor": 3.0,             # ... and x3 the baseline's
+    "alloc_min_bytes_per_s": 10 << 20,   # garbage: at least 10 MiB/s allocated ...
+    "alloc_factor": 3.0,            # ... and x3
+    "throttled_min_share": 0.05,    # squeezed: throttled at least 5% of the phase ...
+    "memory_near_limit": 0.9,       # ... or memory at 90% of the limit
+    "hot_line_kept": 0.5,           # the code is unchanged: same hottest CPU line, holding half its share
+    "leak_min_goroutines": 50,      # leak: 50 more own-code goroutines at one line than in the baseline,
+                                    # at the end of the phase and still at the end of the next one
+}
+RESOURCE_FAULTS = ("cpu", "cpuset", "memory", "cpu_pressure", "memory_pressure")
+CAUSE_ORDER = ("crash", "leak", "squeezed")      # then burning/waiting/garbage by strength
+
+
+def build(summary: dict) -> dict:
+    base_name = summary.get("baseline_phase")
+    phases = summary.get("phases") or []
+    base = next((p for p in phases if p.get("name") == base_name), None)
+    out = []
+    for i, phase in enumerate(phases):
+        if base is None or phase is base:
+            continue
+        nxt = phases[i + 1] if i + 1 < len(phases) else None
+        prev = phases[i - 1] if i > 0 else None
+        findings = phase_findings(summary, base, phase, nxt, prev)
+        out.append({"phase": phase["name"], "baseline": base_name, "headline": headline(findings, base, phase),
+                    "findings": findings})
+    return {"version": VERSION, "thresholds": dict(THRESHOLDS), "phases": out}
+
+
+def phase_findings(summary: dict, base: dict, phase: dict, nxt: dict | None,
+                   prev: dict | None = None) -> list[dict]:
+    symptom = _symptom(base, phase)
+    causes = []
+    for service in _services(summary, phase):
+        ctx = _Ctx(summary, base, phase, nxt, service)
+        for test in (_crash, _leak, _squeezed, _burning, _waiting, _garbage):
+            found = test(ctx)
+            if found:
+                causes.append(found)
+    causes.sort(key=_rank)
+    findings = []
+    if causes:
+        first = dict(causes[0])
+        if symptom:
+            first["message"] = f"{first['message']}; {symptom['evidence']['summary']}"
+        findings.append(first)
+    if symptom:
+        if not causes:
+            symptom = {**symptom, "message": symptom["message"] + _unexplained(summary, phase, prev)}
+        findings.append(symptom)
+    findings += causes[1:]
+    faults = _faults(summary, phase)
+    if faults and findings:
+        findings.append(faults)
+    if not findings:
+        findings.append({"kind": "no-change", "message": f"no significant change against {base['name']}: "
+                         + _symptom_text(base, phase), "evidence": _load_evidence(base, phase)})
+    return findings
+
+
+HEADLINES = {"burning": "burning CPU", "waiting": "waiting", "garbage": "making garbage",
+             "squeezed": "squeezed by its limits", "leak": "leaking goroutines", "crash": "crashing"}
+
+
+def headline(findings: list[dict], base: dict, phase: dict) -> str:
+    """One short sentence: the cause, its service and line, and the symptom in numbers."""
+    first = findings[0]
+    kind, ev = first["kind"], first.get("evidence") or {}
+    symptom = _symptom_text(base, phase)
+    if kind == "no-change":
+        return f"no significant change ({symptom})"
+    if kind == "symptom":
+        recovery = "recovery from" in first["message"]
+        return f"{symptom}; " + ("recovering from the faults before" if recovery else "nothing captured explains it")
+    line = ev.get("line") or {}
+    at = f" at {line['file']}:{line['line']}" if line.get("file") else ""
+    where = f" ({line['profile']} profile)" if at and kind != "squeezed" else \
+        " (the code's hot line unchanged)" if at else ""
+    return f"{ev.get('service', '')} {HEADLINES.get(kind, kind)}{at}{where}: {symptom}".strip()
+
+
+def _unexplained(summary: dict, phase: dict, prev: dict | None) -> str:
+    if prev is not None and prev.get("faults") and not phase.get("faults"):
+        return (f"; no fault is active here: this is the recovery from {prev['name']} (work queued "
+                "during its faults finishes in this phase)")
+    return "; no captured profile or signal explains it"
+
+
+def _rank(f: dict) -> tuple:
+    kind = f["kind"]
+    return (CAUSE_ORDER.index(kind) if kind in CAUSE_ORDER else len(CAUSE_ORDER), -f.get("strength", 0.0))
+
+
+def _services(summary: dict, phase: dict) -> list[str]:
+    names = set(summary.get("services") or {}) | set(phase.get("containers") or {}) \
+        | set(phase.get("profiles") or {})
+    return sorted(n for n in names if n)
+
+
+class _Ctx:
+    """One service in one phase against the baseline (and the phase after, for leaks)."""
+
+    def __init__(self, summary, base, phase, nxt, service):
+        self.summary, self.base, self.phase, self.nxt, self.service = summary, base, phase, nxt, service
+        self.info = (summary.get("services") or {}).get(service) or {}
+
+    def profile(self, phase: dict | None, kind: str) -> dict | None:
+        return (((phase or {}).get("profiles") or {}).get(self.service) or {}).get(kind)
+
+    def container(self, phase: dict | None) -> dict:
+        return ((phase or {}).get("containers") or {}).get(self.service) or {}
+
+    def runtime(self, phase: dict | None) -> dict:
+        return ((phase or {}).get("runtime") or {}).get(self.service) or {}
+
+    def change(self, kind: str) -> dict | None:
+        return next((c for c in self.summary.get("changes") or [] if c.get("service") == self.service
+                     and c.get("kind") == kind and c.get("phase") == self.phase["name"]), None)
+
+    def seconds(self, phase: dict) -> float:
+        return max(1e-3, (phase.get("end_s") or 0) - (phase.get("start_s") or 0))
+
+
+# -- symptom ------------------------------------------------------------------------------------
+
+def _symptom(base: dict, phase: dict) -> dict | None:
+    b, a = base.get("load") or {}, phase.get("load") or {}
+    t = THRESHOLDS
+    worse = []
+    for key in ("p50_ms", "p99_ms"):
+        vb, va = b.get(key), a.get(key)
+        if vb is not None and va is not None and va >= vb * t["latency_factor"] and va - vb >= t["latency_min_ms"]:
+            worse.append(key)
+    eb, ea = b.get("error_rate") or 0.0, a.get("error_rate") or 0.0
+    if ea - eb >= t["error_rate_min"] and (a.get("failures") or 0) >= 5:
+        worse.append("error_rate")
+    rb, ra = b.get("rps"), a.get("rps")
+    if rb and ra is not None and ra <= rb * (1 - t["throughput_drop"]):
+        worse.append("rps")
+    if not worse:
+        return None
+    text = _symptom_text(base, phase)
+    return {"kind": "symptom", "message": f"the symptom: {text}",
+            "evidence": {**_load_evidence(base, phase), "worse": worse, "summary": text}}
+
+
+def _symptom_text(base: dict, phase: dict) -> str:
+    b, a = base.get("load") or {}, phase.get("load") or {}
+    parts = [f"p99 {_ms(b.get('p99_ms'))} → {_ms(a.get('p99_ms'))}{_factor(b.get('p99_ms'), a.get('p99_ms'))}"]
+    eb, ea = b.get("error_rate"), a.get("error_rate")
+    if (ea or 0) > 0 or (eb or 0) > 0:
+        parts.append(f"errors {units.percent(eb or 0)} → {units.percent(ea or 0)}")
+    if b.get("rps") is not None and a.get("rps") is not None:
+        parts.append(f"throughput {units.rate(b['rps'], 'req')} → {units.rate(a['rps'], 'req')}")
+    return ", ".join(parts)
+
+
+def _load_evidence(base: dict, phase: dict) -> dict:
+    b, a = base.get("load") or {}, phase.get("load") or {}
+    keys = ("p50_ms", "p99_ms", "error_rate", "rps")
+    return {"before": {k: b.get(k) for k in keys}, "after": {k: a.get(k) for k in keys}}
+
+
+def _ms(v) -> str:
+    return units.duration_ms(v)
+
+
+def _factor(before, after) -> str:
+    if not before or after is None:
+        return ""
+    f = after / before
+    return f" (×{f:.3g})" if f >= 1.05 or f <= 0.95 else ""
+
+
+# -- causes ---------------------------------------------------------------------------------------
+
+def _crash(ctx: _Ctx) -> dict | None:
+    c = ctx.container(ctx.phase)
+    ooms, restarts = c.get("oom_kills") or 0, c.get("restarts") or 0
+    if not ooms and not restarts:
+        return None
+    what = " and ".join(x for x in (f"{ooms} OOM kill(s)" if ooms else "",
+                                    f"{restarts} restart(s)" if restarts else "") if x)
+    limit = c.get("mem_limit")
+    return {"kind": "crash", "message": f"crash: {ctx.service} had {what}"
+            + (f" (memory limit {units.size(limit)})" if limit else ""),
+            "evidence": {"service": ctx.service, "oom_kills": ooms, "restarts": restarts, "mem_limit": limit}}
+
+
+def _line_evidence(ctx: _Ctx, kind: str, by_rate: bool = True) -> dict | None:
+    """The own line of `kind` that grew most (by value per second when the profile has a window,
+    else by share), with its shares before and after and its source text."""
+    change = ctx.change(kind)
+    if not change:
+        return None
+    grew = (change.get("lines") or {}).get("grew") or []
+    if by_rate and all(r.get("rate_after") is not None for r in grew):
+        grew = sorted(grew, key=lambda r: -((r.get("rate_after") or 0) - (r.get("rate_before") or 0)))
+    if not grew:
+        return None
+    top = grew[0]
+    file, _, line = top["key"].rpartition(":")
+    return {"profile": kind, "file": file, "line": int(line), "function": top.get("function"),
+            "share_before": top.get("share_before"), "share_after": top.get("share_after"),
+            "rate_before": top.get("rate_before"), "rate_after": top.get("rate_after"),
+            "text": source_text(ctx.info.get("source_root"), file, int(line))}
+
+
+def source_text(root: str | None, file: str, line: int) -> str | None:
+    """The text of a source line on this machine (None when the file is not here)."""
+    if not root or not file or line < 1:
+        return None
+    path = Path(file) if Path(file).is_absolute() else Path(root) / file
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for i, text in enumerate(f, 1):
+                if i == line:
+                    return text.strip()[:200]
+    except OSError:
+        return None
+    return None
+
+
+def _where(ev: dict) -> str:
+    text = f" `{ev['text']}`" if ev.get("text") else ""
+    return (f"{ev['file']}:{ev['line']}{text} ({units.percent(ev.get('share_before') or 0)} → "
+            f"{units.percent(ev.get('share_after') or 0)} of the {ev['profile']} profile)")
+
+
+def _strength(before: float, after: float, floor: float) -> float:
+    return math.log2(max(after, floor) / max(before, floor))
+
+
+def _burning(ctx: _Ctx) -> dict | None:
+    t = THRESHOLDS
+    pb, pa = ctx.profile(ctx.base, "cpu"), ctx.profile(ctx.phase, "cpu")
+    if pb and pa and pb.get("seconds") and pa.get("seconds"):
+        before, after = pb["total"] / pb["seconds"] / 1e9, pa["total"] / pa["seconds"] / 1e9
+        samples = pa["total"] / 1e7
+    else:
+        cb, ca = ctx.container(ctx.base).get("cpu_pct_mean"), ctx.container(ctx.phase).get("cpu_pct_mean")
+        if cb is None or ca is None:
+            return None
+        before, after, samples = cb / 100, ca / 100, 0
+    if after - before < t["cpu_min_cores"] or after < before * t["cpu_factor"]:
+        return None
+    ev = _line_evidence(ctx, "cpu") if samples >= t["cpu_min_samples"] else None
+    msg = (f"burning: {ctx.service} used {after:.2f} CPU cores (baseline {before:.2f})"
+           + (f"; the CPU went to {_where(ev)}" if ev else ""))
+    return {"kind": "burning", "message": msg, "strength": _strength(before, after, 0.05),
+            "evidence": {"service": ctx.service, "cores_before": before, "cores_after": after,
+                         "line": ev, "profile": "cpu"}}
+
+
+def _waiting(ctx: _Ctx) -> dict | None:
+    t = THRESHOLDS
+    best = None
+    for kind in ("block", "mutex"):
+        pb, pa = ctx.profile(ctx.base, kind), ctx.profile(ctx.phase, kind)
+        if not pa or not pa.get("seconds"):
+            continue
+        after = pa["total"] / pa["seconds"] / 1e9           # goroutines blocked on average
+        before = pb["total"] / pb["seconds"] / 1e9 if pb and pb.get("seconds") else 0.0
+        if after < t["wait_min_goroutines"] or after < max(before, 0.01) * t["wait_factor"]:
+            continue
+        if best is None or after - before > best[2] - best[1]:
+            best = (kind, before, after)
+    if best is None:
+        return None
+    kind, before, after = best
+    ev = _line_evidence(ctx, kind)
+    msg = (f"waiting: in {ctx.service}, {after:.3g} goroutines were blocked on average (baseline "
+           f"{before:.2g}, {kind} profile)" + (f"; they waited at {_where(ev)}" if ev else ""))
+    peak = ctx.runtime(ctx.phase).get("goroutines") or {}
+    if peak.get("max") is not None:
+        msg += f"; goroutines peaked at {peak['max']:,}"
+    return {"kind": "waiting", "message": msg, "strength": _strength(before, after, 0.05),
+            "evidence": {"service": ctx.service, "profile": kind, "blocked_before": before,
+                         "blocked_after": after, "line": ev}}
+
+
+def _garbage(ctx: _Ctx) -> dict | None:
+    t = THRESHOLDS
+    pb, pa = ctx.profile(ctx.base, "allocs"), ctx.profile(ctx.phase, "allocs")
+    if not pa or not pa.get("seconds") or pa.get("unit") != "bytes":
+        return None
+    after = pa["total"] / pa["seconds"]
+    before = pb["total"] / pb["seconds"] if pb and pb.get("seconds") else 0.0
+    if after < t["alloc_min_bytes_per_s"] or after < max(before, 1 << 20) * t["alloc_factor"]:
+        return None
+    ev = _line_evidence(ctx, "allocs")
+    rb, ra = ctx.runtime(ctx.base), ctx.runtime(ctx.phase)
+    gc = ""
+    if ra.get("gc_per_s") is not None:
+        gc = f"; {ra['gc_per_s']:.3g} GC cycles/s (baseline {rb.get('gc_per_s') or 0:.3g})"
+    msg = (f"garbage: {ctx.service} allocated {units.size(after)}/s (baseline {units.size(before)}/s){gc}"
+           + (f"; the allocations come from {_where(ev)}" if ev else ""))
+    return {"kind": "garbage", "message": msg, "strength": _strength(before, after, 1 << 20),
+            "evidence": {"service": ctx.service, "alloc_bytes_per_s_before": before,
+                         "alloc_bytes_per_s_after": after, "gc_per_s_before": rb.get("gc_per_s"),
+                         "gc_per_s_after": ra.get("gc_per_s"), "line": ev, "profile": "allocs"}}
+
+
+def _squeezed(ctx: _Ctx) -> dict | None:
+    t = THRESHOLDS
+    faults = [f for f in _phase_faults(ctx.summary, ctx.phase)
+              if f.get("target") == ctx.service and f.get("kind") in RESOURCE_FAULTS]
+    if not faults:
+        return None
+    c = ctx.container(ctx.phase)
+    throttled = _throttled_share(c, ctx.seconds(ctx.phase))
+    near = (c.get("mem_peak_share") or 0) >= t["memory_near_limit"]
+    if throttled < t["throttled_min_share"] and not near:
+        return None
+    kept = _hot_line_kept(ctx)
+    if kept is False:
+        return None
+    what = "; ".join(_fault_text(f) for f in faults)
+    msg = f"squeezed: {what}"
+    if throttled >= t["throttled_min_share"]:
+        msg += (f"; {ctx.service} was throttled in {units.percent(throttled)} of its CPU periods "
+                f"({units.duration_ms(c.get('throttled_ms'))} held back)")
+    if near:
+        msg += f"; memory reached {units.percent(c['mem_peak_share'])} of its limit"
+    if kept:
+        msg += f"; the code did not change: the hottest line is still {_where(kept)}"
+    return {"kind": "squeezed", "message": msg, "strength": 10.0,
+            "evidence": {"service": ctx.service, "faults": [f.get("id") for f in faults],
+                         "throttled_share": throttled, "mem_peak_share": c.get("mem_peak_share"),
+                         "line": kept or None}}
+
+
+def _throttled_share(c: dict, seconds: float) -> float:
+    """The share of the CFS periods in which the container was throttled (throttled time per
+    second of the phase, at most 1, for stats without period counts)."""
+    if c.get("periods"):
+        return (c.get("throttled_periods") or 0) / c["periods"]
+    return min(1.0, (c.get("throttled_ms") or 0) / 1000 / seconds)
+
+
+def _hot_line_kept(ctx: _Ctx) -> dict | bool | None:
+    """The CPU profile's hottest own line when it is the same before and during (holding at least
+    half its share); False when it moved; None when there are no CPU profiles to tell."""
+    pb, pa = ctx.profile(ctx.base, "cpu"), ctx.profile(ctx.phase, "cpu")
+    if not pb or not pa or not pb.get("lines") or not pa.get("lines"):
+        return None
+    lb, la = pb["lines"][0], pa["lines"][0]
+    if (lb["file"], lb["line"]) != (la["file"], la["line"]) or \
+            la["share"] < lb["share"] * THRESHOLDS["hot_line_kept"]:
+        return False
+    return {"profile": "cpu", "file": la["file"], "line": la["line"], "function": la.get("function"),
+            "share_before": lb["share"], "share_after": la["share"],
+            "text": source_text(ctx.info.get("source_root"), la["file"], la["line"])}
+
+
+def _leak(ctx: _Ctx) -> dict | None:
+    """Goroutines of the service's own code that piled up at one line in this phase and are
+    still there at the end of the next one (the goroutine snapshots at phase end). The total
+    count is not enough: the load generator's idle keep-alive connections keep server
+    goroutines alive too, in library code only."""
+    t = THRESHOLDS
+    after = ctx.profile(ctx.nxt, "goroutine")
+    if not after or not after.get("lines"):
+        return None
+    top = after["lines"][0]
+    at = (top["file"], top["line"])
+    base = _line_value(ctx.profile(ctx.base, "goroutine"), at)
+    now = _line_value(ctx.profile(ctx.phase, "goroutine-peak") or ctx.profile(ctx.phase, "goroutine"), at)
+    stayed = top.get("value") or 0
+    if stayed - base < t["leak_min_goroutines"] or now - base < t["leak_min_goroutines"]:
+        return None
+    g = ctx.runtime(ctx.phase).get("goroutines") or {}
+    ev = {"profile": "goroutine", "file": top["file"], "line": top["line"], "function": top.get("function"),
+          "share_before": _line_share(ctx.profile(ctx.base, "goroutine"), at), "share_after": top.get("share"),
+          "text": source_text(ctx.info.get("source_root"), top["file"], top["line"])}
+    peak = f" (all goroutines peaked at {g['max']:,})" if g.get("max") is not None else ""
+    msg = (f"leak: {stayed:,.0f} goroutines of {ctx.service} wait at {_where(ev)} at the end of "
+           f"{ctx.nxt['name']}, after this phase (baseline {base:,.0f}){peak}")
+    return {"kind": "leak", "message": msg, "strength": 20.0,
+            "evidence": {"service": ctx.service, "goroutines_baseline": base, "goroutines_phase": now,
+                         "goroutines_after": stayed, "line": ev}}
+
+
+def _line_value(table: dict | None, at: tuple[str, int]) -> float:
+    return next((e.get("value") or 0 for e in (table or {}).get("lines") or [] if (e["file"], e["line"]) == at), 0)
+
+
+def _line_share(table: dict | None, at: tuple[str, int]) -> float:
+    return next((e.get("share") or 0 for e in (table or {}).get("lines") or [] if (e["file"], e["line"]) == at), 0)
+
+
+# -- faults -----------------------------------------------------------------------------------------
+
+def _phase_faults(summary: dict, phase: dict) -> list[dict]:
+    ids = set(phase.get("faults") or [])
+    return [f for f in summary.get("faults") or [] if f.get("id") in ids or f.get("phase") == phase["name"]]
+
+
+def _fault_text(f: dict) -> str:
+    params = ", ".join(f"{k} {_param(k, v)}" for k, v in (f.get("params") or {}).items()
+                       if v not in (None, 0, 0.0, "", False))
+    peer = f.get("peer") or {}
+    to = f" to {peer.get('service') or peer.get('ip') or ''}{':' + str(peer['port']) if peer.get('port') else ''}" \
+        if peer else ""
+    return f"{f.get('kind')} on {f.get('target')}{to}" + (f" ({params})" if params else "")
+
+
+def _param(key: str, value) -> str:
+    """A fault parameter in human units (scenario units: seconds, bytes, bits per second)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if key in ("latency", "jitter", "delay", "timeout", "after", "queue"):
+        return units.duration_s(value)
+    if key in ("limit", "swap", "burst"):
+        return units.size(value)
+    if key == "rate":
+        return f"{units.sig3(value / 1e6)} Mbit/s"
+    if key == "percent":
+        return f"{units.sig3(value)}%"
+    return units.sig3(value)
+
+
+def _faults(summary: dict, phase: dict) -> dict | None:
+    faults = _phase_faults(summary, phase)
+    if not faults:
+        return None
+    return {"kind": "faults", "message": "faults active: " + "; ".join(_fault_text(f) for f in faults),
+            "evidence": {"faults": [f.get("id") for f in faults]}}

@@ -1,0 +1,3 @@
+module example.com/pileapp
+
+go 1.22

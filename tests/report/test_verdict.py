@@ -1,0 +1,147 @@
+"""The verdict's rules on synthetic summaries: each cause found from its signal, ranked as
+docs/report.md says, the symptom carried in the first finding, and "no-change" for a phase
+that only differs by noise. Real runs of each shape: tests/e2e/test_verdict.py."""
+from __future__ import annotations
+
+from harness.report import verdict
+
+SRC_LINE = 'pool <- struct{}{} // culprit:pool'
+
+
+def prof(total: float, seconds: float | None, lines: list[tuple[str, int, float]], unit="nanoseconds"):
+    return {"total": total, "seconds": seconds, "unit": unit, "own_total": total,
+            "lines": [{"file": f, "line": n, "function": "main.f", "share": s, "value": total * s}
+                      for f, n, s in lines]}
+
+
+def phase(name, *, p99=10.0, p50=2.0, rps=50.0, err=0.0, profiles=None, containers=None, runtime=None,
+          faults=(), start=0.0):
+    return {"name": name, "start_s": start, "end_s": start + 10.0, "faults": list(faults),
+            "load": {"p50_ms": p50, "p99_ms": p99, "rps": rps, "error_rate": err,
+                     "failures": int(err * rps * 10), "requests": int(rps * 10)},
+            "profiles": {"app": profiles or {}}, "containers": {"app": containers or {}},
+            "runtime": {"app": runtime} if runtime else {}}
+
+
+def change(kind, phase_name, grew):
+    return {"service": "app", "kind": kind, "phase": phase_name,
+            "lines": {"grew": [{"key": k, "function": "main.f", "share_before": b, "share_after": a,
+                                "rate_before": rb, "rate_after": ra} for k, b, a, rb, ra in grew],
+                      "shrank": []}}
+
+
+def summary(phases, changes=(), faults=(), tmp_path=None):
+    root = None
+    if tmp_path is not None:
+        (tmp_path / "main.go").write_text("package main\n" * 9 + SRC_LINE + "\n")
+        root = str(tmp_path)
+    return {"baseline_phase": "baseline", "phases": phases, "changes": list(changes), "faults": list(faults),
+            "services": {"app": {"source_root": root}}}
+
+
+def first(s, name="incident"):
+    v = verdict.build(s)
+    return next(p for p in v["phases"] if p["phase"] == name)["findings"]
+
+
+def test_pool_exhaustion_is_waiting_at_the_pool_line(tmp_path):
+    base = phase("baseline", profiles={"block": prof(1e7, 10, [("main.go", 30, 0.9)])})
+    inc = phase("incident", p99=5100, p50=900, rps=40, profiles={
+        "block": prof(2.4e12, 10, [("main.go", 10, 0.945), ("main.go", 30, 0.05)]),
+        "cpu": prof(2e8, 10, [("main.go", 30, 0.5)])}, runtime={"goroutines": {"max": 310, "last": 290}})
+    s = summary([base, inc], [change("block", "incident", [("main.go:10", 0.03, 0.945, 1e4, 2.3e11)])],
+                tmp_path=tmp_path)
+    f = first(s)
+    assert f[0]["kind"] == "waiting"
+    line = f[0]["evidence"]["line"]
+    assert (line["file"], line["line"], line["text"]) == ("main.go", 10, SRC_LINE)
+    assert "main.go:10" in f[0]["message"] and "p99 10 ms → 5.1 s (×510)" in f[0]["message"]
+    assert "94.5%" in f[0]["message"] and "peaked at 310" in f[0]["message"]
+    assert [x["kind"] for x in f][:2] == ["waiting", "symptom"]
+    head = verdict.build(s)["phases"][0]["headline"]
+    assert head == "app waiting at main.go:10 (block profile): p99 10 ms → 5.1 s (×510), throughput 50 req/s → 40 req/s"
+
+
+def test_an_unchanged_phase_is_no_change():
+    base = phase("baseline", profiles={"cpu": prof(1e8, 10, [("main.go", 5, 0.6)])})
+    quiet = phase("incident", p99=11.0, profiles={"cpu": prof(1.1e8, 10, [("main.go", 5, 0.58)])})
+    f = first(summary([base, quiet], [change("cpu", "incident", [("main.go:5", 0.5, 0.52, 5e6, 5.5e6)])]))
+    assert [x["kind"] for x in f] == ["no-change"]
+    assert f[0]["message"].startswith("no significant change against baseline: p99 10 ms → 11 ms")
+
+
+def test_a_squeezed_quota_with_the_same_hot_line_is_squeezed_not_waiting():
+    hot = [("main.go", 7, 0.7)]
+    base = phase("baseline", profiles={"cpu": prof(3e9, 10, hot)})
+    inc = phase("incident", p99=300, profiles={"cpu": prof(2e9, 10, [("main.go", 7, 0.68)]),
+                                               "block": prof(5e10, 10, [("main.go", 3, 0.9)])},
+                containers={"throttled_ms": 6000}, faults=["squeeze"])
+    s = summary([base, inc], [change("block", "incident", [("main.go:3", 0, 0.9, 0, 4.5e9)])],
+                faults=[{"id": "squeeze", "kind": "cpu", "target": "app", "params": {"cpus": 0.2}}])
+    f = first(s)
+    assert f[0]["kind"] == "squeezed" and "cpus 0.2" in f[0]["message"]
+    assert "throttled in 60% of its CPU periods (6 s held back)" in f[0]["message"]
+    assert "still main.go:7" in f[0]["message"]
+    assert any(x["kind"] == "waiting" for x in f[1:])
+
+
+def test_a_moved_hot_line_is_not_squeezed():
+    base = phase("baseline", profiles={"cpu": prof(3e9, 10, [("main.go", 7, 0.7)])})
+    inc = phase("incident", p99=300, profiles={"cpu": prof(3e9, 10, [("main.go", 9, 0.8)])},
+                containers={"throttled_ms": 6000}, faults=["squeeze"])
+    s = summary([base, inc], faults=[{"id": "squeeze", "kind": "cpu", "target": "app", "params": {"cpus": 0.2}}])
+    assert all(x["kind"] != "squeezed" for x in first(s))
+
+
+def test_a_leak_needs_the_goroutines_to_stay_after_the_phase():
+    def gprof(n):
+        return {"goroutine": prof(n + 10, None, [("main.go", 40, n / (n + 10)), ("main.go", 3, 1 / (n + 10))],
+                                  unit="count")}
+    base = phase("baseline", profiles=gprof(0), runtime={"goroutines": {"mean": 8, "max": 9, "last": 8}})
+    inc = phase("incident", profiles=gprof(300), runtime={"goroutines": {"mean": 150, "max": 320, "last": 320}})
+    after = phase("after", profiles=gprof(318))
+    f = first(summary([base, inc, after]))
+    assert f[0]["kind"] == "leak" and "318 goroutines of app wait at main.go:40" in f[0]["message"]
+    assert "peaked at 320" in f[0]["message"]
+    assert (f[0]["evidence"]["line"]["line"], f[0]["evidence"]["line"]["profile"]) == (40, "goroutine")
+    # drained by the end of the next phase (the total may stay high: idle keep-alive connections)
+    assert all(x["kind"] != "leak" for x in first(summary([base, inc, phase("after", profiles=gprof(2))])))
+    # no phase after: a queue still draining looks the same, so it is not called a leak
+    assert all(x["kind"] != "leak" for x in first(summary([base, inc])))
+
+
+def test_garbage_outranks_the_cpu_it_costs():
+    base = phase("baseline", profiles={"cpu": prof(2e8, 10, [("main.go", 5, 0.5)]),
+                                       "allocs": prof(1e7, 10, [("main.go", 5, 0.5)], unit="bytes")})
+    inc = phase("incident", p99=80, profiles={"cpu": prof(5e9, 10, [("main.go", 12, 0.8)]),
+                                              "allocs": prof(1.6e9, 10, [("main.go", 12, 0.99)], unit="bytes")},
+                runtime={"gc_per_s": 40.0})
+    s = summary([base, inc], [change("allocs", "incident", [("main.go:12", 0, 0.99, 0, 1.6e8)]),
+                              change("cpu", "incident", [("main.go:12", 0, 0.8, 0, 4e8)])])
+    f = first(s)
+    assert [x["kind"] for x in f[:3]] == ["garbage", "symptom", "burning"]
+    assert "153 MiB/s" in f[0]["message"] and "40 GC cycles/s" in f[0]["message"]
+
+
+def test_crash_comes_first_and_a_symptom_alone_says_nothing_explains_it():
+    base = phase("baseline")
+    inc = phase("incident", p99=900, containers={"oom_kills": 2, "mem_limit": 64 << 20})
+    f = first(summary([base, inc]))
+    assert f[0]["kind"] == "crash" and "2 OOM kill(s)" in f[0]["message"] and "64 MiB" in f[0]["message"]
+    f = first(summary([base, phase("incident", p99=900, err=0.2)]))
+    assert f[0]["kind"] == "symptom" and "no captured profile or signal explains it" in f[0]["message"]
+    assert "errors 0% → 20%" in f[0]["message"]
+
+
+def test_verdict_is_versioned_with_its_thresholds():
+    v = verdict.build(summary([phase("baseline"), phase("incident")]))
+    assert v["version"] == 1 and v["thresholds"]["wait_factor"] == 3.0
+    assert [p["phase"] for p in v["phases"]] == ["incident"]
+    assert verdict.build({"phases": [phase("only")], "baseline_phase": None})["phases"] == []
+
+
+def test_a_slow_phase_after_a_faulted_one_is_called_recovery():
+    base, inc = phase("baseline"), phase("incident", p99=900, faults=["slow"])
+    after = phase("after", p99=130)
+    f = first(summary([base, inc, after], faults=[{"id": "slow", "kind": "delay", "target": "app"}]), "after")
+    assert f[0]["kind"] == "symptom" and "this is the recovery from incident" in f[0]["message"]
