@@ -411,9 +411,9 @@ def _leak(ctx: _Ctx) -> dict | None:
     ev = {"profile": "goroutine", "file": top["file"], "line": top["line"], "function": top.get("function"),
           "share_before": _line_share(ctx.profile(ctx.base, "goroutine"), at), "share_after": top.get("share"),
           "text": source_text(ctx.info.get("source_root"), top["file"], top["line"])}
-    peak = f" (all goroutines peaked at {g['max']:,})" if g.get("max") is not None else ""
-    msg = (f"leak: {stayed:,.0f} goroutines of {ctx.service} wait at {_where(ev)} at the end of "
-           f"{ctx.nxt['name']}, after this phase (baseline {base:,.0f}){peak}")
+    peak = f"; {g['max']:,} goroutines in all at the phase's peak" if g.get("max") is not None else ""
+    msg = (f"leak: {stayed:,.0f} goroutines of {ctx.service} still wait at {_where(ev)} at the end of "
+           f"the next phase, {ctx.nxt['name']} (baseline {base:,.0f}){peak}")
     return {"kind": "leak", "message": msg, "strength": 20.0,
             "evidence": {"service": ctx.service, "goroutines_baseline": base, "goroutines_phase": now,
                          "goroutines_after": stayed, "line": ev}}
