@@ -28,7 +28,7 @@ from harness.report import units
 
 VERSION = 1
 THRESHOLDS = {
-    "latency_factor": 1.5,          # p50 or p99 at least x1.5 the baseline ...
+    "latency_factor": 1.5,          # p50 or p95 at least x1.5 the baseline ...
     "latency_min_ms": 5.0,          # ... and at least 5 ms more
     "error_rate_min": 0.01,         # error rate up by at least 1 percentage point (and 5 failures)
     "throughput_drop": 0.2,         # achieved requests/s at least 20% below the baseline's
@@ -165,7 +165,9 @@ def _symptom(base: dict, phase: dict) -> dict | None:
     b, a = base.get("load") or {}, phase.get("load") or {}
     t = THRESHOLDS
     worse = []
-    for key in ("p50_ms", "p99_ms"):
+    # judged on p50 and p95: p99 of a few hundred requests is the third-worst request, which one
+    # stall of a shared machine moves by tens of ms (seen: 2.7 -> 28 ms with no fault)
+    for key in ("p50_ms", "p95_ms"):
         vb, va = b.get(key), a.get(key)
         if vb is not None and va is not None and va >= vb * t["latency_factor"] and va - vb >= t["latency_min_ms"]:
             worse.append(key)
