@@ -14,9 +14,9 @@ docs/report.md) that noise does not reach:
             and the code's hot line did not change
   leak      own-code goroutines piled up at one line and are still there a phase later
   crash     OOM kills or restarts
-The first finding is the cause with the most specific evidence (crash, leak, squeezed, then
-the strongest of burning/waiting/garbage by factor); its message carries the symptom (latency,
-errors, throughput against the baseline). With no cause and no symptom the phase gets one
+The first finding is the cause with the most specific evidence (CAUSE_ORDER: crash, leak,
+squeezed, garbage, burning, waiting); its message carries the symptom (latency, errors,
+throughput against the baseline). With no cause and no symptom the phase gets one
 "no-change" finding.
 """
 from __future__ import annotations
@@ -46,7 +46,10 @@ THRESHOLDS = {
                                     # at the end of the phase and still at the end of the next one
 }
 RESOURCE_FAULTS = ("cpu", "cpuset", "memory", "cpu_pressure", "memory_pressure")
-CAUSE_ORDER = ("crash", "leak", "squeezed")      # then burning/waiting/garbage by strength
+# Most specific first. Allocation churn costs CPU, so garbage comes before burning; a saturated
+# CPU lengthens every blocking time (the block profile counts until the goroutine runs again),
+# so waiting comes first only when the CPU did not grow.
+CAUSE_ORDER = ("crash", "leak", "squeezed", "garbage", "burning", "waiting")
 
 
 def build(summary: dict) -> dict:

@@ -155,3 +155,15 @@ def test_a_p99_blip_alone_is_noise():
     blip = phase("incident", p99=28.5, p95=2.3, p50=1.0)
     f = first(summary([base, blip]))
     assert [x["kind"] for x in f] == ["no-change"] and "p99 2.7 ms → 28.5 ms" in f[0]["message"]
+
+
+def test_burning_outranks_the_waiting_a_saturated_cpu_causes():
+    """Seen on a loaded machine: a service computing every page also showed 25 goroutines blocked
+    at its HTTP call (the block profile counts run-queue time); the CPU is the cause."""
+    base = phase("baseline", profiles={"cpu": prof(2e8, 10, [("main.go", 5, 0.5)]),
+                                       "block": prof(2.2e10, 10, [("main.go", 62, 0.5)])})
+    inc = phase("incident", p99=2900, profiles={"cpu": prof(4.5e9, 10, [("main.go", 97, 0.96)]),
+                                                "block": prof(2.55e11, 10, [("main.go", 62, 0.7)])})
+    s = summary([base, inc], [change("cpu", "incident", [("main.go:97", 0, 0.96, 0, 4.3e8)]),
+                              change("block", "incident", [("main.go:62", 0.5, 0.7, 1.1e9, 1.8e10)])])
+    assert [x["kind"] for x in first(s)][:3] == ["burning", "symptom", "waiting"]
