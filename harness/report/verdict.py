@@ -95,7 +95,7 @@ def phase_findings(summary: dict, base: dict, phase: dict, nxt: dict | None,
         findings.append(faults)
     if not findings:
         findings.append({"kind": "no-change", "message": f"no significant change against {base['name']}: "
-                         + _symptom_text(base, phase), "evidence": _load_evidence(base, phase)})
+                         + _symptom_text(base, phase, QUIET_KEYS), "evidence": _load_evidence(base, phase)})
     return findings
 
 
@@ -107,7 +107,7 @@ def headline(findings: list[dict], base: dict, phase: dict) -> str:
     """One short sentence: the cause, its service and line, and the symptom in numbers."""
     first = findings[0]
     kind, ev = first["kind"], first.get("evidence") or {}
-    symptom = _symptom_text(base, phase)
+    symptom = _symptom_text(base, phase, QUIET_KEYS if kind == "no-change" else ("p99",))
     if kind == "no-change":
         return f"no significant change ({symptom})"
     if kind == "symptom":
@@ -187,9 +187,12 @@ def _symptom(base: dict, phase: dict) -> dict | None:
             "evidence": {**_load_evidence(base, phase), "worse": worse, "summary": text}}
 
 
-def _symptom_text(base: dict, phase: dict) -> str:
+def _symptom_text(base: dict, phase: dict, keys: tuple[str, ...] = ("p99",)) -> str:
     b, a = base.get("load") or {}, phase.get("load") or {}
-    parts = [f"p99 {_ms(b.get('p99_ms'))} → {_ms(a.get('p99_ms'))}{_factor(b.get('p99_ms'), a.get('p99_ms'))}"]
+    parts = []
+    for k in keys:
+        vb, va = b.get(f"{k}_ms"), a.get(f"{k}_ms")
+        parts.append(f"{k} {_ms(vb)} → {_ms(va)}{_factor(vb, va)}")
     eb, ea = b.get("error_rate"), a.get("error_rate")
     if (ea or 0) > 0 or (eb or 0) > 0:
         parts.append(f"errors {units.percent(eb or 0)} → {units.percent(ea or 0)}")
@@ -198,9 +201,12 @@ def _symptom_text(base: dict, phase: dict) -> str:
     return ", ".join(parts)
 
 
+QUIET_KEYS = ("p50", "p95")     # what "no significant change" was judged on (p99: see _symptom)
+
+
 def _load_evidence(base: dict, phase: dict) -> dict:
     b, a = base.get("load") or {}, phase.get("load") or {}
-    keys = ("p50_ms", "p99_ms", "error_rate", "rps")
+    keys = ("p50_ms", "p95_ms", "p99_ms", "error_rate", "rps")
     return {"before": {k: b.get(k) for k in keys}, "after": {k: a.get(k) for k in keys}}
 
 

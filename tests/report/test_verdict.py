@@ -68,7 +68,7 @@ def test_an_unchanged_phase_is_no_change():
     quiet = phase("incident", p99=11.0, profiles={"cpu": prof(1.1e8, 10, [("main.go", 5, 0.58)])})
     f = first(summary([base, quiet], [change("cpu", "incident", [("main.go:5", 0.5, 0.52, 5e6, 5.5e6)])]))
     assert [x["kind"] for x in f] == ["no-change"]
-    assert f[0]["message"].startswith("no significant change against baseline: p99 10 ms → 11 ms")
+    assert f[0]["message"].startswith("no significant change against baseline: p50 2 ms → 2 ms, p95 10 ms → 11 ms")
 
 
 def test_a_squeezed_quota_with_the_same_hot_line_is_squeezed_not_waiting():
@@ -154,7 +154,7 @@ def test_a_p99_blip_alone_is_noise():
     base = phase("baseline", p99=2.7, p95=2.0, p50=1.0)
     blip = phase("incident", p99=28.5, p95=2.3, p50=1.0)
     f = first(summary([base, blip]))
-    assert [x["kind"] for x in f] == ["no-change"] and "p99 2.7 ms → 28.5 ms" in f[0]["message"]
+    assert [x["kind"] for x in f] == ["no-change"] and "p95 2 ms → 2.3 ms" in f[0]["message"]
 
 
 def test_burning_outranks_the_waiting_a_saturated_cpu_causes():
