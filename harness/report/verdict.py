@@ -43,7 +43,9 @@ THRESHOLDS = {
     "memory_near_limit": 0.9,       # ... or memory at 90% of the limit
     "hot_line_kept": 0.5,           # the code is unchanged: same hottest CPU line, holding half its share
     "leak_min_goroutines": 50,      # leak: 50 more own-code goroutines at one line than in the baseline,
-                                    # at the end of the phase and still at the end of the next one
+                                    # at the end of the phase and still at the end of the next one ...
+    "leak_kept": 0.8,               # ... at least 80% of them (a draining backlog shrinks) ...
+    "leak_max_cpu_share": 0.05,     # ... at a line that holds under 5% of the next phase's CPU (not working)
 }
 RESOURCE_FAULTS = ("cpu", "cpuset", "memory", "cpu_pressure", "memory_pressure")
 # Most specific first. Allocation churn costs CPU, so garbage comes before burning; a saturated
@@ -417,6 +419,9 @@ def _leak(ctx: _Ctx) -> dict | None:
     now = _line_value(ctx.profile(ctx.phase, "goroutine-peak") or ctx.profile(ctx.phase, "goroutine"), at)
     stayed = top.get("value") or 0
     if stayed - base < t["leak_min_goroutines"] or now - base < t["leak_min_goroutines"]:
+        return None
+    # a backlog still being worked off shrinks and burns CPU at its line; leaked goroutines neither
+    if stayed < now * t["leak_kept"] or _line_share(ctx.profile(ctx.nxt, "cpu"), at) >= t["leak_max_cpu_share"]:
         return None
     g = ctx.runtime(ctx.phase).get("goroutines") or {}
     ev = {"profile": "goroutine", "file": top["file"], "line": top["line"], "function": top.get("function"),

@@ -40,9 +40,11 @@ SCENARIO = dict(
   rates: {url: /debug/harness/rates, block: 10000, mutex: 5}
   trace: {phases: [squeeze], seconds: 2}
   perf: {phases: [baseline]}""",
+    # one expectation that holds (with room for a machine so loaded that the baseline sheds
+    # requests) and one that cannot
     expect="""expect:
   - phase: baseline
-    error_rate: 1%
+    error_rate: 50%
   - phase: squeeze
     latency: {p50: 1ms}""",
 )
@@ -97,15 +99,17 @@ def test_the_outcome_is_the_same_in_every_file(run):
 
 def test_per_phase_profiles_lie_in_their_windows(run):
     _res, _out, run_dir, m = run
-    for phase in ("baseline", "squeeze"):
+    for phase, after in (("baseline", "squeeze"), ("squeeze", None)):
         ph = _phase(m, phase)
+        # a window starts in its phase; its end comes when the service answers, which a loaded
+        # machine and a squeezed quota delay by seconds (seen: a CPU window of the 0.2-CPU phase
+        # ending 5.8 s late), so the end is bounded by the next phase's end, not by a time
+        limit = _phase(m, after)["end_s"] if after else float("inf")
         for kind in ("cpu", "heap", "allocs", "goroutine", "block", "mutex"):
             a = _artifact(m, kind, phase)
             load_profile(run_dir / a["path"])
-            # a window starts with its phase; the phase-end requests are sent at the phase end,
-            # and their answers may come late on a loaded machine (seen: 1.7 s with a browser
-            # test beside the run), so the end is bounded by the next phase, not by a second
-            assert ph["start_s"] - 0.05 <= a["start_s"] <= a["end_s"] <= ph["end_s"] + 5.0, (kind, a, ph)
+            assert ph["start_s"] - 0.05 <= a["start_s"] <= ph["end_s"] + 1.0, (kind, a, ph)
+            assert a["start_s"] <= a["end_s"] < limit, (kind, a, ph)
     fault = m["faults"][0]
     squeeze = _phase(m, "squeeze")
     assert squeeze["start_s"] <= fault["applied_s"] < fault["reverted_s"] <= squeeze["end_s"] + 1.0
