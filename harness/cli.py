@@ -258,6 +258,33 @@ def cmd_compare(args, console: Console) -> int:
     return 0
 
 
+def add_flame(sub) -> None:
+    p = sub.add_parser("flame", help="write a flame graph of a run's profile or a pprof file (docs/flame.md)")
+    p.add_argument("target", metavar="RUN_OR_PROFILE", help="run directory, run id, or a pprof file")
+    p.add_argument("--phase", default=None, help="phase (default: the fault phase, else the first)")
+    p.add_argument("--service", default=None, help="service (default: every service's profile merged)")
+    p.add_argument("--profile", default="cpu", help="profile kind: cpu, allocs, heap, block, mutex, ... (default cpu)")
+    p.add_argument("--sample-type", default=None, help="e.g. cpu, alloc_space (default: the profile's own)")
+    p.add_argument("--diff-base", default=None, metavar="PHASE_OR_PROFILE",
+                   help="differential graph against this phase of the run or this profile file")
+    p.add_argument("--format", required=True, choices=("folded", "speedscope", "json", "svg", "html"),
+                   help="folded stacks, speedscope JSON, the tree as JSON, a static SVG, the interactive page")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help='output file ("-" = standard output)')
+    p.add_argument("--runs-dir", default=os.environ.get("HARNESS_RUNS_DIR", "runs"),
+                   help="runs folder for a run id [HARNESS_RUNS_DIR] (default: ./runs)")
+
+
+def cmd_flame(args, console: Console) -> int:
+    from harness.report.flame_export import render, select, write
+
+    sel = select(args.target, runs_dir=Path(args.runs_dir), phase=args.phase, service=args.service,
+                 kind=args.profile, diff_base=args.diff_base)
+    where = write(render(sel, args.format, args.sample_type), args.output)
+    if args.output != "-":
+        console.print(f"wrote {escape(where)} ({args.format}, {escape(sel.label)})")
+    return 0
+
+
 def _run_dir(arg: str) -> Path:
     p = Path(arg)
     if not (p / "manifest.json").is_file():
@@ -276,6 +303,7 @@ COMMANDS = {
     "doctor": (add_doctor, cmd_doctor),
     "report": (add_report, cmd_report),
     "compare": (add_compare, cmd_compare),
+    "flame": (add_flame, cmd_flame),
 }
 
 

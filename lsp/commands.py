@@ -8,10 +8,12 @@ user once; the server state is left as it was.
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from lsp import flamegraph
 from lsp.placement import Placed
 from lsp.rundir import RunInfo, find_run
 from lsp.session import Selection, View, is_profile_path, runs_dir, unmapped
@@ -80,6 +82,17 @@ async def hot_lines(ls: Host, args: dict | None) -> list[dict] | dict:
     return [{"uri": uri, "line": p.line, "function": p.entry.function, "value": p.entry.value,
              "share": p.entry.share, "label": p.entry.label, "stale": p.stale}
             for uri, p, _lines in ls.ranked(limit)]
+
+
+async def flame_graph(ls: Host, args: dict | None) -> dict:
+    """The flame graphs of the current selection (run, phase, profile, sample type; the diff when
+    comparing), files mapped to this machine: lsp.flamegraph.view_graphs."""
+    await ls.wait_ready()
+    max_nodes = _arg(args, "maxNodes", flamegraph.DEFAULT_MAX_NODES)
+    low, high = flamegraph.LIMITS
+    if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or not low <= max_nodes <= high:
+        return _error(ls, f"harness.flameGraph: maxNodes must be an integer from {low} to {high}, got {max_nodes!r}")
+    return await asyncio.to_thread(flamegraph.view_graphs, ls.view, ls.sel.compare, max_nodes)
 
 
 async def select_run(ls: Host, args: dict | None) -> dict:
@@ -180,6 +193,7 @@ COMMANDS: dict[str, Command] = {
     "harness.status": status,
     "harness.unmappedFiles": unmapped_files,
     "harness.hotLines": hot_lines,
+    "harness.flameGraph": flame_graph,
     "harness.selectRun": select_run,
     "harness.selectProfile": select_profile,
     "harness.openProfile": open_profile,

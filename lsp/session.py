@@ -45,6 +45,7 @@ class View:
     problems: list[str] = field(default_factory=list)
     message: str = ""
     phase_sources: dict = field(default_factory=dict)
+    base_sources: list = field(default_factory=list)   # the compared-with side (harness.flameGraph)
 
 
 MIB = 1 << 20
@@ -182,6 +183,7 @@ def load_view(settings: Settings, sel: Selection, workspace: tuple[Path, ...], r
         if not sources:
             return view
     baseline = _compare_sources(settings, sel, view, workspace, runs, cache, go_env, mappers)
+    view.base_sources = baseline or []
     view.analysis = build_analysis(sources, sel.sample_type, settings.mode, baseline)
     view.problems.extend(view.analysis.notes)
     view.baselines = snapshot(view.analysis, view.run)

@@ -9,6 +9,7 @@ distinct stack instead of once per sample.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import re
 import stat
@@ -20,6 +21,7 @@ from operator import attrgetter, itemgetter
 from google.protobuf.message import DecodeError
 
 from lsp.pprof.proto import Profile as ProfileMessage
+from lsp.pprof.wire import split_samples
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MIB = 1 << 20
@@ -101,14 +103,31 @@ def load_profile(source: str | os.PathLike | bytes, max_bytes: int | None = None
         name = os.fspath(source)
         data = _read_file(name, max_bytes)
     raw = _decompress(data, name, max_bytes)
-    msg = ProfileMessage()
-    try:
-        msg.ParseFromString(raw)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise ProfileError(f"{name}: not a pprof profile (protobuf decode failed: {exc})") from None
-    prof = _without_gc(_build, msg, name)
+    del data
+    split = split_samples(raw)
+    if split is None:       # not well formed at the top level: decoded whole, for the error
+        split = (raw, [])
+    msg = _decode(split[0], name)
+    prof = _without_gc(_build, msg, name, _sample_chunks(raw, split[1], name))
     prof.source = name
     return prof
+
+
+def _decode(data, name: str):
+    msg = ProfileMessage()
+    try:
+        msg.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise ProfileError(f"{name}: not a pprof profile (protobuf decode failed: {exc})") from None
+    return msg
+
+
+def _sample_chunks(raw: bytes, spans: list[tuple[int, int]], name: str):
+    """The samples of each span of raw (wire.split_samples), one chunk decoded at a time: a million
+    samples never exist as protobuf objects at once."""
+    view = memoryview(raw)
+    for start, end in spans:
+        yield _decode(view[start:end], name).sample
 
 
 def _without_gc(fn, *args):
@@ -221,7 +240,8 @@ def implausible(prof: Profile) -> str | None:
     return None
 
 
-def _build(msg, name: str) -> Profile:
+def _build(msg, name: str, chunks=()) -> Profile:
+    """The Profile of a decoded message; `chunks`: more samples (decoded apart, see wire.py)."""
     strings = list(msg.string_table)
     if not strings or strings[0] != "":
         raise ProfileError(f"{name}: not a pprof profile (string table missing or malformed)")
@@ -242,8 +262,9 @@ def _build(msg, name: str) -> Profile:
                 default_index = i
     funcs, func_index = _functions(msg, s)
     lines, line_func, loc_lines, loc_funcs, loc_index = _locations(msg, funcs, func_index, name)
-    stacks, loc_lines, loc_funcs = _stacks(msg, loc_index, loc_lines, loc_funcs, len(sample_types), name)
-    count = len(msg.sample)
+    samples = itertools.chain([msg.sample], chunks)
+    stacks, count, loc_lines, loc_funcs = _stacks(samples, loc_index, loc_lines, loc_funcs, len(sample_types),
+                                                  name)
     return Profile(
         sample_types=sample_types,
         default_index=default_index,
@@ -305,46 +326,52 @@ def _locations(msg, funcs, func_index, name):
     return lines, line_func, loc_lines, loc_funcs, loc_index
 
 
-def _group(samples, canon: dict[int, int], ntypes: int, name: str) -> dict[tuple[int, ...], list[int]]:
-    """Sum the values of samples with identical stacks (one dict step per sample).
+def _group(chunks, canon: dict[int, int], ntypes: int, name: str
+           ) -> tuple[dict[tuple[int, ...], list[int]], int]:
+    """Sum the values of samples with identical stacks (one dict step per sample); also the number of
+    samples. `chunks` yields containers of samples.
 
     Location ids go through ``canon`` (a dict lookup at C level): that validates them and makes
     every stack share one int object per location instead of allocating ints per frame.
     """
     raw: dict[tuple[int, ...], list[int]] = {}
     get = raw.get
-    keys = map(tuple, map(partial(map, canon.__getitem__), map(attrgetter("location_id"), samples)))
+    count = 0
     try:
-        for key, vals in zip(keys, map(attrgetter("value"), samples)):
-            acc = get(key)
-            if acc is None:
-                acc = raw[key] = list(vals)
-                if len(acc) != ntypes:
-                    break
-            elif len(vals) != ntypes:
-                break
-            else:
-                for i, v in enumerate(vals):
-                    acc[i] += v
-        else:
-            return raw
+        for samples in chunks:
+            count += len(samples)
+            ids = map(attrgetter("location_id"), samples)
+            keys = map(tuple, map(partial(map, canon.__getitem__), ids))
+            for key, vals in zip(keys, map(attrgetter("value"), samples)):
+                acc = get(key)
+                if acc is None:
+                    acc = raw[key] = vals[:]       # a list (slicing a protobuf container is 3x faster)
+                    if len(acc) != ntypes:
+                        raise ProfileError(f"{name}: corrupt profile (a sample has {len(vals)} values, "
+                                           f"{ntypes} sample types)")
+                elif len(vals) != ntypes:
+                    raise ProfileError(f"{name}: corrupt profile (a sample has {len(vals)} values, "
+                                       f"{ntypes} sample types)")
+                else:
+                    for i, v in enumerate(vals):
+                        acc[i] += v
     except KeyError as exc:
         raise ProfileError(f"{name}: corrupt profile (sample names missing location {exc.args[0]})") from None
-    raise ProfileError(f"{name}: corrupt profile (a sample has {len(vals)} values, {ntypes} sample types)")
+    return raw, count
 
 
-def _stacks(msg, loc_index, loc_lines, loc_funcs, ntypes: int, name: str):
-    """Samples grouped by stack, and the location tables the stack keys index.
+def _stacks(samples, loc_index, loc_lines, loc_funcs, ntypes: int, name: str):
+    """Samples grouped by stack, their number, and the location tables the stack keys index.
 
     Location ids are usually dense (1..N): then the tables are laid out by id and
     stacks keep the ids; otherwise stacks hold positions in the tables.
     """
     max_id = max(loc_index, default=0)
     if max_id > 2 * len(loc_index) + 16:
-        return _group(msg.sample, loc_index, ntypes, name), loc_lines, loc_funcs
+        return (*_group(samples, loc_index, ntypes, name), loc_lines, loc_funcs)
     by_id_lines: list[tuple[int, ...]] = [()] * (max_id + 1)
     by_id_funcs: list[tuple[int, ...]] = [()] * (max_id + 1)
     for lid, i in loc_index.items():
         by_id_lines[lid], by_id_funcs[lid] = loc_lines[i], loc_funcs[i]
     canon = {lid: lid for lid in loc_index}
-    return _group(msg.sample, canon, ntypes, name), by_id_lines, by_id_funcs
+    return (*_group(samples, canon, ntypes, name), by_id_lines, by_id_funcs)

@@ -51,7 +51,7 @@ def test_the_table_has_every_command_of_the_protocol():
     assert set(COMMANDS) == {
         "harness.listRuns", "harness.listProfiles", "harness.status", "harness.unmappedFiles",
         "harness.hotLines", "harness.selectRun", "harness.selectProfile", "harness.openProfile",
-        "harness.selectPhase", "harness.compare", "harness.toggle", "harness.reload"}
+        "harness.selectPhase", "harness.compare", "harness.toggle", "harness.reload", "harness.flameGraph"}
     assert set(COMMANDS) <= set(build_server().protocol.fm.commands)
 
 
@@ -76,6 +76,8 @@ def test_named_arguments_are_the_first_object():
     ("harness.compare", {"baseline": "nope"}, "no phase 'nope' (baseline, fault)"),
     ("harness.compare", {"run": "nope"}, "no run 'nope'"),
     ("harness.toggle", {"enabled": "yes"}, "enabled must be true or false"),
+    ("harness.flameGraph", {"maxNodes": 1}, "maxNodes must be an integer from 2 to 50000"),
+    ("harness.flameGraph", {"maxNodes": "9"}, "maxNodes must be an integer from 2 to 50000"),
 ])
 async def test_bad_arguments_return_an_error_and_change_nothing(name, args, says):
     ls = FakeServer()
@@ -118,3 +120,9 @@ async def test_reload_reads_the_workspace_again():
     ls = FakeServer()
     await commands.reload(ls, None)
     assert ls.reloads == [(True, True)]
+
+
+async def test_flame_graph_without_a_profile_says_why():
+    ls = FakeServer()
+    ls.view.problems.append("run r1 has no 'cpu' profile for phase 'fault'")
+    assert await commands.flame_graph(ls, None) == {"graphs": [], "message": ls.view.problems[0]}

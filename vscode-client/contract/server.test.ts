@@ -12,8 +12,11 @@ import { after, before, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { MessageConnection, StreamMessageReader, StreamMessageWriter, createMessageConnection } from "vscode-jsonrpc/node";
 import { HEAT_LEVELS, heatLevel, planHeat } from "../src/heat";
+import { graphsMessage, openTarget } from "../src/flamemodel";
 import { hotLineItems, profileItems, runItems, statusBar } from "../src/models";
-import { HEAT_NOTIFICATION, HeatParams, HotLine, ProfileEntry, RunEntry, STATUS_NOTIFICATION, ServerCommand, StatusParams } from "../src/protocol";
+import {
+  FlameGraphAnswer, FlameNode, HEAT_NOTIFICATION, HeatParams, HotLine, ProfileEntry, RunEntry, STATUS_NOTIFICATION, ServerCommand, StatusParams,
+} from "../src/protocol";
 import { configurationPayload, resolveServerSettings } from "../src/settings";
 
 const CLIENT = path.resolve(__dirname, "..", "..");  // out/contract -> vscode-client
@@ -151,4 +154,28 @@ test("didChangeConfiguration with the client's payload is taken (threshold hides
   const p = await until("heat after the threshold change", () => heat.slice(n).find((h) => h.lines.length > 0));
   assert.ok(p.lines.every((l) => l.share >= 0.3), JSON.stringify(p.lines.map((l) => l.share)));
   assert.ok(p.lines.some((l) => l.line === hotLineIndex()), `the hot line is gone: ${JSON.stringify(p.lines)}`);
+});
+
+test("flameGraph: the hot frame's file is the workspace's main.go at the hot line, and a click opens it", async () => {
+  const answer = await command<FlameGraphAnswer>(ServerCommand.flameGraph);
+  const msg = graphsMessage(answer);
+  assert.equal(msg.graphs.length, 1, answer.message);
+  const tree = msg.graphs[0].tree;
+  assert.equal(tree.root.v, tree.total);
+  const frames: FlameNode[] = [];
+  const todo = [tree.root];
+  while (todo.length) {
+    const n = todo.pop()!;
+    frames.push(n);
+    todo.push(...(n.c ?? []));
+  }
+  // The hot frame: the own frame whose cost is not in an own callee (main.main calls the hot function).
+  const nearestOwn = (f: FlameNode): number => (f.c ?? []).reduce((sum, c) => sum + (c.o === 1 ? c.v : nearestOwn(c)), 0);
+  const own = frames.filter((f) => f.o === 1 && f.p).sort((a, b) => (b.v - nearestOwn(b)) - (a.v - nearestOwn(a)));
+  assert.ok(own.length > 0, JSON.stringify(frames.slice(0, 5)));
+  const hot = own[0];
+  assert.equal(hot.p, fs.realpathSync(path.join(ws, "main.go")));
+  assert.equal(hot.l, hotLineIndex() + 1);
+  assert.ok(hot.v >= 0.5 * tree.total, `the hot frame holds ${hot.v} of ${tree.total}`);
+  assert.deepEqual(openTarget({ type: "open", path: hot.p, line: hot.l, file: hot.f, function: hot.n }), { path: hot.p, line: hotLineIndex() + 1 });
 });

@@ -1,6 +1,7 @@
 // End-to-end test of the extension in a real VS Code (code-server) driven by
 // headless Chromium: heat decoration and inlay hint on the hot line, hover
-// breakdown, Pick Run, Toggle Annotations. Screenshots go to test-artifacts/vscode/.
+// breakdown, Pick Run, Toggle Annotations, the flame graph panel (a click on the
+// hot frame opens the hot line). Screenshots go to test-artifacts/vscode/.
 //
 // Environment:
 //   VSCODE_WEB              code-server installation (default ~/.cache/harness/vscode-web), see install.sh
@@ -111,6 +112,39 @@ function probeLine(text) {
   const harness = items.map((i) => `${i.textContent} ${i.getAttribute("aria-label") || ""}`).filter((t) => /harness|run/i.test(t)).join(" | ").slice(0, 300);
   const lenses = [...document.querySelectorAll(".monaco-editor .codelens-decoration")].map((l) => l.textContent).filter((t) => /\d%/.test(t));
   return { ok: true, top, lineNumber, shaded, gutter, hint, lenses: lenses.length, off: /eye-closed/.test(status), text: rendered, harness };
+}
+
+/** In the flame graph webview: the hot frame, i.e. the own-code frame whose cost is not in an own
+ *  callee (main.main calls the hot function), in `file` and on line `line` when given. */
+function probeHotFrame({ file, line }) {
+  const host = document.getElementById("flame");
+  const v = host && host.harnessFlame;
+  if (!v || !v.model) return { ok: false, why: "no viewer yet", text: document.body ? document.body.innerText.slice(0, 200) : "" };
+  const nearestOwn = (n) => (n.c || []).reduce((sum, c) => sum + (c.o ? c.v : nearestOwn(c)), 0);
+  const find = () => {
+    const drawn = new Set(v.drawn.map(([i]) => i));
+    let best = -1;
+    let bestCost = -1;
+    v.model.nodes.forEach((n, i) => {
+      if (!n.o || !n.p || !drawn.has(i) || !n.p.endsWith("/" + file) || (line && n.l !== line)) return;
+      const cost = n.v - nearestOwn(n);
+      if (cost > bestCost) [best, bestCost] = [i, cost];
+    });
+    return best;
+  };
+  // A run with several services has a graph per service: look in each, the one shown first.
+  const order = [v.current, ...v.graphs.map((_g, i) => i).filter((i) => i !== v.current)];
+  let best = -1;
+  const seen = [];
+  for (const g of order) {
+    if (g !== v.current) v.show(g);
+    best = find();
+    if (best >= 0) break;
+    seen.push(`${v.title.textContent}: ${v.model.nodes.filter((n) => n.o).map((n) => `${n.n} ${n.p}:${n.l}`).slice(0, 6).join(", ")}`);
+  }
+  if (best < 0) return { ok: false, why: `no own frame in ${file}${line ? ":" + line : ""}`, seen };
+  const n = v.model.nodes[best];
+  return { ok: true, index: best, name: n.n, path: n.p, line: n.l, share: n.v / v.model.total, title: v.title.textContent };
 }
 
 // ---- steps ----
@@ -357,6 +391,43 @@ async function main() {
       }, path.basename(file));
       await shot("06-hottest-lines");
       await page.keyboard.press("Escape");
+    });
+
+    await check("Show Flame Graph: a click on the hot frame opens the hot line", async () => {
+      const lines = fs.readFileSync(path.join(ws, file), "utf8").split("\n");
+      const hotLine = hotText ? lines.findIndex((l) => l.includes(hotText)) + 1 : 0;
+      await runCommand("Harness: Show Flame Graph");
+      // The webview is an iframe (in an iframe): find the frame that holds the viewer.
+      let frame = null;
+      let hot = null;
+      const deadline = Date.now() + STEP_TIMEOUT;
+      while (!hot || !hot.ok) {
+        if (Date.now() > deadline) throw new Error(`no hot frame in the flame graph panel: ${JSON.stringify(hot)}`);
+        for (const f of page.frames()) {
+          const r = await f.evaluate(probeHotFrame, { file: path.basename(file), line: hotLine }).catch(() => null);
+          if (r && (r.ok || r.why !== "no viewer yet" || !hot)) [frame, hot] = [f, r];
+          if (r && r.ok) break;
+        }
+        if (!hot || !hot.ok) await new Promise((r) => setTimeout(r, 250));
+      }
+      log("hot frame", JSON.stringify(hot));
+      await shot("09-flame-graph");
+      const el = await frame.$(`#flame .hf-f[data-i="${hot.index}"]`);
+      await el.click();
+      const want = hot.line;
+      await waitInPage(`${path.basename(file)} open at line ${want}`, ({ name, line }) => {
+        const items = [...document.querySelectorAll(".statusbar-item")].map((i) => i.textContent);
+        const tab = document.querySelector(".tabs-container .tab.active");
+        const at = items.find((t) => /Ln \d+, Col \d+/.test(t));
+        return { ok: !!at && at.includes(`Ln ${line},`) && !!tab && tab.textContent.includes(name), at, tab: tab && tab.textContent };
+      }, { name: path.basename(file), line: want });
+      const zoomed = await frame.evaluate((i) => {
+        const v = document.getElementById("flame").harnessFlame;
+        const box = v.frames.querySelector(`[data-i="${i}"]`);
+        return { zoom: v.zoom, width: box ? box.getBoundingClientRect().width : 0, full: v.frames.clientWidth };
+      }, hot.index);
+      if (zoomed.zoom !== hot.index || Math.abs(zoomed.width - zoomed.full) > 1) throw new Error(`the clicked frame is not zoomed: ${JSON.stringify(zoomed)}`);
+      await shot("10-flame-graph-hot-line");
     });
 
     await check("heat in a dark theme", async () => {

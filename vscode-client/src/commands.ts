@@ -212,6 +212,7 @@ export function registerCommands(ctx: CommandContext, extra: Record<string, () =
     openReport: () => openReport(ctx),
     runScenario: (uri?: vscode.Uri) => runScenario(ctx, uri instanceof vscode.Uri ? uri : undefined),
     showStatusMenu: () => showStatusMenu(ctx),
+    showFlameGraph: () => extra.showFlameGraph(),
     restartServer: () => extra.restartServer(),
     showLog: () => extra.showLog(),
   };

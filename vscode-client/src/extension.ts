@@ -2,12 +2,14 @@
 import * as vscode from "vscode";
 import { registerCommands } from "./commands";
 import { HeatPainter } from "./decorations";
+import { FlamePanel } from "./flame";
 import { ServerState, statusBar } from "./models";
 import { StatusParams } from "./protocol";
 import { ServerManager, workspaceFolderPaths } from "./server";
 import { changeEffects, resolveClientSettings } from "./settings";
 
 let manager: ServerManager | null = null;
+let flame: FlamePanel | null = null;
 
 function paintOptions() {
   const cfg = vscode.workspace.getConfiguration("harness");
@@ -36,6 +38,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       status = p;
       painter.setEnabled(p.enabled !== false);
       render();
+      flame?.onStatus();
     },
     onState: (s) => {
       state = s;
@@ -47,12 +50,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     },
   });
   manager = server;
+  const panel = new FlamePanel({ server, status: () => status, extensionUri: context.extensionUri });
+  flame = panel;
 
   context.subscriptions.push(
-    output, painter, item,
+    output, painter, item, panel,
     ...registerCommands(
       { server, status: () => status, setEnabled: (e) => painter.setEnabled(e) },
-      { restartServer: () => server.restart(), showLog: () => output.show() },
+      { restartServer: () => server.restart(), showLog: () => output.show(), showFlameGraph: () => panel.show() },
     ),
     vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => painter.paint(e))),
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -72,5 +77,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 export async function deactivate(): Promise<void> {
   const m = manager;
   manager = null;
+  flame = null;
   if (m) await m.dispose();
 }

@@ -154,7 +154,7 @@ export function hotLineItems(lines: readonly HotLine[], workspaceFolders: readon
 
 export type MenuAction =
   | "pickRun" | "pickProfile" | "pickPhase" | "compareWithBaseline" | "compareWithRun" | "compareOff"
-  | "toggleAnnotations" | "showHottestLines" | "openReport" | "runScenario" | "restartServer" | "showLog";
+  | "toggleAnnotations" | "showHottestLines" | "showFlameGraph" | "openReport" | "runScenario" | "restartServer" | "showLog";
 
 /** The menu behind the status bar item, showing the current values. */
 export function statusMenuItems(status: StatusParams | null, state: ServerState): Item<MenuAction>[] {
@@ -173,6 +173,7 @@ export function statusMenuItems(status: StatusParams | null, state: ServerState)
     items.push(
       { label: s && !s.enabled ? "$(eye) Show Annotations" : "$(eye-closed) Hide Annotations", value: "toggleAnnotations" },
       { label: "$(list-flat) Show Hottest Lines", value: "showHottestLines" },
+      { label: "$(graph) Show Flame Graph", value: "showFlameGraph" },
       { label: "$(globe) Open Report", value: "openReport" },
     );
   }

@@ -64,6 +64,50 @@ export interface HotLine {
   label: string;
 }
 
+/** A frame of a flame-graph tree (the JSON format of lsp/pprof/flame.py): function, file and line as in
+ *  the profile, own code (1/0), self and total, the diff base's self and total (a diff only), children by
+ *  total, frames merged into an "other" frame; `p` is the file on this machine (harness.flameGraph). */
+export interface FlameNode {
+  n: string;
+  f: string;
+  l: number;
+  o: number;
+  s: number;
+  v: number;
+  bs?: number;
+  bv?: number;
+  c?: FlameNode[];
+  m?: number;
+  p?: string;
+}
+
+export interface FlameTree {
+  version: number;
+  sample_type: string;
+  unit: string;
+  sample_types: [string, string][];
+  total: number;
+  base_total: number | null;
+  root: FlameNode;
+}
+
+/** One graph: what it shows (service, profile, phase, compare, sample) and its tree. */
+export interface FlameGraph {
+  dims: Record<string, string>;
+  title: string;
+  tree: FlameTree;
+}
+
+/** The answer of `harness.flameGraph`: a graph per service of the current selection. */
+export interface FlameGraphAnswer {
+  graphs: FlameGraph[];
+  message: string;
+  sampleType?: string;
+  unit?: string;
+  run?: string | null;
+  phase?: string | null;
+}
+
 export const HEAT_NOTIFICATION = "harness/heat";
 export const STATUS_NOTIFICATION = "harness/status";
 
@@ -81,4 +125,5 @@ export const ServerCommand = {
   unmappedFiles: "harness.unmappedFiles",
   openProfile: "harness.openProfile",
   status: "harness.status",
+  flameGraph: "harness.flameGraph",
 } as const;

@@ -1,0 +1,3 @@
+module example.com/flame
+
+go 1.22
