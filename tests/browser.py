@@ -150,3 +150,21 @@ class Browser:
     def screenshot(self, path: Path) -> None:
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
         Path(path).write_bytes(base64.b64decode(data))
+
+
+def screenshot_file(page: Path, shot: Path, size: str = "1100,1000") -> dict[bytes, int]:
+    """A headless Chromium screenshot of a local page (plain --screenshot, no DevTools), for
+    people to look at; returns the picture's colour counts and fails on a blank one."""
+    from harness import proc
+    from tests.capture.pngread import pixels
+
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is installed by scripts/test.sh"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    shot.unlink(missing_ok=True)
+    proc.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              "--disable-background-networking", f"--screenshot={shot}", f"--window-size={size}",
+              page.as_uri()], timeout=90)
+    _w, _h, counts = pixels(shot)
+    assert len(counts) > 20, "the screenshot looks blank"
+    return counts

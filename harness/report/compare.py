@@ -76,12 +76,8 @@ def _worse(a, b, bad_up: bool) -> bool | None:
 
 def _line(r: dict, unit: str | None) -> dict:
     """A grown or shrunk line: key, function, shares, and its value per second (or total) A -> B."""
-    if r.get("rate_before") is not None or r.get("rate_after") is not None:
-        value = (f"{units.profile_rate(r.get('rate_before') or 0, unit)} → "
-                 f"{units.profile_rate(r.get('rate_after') or 0, unit)}")
-    else:
-        value = (f"{units.profile_value(r.get('value_before'), unit)} → "
-                 f"{units.profile_value(r.get('value_after'), unit)}")
+    value = units.profile_change(r.get("rate_before"), r.get("rate_after"), r.get("value_before"),
+                                 r.get("value_after"), unit)
     return {"key": r.get("key"), "function": r.get("function"), "share_a": units.percent(r.get("share_before")),
             "share_b": units.percent(r.get("share_after")), "delta": units.points(r.get("delta")),
             "value": value}

@@ -242,12 +242,9 @@ def change_block(c: dict, left: str | None = None, right: str | None = None) -> 
     rows = [_change_row(r, d, True) for d in ("grew", "shrank") for r in c["lines"][d][:8]]
     funcs = [_change_row(r, d, False) for d in ("grew", "shrank") for r in c["functions"][d][:5]]
     unit = c.get("unit")
-    if c.get("rate_before") is not None or c.get("rate_after") is not None:
-        amount = (f"rate {units.profile_rate(c.get('rate_before'), unit)} → "
-                  f"{units.profile_rate(c.get('rate_after'), unit)}")
-    else:
-        amount = (f"total {units.profile_value(c.get('total_before'), unit)} → "
-                  f"{units.profile_value(c.get('total_after'), unit)}")
+    has_rate = c.get("rate_before") is not None or c.get("rate_after") is not None
+    amount = ("rate " if has_rate else "total ") + units.profile_change(
+        c.get("rate_before"), c.get("rate_after"), c.get("total_before"), c.get("total_after"), unit)
     return (f"<h3>{escape(c['kind'])} · {escape(str(c['service']))}: {escape(left)} → {escape(right)} "
             f"<span class='muted'>{escape(c['sample_type'])}; {escape(amount)}</span></h3>"
             f"<table><tr><th></th><th class='l'>own line</th><th class='l'>function</th><th>{escape(left)}</th>"

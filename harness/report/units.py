@@ -167,3 +167,11 @@ def pct(v) -> str:
     """A value already in percent: container CPU in % of one core (150.0 -> "150%"), error %."""
     f = _number(v)
     return MISSING if f is None else percent(f / 100)
+
+
+def profile_change(rate_before, rate_after, value_before, value_after, unit: str | None) -> str:
+    """A profile amount from one side to the other: per second when either side has a rate
+    ("120 ms/s → 1.2 s/s"), else the values ("3 MiB → 12 MiB")."""
+    if rate_before is not None or rate_after is not None:
+        return f"{profile_rate(rate_before or 0, unit)} → {profile_rate(rate_after or 0, unit)}"
+    return f"{profile_value(value_before, unit)} → {profile_value(value_after, unit)}"

@@ -5,7 +5,6 @@ pprof, the report's phase and fault shading (rendered in headless Chromium), and
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from harness import proc
 from harness.report.plots import FAULT_FILL
 from lsp.pprof import load_profile
-from tests.capture.pngread import pixels
+from tests.browser import screenshot_file
 from tests.e2e.demo_scenario import hot_line, scenario, work_and
 from tests.env.conftest import REPO, project_resources
 from tests.hotspots import assert_agree, assert_hot_line, own_lines
@@ -138,15 +137,6 @@ def test_perf_opens_in_pprof_and_agrees_with_cpu(run):
 
 def test_report_shows_phase_and_fault_shading(run):
     _res, _out, run_dir, _m = run
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is installed by scripts/test.sh"
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTEFACTS / "engine-report.png"
-    shot.unlink(missing_ok=True)
-    proc.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-              "--disable-background-networking", f"--screenshot={shot}", "--window-size=1100,1000",
-              (run_dir / "report.html").as_uri()], timeout=90)
-    _w, _h, counts = pixels(shot)
-    assert len(counts) > 20, "the screenshot looks blank"
+    counts = screenshot_file(run_dir / "report.html", ARTEFACTS / "engine-report.png")
     assert counts[bytes.fromhex(FAULT_FILL[1:])] > 2000, "fault shading not in the screenshot"
     assert counts[bytes.fromhex("eef2f7")] > 2000, "phase shading not in the screenshot"

@@ -5,15 +5,13 @@ shape gives the same first finding in three runs; the top of its report is scree
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness import proc
-from tests.capture.pngread import pixels
+from tests.browser import screenshot_file
 from tests.e2e.incidents.shapes import SHAPES, Shape, culprit_line, scenario
 from tests.env.conftest import REPO
 
@@ -76,13 +74,4 @@ def test_the_pool_verdict_holds_across_runs(tmp_path):
 
 def screenshot(run_dir: Path) -> None:
     """The top of the pool run's report (the verdict opens it), for people to look at."""
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is installed by scripts/test.sh"
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTEFACTS / "pool-report-top.png"
-    shot.unlink(missing_ok=True)
-    proc.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-              "--disable-background-networking", f"--screenshot={shot}", "--window-size=1200,900",
-              (run_dir / "report.html").as_uri()], timeout=90)
-    _w, _h, counts = pixels(shot)
-    assert len(counts) > 20, "the screenshot looks blank"
+    screenshot_file(run_dir / "report.html", ARTEFACTS / "pool-report-top.png", "1200,900")
