@@ -126,7 +126,10 @@ def _unexplained(summary: dict, phase: dict, prev: dict | None) -> str:
     if prev is not None and prev.get("faults") and not phase.get("faults"):
         return (f"; no fault is active here: this is the recovery from {prev['name']} (work queued "
                 "during its faults finishes in this phase)")
-    return "; no captured profile or signal explains it"
+    waits = any(k in kinds for kinds in (phase.get("profiles") or {}).values() for k in ("block", "mutex"))
+    return "; no captured profile or signal explains it" + ("" if waits else (
+        " (no block or mutex profile was captured: add them to captures.pprof, with captures.rates, "
+        "to see where requests wait)"))
 
 
 def _rank(f: dict) -> tuple:

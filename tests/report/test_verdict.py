@@ -137,6 +137,7 @@ def test_crash_comes_first_and_a_symptom_alone_says_nothing_explains_it():
     f = first(summary([base, phase("incident", p99=900, err=0.2)]))
     assert f[0]["kind"] == "symptom" and "no captured profile or signal explains it" in f[0]["message"]
     assert "errors 0% → 20%" in f[0]["message"]
+    assert "no block or mutex profile was captured" in f[0]["message"]        # the hint where to look
 
 
 def test_verdict_is_versioned_with_its_thresholds():
