@@ -241,23 +241,29 @@ def _crash(ctx: _Ctx) -> dict | None:
             "evidence": {"service": ctx.service, "oom_kills": ooms, "restarts": restarts, "mem_limit": limit}}
 
 
-def _line_evidence(ctx: _Ctx, kind: str, by_rate: bool = True) -> dict | None:
+def _line_evidence(ctx: _Ctx, kind: str) -> dict | None:
     """The own line of `kind` that grew most (by value per second when the profile has a window,
     else by share), with its shares before and after and its source text."""
     change = ctx.change(kind)
     if not change:
         return None
     grew = (change.get("lines") or {}).get("grew") or []
-    if by_rate and all(r.get("rate_after") is not None for r in grew):
+    if all(r.get("rate_after") is not None for r in grew):
         grew = sorted(grew, key=lambda r: -((r.get("rate_after") or 0) - (r.get("rate_before") or 0)))
     if not grew:
         return None
     top = grew[0]
     file, _, line = top["key"].rpartition(":")
-    return {"profile": kind, "file": file, "line": int(line), "function": top.get("function"),
-            "share_before": top.get("share_before"), "share_after": top.get("share_after"),
-            "rate_before": top.get("rate_before"), "rate_after": top.get("rate_after"),
-            "text": source_text(ctx.info.get("source_root"), file, int(line))}
+    return _line_ref(ctx, kind, file, int(line), top.get("function"), top.get("share_before"),
+                     top.get("share_after"), rate_before=top.get("rate_before"), rate_after=top.get("rate_after"))
+
+
+def _line_ref(ctx: _Ctx, profile: str, file: str, line: int, function, share_before, share_after,
+              **extra) -> dict:
+    """A culprit line as evidence: where, its shares before and after, and its source text."""
+    return {"profile": profile, "file": file, "line": line, "function": function,
+            "share_before": share_before, "share_after": share_after, **extra,
+            "text": source_text(ctx.info.get("source_root"), file, line)}
 
 
 def source_text(root: str | None, file: str, line: int) -> str | None:
@@ -402,9 +408,7 @@ def _hot_line_kept(ctx: _Ctx) -> dict | bool | None:
     if (lb["file"], lb["line"]) != (la["file"], la["line"]) or \
             la["share"] < lb["share"] * THRESHOLDS["hot_line_kept"]:
         return False
-    return {"profile": "cpu", "file": la["file"], "line": la["line"], "function": la.get("function"),
-            "share_before": lb["share"], "share_after": la["share"],
-            "text": source_text(ctx.info.get("source_root"), la["file"], la["line"])}
+    return _line_ref(ctx, "cpu", la["file"], la["line"], la.get("function"), lb["share"], la["share"])
 
 
 def _leak(ctx: _Ctx) -> dict | None:
@@ -418,18 +422,19 @@ def _leak(ctx: _Ctx) -> dict | None:
         return None
     top = after["lines"][0]
     at = (top["file"], top["line"])
-    base = _line_value(ctx.profile(ctx.base, "goroutine"), at)
-    now = _line_value(ctx.profile(ctx.phase, "goroutine-peak") or ctx.profile(ctx.phase, "goroutine"), at)
+    base = _line_entry(ctx.profile(ctx.base, "goroutine"), at).get("value") or 0
+    now = _line_entry(ctx.profile(ctx.phase, "goroutine-peak") or ctx.profile(ctx.phase, "goroutine"),
+                      at).get("value") or 0
     stayed = top.get("value") or 0
     if stayed - base < t["leak_min_goroutines"] or now - base < t["leak_min_goroutines"]:
         return None
     # a backlog still being worked off shrinks and burns CPU at its line; leaked goroutines neither
-    if stayed < now * t["leak_kept"] or _line_share(ctx.profile(ctx.nxt, "cpu"), at) >= t["leak_max_cpu_share"]:
+    busy = _line_entry(ctx.profile(ctx.nxt, "cpu"), at).get("share") or 0
+    if stayed < now * t["leak_kept"] or busy >= t["leak_max_cpu_share"]:
         return None
     g = ctx.runtime(ctx.phase).get("goroutines") or {}
-    ev = {"profile": "goroutine", "file": top["file"], "line": top["line"], "function": top.get("function"),
-          "share_before": _line_share(ctx.profile(ctx.base, "goroutine"), at), "share_after": top.get("share"),
-          "text": source_text(ctx.info.get("source_root"), top["file"], top["line"])}
+    ev = _line_ref(ctx, "goroutine", top["file"], top["line"], top.get("function"),
+                   _line_entry(ctx.profile(ctx.base, "goroutine"), at).get("share") or 0, top.get("share"))
     peak = f"; {g['max']:,} goroutines in all at the phase's peak" if g.get("max") is not None else ""
     msg = (f"leak: {stayed:,.0f} goroutines of {ctx.service} still wait at {_where(ev)} at the end of "
            f"the next phase, {ctx.nxt['name']} (baseline {base:,.0f}){peak}")
@@ -438,12 +443,9 @@ def _leak(ctx: _Ctx) -> dict | None:
                          "goroutines_after": stayed, "line": ev}}
 
 
-def _line_value(table: dict | None, at: tuple[str, int]) -> float:
-    return next((e.get("value") or 0 for e in (table or {}).get("lines") or [] if (e["file"], e["line"]) == at), 0)
-
-
-def _line_share(table: dict | None, at: tuple[str, int]) -> float:
-    return next((e.get("share") or 0 for e in (table or {}).get("lines") or [] if (e["file"], e["line"]) == at), 0)
+def _line_entry(table: dict | None, at: tuple[str, int]) -> dict:
+    """A profile table's entry for the own line `at` (file, line), or {} when it has none."""
+    return next((e for e in (table or {}).get("lines") or [] if (e["file"], e["line"]) == at), {})
 
 
 # -- faults -----------------------------------------------------------------------------------------

@@ -293,6 +293,7 @@ class ComposeService:
     where: str                                  # compose.yml:LINE of the service
     context: Path | None                        # build context
     network_mode: str | None = None
+    network_mode_at: str = ""                   # compose.yml:LINE of network_mode
     host_flags: tuple[str, ...] = ()            # "pid: host", "privileged: true" (with their line)
     public_ports: tuple[tuple[str, str], ...] = ()   # (port as written, compose.yml:LINE)
 
@@ -341,7 +342,7 @@ def _compose_service(name: str, svc: dict, project_dir: Path, marks: dict, where
     public = tuple((_port_text(p), marks.get((name, f"ports[{i}]"), at("ports")))
                    for i, p in enumerate(ports) if _is_public(p))
     mode = svc.get("network_mode")
-    return ComposeService(name, where, context, f"{mode} at {at('network_mode')}" if mode else None,
+    return ComposeService(name, where, context, str(mode) if mode else None, at("network_mode"),
                           tuple(flags), public)
 
 
@@ -404,10 +405,10 @@ def _host_access(found: dict[str, ComposeService]) -> dict[str, tuple[str, ...]]
     for name, svc in found.items():
         why, seen, cur = list(svc.host_flags), {name}, svc
         while cur is not None and cur.network_mode:
-            mode = cur.network_mode.split(" at ", 1)[0]
-            if mode == "host":
-                why.append(f"network_mode: host at {cur.network_mode.split(' at ', 1)[1]}")
+            if cur.network_mode == "host":
+                why.append(f"network_mode: host at {cur.network_mode_at}")
                 break
+            mode = cur.network_mode
             nxt = mode.removeprefix("service:") if mode.startswith("service:") else None
             cur = found.get(nxt) if nxt and nxt not in seen else None
             seen.add(nxt)
