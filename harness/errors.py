@@ -31,7 +31,8 @@ class HarnessError(Exception):
             lines.append(f"  seen: {self.seen}")
         if self.hint:
             lines.append(f"  Hint: {self.hint}")
-        return "\n".join(lines)
+        # a value from the scenario may hold a lone surrogate (YAML's "\ud800"): shown escaped
+        return "\n".join(lines).encode("utf-8", "backslashreplace").decode("utf-8")
 
     def __str__(self) -> str:
         return self.render()

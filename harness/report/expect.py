@@ -10,11 +10,23 @@
         top:                            # own-code ranking in a profile (cpu, perf, heap, allocs, ...)
           - {profile: cpu, function: main.burn, n: 5}             # must be among the top 5
           - {profile: mutex, line: main.go:45, n: 3, absent: true}  # must not be among the top 3
+      - phase: fault                    # the incident: compared with the baseline phase
+        verdict: {kind: waiting, line: main.go:57, profile: block, service: api}  # the FIRST finding
+        rises: {p99: 5x, gc_per_s: 3x}  # at least x5 the baseline's (and above it)
+        within: {cpu: 1.5x, p50: 2x}    # at most x1.5 the baseline's
+
+`verdict` matches the first finding of the phase's verdict (summary["verdict"]): kind is required,
+line, profile and service narrow it. `rises` and `within` compare a metric (METRICS) of the phase
+with the same metric of the baseline phase (summary["baseline_phase"]); a factor is a number or
+"5x", "×5". A per-service metric is checked for the rule's `service`, else for every service in
+the phase: `within` for each of them, `rises` passes when any of them rises.
 
 A check that fails names the phase, what was measured, the bound, and by how much.
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 
 from harness.parse.context import ParseContext
@@ -22,9 +34,13 @@ from harness.parse.node import Node
 from harness.report import units
 from lsp.rundir import PROFILE_KINDS
 
-RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top")
+RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top",
+             "verdict", "rises", "within")
 LATENCY_KEYS = ("p50", "p95", "p99", "max")
 TOP_KEYS = ("profile", "function", "line", "n", "absent", "service")
+VERDICT_KEYS = ("kind", "line", "profile", "service")
+# The kinds of finding harness/report/verdict.py makes (its CAUSE_ORDER, then "symptom" and "no-change").
+VERDICT_KINDS = ("crash", "leak", "squeezed", "garbage", "burning", "waiting", "symptom", "no-change")
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,23 @@ class TopRule:
 
 
 @dataclass(frozen=True)
+class VerdictRule:
+    kind: str
+    line: str | None
+    profile: str | None
+    service: str | None
+    where: str
+
+
+@dataclass(frozen=True)
+class RatioRule:
+    """`rises` (observed >= factor x baseline, and above it) or `within` (observed <= factor x baseline)."""
+    metric: str
+    factor: float
+    where: str
+
+
+@dataclass(frozen=True)
 class Rule:
     phases: tuple[str, ...]
     where: str
@@ -49,6 +82,10 @@ class Rule:
     memory_peak: int | None = None
     no_oom_kill: bool = False
     top: tuple[TopRule, ...] = ()
+    phase_given: bool = True     # False: every phase (the incident checks then skip the baseline)
+    verdict: VerdictRule | None = None
+    rises: tuple[RatioRule, ...] = ()
+    within: tuple[RatioRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,17 +109,21 @@ def _rule(node: Node, ctx: ParseContext) -> Rule:
     if "latency" in keys:
         for k, v in keys["latency"].keys(LATENCY_KEYS).items():
             latency[k] = v.as_duration(allow_zero=False) * 1000
-    rule = Rule(phases=phases, where=where, service=service, latency_ms=latency,
+    rule = Rule(phases=phases, phase_given="phase" in keys, where=where, service=service,
+                latency_ms=latency,
                 error_rate=_fraction(keys["error_rate"]) if "error_rate" in keys else None,
                 throughput=keys["throughput"].as_float(min=0) if "throughput" in keys else None,
                 memory_peak=keys["memory_peak"].as_size(min=1) if "memory_peak" in keys else None,
                 no_oom_kill=keys["no_oom_kill"].as_bool() if "no_oom_kill" in keys else False,
                 top=tuple(_top(t, ctx) for t in keys["top"].as_list(allow_single=False))
-                if "top" in keys else ())
+                if "top" in keys else (),
+                verdict=_verdict(keys["verdict"], ctx) if "verdict" in keys else None,
+                rises=_ratios(keys.get("rises")), within=_ratios(keys.get("within")))
     if not (rule.latency_ms or rule.error_rate is not None or rule.throughput is not None
-            or rule.memory_peak or rule.no_oom_kill or rule.top):
+            or rule.memory_peak or rule.no_oom_kill or rule.top or rule.verdict or rule.rises or rule.within):
         raise node.error("this expectation checks nothing",
-                         hint="add latency, error_rate, throughput, memory_peak, no_oom_kill or top")
+                         hint="add latency, error_rate, throughput, memory_peak, no_oom_kill, top, "
+                              "verdict, rises or within")
     return rule
 
 
@@ -118,15 +159,56 @@ def _top(node: Node, ctx: ParseContext) -> TopRule:
     if ("function" in keys) == ("line" in keys):
         raise node.error("give exactly one of 'function' or 'line'",
                          hint="function: main.burn  or  line: main.go:40")
-    line = keys["line"].as_str() if "line" in keys else None
-    if line is not None and not line.rpartition(":")[2].isdigit():
-        raise keys["line"].error("expected file:line like main.go:40", seen=repr(line))
+    line = _line(keys["line"]) if "line" in keys else None
     return TopRule(profile=keys["profile"].as_enum(PROFILE_KINDS),
                    function=keys["function"].as_str() if "function" in keys else None, line=line,
                    n=keys["n"].as_int(min=1, max=1000) if "n" in keys else 10,
                    absent=keys["absent"].as_bool() if "absent" in keys else False,
                    service=ctx.check_service(keys["service"]) if "service" in keys else None,
                    where=str(node.mark))
+
+
+def _line(node: Node) -> str:
+    line = node.as_str()
+    file, _, number = line.rpartition(":")
+    if not file or not number.isdigit():
+        raise node.error("expected file:line like main.go:40", seen=repr(line))
+    return line
+
+
+def _verdict(node: Node, ctx: ParseContext) -> VerdictRule:
+    keys = node.keys(VERDICT_KEYS, required=["kind"])
+    return VerdictRule(kind=keys["kind"].as_enum(VERDICT_KINDS),
+                       line=_line(keys["line"]) if "line" in keys else None,
+                       profile=keys["profile"].as_enum(PROFILE_KINDS) if "profile" in keys else None,
+                       service=ctx.check_service(keys["service"]) if "service" in keys else None,
+                       where=str(node.mark))
+
+
+def _ratios(node: Node | None) -> tuple[RatioRule, ...]:
+    """`{p99: 5x, cpu: 1.5}`: metric -> factor; an unknown metric gets the list and a "did you mean"."""
+    if node is None:
+        return ()
+    return tuple(RatioRule(metric, _factor(v), str(v.mark)) for metric, v in node.keys(METRICS).items())
+
+
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_FACTOR_RE = re.compile(rf"^\s*(?:[x×]\s*(?P<pre>{_NUMBER})|(?P<post>{_NUMBER})\s*[x×]?)\s*$", re.IGNORECASE)
+
+
+def _factor(node: Node) -> float:
+    """A factor: a number (2, 1.5) or text like "5x", "×5", "5X"; greater than 0."""
+    if isinstance(node.value, str):
+        m = _FACTOR_RE.match(node.value)
+        if not m:
+            raise node.expected("a factor like 5x, ×1.5 or 2")
+        f = float(m["pre"] or m["post"])
+        if not math.isfinite(f) or f <= 0:
+            raise node.error("the factor must be greater than 0", seen=repr(node.value))
+        return f
+    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+        raise node.expected("a factor like 5x, ×1.5 or 2")
+    return node.as_float(min=0, min_exclusive=True)
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -142,7 +224,7 @@ def evaluate(spec: ExpectSpec, summary: dict) -> dict:
                 checks.append({**_check(f"phase {name} ran", name, rule.where, False, None, None,
                                         f"not judged: phase {name} did not run"), "skipped": True})
                 continue
-            checks += _rule_checks(rule, phase)
+            checks += _rule_checks(rule, phase) + _incident_checks(rule, phase, summary)
     skipped = sum(1 for c in checks if c.get("skipped"))
     failed = sum(1 for c in checks if not c["passed"] and not c.get("skipped"))
     return {"passed": failed == 0 and skipped == 0, "failed": failed, "skipped": skipped,
@@ -232,7 +314,174 @@ def _rank(table: dict, t: TopRule) -> int | None:
     return None
 
 
+# -- the incident: the verdict's first finding, and metrics against the baseline phase ------------
+
+def _incident_checks(rule: Rule, phase: dict, summary: dict) -> list[dict]:
+    if not rule.phase_given and phase["name"] == summary.get("baseline_phase"):
+        return []       # a rule for every phase judges the incidents; the baseline is their reference
+    out = [_verdict_check(rule.verdict, rule, phase, summary)] if rule.verdict else []
+    ratios = [(r, True) for r in rule.rises] + [(r, False) for r in rule.within]
+    if not ratios:
+        return out
+    name, base_name = phase["name"], summary.get("baseline_phase")
+    base = next((p for p in summary.get("phases") or [] if p.get("name") == base_name), None)
+    why = ("the baseline cannot be compared with itself" if name == base_name else
+           "no baseline phase in the summary" if base_name is None else
+           f"the baseline phase {base_name} has no measurements" if base is None else None)
+    for r, rises in ratios:
+        if why:
+            out.append(_check(_ratio_label(r, rises), name, r.where, False, None, r.factor,
+                              f"{r.metric} in phase {name}: {why}"))
+        elif METRICS[r.metric][0] == "load":
+            out.append(_ratio_check(r, rises, phase, base, None))
+        else:
+            services = [rule.service] if rule.service else _metric_services(phase, r.metric)
+            checks = [_ratio_check(r, rises, phase, base, svc) for svc in services or [None]]
+            any_one = rises and not rule.service and len(checks) > 1
+            out += [_any_service(r, name, checks)] if any_one else checks
+    return out
+
+
+def _ratio_label(r: RatioRule, rises: bool, svc: str | None = None) -> str:
+    what = f"{r.metric} of {svc}" if svc else r.metric
+    return f"{what} {'rises to at least' if rises else 'within'} ×{units.sig3(r.factor)} the baseline"
+
+
+def _ratio_check(r: RatioRule, rises: bool, phase: dict, base: dict, svc: str | None) -> dict:
+    """One metric of one service (or of the load) against the baseline phase's."""
+    _scope, get, fmt = METRICS[r.metric]
+    name, label = phase["name"], _ratio_label(r, rises, svc)
+    what = f"{r.metric} of {svc}" if svc else r.metric
+    now, before = get(phase, svc), get(base, svc)
+    if now is None:
+        return _check(label, name, r.where, False, None, r.factor, f"{what}: no measurement in phase {name}")
+    if before is None:
+        return _check(label, name, r.where, False, now, r.factor,
+                      f"{what} = {fmt(now)}: no baseline measurement (phase {base['name']})")
+    limit = r.factor * before
+    ok = (now >= limit and now > before) if rises else now <= limit
+    against = f"×{units.sig3(now / before)} the baseline's {fmt(before)}" if before else \
+        f"the baseline's {fmt(before)}"
+    bound = f"at least ×{units.sig3(r.factor)}" if rises else \
+        f"at most ×{units.sig3(r.factor)}" + ("" if before else ": must stay 0")
+    msg = f"{what} = {fmt(now)}, {against} ({bound})"
+    if not ok:
+        msg += (f", short by {fmt(limit - now)}" if now < limit else ", not above it") if rises else \
+            f", over by {fmt(now - limit)}"
+    return _check(label, name, r.where, ok, now, limit, msg)
+
+
+def _any_service(r: RatioRule, phase: str, checks: list[dict]) -> dict:
+    """`rises` with no service: one check, passed when any service rises."""
+    risen = [c for c in checks if c["passed"]]
+    label = f"{_ratio_label(r, True)} (any service)"
+    if risen:
+        return _check(label, phase, r.where, True, risen[0]["observed"], risen[0]["limit"],
+                      "; ".join(c["message"] for c in risen) + " (any service may rise)")
+    return _check(label, phase, r.where, False, None, r.factor,
+                  "no service rises: " + "; ".join(c["message"] for c in checks))
+
+
+def _metric_services(phase: dict, metric: str) -> list[str]:
+    return sorted(phase.get(METRICS[metric][0]) or {})
+
+
+def _container(phase: dict, svc: str | None) -> dict:
+    return ((phase.get("containers") or {}).get(svc) or {}) if svc else {}
+
+
+def _runtime(phase: dict, svc: str | None) -> dict:
+    return ((phase.get("runtime") or {}).get(svc) or {}) if svc else {}
+
+
+def _cpu(phase: dict, svc: str | None) -> float | None:
+    pct = _container(phase, svc).get("cpu_pct_mean")
+    return None if pct is None else pct / 100
+
+
+def _throttled(phase: dict, svc: str | None) -> float | None:
+    """The share of CFS periods throttled (throttled time per second of the phase, at most 1,
+    for stats without period counts), as the verdict reads it."""
+    c = _container(phase, svc)
+    if c.get("periods"):
+        return (c.get("throttled_periods") or 0) / c["periods"]
+    if c.get("throttled_ms") is None:
+        return None
+    seconds = max(1e-3, (phase.get("end_s") or 0) - (phase.get("start_s") or 0))
+    return min(1.0, c["throttled_ms"] / 1000 / seconds)
+
+
+def _load(key: str):
+    return lambda phase, _svc: (phase.get("load") or {}).get(key)
+
+
+def _of_container(key: str):
+    return lambda phase, svc: _container(phase, svc).get(key)
+
+
+def _of_runtime(key: str):
+    return lambda phase, svc: _runtime(phase, svc).get(key)
+
+
+# metric -> (where in a summary phase: load, containers or runtime; its value; human units)
+METRICS = {
+    **{k: ("load", _load(f"{k}_ms"), units.duration_ms) for k in LATENCY_KEYS},
+    "error_rate": ("load", _load("error_rate"), units.percent),
+    "rps": ("load", _load("rps"), lambda v: units.rate(v, "req")),
+    "cpu": ("containers", _cpu, lambda v: f"{units.sig3(v)} cores"),
+    "throttled": ("containers", _throttled, units.percent),
+    "memory": ("containers", _of_container("mem_peak"), units.size),
+    "oom_kills": ("containers", _of_container("oom_kills"), units.count),
+    "restarts": ("containers", _of_container("restarts"), units.count),
+    "goroutines": ("runtime", lambda phase, svc: (_runtime(phase, svc).get("goroutines") or {}).get("max"),
+                   units.count),
+    "gc_per_s": ("runtime", _of_runtime("gc_per_s"), lambda v: f"{units.sig3(v)} GC/s"),
+    "gc_pause": ("runtime", _of_runtime("gc_pause_ms_per_s"), lambda v: f"{units.duration_ms(v)}/s"),
+}
+
+
+def _verdict_check(v: VerdictRule, rule: Rule, phase: dict, summary: dict) -> dict:
+    """The first finding of the phase's verdict against the expected kind, line, profile, service."""
+    name, service = phase["name"], v.service or rule.service
+    want = _finding_text(v.kind, v.line, v.profile and f"({v.profile})", service)
+    label = f"first finding is {want}"
+    verdict = summary.get("verdict") or {}
+    entry = next((e for e in verdict.get("phases") or [] if e.get("phase") == name), None)
+    if entry is None or not entry.get("findings"):
+        why = (": the baseline is not judged" if name == summary.get("baseline_phase") else
+               ": the summary has no verdict" if not verdict else
+               ": it has no findings" if entry is not None else "")
+        return _check(label, name, v.where, False, None, want, f"no verdict for phase {name}{why}")
+    first = entry["findings"][0]
+    ev = first.get("evidence") if isinstance(first.get("evidence"), dict) else {}
+    line = ev.get("line") if isinstance(ev.get("line"), dict) else {}
+    at = f"{line['file']}:{line.get('line')}" if line.get("file") else None
+    profile = line.get("profile") or ev.get("profile")
+    ok = (first.get("kind") == v.kind and (v.line is None or _same_line(line, v.line))
+          and (v.profile is None or profile == v.profile)
+          and (service is None or ev.get("service") == service))
+    got = _finding_text(first.get("kind"), at, profile and f"({profile} profile)",
+                        ev.get("service") if service else None)
+    msg = f"first finding = {got}" + ("" if ok else f", expected {want}; headline: {entry.get('headline')}")
+    return _check(label, name, v.where, ok, got, want, msg)
+
+
+def _finding_text(kind, at: str | None, profile: str | None, service: str | None) -> str:
+    return " ".join(x for x in (kind, service and f"in {service}", at and f"at {at}", profile) if x)
+
+
+def _same_line(line: dict, want: str) -> bool:
+    file, _, number = want.rpartition(":")
+    got = str(line.get("file") or "")
+    return str(line.get("line")) == str(int(number)) and (got == file or got.endswith("/" + file))
+
+
 _BOUNDS = {"type": ["number", "string"]}
+_FACTOR = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                     {"type": "string", "pattern": r"^\s*([xX×]\s*\d*\.?\d+|\d+(\.\d*)?\s*[xX×]?)\s*$"}]}
+_RATIOS = {"type": "object", "additionalProperties": False,
+           "description": "metric -> factor of the baseline's (5x, ×1.5 or 2)",
+           "properties": {k: _FACTOR for k in METRICS}}
 EXPECT_SCHEMA = {
     "description": "What must hold per phase; a failure makes the run exit non-zero.",
     "type": "array",
@@ -250,6 +499,13 @@ EXPECT_SCHEMA = {
                 "properties": {"profile": {"enum": list(PROFILE_KINDS)}, "function": {"type": "string"},
                                "line": {"type": "string"}, "n": {"type": "integer", "minimum": 1},
                                "absent": {"type": "boolean"}, "service": {"type": "string"}}}},
+            "verdict": {"type": "object", "additionalProperties": False, "required": ["kind"],
+                        "description": "the first finding of the phase's verdict",
+                        "properties": {"kind": {"enum": list(VERDICT_KINDS)},
+                                       "line": {"type": "string", "pattern": r"^.+:\d+$"},
+                                       "profile": {"enum": list(PROFILE_KINDS)},
+                                       "service": {"type": "string"}}},
+            "rises": _RATIOS, "within": _RATIOS,
         },
     },
 }

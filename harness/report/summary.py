@@ -126,10 +126,15 @@ def container_stats(run: RunData, phase: dict) -> dict:
                      "mem_peak_share": round(max(mem) / limit, 4) if mem and limit else None,
                      "oom_kills": max(ooms) - min(ooms) if ooms else 0,
                      "restarts": max(restarts) - min(restarts) if restarts else 0}
+    # Docker's OOM events count every kill; the cgroup's counter starts again with a restarted
+    # container, so a crash loop shows one kill in the stats and several events
+    kills: dict[str, int] = {}
     for ev in run.manifest.get("events", []):
         if ev.get("kind") == "oom-kill" and phase["start_s"] <= ev.get("t_s", -1) < phase["end_s"]:
-            entry = out.setdefault(ev.get("service"), {"samples": 0, "oom_kills": 0})
-            entry["oom_kills"] = max(entry.get("oom_kills") or 0, 1)
+            kills[ev.get("service")] = kills.get(ev.get("service"), 0) + 1
+    for service, n in kills.items():
+        entry = out.setdefault(service, {"samples": 0, "oom_kills": 0})
+        entry["oom_kills"] = max(entry.get("oom_kills") or 0, n)
     return out
 
 

@@ -8,7 +8,8 @@ Input is the summary (harness/report/summary.py) of a run; output is `summary["v
 Per service, each cause is tested against thresholds (THRESHOLDS, documented in
 docs/report.md) that noise does not reach:
   burning   CPU used grew (CPU profile, or container CPU)           -> the CPU profile's grown line
-  waiting   time blocked grew (block/mutex delay per second)         -> the grown blocking line
+  waiting   time blocked grew (block/mutex delay per second; else own-code goroutines in the
+            phase-end snapshot, for waits on the network)                   -> the grown waiting line
   garbage   allocation rate grew (and GC cycles with it)             -> the grown allocating line
   squeezed  a resource fault is active, the container is throttled or near its memory limit,
             and the code's hot line did not change
@@ -37,6 +38,8 @@ THRESHOLDS = {
     "cpu_min_samples": 50,          # a CPU profile's line evidence needs 50 samples (0.5 s at 100 Hz)
     "wait_min_goroutines": 0.5,     # waiting: on average at least 0.5 goroutines blocked ...
     "wait_factor": 3.0,             # ... and x3 the baseline's
+    "wait_min_snapshot": 5,         # or, with neither profile growing: 5 goroutines of own code in the
+                                    # phase-end goroutine snapshot, x3 the baseline's (network waits)
     "alloc_min_bytes_per_s": 10 << 20,   # garbage: at least 10 MiB/s allocated ...
     "alloc_factor": 3.0,            # ... and x3
     "throttled_min_share": 0.05,    # squeezed: throttled at least 5% of the phase ...
@@ -313,30 +316,67 @@ def _burning(ctx: _Ctx) -> dict | None:
 
 
 def _waiting(ctx: _Ctx) -> dict | None:
-    t = THRESHOLDS
-    best = None
-    for kind in ("block", "mutex"):
-        pb, pa = ctx.profile(ctx.base, kind), ctx.profile(ctx.phase, kind)
-        if not pa or not pa.get("seconds"):
-            continue
-        after = pa["total"] / pa["seconds"] / 1e9           # goroutines blocked on average
-        before = pb["total"] / pb["seconds"] / 1e9 if pb and pb.get("seconds") else 0.0
-        if after < t["wait_min_goroutines"] or after < max(before, 0.01) * t["wait_factor"]:
-            continue
-        if best is None or after - before > best[2] - best[1]:
-            best = (kind, before, after)
-    if best is None:
+    """Goroutines blocked on average, from the block profile, else the mutex profile (the block
+    profile holds mutex waits too, at the line that waited; the mutex profile names the line
+    that unlocked), else a goroutine snapshot: waits on the network (a slow dependency, one
+    round trip per item) are in no block profile, only in the goroutines' stacks."""
+    for kind in ("block", "mutex", "goroutine"):
+        found = _blocked(ctx, kind)
+        if found:
+            break
+    else:
         return None
-    kind, before, after = best
-    ev = _line_evidence(ctx, kind)
-    msg = (f"waiting: in {ctx.service}, {after:.3g} goroutines were blocked on average (baseline "
-           f"{before:.2g}, {kind} profile)" + (f"; they waited at {_where(ev)}" if ev else ""))
+    kind, before, after, table = found
+    if kind == "goroutine":
+        how, ev = f"waiting in its code ({table} profile)", _top_line(ctx, table)
+    else:
+        how, ev = f"blocked on average ({kind} profile)", _line_evidence(ctx, kind)
+    msg = (f"waiting: in {ctx.service}, {after:.3g} goroutines were {how}; baseline {before:.2g}"
+           + (f"; they waited at {_where(ev)}" if ev else ""))
     peak = ctx.runtime(ctx.phase).get("goroutines") or {}
     if peak.get("max") is not None:
         msg += f"; goroutines peaked at {peak['max']:,}"
     return {"kind": "waiting", "message": msg, "strength": _strength(before, after, 0.05),
             "evidence": {"service": ctx.service, "profile": kind, "blocked_before": before,
                          "blocked_after": after, "line": ev}}
+
+
+def _blocked(ctx: _Ctx, kind: str) -> tuple[str, float, float, str] | None:
+    """(kind, goroutines waiting in the baseline, in the phase, the profile read) when the phase's
+    number is over the thresholds. Block and mutex profiles give the average (delay per second).
+    A goroutine snapshot gives one instant (the phase's peak when the runtime sampler took one,
+    else its end), so it needs wait_min_snapshot goroutines of own code and only explains a symptom."""
+    t = THRESHOLDS
+    table = kind
+    pb, pa = ctx.profile(ctx.base, kind), ctx.profile(ctx.phase, kind)
+    if kind == "goroutine":
+        if ctx.profile(ctx.phase, "goroutine-peak"):
+            table, pa = "goroutine-peak", ctx.profile(ctx.phase, "goroutine-peak")
+        pb = ctx.profile(ctx.base, "goroutine-peak") or pb
+        if not pa or not pb or _symptom(ctx.base, ctx.phase) is None:
+            return None
+        after, before = pa.get("own_total") or 0, pb.get("own_total") or 0
+        floor, least = t["wait_min_snapshot"], 1
+    else:
+        if not pa or not pa.get("seconds"):
+            return None
+        after = pa["total"] / pa["seconds"] / 1e9
+        before = pb["total"] / pb["seconds"] / 1e9 if pb and pb.get("seconds") else 0.0
+        floor, least = t["wait_min_goroutines"], 0.01
+    if after < floor or after < max(before, least) * t["wait_factor"]:
+        return None
+    return kind, before, after, table
+
+
+def _top_line(ctx: _Ctx, table: str) -> dict | None:
+    """The own line holding the most goroutines in the phase's `table` snapshot, as evidence."""
+    lines = (ctx.profile(ctx.phase, table) or {}).get("lines") or []
+    if not lines:
+        return None
+    top = lines[0]
+    at = (top["file"], top["line"])
+    before = _line_entry(ctx.profile(ctx.base, "goroutine"), at).get("share") or 0
+    return _line_ref(ctx, table, top["file"], top["line"], top.get("function"), before, top.get("share"))
 
 
 def _garbage(ctx: _Ctx) -> dict | None:

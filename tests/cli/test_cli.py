@@ -69,3 +69,13 @@ def test_run_with_a_bad_scenario_exits_2_with_position(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert f"{p}:10:9: load.rate" in err.replace("\n", " ")
+
+
+def test_a_lone_surrogate_in_a_scenario_is_shown_escaped(tmp_path, capsys):
+    """YAML's "\\ud800" decodes to a lone surrogate, which UTF-8 cannot encode: the error shows it
+    escaped (found by the scenario fuzz test on a fault kind) instead of failing to print."""
+    p = _scenario(tmp_path, 'phases:\n  - name: a\n    duration: 5s\n    faults:\n      - {kind: "\\ud800", target: api}\n')
+    code = main(["validate", str(p)])
+    out = capsys.readouterr()
+    assert code == 2, out
+    assert "unknown fault kind '\\ud800'" in out.out and "internal error" not in out.err + out.out, out

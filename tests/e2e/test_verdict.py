@@ -1,7 +1,10 @@
-"""The verdict on real runs of six incident shapes (tests/e2e/incidents/shapes.py): the incident
-phase's first finding names the right kind of cause and the planted line, in the right
-profile; the incident-free run says "no significant change" and nothing else; the pool
-shape gives the same first finding in three runs; the top of its report is screenshotted."""
+"""The verdict on real runs of incident shapes of the shop fixture (tests/e2e/incidents/shapes.py):
+the incident phase's first finding names the right kind of cause and the planted line, in the
+right profile; the incident-free run says "no significant change" and nothing else; the pool
+shape gives the same first finding in two runs in a row; the top of its report is screenshotted.
+Pool exhaustion, garbage, a squeezed quota and a leak are run against a real Redis by the
+incident library (test_incident_library.py); here run the shapes it has not: burning CPU and
+the incident-free run."""
 from __future__ import annotations
 
 import json
@@ -50,26 +53,26 @@ def assert_names_the_culprit(shape: Shape, findings: list[dict]) -> None:
     assert f"culprit:{shape.culprit}" in (line.get("text") or ""), line      # the source text is shown
 
 
-@pytest.mark.parametrize("name", list(SHAPES))
+@pytest.mark.parametrize("name", ["cpu", "clean"])
 def test_the_first_finding_names_the_cause_and_the_planted_line(tmp_path, name):
     shape = SHAPES[name]
-    run_dir, summary = run_shape(tmp_path, shape)
+    _run_dir, summary = run_shape(tmp_path, shape)
     findings = incident(summary)
     print(f"{name}:\n{explain(findings)}")
     assert_names_the_culprit(shape, findings)
     if name == "clean":
         assert all([f["kind"] for f in p["findings"]] == ["no-change"] for p in summary["verdict"]["phases"]), \
             summary["verdict"]
-    if name == "pool":
-        screenshot(run_dir)
 
 
 def test_the_pool_verdict_holds_across_runs(tmp_path):
-    """Two more runs of the pool shape (with the parametrized one: three) give the same first finding."""
+    """Two runs of the pool shape in a row give the same first finding."""
     shape = SHAPES["pool"]
     for i in range(2):
-        _run_dir, summary = run_shape(tmp_path, shape, name=f"incident-pool-{i}")
+        run_dir, summary = run_shape(tmp_path, shape, name=f"incident-pool-{i}")
         assert_names_the_culprit(shape, incident(summary))
+        if i == 0:
+            screenshot(run_dir)
 
 
 def screenshot(run_dir: Path) -> None:

@@ -71,7 +71,7 @@ def test_limits_ports_labels_and_teardown(tmp_path, demo_binary):
         assert len(res["containers"]) == 2 and res["networks"]
         # the user's compose file is untouched; the override lives in the run dir
         assert "io.harness" not in (REPO / "compose/demo/docker-compose.yml").read_text()
-        assert "127.0.0.1::8080" in env.override_path.read_text()
+        assert f"127.0.0.1:{port}:8080" in env.override_path.read_text()     # fixed: kept across restarts
     assert project_resources(project) == {"containers": [], "networks": [], "volumes": [], "images": []}
     assert (tmp_path / "run" / "logs" / "api.log").exists()
 

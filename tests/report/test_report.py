@@ -33,6 +33,19 @@ def run(tmp_path):
     return make_run(tmp_path, expect=EXPECT)
 
 
+def test_every_oom_kill_event_counts(tmp_path):
+    """A crash loop: the restarted container's cgroup counter starts again at 0, so the stats show
+    one kill; the OOM events of the phase count each of them."""
+    run = make_run(tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["events"] = [{"t_s": t, "kind": "oom-kill", "detail": "api: oom", "service": "api"}
+                          for t in (6.0, 7.0, 8.5)] + [{"t_s": 2.0, "kind": "container-start", "service": "api"}]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    base, fault = write_all(run)["phases"]
+    assert fault["containers"]["api"]["oom_kills"] == 3
+    assert base["containers"]["api"]["oom_kills"] == 0
+
+
 def test_summary_has_phases_load_containers_and_tops(run):
     s = write_all(run)
     assert json.loads((run / "summary.json").read_text())["schema_version"] == 1

@@ -173,3 +173,51 @@ def test_burning_outranks_the_waiting_a_saturated_cpu_causes():
     s = summary([base, inc], [change("cpu", "incident", [("main.go:97", 0, 0.96, 0, 4.3e8)]),
                               change("block", "incident", [("main.go:62", 0.5, 0.7, 1.1e9, 1.8e10)])])
     assert [x["kind"] for x in first(s)][:3] == ["burning", "symptom", "waiting"]
+
+
+def goroutines(total_own: int, lines: list[tuple[str, int, float]]):
+    return {"total": total_own + 6, "seconds": None, "unit": "count", "own_total": total_own,
+            "lines": [{"file": f, "line": n, "function": "main.f", "share": s, "value": round(total_own * s)}
+                      for f, n, s in lines]}
+
+
+def test_a_wait_on_the_network_is_waiting_from_the_goroutine_peak(tmp_path):
+    """N+1 round trips to a slow dependency: no block or mutex profile grows (a network wait is in
+    neither); the phase's goroutine-peak snapshot holds the own goroutines, at the per-item call."""
+    base = phase("baseline", p50=6, p95=8, profiles={"goroutine": goroutines(2, [("main.go", 56, 0.5)]),
+                                                  "block": prof(1e6, 10, [("main.go", 30, 1.0)])})
+    inc = phase("incident", p50=575, p95=600, p99=605, profiles={
+        "goroutine": goroutines(2, [("main.go", 56, 0.5)]),
+        "goroutine-peak": goroutines(25, [("main.go", 10, 0.8), ("main.go", 56, 0.04)]),
+        "block": prof(1.2e6, 10, [("main.go", 30, 1.0)])}, runtime={"goroutines": {"max": 55}})
+    f = first(summary([base, inc], tmp_path=tmp_path))
+    assert f[0]["kind"] == "waiting", f
+    ev = f[0]["evidence"]
+    assert (ev["profile"], ev["blocked_before"], ev["blocked_after"]) == ("goroutine", 2, 25)
+    assert (ev["line"]["profile"], ev["line"]["line"], ev["line"]["text"]) == ("goroutine-peak", 10, SRC_LINE)
+    assert "25 goroutines were waiting in its code (goroutine-peak profile); baseline 2" in f[0]["message"]
+
+
+def test_goroutines_alone_explain_only_a_symptom():
+    """The same pile of goroutines with latency unchanged is no finding (a snapshot is one instant)."""
+    base = phase("baseline", profiles={"goroutine": goroutines(2, [("main.go", 56, 0.5)])})
+    inc = phase("incident", profiles={"goroutine": goroutines(2, [("main.go", 56, 0.5)]),
+                                      "goroutine-peak": goroutines(25, [("main.go", 10, 0.8)])})
+    assert [x["kind"] for x in first(summary([base, inc]))] == ["no-change"]
+    few = phase("incident", p50=575, p95=600, profiles={"goroutine-peak": goroutines(4, [("main.go", 10, 1.0)]),
+                                                         "goroutine": goroutines(2, [("main.go", 56, 0.5)])})
+    assert [x["kind"] for x in first(summary([base, few]))] == ["symptom"]
+
+
+def test_a_lock_is_named_where_goroutines_waited_not_where_it_was_released():
+    """Both profiles grow under a contended mutex: the block profile (the Lock line) is preferred to
+    the mutex profile (the Unlock line), even when the mutex profile's delay is larger."""
+    base = phase("baseline", profiles={"block": prof(1e7, 10, [("main.go", 18, 1.0)]),
+                                       "mutex": prof(1e7, 10, [("main.go", 24, 1.0)])})
+    inc = phase("incident", p50=112, p95=1000, p99=1100, profiles={
+        "block": prof(3e11, 10, [("main.go", 18, 0.97)]), "mutex": prof(4e11, 10, [("main.go", 24, 0.99)])})
+    s = summary([base, inc], [change("block", "incident", [("main.go:18", 0.5, 0.97, 1e6, 2.9e10)]),
+                              change("mutex", "incident", [("main.go:24", 0.5, 0.99, 1e6, 3.9e10)])])
+    f = first(s)
+    assert f[0]["kind"] == "waiting" and f[0]["evidence"]["profile"] == "block"
+    assert f[0]["evidence"]["line"]["line"] == 18
