@@ -52,7 +52,8 @@ def build(tmp: Path, client) -> tuple[str, str]:
     return str(tmp / "goload"), build_go_image(client, GOAPP, "harness-bench-capapp", LABELS)
 
 
-def measure(goload: str, svc, seconds: float, spec: CaptureSpec | None, tmp: Path) -> tuple[float, float]:
+def measure(goload: str, svc, seconds: float, spec: CaptureSpec | None, tmp: Path,
+            path: str = "/spin?n=16384") -> tuple[float, float]:
     """(requests per second, requests per CPU-second of the container) while `spec` captured.
 
     The second figure does not move when other work on the machine takes CPU from the
@@ -68,7 +69,7 @@ def measure(goload: str, svc, seconds: float, spec: CaptureSpec | None, tmp: Pat
         manager.phase_start(phase)
     cgroup = find_cgroup(svc.container_id, svc.pid)
     try:
-        url = f"http://127.0.0.1:{svc.published[8080]}/spin?n=16384"
+        url = f"http://127.0.0.1:{svc.published[8080]}{path}"
         cpu0 = cgroup.read()["cpu_ns"]
         res = proc.run([goload, "-url", url, "-c", "4", "-d", f"{seconds}s"], timeout=seconds + 60)
         cpu_s = (cgroup.read()["cpu_ns"] - cpu0) / 1e9

@@ -11,6 +11,7 @@ from lsprotocol import types
 from lsp.analysis import Analysis, FuncLens, LineDetail, LineEntry
 from lsp.placement import Placed, Placement
 from lsp.render import format_share, format_value, label
+from lsp.session import FunctionLatency
 
 
 def visible(placed: list[Placed], analysis: Analysis, threshold: float) -> list[Placed]:
@@ -85,6 +86,33 @@ def hover_markdown(detail: LineDetail, phases: list[tuple[str, int, int]], entry
         rows += ["", f"top callers of {detail.function}:"]
         rows += [f"- {fn}: {format_value(v, detail.unit)}" for fn, v in detail.callers]
     return "\n".join(rows)
+
+
+def function_latency_markdown(items: list[FunctionLatency]) -> str:
+    """The hover's "Function latency" part for the first line of probed functions: per call p50
+    and p99 and the calls per second in the selected phase, and in the baseline beside it."""
+    rows = []
+    for it in items:
+        service = f" ({it.service})" if it.service else ""
+        rows += [f"**Function latency** · {it.function}{service} *(uprobes, per call)*", "",
+                 "| phase | p50 | p99 | calls/s |", "|---|---|---|---|", _latency_row(it.phase, it.stats)]
+        if it.baseline is not None:
+            name = it.baseline if it.baseline == "baseline" else f"{it.baseline} (baseline)"
+            rows.append(_latency_row(name, it.baseline_stats))
+        rows.append("")
+    return "\n".join(rows).rstrip()
+
+
+def _latency_row(phase: str, stats: dict | None) -> str:
+    if stats is None:
+        return f"| {phase} | not measured | | |"
+    lat = stats.get("latency_ms") or {}
+    ms = lambda v: "–" if v is None else format_value(v, "milliseconds")
+    rate = stats.get("calls_per_s")
+    calls = "–" if rate is None else f"{format_value(rate, 'count')}/s"
+    if not stats.get("calls"):
+        return f"| {phase} | no calls | | {calls} |"
+    return f"| {phase} | {ms(lat.get('p50'))} | {ms(lat.get('p99'))} | {calls} |"
 
 
 def diagnostic(p: Placed, analysis: Analysis, current: list[str] | None) -> types.Diagnostic:

@@ -1,8 +1,9 @@
 """The run directory: the contract between the engine that writes runs (harness/) and the
 parts that read them (the language server, the report, the CLI). docs/DESIGN.md "Run
 directory" describes the files; this module is the one place that reads and writes
-manifest.json, names the artifact and event kinds, says what "own code" is, reads go.mod
-and finds the Go toolchain.
+manifest.json, names the artifact and event kinds, reads the function latency files
+(functions/<phase>/<service>.json), says what "own code" is, reads go.mod and finds the Go
+toolchain.
 
 It lives in lsp/ so that the language server reads runs without importing the engine
 (harness/ imports it, as it imports lsp.pprof). Reading is pure: a broken manifest yields a
@@ -29,7 +30,7 @@ PROFILE_SUFFIXES = (".pb.gz", ".pprof", ".pb")
 PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "goroutine-peak", "block", "mutex",
                  "trace-sched", "trace-sync", "trace-net", "trace-syscall")
 ARTIFACT_KINDS = (*PROFILE_KINDS, "trace", "load-history", "load-stats", "load-requests", "container-stats",
-                  "runtime")
+                  "runtime", "functions")
 EVENT_KINDS = (
     "run-start", "run-end", "prepare", "watchdog-started", "env-up", "env-started", "env-ready", "env-down",
     "load-start", "load-late", "load-end", "load-stopped", "load-error", "load-worker-killed",
@@ -338,6 +339,88 @@ def find_run(runs: list[RunInfo], key: str, runs_dir: Path) -> RunInfo | None:
     if (candidate / MANIFEST).is_file():
         return read_run(candidate)
     return None
+
+
+# -- function latency (functions/<phase>/<service>.json) ------------------------------------------
+
+FUNCTIONS_VERSION = 1
+MAX_FUNCTIONS_BYTES = 16 << 20   # kilobytes per probed function (its histogram); more is not such a file
+MAX_FUNCTIONS = 1000             # entries read from one file
+FUNCTION_LATENCY_KEYS = ("min", "mean", "p50", "p90", "p99", "p999", "max")
+_FUNCTION_COUNTS = ("unfinished", "unmatched", "reentries")
+
+
+class FunctionsError(ValueError):
+    """A function latency file that cannot be used; the message names the file and why."""
+
+
+def read_functions(path: Path, limit: int = MAX_FUNCTIONS_BYTES) -> dict:
+    """A function latency file (docs/captures.md), checked: version 1, every part of its type.
+
+    Returns {"version", "service", "phase", "start_s", "end_s", "seconds", "events",
+    "functions": [{"function", "file", "line", "calls", "calls_per_s", "unfinished", "unmatched",
+    "reentries", "latency_ms": {min, mean, p50, p90, p99, p999, max: ms or None}, "histogram"}],
+    "problems": [...]}: an entry of the wrong shape is left out and named under problems, a value
+    of the wrong type reads None. FunctionsError when the file is unreadable, too large, not JSON,
+    not an object with a list of functions or of another version."""
+    try:
+        data = json.loads(read_regular(path, limit).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise FunctionsError(f"{path}: cannot read function latency: {exc}") from None
+    if not isinstance(data, dict):
+        raise FunctionsError(f"{path}: expected a function latency object, got {_seen(data)}")
+    if data.get("version") != FUNCTIONS_VERSION:
+        raise FunctionsError(f"{path}: function latency version {_REPR.repr(data.get('version'))} is not "
+                             f"read here (this version reads {FUNCTIONS_VERSION})")
+    entries = data.get("functions")
+    if not isinstance(entries, list):
+        raise FunctionsError(f"{path}: 'functions': expected a list, got {_seen(entries)}")
+    p = _Parts()
+    if len(entries) > MAX_FUNCTIONS:
+        p.problems.append(f"{len(entries)} functions, only the first {MAX_FUNCTIONS} read")
+    functions = [f for i, e in enumerate(entries[:MAX_FUNCTIONS])
+                 if (f := _function_entry(e, f"functions[{i}]", p)) is not None]
+    return {"version": FUNCTIONS_VERSION, "service": p.get(data, "service", str),
+            "phase": p.get(data, "phase", str), "start_s": p.get(data, "start_s", float),
+            "end_s": p.get(data, "end_s", float), "seconds": p.get(data, "seconds", float),
+            "events": p.get(data, "events", dict) or {}, "functions": functions, "problems": p.problems}
+
+
+def _function_entry(e, where: str, p: _Parts) -> dict | None:
+    """One probed function of a function latency file, or None (named in p.problems)."""
+    if not isinstance(e, dict) or not isinstance(e.get("function"), str) or not e["function"]:
+        p.bad(where, "an object with the string 'function'", e)
+        return None
+    w = where + "."
+    calls = _count(e, "calls", w, p)
+    if calls is None:
+        p.bad(w + "calls", "a count of calls", e.get("calls"))
+        return None
+    latency = p.get(e, "latency_ms", dict, w) or {}
+    line = _count(e, "line", w, p)
+    return {"function": e["function"], "file": p.get(e, "file", str, w), "line": line or None, "calls": calls,
+            "calls_per_s": _amount(e, "calls_per_s", w, p),
+            **{k: _count(e, k, w, p) or 0 for k in _FUNCTION_COUNTS},
+            "latency_ms": {k: _amount(latency, k, w + "latency_ms.", p) for k in FUNCTION_LATENCY_KEYS},
+            "histogram": p.get(e, "histogram", str, w)}
+
+
+def _count(obj: dict, key: str, where: str, p: _Parts) -> int | None:
+    """obj[key] when it is an integer >= 0; else None (a wrong value named in p.problems)."""
+    value = p.get(obj, key, int, where)
+    if value is not None and value < 0:
+        p.bad(where + key, "a number >= 0", value)
+        return None
+    return value
+
+
+def _amount(obj: dict, key: str, where: str, p: _Parts) -> float | None:
+    """obj[key] when it is a finite number >= 0; else None (a wrong value named in p.problems)."""
+    value = p.get(obj, key, float, where)
+    if value is not None and value < 0:
+        p.bad(where + key, "a number >= 0", value)
+        return None
+    return value
 
 
 # -- own code ------------------------------------------------------------------------------------

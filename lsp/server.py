@@ -22,7 +22,15 @@ from lsp.analysis import function_lenses, line_detail, warm_edges
 from lsp.commands import COMMANDS, Command, named
 from lsp.pathmap import GoEnv, MapperCache, detect_go_env
 from lsp.placement import Placed, Placement, Placements
-from lsp.present import code_lenses, diagnostic, heat_payload, hover_markdown, inlay_hints, visible
+from lsp.present import (
+    code_lenses,
+    diagnostic,
+    function_latency_markdown,
+    heat_payload,
+    hover_markdown,
+    inlay_hints,
+    visible,
+)
 from lsp.rundir import RunInfo, runs_signature, scan_runs
 from lsp.session import ProfileCache, Selection, View, load_view, phase_values, runs_dir, unmapped
 from lsp.settings import Settings, parse_settings
@@ -221,6 +229,15 @@ class HarnessServer(LanguageServer):
         rows.sort(key=lambda r: (-r[1].entry.weight, r[0], r[1].line))
         return rows if limit is None else rows[:limit]
 
+    def profile_hover(self, placement: Placement, path: Path, line: int, stale: bool) -> str:
+        """The hover's profile part for a 1-based profile line: costs, phases, callers; "" without any."""
+        a = self.view.analysis
+        detail = line_detail(a, path, line) if a is not None else None
+        if detail is None:
+            return ""
+        entry = placement.entries.get(line) if placement.to_document(line) is not None else None
+        return hover_markdown(detail, phase_values(self.view, self.cache, path, line), entry, a, stale)
+
     def publish_diagnostics(self) -> None:
         a, s = self.view.analysis, self.settings
         by_uri: dict[str, list[types.Diagnostic]] = {}
@@ -395,8 +412,7 @@ def _register_features(server: HarnessServer) -> None:
     @guarded("hover")
     async def on_hover(ls: HarnessServer, params: types.HoverParams) -> types.Hover | None:
         await ls.wait_ready()
-        a = ls.view.analysis
-        if a is None or not ls.settings.hover or not ls.sel.enabled:
+        if not ls.settings.hover or not ls.sel.enabled:
             return None
         uri = params.text_document.uri
         placement = ls.placement(uri)
@@ -405,10 +421,9 @@ def _register_features(server: HarnessServer) -> None:
             return None
         line, stale = found
         path = uri_path(uri)
-        detail = line_detail(a, path, line)
-        if detail is None:
+        parts = [ls.profile_hover(placement, path, line, stale),
+                 function_latency_markdown(ls.view.functions.get((path, line), []))]
+        text = "\n\n---\n\n".join(p for p in parts if p)
+        if not text:
             return None
-        entry = placement.entries.get(line) if placement.to_document(line) is not None else None
-        phases = phase_values(ls.view, ls.cache, path, line)
-        text = hover_markdown(detail, phases, entry, a, stale)
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))

@@ -14,7 +14,7 @@ from pathlib import Path
 from lsp.analysis import Analysis, Source, build_analysis
 from lsp.pathmap import GoEnv, MapperCache, PathMapper
 from lsp.pprof import Profile, ProfileError, ProfileTooLarge, implausible, load_profile
-from lsp.rundir import PROFILE_SUFFIXES, RunInfo, find_run, read_regular
+from lsp.rundir import PROFILE_SUFFIXES, FunctionsError, RunInfo, find_run, read_functions, read_regular
 from lsp.settings import Settings
 from lsp.stale import sha256_text
 
@@ -35,6 +35,19 @@ class Baseline:
     lines: list[str] | None
 
 
+@dataclass(frozen=True)
+class FunctionLatency:
+    """One probed function (function latency, uprobes) in the selected phase and the baseline:
+    `stats` and `baseline_stats` are entries of lsp.rundir.read_functions (None: not measured
+    there); `baseline` is None when the selected phase is the baseline."""
+    service: str
+    function: str
+    phase: str
+    stats: dict | None
+    baseline: str | None
+    baseline_stats: dict | None
+
+
 @dataclass
 class View:
     analysis: Analysis | None = None
@@ -46,6 +59,7 @@ class View:
     message: str = ""
     phase_sources: dict = field(default_factory=dict)
     base_sources: list = field(default_factory=list)   # the compared-with side (harness.flameGraph)
+    functions: dict[tuple[Path, int], list[FunctionLatency]] = field(default_factory=dict)  # (file, 1-based line)
 
 
 MIB = 1 << 20
@@ -178,6 +192,7 @@ def load_view(settings: Settings, sel: Selection, workspace: tuple[Path, ...], r
             return view
         view.run = run
         mapper = make_mapper(settings, workspace, run, go_env, mappers)
+        view.functions = function_latency(run, sel.phase or run.default_phase(), mapper, view.problems)
         sources, view.phase = _run_sources(run, sel.profile, sel.phase, mapper, cache, view.problems)
         view.profile_label = sel.profile
         if not sources:
@@ -188,6 +203,49 @@ def load_view(settings: Settings, sel: Selection, workspace: tuple[Path, ...], r
     view.problems.extend(view.analysis.notes)
     view.baselines = snapshot(view.analysis, view.run)
     return view
+
+
+def baseline_phase(run: RunInfo) -> str | None:
+    """The run's baseline: baseline_phase, else the first phase without faults."""
+    if run.baseline_phase in run.phases:
+        return run.baseline_phase
+    return next((p for p in run.phases if p not in run.fault_phases), None)
+
+
+def function_latency(run: RunInfo, phase: str | None, mapper: PathMapper,
+                     problems: list[str]) -> dict[tuple[Path, int], list[FunctionLatency]]:
+    """The probed functions of the run by (file here, first line): their latency in `phase` and
+    in the baseline phase. A function whose file maps nowhere here is left out."""
+    if phase is None:
+        return {}
+    base = baseline_phase(run)
+    base = None if base == phase else base
+    now = _probed(run, phase, problems)
+    before = _probed(run, base, problems) if base else {}
+    out: dict[tuple[Path, int], list[FunctionLatency]] = {}
+    for key in list(now) + [k for k in before if k not in now]:
+        entry = now.get(key) or before[key]
+        path = mapper.resolve(entry["file"]) if entry.get("file") else None
+        if path is not None and entry.get("line"):
+            out.setdefault((path, entry["line"]), []).append(
+                FunctionLatency(key[0], key[1], phase, now.get(key), base, before.get(key)))
+    return out
+
+
+def _probed(run: RunInfo, phase: str, problems: list[str]) -> dict[tuple[str, str], dict]:
+    """(service, function) -> its entry in the phase's function latency files."""
+    out: dict[tuple[str, str], dict] = {}
+    for art in run.artifacts:
+        if art.kind != "functions" or art.phase != phase:
+            continue
+        try:
+            doc = read_functions(art.path)
+        except FunctionsError as exc:
+            problems.append(str(exc))
+            continue
+        for entry in doc["functions"]:
+            out.setdefault((art.service or doc["service"] or "", entry["function"]), entry)
+    return out
 
 
 def _compare_sources(settings, sel: Selection, view: View, workspace, runs, cache, go_env, mappers):

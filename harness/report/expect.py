@@ -14,12 +14,20 @@
         verdict: {kind: waiting, line: main.go:57, profile: block, service: api}  # the FIRST finding
         rises: {p99: 5x, gc_per_s: 3x}  # at least x5 the baseline's (and above it)
         within: {cpu: 1.5x, p50: 2x}    # at most x1.5 the baseline's
+      - phase: baseline                 # function latency (captures.functions, uprobes)
+        function_latency: {function: main.handler, p99: 50ms, p50: 10ms}  # upper bounds per call
+        calls: {function: main.handler, min: 100, max: 100000}            # calls in the phase
 
 `verdict` matches the first finding of the phase's verdict (summary["verdict"]): kind is required,
 line, profile and service narrow it. `rises` and `within` compare a metric (METRICS) of the phase
 with the same metric of the baseline phase (summary["baseline_phase"]); a factor is a number or
 "5x", "×5". A per-service metric is checked for the rule's `service`, else for every service in
 the phase: `within` for each of them, `rises` passes when any of them rises.
+
+`function_latency` bounds percentiles of the per-call latency of a probed function (p50, p90,
+p99, p999, max, mean; like `latency`) and `calls` its number of calls in the phase (min, max); each
+takes a mapping or a list of them. The function matches by its full name or a suffix after "." or
+"/" (as `top`'s); `service` narrows it, else every service that probed it is checked.
 
 A check that fails names the phase, what was measured, the bound, and by how much.
 """
@@ -35,8 +43,11 @@ from harness.report import units
 from lsp.rundir import PROFILE_KINDS
 
 RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top",
-             "verdict", "rises", "within")
+             "verdict", "rises", "within", "function_latency", "calls")
 LATENCY_KEYS = ("p50", "p95", "p99", "max")
+FUNCTION_BOUNDS = ("p50", "p90", "p99", "p999", "max", "mean")    # of a function latency file's latency_ms
+FUNCTION_LATENCY_KEYS = ("function", "service", *FUNCTION_BOUNDS)
+CALLS_KEYS = ("function", "service", "min", "max")
 TOP_KEYS = ("profile", "function", "line", "n", "absent", "service")
 VERDICT_KEYS = ("kind", "line", "profile", "service")
 # The kinds of finding harness/report/verdict.py makes (its CAUSE_ORDER, then "symptom" and "no-change").
@@ -72,6 +83,17 @@ class RatioRule:
 
 
 @dataclass(frozen=True)
+class FunctionRule:
+    """`function_latency` (bounds_ms: upper bounds per percentile) or `calls` (calls_min, calls_max)."""
+    function: str
+    service: str | None
+    where: str
+    bounds_ms: dict = field(default_factory=dict)      # "p99" -> bound in ms
+    calls_min: int | None = None
+    calls_max: int | None = None
+
+
+@dataclass(frozen=True)
 class Rule:
     phases: tuple[str, ...]
     where: str
@@ -86,6 +108,8 @@ class Rule:
     verdict: VerdictRule | None = None
     rises: tuple[RatioRule, ...] = ()
     within: tuple[RatioRule, ...] = ()
+    function_latency: tuple[FunctionRule, ...] = ()
+    calls: tuple[FunctionRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,12 +142,15 @@ def _rule(node: Node, ctx: ParseContext) -> Rule:
                 top=tuple(_top(t, ctx) for t in keys["top"].as_list(allow_single=False))
                 if "top" in keys else (),
                 verdict=_verdict(keys["verdict"], ctx) if "verdict" in keys else None,
-                rises=_ratios(keys.get("rises")), within=_ratios(keys.get("within")))
+                rises=_ratios(keys.get("rises")), within=_ratios(keys.get("within")),
+                function_latency=_function_rules(keys.get("function_latency"), ctx, _function_latency),
+                calls=_function_rules(keys.get("calls"), ctx, _calls))
     if not (rule.latency_ms or rule.error_rate is not None or rule.throughput is not None
-            or rule.memory_peak or rule.no_oom_kill or rule.top or rule.verdict or rule.rises or rule.within):
+            or rule.memory_peak or rule.no_oom_kill or rule.top or rule.verdict or rule.rises or rule.within
+            or rule.function_latency or rule.calls):
         raise node.error("this expectation checks nothing",
                          hint="add latency, error_rate, throughput, memory_peak, no_oom_kill, top, "
-                              "verdict, rises or within")
+                              "verdict, rises, within, function_latency or calls")
     return rule
 
 
@@ -183,6 +210,38 @@ def _verdict(node: Node, ctx: ParseContext) -> VerdictRule:
                        profile=keys["profile"].as_enum(PROFILE_KINDS) if "profile" in keys else None,
                        service=ctx.check_service(keys["service"]) if "service" in keys else None,
                        where=str(node.mark))
+
+
+def _function_rules(node: Node | None, ctx: ParseContext, one) -> tuple[FunctionRule, ...]:
+    """A mapping or a list of mappings, each read by `one` (_function_latency or _calls)."""
+    if node is None:
+        return ()
+    return tuple(one(item, ctx) for item in ([node] if node.is_map() else node.as_list()))
+
+
+def _function_latency(node: Node, ctx: ParseContext) -> FunctionRule:
+    keys = node.keys(FUNCTION_LATENCY_KEYS, required=["function"])
+    bounds = {k: keys[k].as_duration(allow_zero=False) * 1000 for k in FUNCTION_BOUNDS if k in keys}
+    if not bounds:
+        raise node.error("function_latency bounds nothing", hint=f"add one of {', '.join(FUNCTION_BOUNDS)}, "
+                         "e.g. p99: 50ms")
+    return FunctionRule(keys["function"].as_str(), _service(keys, ctx), str(node.mark), bounds_ms=bounds)
+
+
+def _calls(node: Node, ctx: ParseContext) -> FunctionRule:
+    keys = node.keys(CALLS_KEYS, required=["function"])
+    low = keys["min"].as_int(min=0) if "min" in keys else None
+    high = keys["max"].as_int(min=0) if "max" in keys else None
+    if low is None and high is None:
+        raise node.error("calls bounds nothing", hint="add min, max or both, e.g. min: 100")
+    if low is not None and high is not None and low > high:
+        raise keys["max"].error(f"must be at least min ({low})", seen=str(high))
+    return FunctionRule(keys["function"].as_str(), _service(keys, ctx), str(node.mark), calls_min=low,
+                        calls_max=high)
+
+
+def _service(keys: dict, ctx: ParseContext) -> str | None:
+    return ctx.check_service(keys["service"]) if "service" in keys else None
 
 
 def _ratios(node: Node | None) -> tuple[RatioRule, ...]:
@@ -272,6 +331,8 @@ def _rule_checks(rule: Rule, phase: dict) -> list[dict]:
                               f"{n} OOM kill(s) of {svc}" if n else f"no OOM kill of {svc}"))
     for t in rule.top:
         out.append(_top_check(t, rule, phase))
+    out += [c for f in rule.function_latency for c in _function_latency_checks(f, rule, phase)]
+    out += [c for f in rule.calls for c in _calls_checks(f, rule, phase)]
     return out
 
 
@@ -302,8 +363,7 @@ def _rank(table: dict, t: TopRule) -> int | None:
     """1-based rank of the function/line among the top n own-code entries, or None."""
     if t.function:
         for i, e in enumerate(table.get("functions", [])[: t.n], 1):
-            f = e["function"]
-            if f == t.function or f.endswith(("." + t.function, "/" + t.function)):
+            if same_function(e["function"], t.function):
                 return i
         return None
     file, _, line = t.line.rpartition(":")
@@ -312,6 +372,76 @@ def _rank(table: dict, t: TopRule) -> int | None:
                                        or e["file"].endswith("/" + file)):
             return i
     return None
+
+
+def same_function(name, want: str) -> bool:
+    """A function named by its full name or by a suffix after '.' or '/' (main.burn, burn)."""
+    name = str(name or "")
+    return name == want or name.endswith(("." + want, "/" + want))
+
+
+# -- function latency (uprobes): summary phases' `functions` ------------------------------------
+
+def _probed(f: FunctionRule, rule: Rule, phase: dict) -> tuple[list[tuple[str, dict]], str]:
+    """(service, entry) of every probed function the rule names in the phase, and when there is
+    none, why: no function latency at all, or which functions were probed."""
+    service = f.service or rule.service
+    by_service = phase.get("functions") or {}
+    services = [service] if service else sorted(by_service)
+    entries = [(svc, e) for svc in services for e in by_service.get(svc) or []]
+    found = [(svc, e) for svc, e in entries if same_function(e.get("function"), f.function)]
+    of = f" of {service}" if service else ""
+    why = (f"no function latency for {f.function}{of} in phase {phase['name']} "
+           + (f"(probed: {', '.join(sorted({str(e.get('function')) for _s, e in entries}))})" if entries
+              else "(captures.functions?)"))
+    return found, why
+
+
+def _function_label(entry: dict, svc: str, found: list) -> str:
+    """The function's full name; with its service when more than one service probed it."""
+    several = len({s for s, _e in found}) > 1
+    return f"{entry.get('function')}" + (f" ({svc})" if several else "")
+
+
+def _function_latency_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[dict]:
+    name = phase["name"]
+    found, why = _probed(f, rule, phase)
+    if not found:
+        return [_check(f"{f.function} {k}", name, f.where, False, None, v, why) for k, v in f.bounds_ms.items()]
+    out = []
+    for svc, entry in found:
+        label = _function_label(entry, svc, found)
+        for k, limit in f.bounds_ms.items():
+            if not entry.get("calls"):
+                out.append(_check(f"{label} {k}", name, f.where, False, None, limit,
+                                  f"{label} {k}: no calls in phase {name}"))
+                continue
+            observed = (entry.get("latency_ms") or {}).get(k)
+            out.append(_upper(f"{label} {k}", name, f.where, observed, limit, units.duration_ms))
+    return out
+
+
+def _calls_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[dict]:
+    name = phase["name"]
+    low, high = f.calls_min, f.calls_max
+    bounds = (f"between {units.count(low)} and {units.count(high)}" if low is not None and high is not None
+              else f"minimum {units.count(low)}" if low is not None else f"maximum {units.count(high)}")
+    limit = {"min": low, "max": high}
+    found, why = _probed(f, rule, phase)
+    if not found:
+        return [_check(f"{f.function} calls", name, f.where, False, None, limit, why)]
+    out = []
+    for svc, entry in found:
+        label = _function_label(entry, svc, found)
+        n = entry.get("calls") or 0
+        msg = f"{label} calls = {units.count(n)} ({bounds})"
+        if low is not None and n < low:
+            msg += f", short by {units.count(low - n)}"
+        elif high is not None and n > high:
+            msg += f", over by {units.count(n - high)}"
+        ok = (low is None or n >= low) and (high is None or n <= high)
+        out.append(_check(f"{label} calls", name, f.where, ok, n, limit, msg))
+    return out
 
 
 # -- the incident: the verdict's first finding, and metrics against the baseline phase ------------
@@ -482,6 +612,10 @@ _FACTOR = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
 _RATIOS = {"type": "object", "additionalProperties": False,
            "description": "metric -> factor of the baseline's (5x, ×1.5 or 2)",
            "properties": {k: _FACTOR for k in METRICS}}
+def _one_or_list(item: dict) -> dict:
+    return {"oneOf": [item, {"type": "array", "items": item}]}
+
+
 EXPECT_SCHEMA = {
     "description": "What must hold per phase; a failure makes the run exit non-zero.",
     "type": "array",
@@ -506,6 +640,17 @@ EXPECT_SCHEMA = {
                                        "profile": {"enum": list(PROFILE_KINDS)},
                                        "service": {"type": "string"}}},
             "rises": _RATIOS, "within": _RATIOS,
+            "function_latency": _one_or_list({
+                "type": "object", "additionalProperties": False, "required": ["function"],
+                "description": "upper bounds on the per-call latency of a probed function (captures.functions)",
+                "properties": {"function": {"type": "string"}, "service": {"type": "string"},
+                               **{k: _BOUNDS for k in FUNCTION_BOUNDS}}}),
+            "calls": _one_or_list({
+                "type": "object", "additionalProperties": False, "required": ["function"],
+                "description": "bounds on the calls of a probed function in the phase (captures.functions)",
+                "properties": {"function": {"type": "string"}, "service": {"type": "string"},
+                               "min": {"type": "integer", "minimum": 0},
+                               "max": {"type": "integer", "minimum": 0}}}),
         },
     },
 }

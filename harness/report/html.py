@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from html import escape
 
-from harness.report import flame_view, plots, profiles, units, verdict_view
+from harness.report import flame_view, function_latency, plots, profiles, units, verdict_view
 from harness.report.rundir import RunData
 
 CSS = """
@@ -23,6 +23,7 @@ def render(summary: dict, run: RunData) -> str:
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(str(summary.get('run_id')))}"
              f"</title><style>{CSS}</style></head><body>"), _header(summary),
              verdict_view.html_section(summary), _charts(summary, run), _runtime_charts(summary, run),
+             function_latency.section(summary, run),
              _expect(summary), _phases(summary), _changes(summary), flame_view.section(run), _events(summary),
              "</body></html>"]
     return "\n".join(parts)

@@ -1,8 +1,10 @@
 """Inline SVG time-series charts (no plotting library, no network): one x axis in run seconds,
 phases shaded in alternating greys, fault windows shaded in FAULT_FILL, events as vertical
-marks. The colours are opaque so a screenshot shows them exactly."""
+marks. The colours are opaque so a screenshot shows them exactly. `percentile_chart` draws
+latency by percentile (function latency) with the same lines and legend."""
 from __future__ import annotations
 
+import math
 from html import escape
 
 FAULT_FILL = "#ffc8c8"
@@ -142,3 +144,60 @@ def runtime_charts(runtime: dict[str, list[dict]], **common) -> list[str]:
             for svc, rows in sorted(runtime.items())]
     return [timeseries("Goroutines", count, fmt=lambda v: f"{v:,.4g}", **common),
             timeseries("Heap in use", heap, fmt=lambda v: f"{v:,.4g} MiB", **common)]
+
+
+NINES = (0.0, 50.0, 90.0, 99.0, 99.9, 99.99)     # the percentile axis' ticks
+
+
+def _nines(q: float) -> float:
+    """A percentile on the "nines" scale: 0 -> 0, 90 -> 1, 99 -> 2, 99.9 -> 3, 99.99 -> 4."""
+    return math.log10(100 / (100 - min(q, NINES[-1])))
+
+
+def percentile_chart(title: str, series: list[dict], *, fmt) -> str:
+    """Latency by percentile: x from 0 to 99.99% on the nines scale (each tick ten times rarer
+    than the one before), y logarithmic in decades; series: [{"label", "points": [(percentile,
+    value)]}], one line each; `fmt` labels the y ticks (units.duration_ms). "" without values."""
+    vals = [v for s in series for _q, v in s["points"] if v is not None and v > 0]
+    if not vals:
+        return ""
+    lo = 10 ** math.floor(math.log10(min(vals)))
+    hi = max(10 ** math.ceil(math.log10(max(vals))), lo * 10)
+    pw, ph = W - L - R, H - T - B
+    span = math.log10(hi / lo)
+    x = lambda q: L + pw * _nines(q) / _nines(NINES[-1])
+    y = lambda v: T + ph * (1 - math.log10(max(v, lo) / lo) / span)
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
+           f'class="chart percentiles" role="img"><title>{escape(title)}</title>'),
+           f'<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>',
+           f'<text x="{L}" y="14" font-size="13" font-weight="bold" fill="#222">{escape(title)}</text>']
+    out += _log_ticks(lo, hi, y, fmt)
+    for q in NINES:
+        out.append(f'<line x1="{x(q):.1f}" x2="{x(q):.1f}" y1="{T}" y2="{T + ph}" stroke="#d0d4da" '
+                   f'stroke-width="0.6"/><text x="{x(q):.1f}" y="{H - 12}" font-size="10" text-anchor="middle" '
+                   f'fill="#444">{q:g}%</text>')
+    out.append(f'<text x="{W - R}" y="{H - 1}" font-size="10" text-anchor="end" fill="#777">percentile '
+               '(of calls at or below the latency)</text>')
+    for i, s in enumerate(series):
+        out.append(_line(s, PALETTE[i % len(PALETTE)], x, y))
+    out += _legend(series)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _log_ticks(lo: float, hi: float, y, fmt) -> list[str]:
+    """Grid lines and labels at every decade from lo to hi, and at 2 and 5 of each when the
+    axis spans at most two decades."""
+    decades = round(math.log10(hi / lo))
+    steps = (1,) if decades > 2 else (1, 2, 5)
+    out = []
+    for d in range(decades + 1):
+        for m in steps:
+            v = lo * 10 ** d * m
+            if v > hi * 1.0001:
+                break
+            yy = y(v)
+            out.append(f'<line x1="{L}" x2="{W - R}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#d0d4da" '
+                       f'stroke-width="{0.9 if m == 1 else 0.4}"/><text x="{L - 4}" y="{yy + 4:.1f}" font-size="10" '
+                       f'text-anchor="end" fill="#444">{escape(fmt(v))}</text>')
+    return out

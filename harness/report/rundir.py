@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class RunData:
     load_stats: dict = field(default_factory=dict)          # load/stats.json
     containers: list[dict] = field(default_factory=list)    # stats/containers.jsonl
     runtime: dict[str, list[dict]] = field(default_factory=dict)  # service -> runtime/<service>.jsonl rows
+    functions: dict[tuple[str, str], dict] = field(default_factory=dict)  # (phase, service) -> function latency
     problems: list[str] = field(default_factory=list)       # what could not be read, for the report
 
     @property
@@ -68,6 +70,7 @@ def _with_files(data: RunData) -> RunData:
     data.history = _jsonl(run / "load" / "history.jsonl", data.problems)
     data.containers = _jsonl(run / "stats" / "containers.jsonl", data.problems)
     data.runtime = _runtime(run / "runtime", data.problems)
+    data.functions = _functions(data)
     stats = run / "load" / "stats.json"
     if stats.is_file():
         try:
@@ -75,6 +78,30 @@ def _with_files(data: RunData) -> RunData:
         except (OSError, json.JSONDecodeError) as e:
             data.problems.append(f"load/stats.json: {e}")
     return data
+
+
+def _functions(data: RunData) -> dict[tuple[str, str], dict]:
+    """(phase, service) -> the function latency file of each `functions` artifact (read and checked
+    by lsp.rundir.read_functions); an unreadable one, or parts of one left out, go to problems."""
+    out: dict[tuple[str, str], dict] = {}
+    root = None
+    for a in data.artifacts("functions"):
+        rel, phase = a.get("path"), a.get("phase")
+        if not isinstance(rel, str) or not isinstance(phase, str):
+            data.problems.append(f"functions artifact without a path or phase: {str(a)[:200]}")
+            continue
+        root = root or os.path.realpath(data.path)
+        if not rundir.inside(root, rel):
+            data.problems.append(f"{rel[:200]}: points outside the run directory; not read")
+            continue
+        try:
+            doc = rundir.read_functions(data.path / rel)
+        except rundir.FunctionsError as e:
+            data.problems.append(str(e))
+            continue
+        data.problems.extend(f"{rel}: {problem}; left out" for problem in doc["problems"])
+        out[(phase, str(a.get("service") or doc.get("service") or ""))] = doc
+    return out
 
 
 def _runtime(folder: Path, problems: list[str]) -> dict[str, list[dict]]:

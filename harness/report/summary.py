@@ -1,7 +1,8 @@
 """summary.json: the run's results as data (versioned); the HTML and JUnit render it.
 
 Per phase: load statistics (overall and per endpoint), container statistics per service,
-top own-code functions and lines per profile, trace summaries, events. Across phases:
+top own-code functions and lines per profile, trace summaries, runtime state, function latency
+(uprobes), events. Across phases:
 "what changed" from the baseline phase to each other phase, per service and profile kind.
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report import profiles, verdict
+from harness.report import function_latency, profiles, verdict
 from harness.report.rundir import RunData
 
 SCHEMA_VERSION = 1
@@ -166,6 +167,7 @@ def _phase(run: RunData, p: dict, tables: dict) -> dict:
     return {"name": name, "start_s": p["start_s"], "end_s": p["end_s"], "faults": p.get("faults", []),
             "load": load_stats(run, p), "containers": container_stats(run, p), "profiles": prof,
             "traces": _traces(run, name), "runtime": _runtime(run, p),
+            "functions": function_latency.phase_block(run, name),
             "events": [e for e in run.manifest.get("events", [])
                        if e.get("kind") in MARKED_EVENTS and p["start_s"] <= e.get("t_s", -1) < p["end_s"]]}
 

@@ -58,3 +58,32 @@ def test_errors_name_the_place(text, message, line):
 
 def test_schema_lists_the_kinds():
     assert CAPTURES_SCHEMA["properties"]["pprof"]["items"]["enum"][0] == "cpu"
+
+
+def test_functions_section():
+    spec = parse("""captures:
+  functions:
+    functions: [main.handler, "example.com/x/store.(*Store).Get", main.handler]
+    services: [api]
+    phases: [fault]
+    raw: {phase: fault, seconds: 1500ms}
+""")
+    f = spec.functions
+    assert f.functions == ("main.handler", "example.com/x/store.(*Store).Get")    # duplicates dropped
+    assert f.services == ("api",) and f.phases == ("fault",)
+    assert (f.raw_phase, f.raw_seconds) == ("fault", 1.5) and f.where.startswith("s.yaml:3:")
+    assert parse("captures: {functions: {functions: main.x}}\n").functions.raw_phase is None
+
+
+@pytest.mark.parametrize("body,where,message", [
+    ("{functions: {}}", "1:23", "missing required key 'functions'"),
+    ("{functions: {functions: ['main.a b']}}", "1:36", "expected a Go function's full name"),
+    ("{functions: {functions: [main.a], services: [apx]}}", "1:56", "unknown service 'apx'"),
+    ("{functions: {functions: [main.a], raw: {phase: faul}}}", "1:58", "did you mean 'fault'"),
+    ("{functions: {functions: [main.a], fnctions: 1}}", "1:45", "did you mean 'functions'"),
+])
+def test_functions_errors(body, where, message):
+    with pytest.raises(ScenarioError) as e:
+        parse(f"captures: {body}\n")
+    text = e.value.render()
+    assert f"s.yaml:{where}" in text and message in text, text

@@ -1,0 +1,103 @@
+"""Uprobes the harness places on the host's kernel (through `perf probe`), and their removal.
+
+Every probe of a run's service lives in one perf probe group, `hx<run hash><n>` (a C
+identifier, as perf requires). Removing a group is `perf probe -d GROUP:*`, then, for any
+event perf left (or when perf is gone), writing `-:GROUP/EVENT` to tracefs' uprobe_events
+directly. An event that a perf record still holds open cannot be removed (EBUSY): whoever
+removes a group stops that recorder first (the ledger's undo does, in that order).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from harness import proc
+from harness.errors import HarnessError
+
+PREFIX = "hx"
+TRACEFS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+# a line of uprobe_events: "p:GROUP/EVENT /path/to/bin:0x0000000000049a0a0 g=%r14 ..."
+EVENT_RE = re.compile(r"^[pr]:(?P<group>[^/\s]+)/(?P<event>\S+)\s")
+
+
+def group_name(run_id: str, index: int) -> str:
+    """The perf probe group of the index-th probed service of a run."""
+    return f"{PREFIX}{hashlib.sha1(run_id.encode()).hexdigest()[:8]}s{index}"
+
+
+def tracefs() -> Path | None:
+    for root in TRACEFS:
+        if (root / "uprobe_events").exists():
+            return root
+    return None
+
+
+def listed(prefix: str = PREFIX) -> list[str]:
+    """GROUP:EVENT of every uprobe event registered in the kernel whose group starts with prefix."""
+    root = tracefs()
+    if root is None:
+        return []
+    try:
+        text = (root / "uprobe_events").read_text()
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        m = EVENT_RE.match(line + " ")
+        if m and m["group"].startswith(prefix):
+            out.append(f"{m['group']}:{m['event']}")
+    return out
+
+
+def remove_group(group: str, timeout: float = 30.0) -> list[str]:
+    """Remove every uprobe event of `group`; returns those that could not be removed."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", group):
+        raise HarnessError(f"not a probe group name: {group!r}")
+    if not listed(group):
+        return []
+    try:
+        proc.run(["perf", "probe", "-q", "-d", f"{group}:*"], timeout=timeout, check=False)
+    except HarnessError:
+        pass                                     # perf missing or hung: tracefs below
+    left = [e for e in listed(group) if e.split(":", 1)[0] == group]
+    root = tracefs()
+    for event in left:
+        g, _, name = event.partition(":")
+        try:
+            with open(root / "uprobe_events", "a") as f:
+                f.write(f"-:{g}/{name}\n")
+        except OSError:
+            pass
+    return [e for e in listed(group) if e.split(":", 1)[0] == group]
+
+
+def check(timeout: float = 60.0) -> tuple[bool, str]:
+    """Whether uprobes work here (`harness doctor`): place one on main.main of a small Go binary the
+    harness builds anyway (the perf symbolizer), run it under perf record, count the hit, remove it."""
+    import tempfile
+
+    from harness.capture.perf import inlines_tool
+    from lsp.rundir import go_binary
+
+    tool = inlines_tool(go_binary())
+    if tool is None:
+        return False, "could not build a Go test binary (the Go toolchain is missing)"
+    if tracefs() is None:
+        return False, "no tracefs with uprobe_events (mount tracefs on /sys/kernel/tracing)"
+    group = f"{PREFIX}doctor{os.getpid()}"
+    try:
+        proc.run(["perf", "probe", "-q", "-x", tool, "-a", f"{group}:main=main.main"], timeout=timeout,
+                 what="perf probe could not place a uprobe")
+        with tempfile.TemporaryDirectory() as tmp:
+            proc.run(["perf", "record", "-q", "-e", f"{group}:main", "-o", f"{tmp}/perf.data", "--", tool,
+                      tool], timeout=timeout, input="", what="perf record of a uprobe failed")
+            res = proc.run(["perf", "script", "-i", f"{tmp}/perf.data"], timeout=timeout)
+        hits = res.stdout.count(f"{group}:main")
+        return (hits >= 1, f"perf probe + perf record: {hits} hit(s) of main.main" if hits else
+                "a uprobe was placed but never fired")
+    except HarnessError as e:
+        return False, e.what + (f": {e.seen}" if e.seen else "")
+    finally:
+        remove_group(group)

@@ -1,0 +1,3 @@
+module example.com/latencysvc
+
+go 1.22

@@ -1,0 +1,3 @@
+module example.com/uprobeprog
+
+go 1.22
