@@ -407,16 +407,16 @@ def _function_entry(e, where: str, p: _Parts) -> dict | None:
 
 def _count(obj: dict, key: str, where: str, p: _Parts) -> int | None:
     """obj[key] when it is an integer >= 0; else None (a wrong value named in p.problems)."""
-    value = p.get(obj, key, int, where)
-    if value is not None and value < 0:
-        p.bad(where + key, "a number >= 0", value)
-        return None
-    return value
+    return _at_least_zero(obj, key, int, where, p)
 
 
 def _amount(obj: dict, key: str, where: str, p: _Parts) -> float | None:
     """obj[key] when it is a finite number >= 0; else None (a wrong value named in p.problems)."""
-    value = p.get(obj, key, float, where)
+    return _at_least_zero(obj, key, float, where, p)
+
+
+def _at_least_zero(obj: dict, key: str, kind: type, where: str, p: _Parts):
+    value = p.get(obj, key, kind, where)
     if value is not None and value < 0:
         p.bad(where + key, "a number >= 0", value)
         return None

@@ -12,6 +12,19 @@ import docker
 from harness import proc
 from lsp.rundir import go_binary
 
+GO_ENV = {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
+
+
+def build_go_binary(src: Path, out: Path) -> Path:
+    """The Go program of `src` built (static, offline) into `out`, from a copy of its sources beside
+    `out` (the build leaves nothing in the repository)."""
+    import shutil
+    copy = out.parent / "src"
+    shutil.copytree(src, copy)
+    proc.run([go_binary(), "build", "-o", str(out), "."], cwd=str(copy), env={**os.environ, **GO_ENV},
+             timeout=300)
+    return out
+
 
 def build_go_image(client, src: Path, repo: str, labels: dict[str, str]) -> str:
     """`repo:<digest of src>` with the program of `src` as /app (its entrypoint)."""

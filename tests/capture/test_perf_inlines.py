@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,9 @@ import pytest
 from harness import proc
 from harness.capture.perf import Symbolizer
 from lsp.rundir import go_binary
+from tests.images import GO_ENV, build_go_binary
 
 SRC = Path(__file__).parent / "inlprog"
-ENV = {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
 
 
 def marker(text: str) -> int:
@@ -23,12 +22,7 @@ def marker(text: str) -> int:
 
 @pytest.fixture(scope="module")
 def binary(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("inl") / "inlprog"
-    src = out.parent / "src"
-    shutil.copytree(SRC, src)
-    proc.run([go_binary(), "build", "-o", str(out), "."], cwd=str(src), env={**os.environ, **ENV},
-             timeout=300)
-    return out
+    return build_go_binary(SRC, tmp_path_factory.mktemp("inl") / "inlprog")
 
 
 def call_in_run(binary: Path) -> int:
@@ -53,7 +47,7 @@ def test_an_inlined_call_reads_as_its_line_then_its_callers(binary):
 def test_without_dwarf_one_frame_from_addr2line(binary, tmp_path):
     stripped = tmp_path / "stripped"
     proc.run([go_binary(), "build", "-ldflags=-w", "-o", str(stripped), "."], cwd=str(binary.parent / "src"),
-             env={**os.environ, **ENV}, timeout=300)
+             env={**os.environ, **GO_ENV}, timeout=300)
     sym = Symbolizer(str(stripped), go=go_binary())
     pc = call_in_run(stripped)
     frames = sym.frames([pc])[pc]

@@ -3,19 +3,15 @@ the errors for an inlined function, a typo and a function that never returns, an
 perf probe arguments. No perf, no root, no Docker."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from harness import proc
 from harness.capture.uprobes.elf import FETCH, find_function, probe_specs
 from harness.errors import HarnessError
-from lsp.rundir import go_binary
+from tests.images import build_go_binary
 
 SRC = Path(__file__).parent / "uprobe_prog"
-ENV = {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
 
 
 def func_line(name: str) -> int:
@@ -25,12 +21,7 @@ def func_line(name: str) -> int:
 
 @pytest.fixture(scope="module")
 def binary(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("uprobe") / "uprobeprog"
-    src = out.parent / "src"
-    shutil.copytree(SRC, src)
-    proc.run([go_binary(), "build", "-o", str(out), "."], cwd=str(src), env={**os.environ, **ENV},
-             timeout=300)
-    return out
+    return build_go_binary(SRC, tmp_path_factory.mktemp("uprobe") / "uprobeprog")
 
 
 def ret_bytes(binary: Path, fn) -> set[bytes]:
