@@ -34,12 +34,11 @@ from pathlib import Path
 
 import psutil
 
-from harness import proc
+from harness import proc, uprobes
 from harness.capture.spec import FunctionsSpec
 from harness.capture.uprobes import elf, events
 from harness.errors import HarnessError, ScenarioError
 from harness.faults.ledger import Ledger
-from harness import uprobes
 from harness.runctx import PhaseWindow, RunContext, ServiceInfo
 
 VERSION = 1
@@ -84,7 +83,11 @@ class FunctionProbes:
         for index, svc in enumerate(self.services):
             if not svc.pid:
                 raise HarnessError(f"no host PID for service '{svc.name}': cannot probe its functions")
-            exe = os.readlink(f"/proc/{svc.pid}/exe")           # its path in the container
+            try:
+                exe = os.readlink(f"/proc/{svc.pid}/exe")       # its path in the container
+            except OSError as e:
+                raise HarnessError(f"cannot read the binary of service '{svc.name}' (pid {svc.pid})",
+                                   seen=str(e), hint="is the container still running?") from None
             binary = Path(f"/proc/{svc.pid}/root") / exe.lstrip("/")
             try:
                 fns = [elf.find_function(binary, name) for name in self.spec.functions]
