@@ -16,7 +16,8 @@ One thread per service appends a line to runtime/<service>.jsonl every interval:
 Per phase it keeps the goroutine profile taken at the phase's peak count, so a pile-up that
 drains before the phase-end snapshot is still seen: whenever the count is at least
 PEAK_GROWTH times and PEAK_MIN_MORE goroutines above the kept profile's count (before the first
-one: above the lowest count of the phase), `goroutine` (protobuf) is fetched and written to
+one: above the lowest count of the phase, counting the last sample before the phase began, so
+a pile-up a fault causes at once is seen), `goroutine` (protobuf) is fetched and written to
 profiles/<phase>/<service>/goroutine-peak.pb.gz, replacing the previous one; at most one fetch
 per PEAK_MIN_GAP_S per service. The phase end registers it (kind goroutine-peak).
 
@@ -188,6 +189,7 @@ class _Worker:
         self._lock = threading.Lock()          # guards _peaks; held while a peak is fetched
         self._peaks: dict[str, Peak] = {}
         self._pause: tuple[int | None, int | None] = (None, None)
+        self._last_count: int | None = None     # the newest goroutine count, in or between phases
         self._index_has_row = True
         self._reported: set[str] = set()
 
@@ -237,6 +239,8 @@ class _Worker:
             row.update(self._heap_fields(stats))
         if goroutines is not None and phase is not None:
             self._peak(base, phase, goroutines, t)
+        if goroutines is not None:
+            self._last_count = goroutines
         return row
 
     def _read(self, base: str, fn, phase: str | None):
@@ -280,8 +284,10 @@ class _Worker:
 
     # -- peaks -----------------------------------------------------------------------------
     def open_phase(self, phase: str) -> None:
+        """A phase's peaks are measured from the count seen just before it started: a pile-up its
+        fault causes at once (before the phase's first sample) is a peak too."""
         with self._lock:
-            self._peaks[phase] = Peak()
+            self._peaks[phase] = Peak(low=self._last_count)
 
     def _peak(self, base: str, phase: str, count: int, t: float) -> None:
         with self._lock:

@@ -234,3 +234,23 @@ def test_stop_returns_while_the_service_hangs(tmp_path, pages):
     # a generous bound for something that must happen at all: the requests time out after 1 s
     assert time.monotonic() - t0 < 10
     assert not sampler._workers[0]._thread.is_alive()
+
+
+def test_a_pile_up_at_the_phase_start_is_a_peak(tmp_path):
+    """A fault that piles goroutines up at once: the phase's first sample is already high. Measured
+    from the count just before the phase, it is a peak; with no count before it (the first phase),
+    the first sample is the phase's low and nothing is fetched."""
+    _rc, sampler = _sampler(tmp_path, "http://127.0.0.1:9/debug/pprof")
+    worker = sampler._workers[0]
+    fetched = []
+    worker._fetch_peak = lambda base, phase, st, count, t: (fetched.append((phase, count)),
+                                                            setattr(st, "count", count))
+    worker._last_count = 8                     # what tick() saw last, before the phase
+    worker.open_phase("fault")
+    worker._peak("base", "fault", 60, 1.0)     # the phase's first sample
+    assert fetched == [("fault", 60)]
+    worker._last_count = None
+    worker.open_phase("first")
+    worker._peak("base", "first", 60, 2.0)
+    worker._peak("base", "first", 61, 3.0)
+    assert fetched == [("fault", 60)]
