@@ -170,3 +170,32 @@ def test_clean_skips_runs_whose_owner_is_alive(tmp_path, demo_binary):
                              text=True, timeout=120)
         assert f"skip {project}" in out.stdout
         assert len(project_resources(project)["containers"]) == 2
+
+
+def test_published_ports_are_distinct_loopback_ports(tmp_path):
+    """Every published port of the override gets its own host port (a port picked and released one
+    at a time was once handed out twice: two container ports on one host port)."""
+    import socket
+
+    from harness.env.compose import LoopbackPorts
+
+    def bindable(port: int) -> bool:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                return False
+    ports = LoopbackPorts()
+    try:
+        picked = [ports() for _ in range(50)]
+        assert len(set(picked)) == len(picked)
+        assert not any(bindable(p) for p in picked)      # held: the kernel cannot hand them out again
+    finally:
+        ports.close()
+    assert all(bindable(p) for p in picked)              # released for compose to bind
+    sc = load_scenario(write_scenario(tmp_path))
+    ov = build_override(sc, run_labels("r1", "p1"), [{"version": "3.7", "services": {"api": {}, "store": {}}}],
+                        host_port=LoopbackPorts())
+    hosts = [p.split(":")[1] for svc in ov["services"].values() for p in svc.get("ports", [])]
+    assert hosts and len(set(hosts)) == len(hosts), hosts
