@@ -13,7 +13,14 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from harness.capture import pprof, trace
-from harness.capture.perf import PerfRecording, convert, wait_started
+from harness.capture.perf import (
+    NOT_EXPANDED,
+    PerfRecording,
+    build_inlines,
+    convert,
+    failure_reason,
+    wait_started,
+)
 from harness.capture.runtime import RuntimeSampler
 from harness.capture.spec import CaptureSpec
 from harness.capture.stats import DockerEvents, StatsSampler
@@ -24,6 +31,8 @@ from lsp.rundir import go_binary
 
 SNAPSHOT_KINDS = ("heap", "goroutine")          # the state at the phase end
 DELTA_KINDS = ("allocs", "block", "mutex")
+INLINES_NOT_EXPANDED = ("a caller of inlined code reads as the callee's file:line and its samples go to "
+                        "the caller's caller: trust pprof's cpu profile for own lines")
 STOP_WAIT_S = 120.0   # stop() waits at most this long, in all, for trace and perf conversions      # cumulative counters: end snapshot minus start snapshot
 
 
@@ -78,6 +87,8 @@ class CaptureManager:
         if self.spec.runtime is not None and runtime:
             self._runtime = RuntimeSampler(self.rc, runtime, self.spec.runtime.interval)
             self._runtime.start()
+        if self.spec.perf is not None and self.perf_services():
+            self._prepare_perf()
         if self.spec.functions is not None:     # raises for a function the binary lacks: before any load
             self._functions = FunctionProbes(self.rc, self.spec.functions, self.function_services(), self._failed)
             self._functions.place()
@@ -289,6 +300,16 @@ class CaptureManager:
             return
         self._perf[(phase.name, svc.name)] = rec
 
+    def _prepare_perf(self) -> None:
+        """Build the perf symbolizer's inline helper now, before any load: built at the first phase
+        end instead, on a cold Go build cache and a busy machine, it took longer than the
+        conversion could wait."""
+        try:
+            build_inlines(self.go)
+        except HarnessError as e:
+            self.rc.events.add("capture-note", "perf profiles will not expand inlined calls (the inline "
+                               f"helper could not be built: {failure_reason(e)}); {INLINES_NOT_EXPANDED}")
+
     def _stop_perf(self, svc: ServiceInfo, phase: PhaseWindow) -> None:
         """End the window now (SIGINT); perf's flush and the conversion run in the background."""
         rec = self._perf.pop((phase.name, svc.name), None)
@@ -307,6 +328,10 @@ class CaptureManager:
             return
         self.rc.artifacts.add("perf", out, service=svc.name, phase=phase.name, start_s=rec.start_s,
                               end_s=rec.end_s, sample_types=["samples/count", "cpu/nanoseconds"], **info)
+        if info.get("inlines") == NOT_EXPANDED:
+            self.rc.events.add("capture-note", f"perf profile of {svc.name} in phase {phase.name}: inlined calls "
+                               f"not expanded ({info.get('inlines_reason')}); {INLINES_NOT_EXPANDED}",
+                               service=svc.name, phase=phase.name, capture="perf")
 
     # -- failures -------------------------------------------------------------------------
     def _failed(self, service: str, phase: str | None, kind: str, reason: str) -> None:

@@ -8,9 +8,15 @@ Conversion: `perf script` prints each sample's time and call chain as `symbol+of
 nm`) plus the offset; the binary's DWARF gives its source position with inlined calls
 expanded (inlines/, a small Go program built once with the same toolchain), so a location
 holds the inlined function's line and the line of the caller it was inlined into, as the
-Go runtime's own profiles do. A binary without DWARF falls back to `go tool addr2line`
-(one line per address: the outer function with the innermost file:line). Return addresses
-of callers are looked up at address-1, as pprof does. Kernel frames stay as they are, with
+Go runtime's own profiles do. The helper is built before the first phase (build_inlines, from
+CaptureManager.start) with a generous timeout: built lazily at a phase end, under the run's load, on a
+machine with a cold Go build cache, it once took longer than its timeout and the profile fell
+back silently. Without the helper, or for a binary without DWARF, `go tool addr2line` gives one
+line per address: the outer function with the innermost file:line. A caller of inlined code
+then reads as (caller, callee's file:line), not an own line, and its samples go to the caller's
+caller: the conversion says so (`inlines` and `inlines_reason` in its result; the capture manager
+adds a capture-note event) instead of charging callers silently. Return addresses of callers
+are looked up at address-1, as pprof does. Kernel frames stay as they are, with
 the file `[kernel.kallsyms]`. Each perf sample becomes one pprof sample with the values
 (samples/count, cpu/nanoseconds) and a numeric label `t_ms`: its time on the run clock,
 t_ms = (perf time - clock.mono_t0) * 1000.
@@ -24,12 +30,13 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import proc
-from harness.errors import HarnessError
+from harness.errors import CommandError, HarnessError
 from lsp.pprof.proto import Profile
 
 HEADER_RE = re.compile(r"^\s*(?P<comm>.*?)\s+(?P<pid>\d+)/(?P<tid>\d+)\s+(?P<time>\d+\.\d+):\s+(?P<period>\d+)?")
@@ -45,12 +52,20 @@ class PerfSample:
     frames: list[tuple[str, int | None, str]]     # (symbol, offset or None, dso), leaf first
 
 
+EXPANDED = "expanded"              # Symbolizer.mode: inlined calls expanded from DWARF
+NOT_EXPANDED = "not expanded"      # one frame per address (go tool addr2line)
+
+
 @dataclass
 class Symbolizer:
-    """File:line for addresses of one Go binary, via `go tool nm` and `go tool addr2line`."""
+    """File:line for addresses of one Go binary, via `go tool nm`, the inline helper and `go
+    tool addr2line`. After frames(), `mode` says whether inlined calls were expanded and `why`
+    why not."""
     binary: str
     go: str = "go"
     timeout: float = 60.0
+    mode: str | None = None
+    why: str = ""
     _symbols: dict[str, int] = field(default_factory=dict)
 
     def load_symbols(self) -> None:
@@ -67,25 +82,41 @@ class Symbolizer:
 
     def frames(self, addresses: list[int]) -> dict[int, list[tuple[str, str, int]]]:
         """address -> [(function, file, line), ...] innermost first, inlined calls expanded from
-        the binary's DWARF; without DWARF (or without the helper) one frame from addr2line."""
+        the binary's DWARF; without DWARF (or without the helper) one frame from addr2line.
+        Addresses the helper places in no function get addr2line's answer too."""
         if not addresses:
             return {}
-        tool = inlines_tool(self.go, self.timeout)
-        if tool is not None:
-            text = "".join(f"0x{a:x}\n" for a in addresses)
-            try:
-                res = proc.run([tool, self.binary], input=text, timeout=self.timeout, check=False)
-            except HarnessError:
-                res = None
-            rows = res.stdout.splitlines() if res else []
-            if res and res.returncode == 0 and len(rows) == len(addresses):
-                found = {}
-                for addr, row in zip(addresses, rows):
-                    chain = [(f, path, int(line)) for f, path, line in json.loads(row) if path != "?"]
-                    if chain:
-                        found[addr] = chain
-                return found
-        return {a: [hit] for a, hit in self.lines(addresses).items()}
+        found, self.why = self._expanded(addresses)
+        self.mode = EXPANDED if found is not None else NOT_EXPANDED
+        if found is None:
+            found = {}
+        missing = [a for a in addresses if a not in found]
+        found.update({a: [hit] for a, hit in self.lines(missing).items()})
+        return found
+
+    def _expanded(self, addresses: list[int]) -> tuple[dict | None, str]:
+        """The helper's frames, or None and why it could not give them."""
+        try:
+            tool = build_inlines(self.go)
+        except HarnessError as e:
+            return None, failure_reason(e)
+        text = "".join(f"0x{a:x}\n" for a in addresses)
+        timeout = self.timeout + len(addresses) / 1000     # a few µs an address; generous
+        try:
+            res = proc.run([tool, self.binary], input=text, timeout=timeout, check=False)
+        except HarnessError as e:
+            return None, failure_reason(e)
+        rows = res.stdout.splitlines()
+        if res.returncode != 0:
+            return None, f"the inline helper exited with {res.returncode}: {res.stderr.strip()[-300:]}"
+        if len(rows) != len(addresses):
+            return None, f"the inline helper answered {len(rows)} lines for {len(addresses)} addresses"
+        found = {}
+        for addr, row in zip(addresses, rows):
+            chain = [(f, path, int(line)) for f, path, line in json.loads(row) if path != "?"]
+            if chain:
+                found[addr] = chain
+        return found, ""
 
     def lines(self, addresses: list[int]) -> dict[int, tuple[str, str, int]]:
         """address -> (function, file, line) for the addresses addr2line knows."""
@@ -106,28 +137,55 @@ class Symbolizer:
         return found
 
 
+def failure_reason(e: HarnessError) -> str:
+    text = e.what + (f": {e.seen}" if e.seen else "")
+    if isinstance(e, CommandError):
+        text += f" ({(e.stderr or '').strip()[-300:]})" if (e.stderr or "").strip() else ""
+    return text
+
+
 INLINES_SRC = Path(__file__).parent / "inlines"
+BUILD_TIMEOUT_S = 600.0     # a cold Go build cache on a loaded 2-core machine took 28 s; room for worse
+_build_lock = threading.Lock()
 
 
-def inlines_tool(go: str, timeout: float = 120.0) -> str | None:
-    """The inline-expanding symbolizer (inlines/main.go), built once per source version into
-    the user's cache; None when it cannot be built (the caller falls back to addr2line)."""
+def inlines_path() -> Path:
+    """Where the helper of this source version lives (the user's cache)."""
     src = (INLINES_SRC / "main.go").read_bytes()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness"
-    exe = cache / f"inlines-{hashlib.sha256(src).hexdigest()[:16]}"
+    return cache / f"inlines-{hashlib.sha256(src).hexdigest()[:16]}"
+
+
+def build_inlines(go: str, timeout: float = BUILD_TIMEOUT_S) -> str:
+    """The inline-expanding symbolizer (inlines/main.go), built once per source version into
+    the user's cache; raises HarnessError saying why it cannot be built."""
+    exe = inlines_path()
     if exe.exists():
         return str(exe)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = exe.with_name(f"{exe.name}.{os.getpid()}.tmp")
-    env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
-    try:
-        proc.run([go, "build", "-o", str(tmp), "."], cwd=str(INLINES_SRC), env=env, timeout=timeout,
-                 what="could not build the perf symbolizer (inlines/)")
-        os.replace(tmp, exe)
-    except (HarnessError, OSError):
-        tmp.unlink(missing_ok=True)
-        return None
+    with _build_lock:           # two services' conversions at one phase end build it once
+        if exe.exists():
+            return str(exe)
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        tmp = exe.with_name(f"{exe.name}.{os.getpid()}.tmp")
+        env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
+        try:
+            proc.run([go, "build", "-o", str(tmp), "."], cwd=str(INLINES_SRC), env=env, timeout=timeout,
+                     what="could not build the perf symbolizer's inline helper (harness/capture/inlines)")
+            os.replace(tmp, exe)
+        except OSError as e:
+            raise HarnessError("could not build the perf symbolizer's inline helper",
+                               where=str(exe), seen=str(e)) from None
+        finally:
+            tmp.unlink(missing_ok=True)
     return str(exe)
+
+
+def inlines_tool(go: str, timeout: float = BUILD_TIMEOUT_S) -> str | None:
+    """build_inlines, or None when it cannot be built."""
+    try:
+        return build_inlines(go, timeout)
+    except HarnessError:
+        return None
 
 
 def parse_script(text: str) -> list[PerfSample]:
@@ -316,7 +374,8 @@ def _exe_path(pid: int) -> str:
 
 def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
             go: str = "go", timeout: float = 120.0, window: tuple[float, float] | None = None) -> dict:
-    """perf.data -> pprof at `out`; returns {samples, first_s, last_s, symbolized, outside_window}.
+    """perf.data -> pprof at `out`; returns {samples, first_s, last_s, symbolized, outside_window,
+    inlines (EXPANDED or NOT_EXPANDED) and inlines_reason (why not)}.
 
     With `window` (run clock), samples outside it are left out: perf keeps sampling for a
     moment after SIGINT when the machine is busy, and those samples belong to the next phase.
@@ -328,7 +387,7 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
     if window is not None:
         lo, hi = clock.mono_t0 + window[0], clock.mono_t0 + window[1]
         samples = [s for s in parsed if lo <= s.t_mono <= hi]
-    resolve, symbolized = None, False
+    resolve, symbolized, sym_ = None, False, None
     binary = f"/proc/{pid}/exe"
     if exe and os.path.exists(binary):
         sym_ = Symbolizer(binary, go=go)
@@ -341,9 +400,14 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
     msg = to_profile(samples, mono_t0=clock.mono_t0, wall_t0=clock.wall_t0,
                      period_ns=int(1e9 / frequency), resolve=resolve, main_dso=exe)
     out.write_bytes(gzip.compress(msg.SerializeToString()))
-    return {"samples": len(samples), "symbolized": symbolized, "outside_window": len(parsed) - len(samples),
+    info = {"samples": len(samples), "symbolized": symbolized, "outside_window": len(parsed) - len(samples),
             "first_s": clock.at(samples[0].t_mono) if samples else None,
             "last_s": clock.at(samples[-1].t_mono) if samples else None}
+    if symbolized and sym_.mode is not None:
+        info["inlines"] = sym_.mode
+        if sym_.mode == NOT_EXPANDED:
+            info["inlines_reason"] = sym_.why
+    return info
 
 
 def wait_started(rec: PerfRecording, timeout: float = 2.0) -> None:

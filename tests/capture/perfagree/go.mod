@@ -1,0 +1,3 @@
+module perfagree
+
+go 1.22
