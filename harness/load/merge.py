@@ -134,6 +134,7 @@ def build_stats(finals: list[dict], history: list[dict], *, model: str, basis: s
             key = (b["name"], b["method"], b["phase"])
             cells.setdefault(key, _Acc(sig)).add_bucket(b)
     counts = _phase_counts(finals)
+    completed = _completed(finals)
     total = _Acc(sig)
     by_phase: dict[str, _Acc] = {}
     by_endpoint: dict[tuple[str, str], dict[str, _Acc]] = {}
@@ -148,12 +149,13 @@ def build_stats(finals: list[dict], history: list[dict], *, model: str, basis: s
         "window": {"start_s": phases.start_s, "end_s": phases.end_s},
         "totals": _with_counts(total.to_json(basis), _sum_counts(counts.values()),
                                phases.end_s - phases.start_s, None,
-                               _completed(history, None)),
+                               sum(completed[(None, None, p.name)] for p in phases.phases)),
         "phases": {p.name: _with_counts(by_phase.get(p.name, _Acc(sig)).to_json(basis),
                                         counts.get(p.name, {}), p.end_s - p.start_s, rate_of(p.name),
-                                        _completed(history, p.name))
+                                        completed[(None, None, p.name)])
                    | {"start_s": p.start_s, "end_s": p.end_s,
-                      "endpoints": _phase_endpoints(by_endpoint, p.name, basis, p.end_s - p.start_s)}
+                      "endpoints": _phase_endpoints(by_endpoint, p.name, basis, p.end_s - p.start_s,
+                                                   completed)}
                    for p in phases.phases},
         "endpoints": [_endpoint(name, method, per_phase, basis, sig)
                       for (name, method), per_phase in sorted(by_endpoint.items())],
@@ -173,12 +175,16 @@ def _endpoint(name: str, method: str, per_phase: dict[str, _Acc], basis: str, si
     return out
 
 
-def _phase_endpoints(by_endpoint: dict, phase: str, basis: str, duration: float) -> list[dict]:
+def _phase_endpoints(by_endpoint: dict, phase: str, basis: str, duration: float,
+                     completed: Counter) -> list[dict]:
+    """Per endpoint of a phase: its requests (issued in the phase) and rps (completed inside it)."""
     out = []
     for (name, method), per_phase in sorted(by_endpoint.items()):
         if phase in per_phase:
             block = {"name": name, "method": method} | per_phase[phase].to_json(basis)
-            block["rps"] = round(block["requests"] / duration, 3) if duration > 0 else None
+            done = completed[(name, method, phase)]
+            block["completed_in_window"] = done
+            block["rps"] = round(done / duration, 3) if duration > 0 else None
             out.append(block)
     return out
 
@@ -198,15 +204,22 @@ def _sum_counts(items) -> dict:
     return dict(total)
 
 
-def _completed(history: list[dict], phase: str | None) -> int:
-    """Requests completed inside the window (or one phase of it), from the per-second lines."""
-    return int(sum(h.get("rps") or 0 for h in history
-                   if not h.get("drain") and (phase is None or h.get("phase") == phase)))
+def _completed(finals: list[dict]) -> Counter:
+    """Completions per (name, method, phase of their completion time) and per phase (name and
+    method None), summed over the workers: exact, not the per-second history, whose rows
+    straddle phase boundaries."""
+    out: Counter = Counter()
+    for fin in finals:
+        for c in fin.get("completed") or []:
+            out[(c["name"], c["method"], c["phase"])] += c["count"]
+            out[(None, None, c["phase"])] += c["count"]
+    return out
 
 
 def _with_counts(block: dict, counts: dict, duration: float, target_rps, completed: int) -> dict:
-    """achieved_rps: completions per second while the phase lasted (throughput); requests
-    counts every request *issued* in the phase, including those that completed after it."""
+    """achieved_rps: completions inside the phase's window per second of it (throughput: a phase
+    the service cannot keep up with shows its drop); requests counts every request *issued* in
+    the phase (its intended send time), including those that completed after it."""
     block.update(sent=counts.get("sent", 0), dropped=counts.get("dropped", 0),
                  delayed=counts.get("delayed", 0), completed_in_window=completed,
                  achieved_rps=round(completed / duration, 3) if duration > 0 else None)

@@ -6,6 +6,9 @@ Pure logic (no gevent, no Locust), so it is tested directly. Times are seconds s
 - A request is counted in the second in which it completed (requests/s as every load tool
   reports it); sent/dropped/delayed are counted in the second the decision was made, and
   schedule lag in the second of the intended time.
+- Completions are also counted per phase by the exact completion time (`completed`): a
+  phase's throughput is its completions inside its own window, whatever second it starts in
+  (phases start at fractional run-clock times; a per-second row straddles two phases).
 """
 from __future__ import annotations
 
@@ -107,6 +110,7 @@ class Recorder:
         self.buckets: dict[tuple[str, str, str], Bucket] = {}
         self.seconds: dict[int, Second] = {}
         self.phase_counts: dict[str, PhaseCounts] = {}
+        self.completed: Counter = Counter()      # (name, method, phase of the completion time) -> n
 
     # -- recording ---------------------------------------------------------------------------
     def record(self, name: str, method: str, intended: float, sent: float, end: float, *,
@@ -120,6 +124,7 @@ class Recorder:
         H.record_s(bucket.intended, lat_i)
         H.record_s(bucket.actual, lat_a)
         bucket.count += 1
+        self.completed[(name, method, self.phases.name_at(end) or NO_PHASE)] += 1
         sec = self._second(end)
         H.record_s(sec.hist, lat_i if self.basis == "intended" else lat_a)
         sec.count += 1
@@ -180,4 +185,6 @@ class Recorder:
                     "actual": H.encode(b.actual)}
                    for (n, m, p), b in sorted(self.buckets.items())]
         phases = {name: vars(pc).copy() for name, pc in self.phase_counts.items()}
-        return {"type": "final", "buckets": buckets, "phase_counts": phases}
+        return {"type": "final", "buckets": buckets, "phase_counts": phases,
+                "completed": [{"name": n, "method": m, "phase": p, "count": c}
+                              for (n, m, p), c in sorted(self.completed.items())]}

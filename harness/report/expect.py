@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from harness.parse.context import ParseContext
 from harness.parse.node import Node
 from harness.report import units
+from harness.report.verdict import sent_nothing
 from lsp.rundir import PROFILE_KINDS
 
 RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top",
@@ -305,13 +306,27 @@ def _upper(name, phase, where, observed, limit, fmt=units.sig3) -> dict:
     return _check(name, phase, where, ok, observed, limit, msg)
 
 
+def _skipped(name: str, phase: str, where, why: str) -> dict:
+    """A check that cannot be judged (not failed): junit's skipped."""
+    return {**_check(name, phase, where, False, None, None, f"{name}: not judged: {why}"), "skipped": True}
+
+
+def _idle(phase: dict) -> str | None:
+    return f"no request was sent in phase {phase['name']}" if sent_nothing(phase.get("load")) else None
+
+
 def _rule_checks(rule: Rule, phase: dict) -> list[dict]:
     name, where, load = phase["name"], rule.where, phase.get("load") or {}
     out = [_upper(f"latency {k}", name, where, load.get(f"{k}_ms"), v, units.duration_ms)
            for k, v in rule.latency_ms.items()]
     if rule.error_rate is not None:
         out.append(_upper("error rate", name, where, load.get("error_rate"), rule.error_rate, units.percent))
-    if rule.throughput is not None:
+    idle = _idle(phase)
+    if idle:        # a phase with no load has no latency, errors or throughput to hold to a bound
+        out = [_skipped(c["name"], name, where, idle) for c in out]
+    if rule.throughput is not None and idle:
+        out.append(_skipped("throughput", name, where, idle))
+    elif rule.throughput is not None:
         rps = load.get("rps")
         ok = rps is not None and rps >= rule.throughput
         msg = (f"throughput: no measurement in phase {name}" if rps is None else
@@ -449,17 +464,23 @@ def _calls_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[dict]:
 def _incident_checks(rule: Rule, phase: dict, summary: dict) -> list[dict]:
     if not rule.phase_given and phase["name"] == summary.get("baseline_phase"):
         return []       # a rule for every phase judges the incidents; the baseline is their reference
-    out = [_verdict_check(rule.verdict, rule, phase, summary)] if rule.verdict else []
+    name, base_name = phase["name"], summary.get("baseline_phase")
+    base = next((p for p in summary.get("phases") or [] if p.get("name") == base_name), None)
+    idle = _idle(phase) or (base is not None and _idle(base))
+    out = []
+    if rule.verdict:
+        out.append(_skipped(f"first finding is {rule.verdict.kind}", name, rule.verdict.where, idle) if idle
+                   else _verdict_check(rule.verdict, rule, phase, summary))
     ratios = [(r, True) for r in rule.rises] + [(r, False) for r in rule.within]
     if not ratios:
         return out
-    name, base_name = phase["name"], summary.get("baseline_phase")
-    base = next((p for p in summary.get("phases") or [] if p.get("name") == base_name), None)
     why = ("the baseline cannot be compared with itself" if name == base_name else
            "no baseline phase in the summary" if base_name is None else
            f"the baseline phase {base_name} has no measurements" if base is None else None)
     for r, rises in ratios:
-        if why:
+        if idle and not why and METRICS[r.metric][0] == "load":
+            out.append(_skipped(_ratio_label(r, rises), name, r.where, idle))
+        elif why:
             out.append(_check(_ratio_label(r, rises), name, r.where, False, None, r.factor,
                               f"{r.metric} in phase {name}: {why}"))
         elif METRICS[r.metric][0] == "load":

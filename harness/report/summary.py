@@ -47,18 +47,32 @@ def build(run: RunData) -> dict:
 # -- load ---------------------------------------------------------------------------------------
 
 def load_stats(run: RunData, phase: dict) -> dict:
-    rows = [h for h in run.history if _in_phase(h, phase)]
-    out = _from_history(rows)
+    """A phase's load figures. From load/stats.json when it has the phase (exact: requests,
+    failures and quantiles of the requests whose intended send time lies in the phase's window;
+    throughput = completions inside the window per second of it); from the per-second history
+    only for a run without it (approx: rows straddle phase boundaries)."""
     stats = _stats_phase(run.load_stats, phase["name"])
-    for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "requests", "failures"):
-        if isinstance(stats.get(key), (int, float)):
+    if not stats:
+        out = _from_history([h for h in run.history if _in_phase(h, phase) and not h.get("drain")])
+        out["endpoints"] = []
+        return out
+    seconds = max(0.0, (phase.get("end_s") or 0) - (phase.get("start_s") or 0))
+    requests = _number(stats.get("requests")) or 0
+    out = {"seconds": round(seconds, 3), "requests": requests, "failures": _number(stats.get("failures")) or 0,
+           "rps": _number(stats.get("achieved_rps")), "error_rate": None, "approx": False}
+    for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+        out[key] = _number(stats.get(key)) if requests else None
+    if requests:
+        out["error_rate"] = round(out["failures"] / requests, 6)
+    for key in ("target_rps", "sent", "completed_in_window"):
+        if _number(stats.get(key)) is not None:
             out[key] = stats[key]
-    if stats:
-        out["approx"] = False
-        if out.get("requests"):
-            out["error_rate"] = round((out.get("failures") or 0) / out["requests"], 6)
     out["endpoints"] = _endpoints(run.load_stats, phase["name"])
     return out
+
+
+def _number(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def _in_phase(row: dict, phase: dict) -> bool:

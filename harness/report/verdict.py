@@ -65,12 +65,31 @@ def build(summary: dict) -> dict:
     for i, phase in enumerate(phases):
         if base is None or phase is base:
             continue
+        idle = _not_judged(base, phase)
+        if idle:
+            out.append({"phase": phase["name"], "baseline": base_name, "headline": f"not judged: {idle}",
+                        "findings": [{"kind": "not-judged", "message": f"not judged: {idle}", "evidence": {}}]})
+            continue
         nxt = phases[i + 1] if i + 1 < len(phases) else None
         prev = phases[i - 1] if i > 0 else None
         findings = phase_findings(summary, base, phase, nxt, prev)
         out.append({"phase": phase["name"], "baseline": base_name, "headline": headline(findings, base, phase),
                     "findings": findings})
     return {"version": VERSION, "thresholds": dict(THRESHOLDS), "phases": out}
+
+
+def sent_nothing(load: dict | None) -> bool:
+    """A phase whose load issued no request (exact figures only): not judged on its load."""
+    return isinstance(load, dict) and load.get("approx") is False and load.get("requests") == 0
+
+
+def _not_judged(base: dict, phase: dict) -> str | None:
+    """Why a phase cannot be judged against the baseline: one of them sent no request (a phase
+    with no load has no symptom to explain, and its figures would be the next phase's)."""
+    for p, who in ((phase, "this phase"), (base, f"the baseline ({base.get('name')})")):
+        if sent_nothing(p.get("load")):
+            return f"no request was sent in {who}"
+    return None
 
 
 def phase_findings(summary: dict, base: dict, phase: dict, nxt: dict | None,
@@ -185,7 +204,7 @@ def _symptom(base: dict, phase: dict) -> dict | None:
     eb, ea = b.get("error_rate") or 0.0, a.get("error_rate") or 0.0
     if ea - eb >= t["error_rate_min"] and (a.get("failures") or 0) >= 5:
         worse.append("error_rate")
-    rb, ra = b.get("rps"), a.get("rps")
+    rb, ra = _kept_up(b), _kept_up(a)
     if rb and ra is not None and ra <= rb * (1 - t["throughput_drop"]):
         worse.append("rps")
     if not worse:
@@ -193,6 +212,16 @@ def _symptom(base: dict, phase: dict) -> dict | None:
     text = _symptom_text(base, phase)
     return {"kind": "symptom", "message": f"the symptom: {text}",
             "evidence": {**_load_evidence(base, phase), "worse": worse, "summary": text}}
+
+
+def _kept_up(load: dict) -> float | None:
+    """Throughput to compare between phases: completions per second, as a share of the target
+    rate when the load has one (an open model's phases may ask for different rates: 20/s asked
+    and done is no drop from 40/s asked and done), else as it is."""
+    rps, target = load.get("rps"), load.get("target_rps")
+    if rps is None:
+        return None
+    return rps / target if target else rps
 
 
 def _symptom_text(base: dict, phase: dict, keys: tuple[str, ...] = ("p99",)) -> str:
@@ -205,8 +234,14 @@ def _symptom_text(base: dict, phase: dict, keys: tuple[str, ...] = ("p99",)) -> 
     if (ea or 0) > 0 or (eb or 0) > 0:
         parts.append(f"errors {units.percent(eb or 0)} → {units.percent(ea or 0)}")
     if b.get("rps") is not None and a.get("rps") is not None:
-        parts.append(f"throughput {units.rate(b['rps'], 'req')} → {units.rate(a['rps'], 'req')}")
+        parts.append(f"throughput {_throughput(b)} → {_throughput(a)}")
     return ", ".join(parts)
+
+
+def _throughput(load: dict) -> str:
+    text = units.rate(load["rps"], "req")
+    target = load.get("target_rps")
+    return f"{text} ({units.percent(load['rps'] / target)} of {units.rate(target, 'req')})" if target else text
 
 
 QUIET_KEYS = ("p50", "p95")     # what "no significant change" was judged on (p99: see _symptom)
@@ -214,7 +249,7 @@ QUIET_KEYS = ("p50", "p95")     # what "no significant change" was judged on (p9
 
 def _load_evidence(base: dict, phase: dict) -> dict:
     b, a = base.get("load") or {}, phase.get("load") or {}
-    keys = ("p50_ms", "p95_ms", "p99_ms", "error_rate", "rps")
+    keys = ("p50_ms", "p95_ms", "p99_ms", "error_rate", "rps", "target_rps")
     return {"before": {k: b.get(k) for k in keys}, "after": {k: a.get(k) for k in keys}}
 
 

@@ -1,5 +1,7 @@
 // Command loadtestserver is the target of the load tests: it answers /ok at once and
-// /sleep?us=N after sleeping N microseconds, so tests know the true latency.
+// /sleep?us=N after sleeping N microseconds, so tests know the true latency; /serial?us=N
+// sleeps N microseconds holding one lock, so it completes at most 1e6/N requests a second
+// (a service whose throughput is bound).
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -26,6 +29,18 @@ func main() {
 		}
 		time.Sleep(time.Duration(us) * time.Microsecond)
 		fmt.Fprintln(w, "slept", us)
+	})
+	var serial sync.Mutex
+	mux.HandleFunc("/serial", func(w http.ResponseWriter, r *http.Request) {
+		us, err := strconv.Atoi(r.URL.Query().Get("us"))
+		if err != nil || us < 0 {
+			http.Error(w, "us must be a non-negative integer", http.StatusBadRequest)
+			return
+		}
+		serial.Lock()
+		time.Sleep(time.Duration(us) * time.Microsecond)
+		serial.Unlock()
+		fmt.Fprintln(w, "slept alone", us)
 	})
 	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "planned failure", http.StatusServiceUnavailable)
