@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.capture import pprof, trace
 from harness.capture.perf import (
+    BUILD_TIMEOUT_S,
     NOT_EXPANDED,
     PerfRecording,
     build_inlines,
@@ -33,7 +34,7 @@ SNAPSHOT_KINDS = ("heap", "goroutine")          # the state at the phase end
 DELTA_KINDS = ("allocs", "block", "mutex")
 INLINES_NOT_EXPANDED = ("a caller of inlined code reads as the callee's file:line and its samples go to "
                         "the caller's caller: trust pprof's cpu profile for own lines")
-STOP_WAIT_S = 120.0   # stop() waits at most this long, in all, for trace and perf conversions      # cumulative counters: end snapshot minus start snapshot
+STOP_WAIT_S = 120.0   # stop() waits at most this long, in all, for trace and perf conversions
 
 
 class CaptureManager:
@@ -51,6 +52,7 @@ class CaptureManager:
         self._events: DockerEvents | None = None
         self._runtime: RuntimeSampler | None = None
         self._functions: FunctionProbes | None = None
+        self._inlines: Future | None = None          # the perf symbolizer's helper being built
         self._stopped = False
 
     # -- which services --------------------------------------------------------------------
@@ -88,7 +90,7 @@ class CaptureManager:
             self._runtime = RuntimeSampler(self.rc, runtime, self.spec.runtime.interval)
             self._runtime.start()
         if self.spec.perf is not None and self.perf_services():
-            self._prepare_perf()
+            self._inlines = _spawn(self._prepare_perf)     # in the background: the first phase starts now
         if self.spec.functions is not None:     # raises for a function the binary lacks: before any load
             self._functions = FunctionProbes(self.rc, self.spec.functions, self.function_services(), self._failed)
             self._functions.place()
@@ -301,9 +303,9 @@ class CaptureManager:
         self._perf[(phase.name, svc.name)] = rec
 
     def _prepare_perf(self) -> None:
-        """Build the perf symbolizer's inline helper now, before any load: built at the first phase
-        end instead, on a cold Go build cache and a busy machine, it took longer than the
-        conversion could wait."""
+        """Build the perf symbolizer's inline helper from the run's start (conversions wait for it):
+        built within the first conversion instead, on a cold Go build cache and a busy machine, it
+        took longer than the conversion allowed, and the profile fell back without expansion."""
         try:
             build_inlines(self.go)
         except HarnessError as e:
@@ -319,6 +321,8 @@ class CaptureManager:
 
     def _convert_perf(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording) -> None:
         out = rec.out.parent / "perf.pb.gz"
+        if self._inlines is not None:
+            _wait(self._inlines, BUILD_TIMEOUT_S)
         try:
             rec.stop()
             info = convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock,

@@ -52,10 +52,8 @@ def load_stats(run: RunData, phase: dict) -> dict:
     throughput = completions inside the window per second of it); from the per-second history
     only for a run without it (approx: rows straddle phase boundaries)."""
     stats = _stats_phase(run.load_stats, phase["name"])
-    if not stats:
-        out = _from_history([h for h in run.history if _in_phase(h, phase) and not h.get("drain")])
-        out["endpoints"] = []
-        return out
+    if not isinstance(stats.get("requests"), int) or isinstance(stats.get("requests"), bool):
+        return _partial(run, phase, stats)
     seconds = max(0.0, (phase.get("end_s") or 0) - (phase.get("start_s") or 0))
     requests = _number(stats.get("requests")) or 0
     out = {"seconds": round(seconds, 3), "requests": requests, "failures": _number(stats.get("failures")) or 0,
@@ -67,6 +65,22 @@ def load_stats(run: RunData, phase: dict) -> dict:
     for key in ("target_rps", "sent", "completed_in_window"):
         if _number(stats.get(key)) is not None:
             out[key] = stats[key]
+    out["endpoints"] = _endpoints(run.load_stats, phase["name"])
+    return out
+
+
+def _partial(run: RunData, phase: dict, stats: dict) -> dict:
+    """Without the load runner's stats.json (an older run, a killed one, or a file another tool
+    wrote with only some keys): the per-second history (drain rows left out), with what the
+    file has taking its place."""
+    out = _from_history([h for h in run.history if _in_phase(h, phase) and not h.get("drain")])
+    for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "requests", "failures"):
+        if _number(stats.get(key)) is not None:
+            out[key] = stats[key]
+    if stats:
+        out["approx"] = False
+        if out.get("requests"):
+            out["error_rate"] = round((out.get("failures") or 0) / out["requests"], 6)
     out["endpoints"] = _endpoints(run.load_stats, phase["name"])
     return out
 

@@ -167,8 +167,8 @@ def test_a_stripped_binary_says_so(tmp_path, fresh_cache):
 
 
 def test_the_run_says_so_when_inlined_calls_are_not_expanded(binary, fresh_cache, tmp_path, monkeypatch):
-    """The capture manager builds the helper before any load and tells the run when it cannot:
-    once at the start, and for each perf profile converted without it (report notes)."""
+    """The capture manager builds the helper from the run's start and tells the run when it cannot:
+    once for the run, and for each perf profile converted without it (report notes)."""
     monkeypatch.setenv("HARNESS_GO", failing_go(tmp_path))
     clock = Clock.start()
     with burning(binary, "called", tmp_path / "cpu.pb.gz") as (child, burn):
@@ -176,13 +176,13 @@ def test_the_run_says_so_when_inlined_calls_are_not_expanded(binary, fresh_cache
         rc = RunContext.of("t", tmp_path / "run", clock, {"api": svc})
         m = CaptureManager(CaptureSpec(perf=WindowSpec(("baseline",)), stats_interval=0), rc)
         m.start()
-        notes = [e["detail"] for e in rc.events.all() if e["kind"] == "capture-note"]
-        assert any("will not expand inlined calls" in n and "build refused" in n for n in notes), notes
         phase = PhaseWindow("baseline", clock.now(), clock.now() + CPU_SECONDS)
         m.phase_start(phase)
         burn()
         m.phase_end(phase)
         m.stop()
+    notes = [e["detail"] for e in rc.events.all() if e["kind"] == "capture-note"]
+    assert any("will not expand inlined calls" in n and "build refused" in n for n in notes), notes
     (a,) = [a for a in rc.artifacts.all() if a["kind"] == "perf"]
     assert a["inlines"] == NOT_EXPANDED and a["samples"] > 100, a
     (note,) = [e for e in rc.events.all() if e["kind"] == "capture-note" and e.get("capture") == "perf"]
