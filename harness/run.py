@@ -38,12 +38,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from harness import __version__, proc
 from harness.capture.manager import CaptureManager
+from harness.env import reserve
 from harness.env.compose import Environment, detect_compose
 from harness.errors import HarnessError, Interrupted
 from harness.faults.controller import FaultController
@@ -85,28 +85,6 @@ def run(scenario: Scenario, options: RunOptions | None = None) -> RunResult:
     return Runner(scenario, options).run()
 
 
-def new_run_id(name: str, now: float | None = None) -> str:
-    stamp = datetime.fromtimestamp(now or time.time(), timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{name}-{stamp}"
-
-
-def project_name(run_id: str) -> str:
-    safe = "".join(ch for ch in run_id.lower() if ch.isalnum())
-    return f"h{safe}"[:60]
-
-
-def _unique_dir(root: Path, run_id: str) -> tuple[str, Path]:
-    root.mkdir(parents=True, exist_ok=True)
-    candidate, n = run_id, 1
-    while True:
-        try:
-            (root / candidate).mkdir()
-            return candidate, root / candidate
-        except FileExistsError:
-            n += 1
-            candidate = f"{run_id}-{n}"
-
-
 class Runner:
     """One run of one scenario. Building it writes nothing; run() does all."""
 
@@ -143,14 +121,14 @@ class Runner:
         clock = Clock.start()
         root = Path(self.options.runs_dir or sc.runs_dir)
         try:
-            run_id, run_dir = _unique_dir(root, new_run_id(sc.name, clock.wall_t0))
+            run_id, run_dir = reserve.reserve(root, sc.name, clock.wall_t0)
         except OSError as e:
             raise HarnessError("cannot create the run directory", where=str(root),
                                seen="a file, not a folder" if root.exists() and not root.is_dir()
                                else (e.strerror or str(e)),
                                hint="set runs_dir in the scenario, --runs-dir or HARNESS_RUNS_DIR to a "
                                     "writable folder") from None
-        rc = RunContext.of(run_id, run_dir, clock, project=project_name(run_id),
+        rc = RunContext.of(run_id, run_dir, clock, project=reserve.project_name(run_id),
                            events_file=run_dir / "events.jsonl")
         if self.options.on_start:
             self.options.on_start(run_id, run_dir)
@@ -189,7 +167,9 @@ class Runner:
         self.faults = faults = FaultController(rc)
         faults.preflight(sc.fault_specs())
         # Look-ups and the watchdog's start take seconds each; they overlap the prepare steps.
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="start") as pool:
+        # The prepare steps and the image build hold their folders' build lock (concurrent runs).
+        with reserve.building(self._build_folders(), on_wait=lambda msg: self._waiting(rc, msg)), \
+                ThreadPoolExecutor(max_workers=3, thread_name_prefix="start") as pool:
             versions = pool.submit(_tool_versions)
             compose_f = pool.submit(detect_compose, self.options.compose)
             watchdog = pool.submit(faults.start_watchdog, os.getpid())
@@ -201,11 +181,11 @@ class Runner:
             compose = compose_f.result()
             watchdog.result()
             tools.update(versions.result(), compose=compose.label)
-        log.info("compose: %s (chosen by %s)", compose.label, compose.source)
-        env = Environment(sc, rc.run_dir, rc.run_id, rc.project, compose, on_event=rc.events.add,
-                          services=rc.services)
-        _teardown_step(stack, rc, "environment", env.down)
-        env.up()
+            log.info("compose: %s (chosen by %s)", compose.label, compose.source)
+            env = Environment(sc, rc.run_dir, rc.run_id, rc.project, compose, on_event=rc.events.add,
+                              services=rc.services)
+            _teardown_step(stack, rc, "environment", env.down)
+            env.up()
         self._progress(rc, {"stage": "waiting for readiness"})
         env.wait_ready()
         for name in list(rc.services):
@@ -233,6 +213,15 @@ class Runner:
         Timeline(rc, self.faults, self.captures, self._refresh_quietly, self._tick,
                  self.options.progress_interval).run(self.scenario.phases, self.windows)
         _check_load_ran(self.load.wait(), rc)
+
+    def _build_folders(self) -> list[Path]:
+        """The folders concurrent runs must not prepare or build in at once."""
+        sc = self.scenario
+        return [step.cwd for step in sc.prepare] + [Path(f).parent for f in sc.compose.files]
+
+    def _waiting(self, rc: RunContext, message: str) -> None:
+        rc.events.add("waiting", message)
+        self._progress(rc, {"stage": message})
 
     def _refresh_quietly(self, service: str) -> None:
         """A kill, restart or stop fault gives the target a new PID: re-read it for the parts

@@ -5,9 +5,8 @@ import json
 from pathlib import Path
 
 from harness.cli import main, resolve_runs_dir
-from harness.run import new_run_id, project_name
+from harness.env.reserve import project_name, run_id
 from harness.scenario import load_scenario
-
 from tests.scenario.test_scenario_errors import COMPOSE, GOOD
 
 
@@ -34,10 +33,12 @@ def test_runs_dir_resolution_order(tmp_path, monkeypatch):
 
 
 def test_run_ids_and_project_names():
-    rid = new_run_id("demo", 1795000000.0)
-    assert rid == "demo-20261118T110640Z"
-    assert project_name(rid) == "hdemo20261118t110640z"
-    assert project_name("x" * 100).startswith("h") and len(project_name("x" * 100)) == 60
+    rid = run_id("demo", 1795000000.0, "a1b2c3")
+    assert rid == "demo-20261118T110640Z-a1b2c3"
+    assert project_name(rid) == "hdemo20261118t110640za1b2c3"
+    long = run_id("x" * 100, 1795000000.0, "a1b2c3")
+    assert project_name(long).startswith("hxxx") and len(project_name(long)) == 60
+    assert project_name(long).endswith("20261118t110640za1b2c3")    # the stamp and suffix are whole
 
 
 def test_runs_lists_runs_and_broken_manifests(tmp_path, capsys):
