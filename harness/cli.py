@@ -144,18 +144,25 @@ def cmd_clean(args, console: Console) -> int:
 
     found = recovery.find()
     targets = [lo for lo in found.values() if args.all or not lo.alive]
+    journals = recovery.orphan_journals()
     for lo in found.values():
         if lo.alive and not args.all:
             console.print(f"skip {lo.project} (run {lo.run_id}): its harness process {lo.owner_pid} "
                           f"is still running; --all removes it too")
-    if not targets:
+    if not targets and not journals:
         console.print("nothing to clean")
         return 0
     if args.dry_run:
         for lo in targets:
             console.print(f"would remove {lo.project} (run {lo.run_id}): {len(lo.containers)} container(s), "
                           f"{len(lo.networks)} network(s), {len(lo.volumes)} volume(s), {len(lo.images)} image(s)")
+        for j in journals:
+            console.print(f"would undo what process {j.owner()[0]} left open ({escape(str(j.path))})")
         return 0
+    for j in journals:
+        done = recovery.replay(j)
+        console.print(f"undid what process {j.owner()[0]} left open: "
+                      + (", ".join(f"{d['id']} {d['state']}" for d in done) or "nothing was open"))
     for lo, removed in recovery.clean(targets):
         console.print(f"removed {lo.project} (run {lo.run_id}): "
                       + ", ".join(f"{len(v)} {k}" for k, v in removed.items()))

@@ -50,6 +50,30 @@ def listed(prefix: str = PREFIX) -> list[str]:
     return out
 
 
+def hits(prefix: str = PREFIX) -> dict[str, int]:
+    """GROUP:EVENT -> how often the kernel fired it, for the groups starting with prefix.
+
+    uprobe_profile names the event without its group ("PATH EVENT HITS"), in the order of
+    uprobe_events, which names both: the two are read together and paired line by line ({} when
+    they disagree: an event came or went between the reads; the caller asks again later)."""
+    root = tracefs()
+    try:
+        events = (root / "uprobe_events").read_text().splitlines() if root is not None else []
+        profile = (root / "uprobe_profile").read_text().splitlines() if root is not None else []
+    except OSError:
+        return {}
+    if len(events) != len(profile):
+        return {}
+    out = {}
+    for ev, prof in zip(events, profile):
+        m, parts = EVENT_RE.match(ev + " "), prof.split()
+        if m is None or len(parts) < 3 or parts[-2] != m["event"] or not parts[-1].isdigit():
+            return {}
+        if m["group"].startswith(prefix):
+            out[f"{m['group']}:{m['event']}"] = int(parts[-1])
+    return out
+
+
 def remove_group(group: str, timeout: float = 30.0) -> list[str]:
     """Remove every uprobe event of `group`; returns those that could not be removed."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", group):

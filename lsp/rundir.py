@@ -383,7 +383,9 @@ def read_functions(path: Path, limit: int = MAX_FUNCTIONS_BYTES) -> dict:
     return {"version": FUNCTIONS_VERSION, "service": p.get(data, "service", str),
             "phase": p.get(data, "phase", str), "start_s": p.get(data, "start_s", float),
             "end_s": p.get(data, "end_s", float), "seconds": p.get(data, "seconds", float),
-            "events": p.get(data, "events", dict) or {}, "functions": functions, "problems": p.problems}
+            "events": p.get(data, "events", dict) or {}, "functions": functions, "problems": p.problems,
+            "complete": data.get("complete") is not False,
+            "why": data["why"] if isinstance(data.get("why"), str) else None}
 
 
 def _function_entry(e, where: str, p: _Parts) -> dict | None:

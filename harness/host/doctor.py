@@ -6,6 +6,7 @@ the tools captures use (perf, the Go toolchain the captures run).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -15,6 +16,7 @@ from harness.errors import HarnessError
 from harness.faults import capabilities, registry
 from harness.faults.backends import BY_NAME as BACKENDS
 from harness.faults.capabilities import Probe
+from harness.host import recovery
 from lsp.rundir import go_binary
 
 
@@ -34,9 +36,7 @@ def _uprobes(timeout: float = 60.0) -> tuple[bool, str]:
         return False, "no tracefs with uprobe_events (mount tracefs on /sys/kernel/tracing)"
     group = f"{uprobes.PREFIX}doctor{os.getpid()}"
     try:
-        proc.run(["perf", "probe", "-q", "-x", tool, "-a", f"{group}:main=main.main"], timeout=timeout,
-                 what="perf probe could not place a uprobe")
-        with tempfile.TemporaryDirectory() as tmp:
+        with check_probe(tool, group, timeout), tempfile.TemporaryDirectory() as tmp:
             proc.run(["perf", "record", "-q", "-e", f"{group}:main", "-o", f"{tmp}/perf.data", "--", tool,
                       tool], timeout=timeout, input="", what="perf record of a uprobe failed")
             res = proc.run(["perf", "script", "-i", f"{tmp}/perf.data"], timeout=timeout)
@@ -45,8 +45,23 @@ def _uprobes(timeout: float = 60.0) -> tuple[bool, str]:
                 "a uprobe was placed but never fired")
     except HarnessError as e:
         return False, e.what + (f": {e.seen}" if e.seen else "")
+
+
+@contextlib.contextmanager
+def check_probe(tool: str, group: str, timeout: float = 60.0):
+    """A uprobe on main.main of `tool` for the block, journaled first: `harness clean` removes it
+    when this process dies before the block ends (recovery.Journal)."""
+    journal = recovery.Journal.open()
+    journal.ledger.write("doctor-uprobe", "applying", kind="uprobes",
+                         undo=[{"op": "uprobes-remove", "group": group}])
+    try:
+        proc.run(["perf", "probe", "-q", "-x", tool, "-a", f"{group}:main=main.main"], timeout=timeout,
+                 what="perf probe could not place a uprobe")
+        yield
     finally:
-        uprobes.remove_group(group)
+        left = uprobes.remove_group(group)
+        journal.ledger.write("doctor-uprobe", "revert-failed" if left else "reverted", failures=left or None)
+        journal.close()
 
 
 HOST_PROBES = (

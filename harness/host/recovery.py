@@ -128,3 +128,64 @@ def clean(leftovers: Iterable[Leftover], client=None) -> list[tuple[Leftover, di
     the caller's choice; see find()."""
     client = client or cleanup.docker_client()
     return [(lo, recover(lo.run_dir, lo.project, client=client)) for lo in leftovers]
+
+
+# -- journals of host-side work that belongs to no run (the doctor's uprobe check) ---------------
+
+JOURNAL_PREFIX = "harness-journal-"
+
+
+@dataclass
+class Journal:
+    """A ledger for host changes made outside a run: `$HARNESS_STATE_DIR/harness-journal-<pid>-
+    <start>`, replayed by `harness clean` once its process is gone (a SIGKILL of `harness doctor`
+    during its uprobe check once left the probe registered and clean saying "nothing to clean")."""
+    path: Path
+
+    @classmethod
+    def open(cls, pid: int | None = None) -> Journal:
+        import os
+
+        from harness.env import reserve
+        pid = pid or os.getpid()
+        path = reserve.state_dir() / f"{JOURNAL_PREFIX}{pid}-{round(start_time(pid) or 0, 2)}"
+        path.mkdir(exist_ok=True)
+        return cls(path)
+
+    @property
+    def ledger(self) -> ledger.Ledger:
+        return ledger.Ledger(self.path)
+
+    def close(self) -> None:
+        """Its work undone by its owner: nothing left to replay."""
+        import shutil
+        if not self.ledger.unreverted():
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def owner(self) -> tuple[int | None, float | None]:
+        parts = self.path.name[len(JOURNAL_PREFIX):].split("-", 1)
+        try:
+            return int(parts[0]), float(parts[1])
+        except (IndexError, ValueError):
+            return None, None
+
+
+def orphan_journals() -> list[Journal]:
+    """Journals whose process is gone (its PID dead or now another process)."""
+    from harness.env import reserve
+    out = []
+    for path in sorted(reserve.state_dir().glob(JOURNAL_PREFIX + "*")):
+        j = Journal(path)
+        pid, started = j.owner()
+        if path.is_dir() and not owner_alive(pid, create_time=started):
+            out.append(j)
+    return out
+
+
+def replay(journal: Journal, runner=None) -> list[dict]:
+    """Undo what a dead process's journal has open, then remove the journal."""
+    import shutil
+    done = ledger.revert_open(journal.path, runner=runner, log=log.info)
+    if not journal.ledger.unreverted():
+        shutil.rmtree(journal.path, ignore_errors=True)
+    return done

@@ -3,10 +3,12 @@ of each profile grew or shrank most from run A to run B (the same diff as "what 
 from __future__ import annotations
 
 import json
-from html import escape
 from pathlib import Path
 
+from harness import outfile
+from harness.errors import HarnessError
 from harness.report import html, profiles, units
+from harness.report.markup import escape
 from harness.report.rundir import load_run
 from harness.report.summary import _profile_tables, load_stats
 
@@ -34,9 +36,14 @@ def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path) -> d
                                   "sample_type": tb[key]["sample_type"], "unit": tb[key]["unit"],
                                   **profiles.changes(ta[key], tb[key])})
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(result, indent=1, default=str))
-    (out / "compare.html").write_text(render(result))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HarnessError("cannot create the comparison's folder", where=str(out),
+                           seen="a file, not a folder" if out.exists() else (e.strerror or str(e)),
+                           hint="name a folder with --out") from None
+    outfile.write(out / "compare.json", json.dumps(result, indent=1, default=str), what="compare.json")
+    outfile.write(out / "compare.html", render(result), what="compare.html")
     return result
 
 

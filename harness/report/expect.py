@@ -284,6 +284,10 @@ def evaluate(spec: ExpectSpec, summary: dict) -> dict:
                 checks.append({**_check(f"phase {name} ran", name, rule.where, False, None, None,
                                         f"not judged: phase {name} did not run"), "skipped": True})
                 continue
+            if phase.get("finished") is False:  # cut short: its numbers are not the phase's
+                checks.append(_skipped(f"phase {name} finished", name, rule.where,
+                                       f"phase {name} did not finish (the run ended in it)"))
+                continue
             checks += _rule_checks(rule, phase) + _incident_checks(rule, phase, summary)
     skipped = sum(1 for c in checks if c.get("skipped"))
     failed = sum(1 for c in checks if not c["passed"] and not c.get("skipped"))
@@ -426,6 +430,9 @@ def _function_latency_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[d
     out = []
     for svc, entry in found:
         label = _function_label(entry, svc, found)
+        if entry.get("incomplete"):
+            out += [_skipped(f"{label} {k}", name, f.where, entry["incomplete"]) for k in f.bounds_ms]
+            continue
         for k, limit in f.bounds_ms.items():
             if not entry.get("calls"):
                 out.append(_check(f"{label} {k}", name, f.where, False, None, limit,
@@ -448,6 +455,9 @@ def _calls_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[dict]:
     out = []
     for svc, entry in found:
         label = _function_label(entry, svc, found)
+        if entry.get("incomplete"):
+            out.append(_skipped(f"{label} calls", name, f.where, entry["incomplete"]))
+            continue
         n = entry.get("calls") or 0
         msg = f"{label} calls = {units.count(n)} ({bounds})"
         if low is not None and n < low:

@@ -17,11 +17,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import outfile
 from harness.errors import HarnessError
 from lsp import rundir
 from lsp.pprof import Profile, ProfileError, load_profile
-from lsp.pprof.flame import MAX_NODES, MIN_FRACTION, build_flame, resolve_type
+from lsp.pprof.flame import MAX_NODES, MIN_FRACTION, build_flame, dumps, resolve_type
 from lsp.pprof.flame_formats import folded_text, speedscope
+from lsp.pprof.model import ProfileTooLarge
 
 FORMATS = ("folded", "speedscope", "json", "svg", "html")
 SUFFIXES = {"folded": ".folded", "speedscope": ".speedscope.json", "json": ".json", "svg": ".svg", "html": ".html"}
@@ -37,9 +39,22 @@ class Selection:
     base_label: str | None = None
 
 
+def max_profile_bytes() -> int:
+    """The largest profile (file or decompressed) read: HARNESS_MAX_PROFILE_MIB, default 256, as the
+    language server's harness.maxProfileMiB (a 6.9 MB gzip once inflated to 1.5 GB)."""
+    try:
+        mib = float(os.environ.get("HARNESS_MAX_PROFILE_MIB") or 256)
+    except ValueError:
+        mib = 256.0
+    return int(max(1.0, mib) * (1 << 20))
+
+
 def _load(path: Path) -> Profile:
     try:
-        return load_profile(path)
+        return load_profile(path, max_bytes=max_profile_bytes())
+    except ProfileTooLarge as e:
+        raise HarnessError(f"the profile is too large: {e}", where=str(path),
+                           hint="HARNESS_MAX_PROFILE_MIB raises the limit (MiB, default 256)") from None
     except ProfileError as e:
         raise HarnessError(f"cannot read the profile: {e}", where=str(path),
                            hint="the file must be a pprof profile (.pb.gz or uncompressed)") from None
@@ -149,7 +164,7 @@ def render(sel: Selection, fmt: str, sample_type: str | None = None, *, min_frac
                        min_fraction=min_fraction, max_nodes=max_nodes)
     title = f"{sel.label} {stype}" + (f" against {sel.base_label}" if sel.base_label else "")
     if fmt == "json":
-        return json.dumps(tree, separators=(",", ":"))
+        return dumps(tree)
     if fmt == "svg":
         from harness.report.flame_svg import render_svg
         return render_svg(tree, title)
@@ -160,12 +175,9 @@ def render(sel: Selection, fmt: str, sample_type: str | None = None, *, min_frac
 
 
 def write(text: str, out: str) -> str:
-    """Write text to `out` ("-" = standard output) atomically; returns where it went."""
+    """Write text to `out` ("-" = standard output; a device, pipe or symlink written through, a
+    regular file replaced whole: harness.outfile); returns where it went."""
     if out == "-":
         print(text, end="")
         return "standard output"
-    path = Path(out)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return str(path)
+    return outfile.write(out, text, what="the flame graph")

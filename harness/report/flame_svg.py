@@ -9,9 +9,18 @@ a legend. Frames narrower than MIN_PX are not drawn, nor their callees.
 """
 from __future__ import annotations
 
-from html import escape
+import re
+from html import escape as _html_escape
 
 from harness.report import units
+
+# characters XML 1.0 forbids (a NUL in a function name once made the SVG unreadable): shown as U+FFFD
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def escape(text: str) -> str:
+    """Text for XML: markup escaped, characters XML cannot hold replaced."""
+    return _html_escape(_NOT_XML.sub("\ufffd", text))
 
 WIDTH = 1200
 ROW = 17

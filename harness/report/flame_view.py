@@ -21,10 +21,10 @@ import json
 import math
 from dataclasses import dataclass
 from functools import reduce
-from html import escape
 from pathlib import Path
 
 from harness.report import profiles
+from harness.report.markup import escape
 from harness.report.rundir import RunData
 from lsp.pprof import Profile, ProfileError, load_profile
 from lsp.pprof.flame import MIN_FRACTION, build_flame

@@ -10,11 +10,11 @@ import base64
 import binascii
 import struct
 import zlib
-from html import escape
 
 from hdrh.histogram import HdrHistogram
 
 from harness.report import plots, units
+from harness.report.markup import escape
 from harness.report.rundir import RunData
 
 SUMMARY_KEYS = ("function", "file", "line", "calls", "calls_per_s", "unfinished", "latency_ms")
@@ -35,7 +35,9 @@ def phase_block(run: RunData, phase: str) -> dict:
     out: dict[str, list[dict]] = {}
     for (name, service), doc in sorted(run.functions.items()):
         if name == phase:
-            out[service] = [{k: f.get(k) for k in SUMMARY_KEYS} for f in doc["functions"]]
+            incomplete = None if doc.get("complete", True) else (doc.get("why") or "the recording is partial")
+            out[service] = [{**{k: f.get(k) for k in SUMMARY_KEYS}, "incomplete": incomplete}
+                            for f in doc["functions"]]
             for f in doc["functions"]:
                 _curve(run, f, f"{f['function']} ({service}, {phase})")
     return out
@@ -100,7 +102,17 @@ def section(s: dict, run: RunData) -> str:
         for function, by_phase in rows[svc].items():
             out.append(_chart(run, svc, function, [n for n in order if n in by_phase]))
         out.append(_unfinished(rows[svc], order))
+        out.append(_partial(rows[svc], order))
     return "\n".join(out)
+
+
+def _partial(functions: dict[str, dict[str, dict]], order: list[str]) -> str:
+    """The phases whose recording does not hold every call, and why (once per phase)."""
+    why = {name: row["incomplete"] for by_phase in functions.values() for name in order
+           if (row := by_phase.get(name)) and row.get("incomplete")}
+    items = "".join(f"<li><b>{escape(name)}</b>: not every call was recorded: {escape(text)}</li>"
+                    for name, text in why.items())
+    return f"<ul class='warn'>{items}</ul>" if items else ""
 
 
 def _table(functions: dict[str, dict[str, dict]], order: list[str], base: str | None) -> str:

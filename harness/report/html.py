@@ -1,9 +1,8 @@
 """report.html: one file, no network; charts are inline SVG (see plots.py), tables from summary.json."""
 from __future__ import annotations
 
-from html import escape
-
 from harness.report import flame_view, function_latency, plots, profiles, units, verdict_view
+from harness.report.markup import bdi, escape
 from harness.report.rundir import RunData
 
 CSS = """
@@ -38,11 +37,11 @@ def _header(s: dict) -> str:
         if exp.get("failed") else f"<span class='muted'>{exp['skipped']} expectation(s) not judged: "
         "their phases did not run</span>")
     notes = "".join(f"<li>{escape(str(n))}</li>" for n in s.get("notes", []) + s.get("problems", []))
-    return (f"<h1>Run {escape(str(s.get('run_id')))}</h1><div class='muted'>scenario "
-            f"{escape(str(s.get('scenario')))} · started {escape(str(s.get('wall_t0_iso')))} · status "
+    return (f"<h1>Run {bdi(s.get('run_id'))}</h1><div class='muted'>scenario "
+            f"{bdi(s.get('scenario'))} · started {escape(str(s.get('wall_t0_iso')))} · status "
             f"{escape(str(res.get('status')))} · exit code {escape(str(res.get('exit_code')))}"
             f"{' (' + escape(str(res['reason'])) + ')' if res.get('reason') else ''}"
-            f" · baseline phase {escape(str(s.get('baseline_phase')))}</div>"
+            f" · baseline phase {bdi(s.get('baseline_phase'))}</div>"
             f"<p>{verdict}</p>" + (f"<ul class='muted'>{notes}</ul>" if notes else ""))
 
 
@@ -113,7 +112,7 @@ def _expect(s: dict) -> str:
     if not checks:
         return ""
     rows = "".join(f"<tr><td class='l {_verdict(c)[0]}'>{_verdict(c)[1]}</td>"
-                   f"<td class='l'>{escape(c['phase'] or '')}</td><td class='l'>{escape(c['name'])}</td>"
+                   f"<td class='l'>{bdi(c['phase'] or '')}</td><td class='l'>{escape(c['name'])}</td>"
                    f"<td class='l'>{escape(c['message'])}</td><td class='l muted'>{escape(c.get('where') or '')}</td></tr>"
                    for c in checks)
     return ("<h2>Expectations</h2><table><tr><th class='l'>result</th><th class='l'>phase</th>"
@@ -161,7 +160,7 @@ def _phases(s: dict) -> str:
 
 def _phase(p: dict) -> str:
     faults = ", ".join(map(str, p.get("faults") or [])) or "none"
-    out = [(f"<h3>{escape(p['name'])} <span class='muted'>{p['start_s']:.2f}s – {p['end_s']:.2f}s · faults: "
+    out = [(f"<h3>{bdi(p['name'])} <span class='muted'>{p['start_s']:.2f}s – {p['end_s']:.2f}s · faults: "
            f"{escape(faults)}</span></h3>"), _load_table(p.get("load") or {}), _container_table(p.get("containers") or {})]
     for svc, kinds in sorted((p.get("profiles") or {}).items()):
         order = {k: i for i, k in enumerate(profiles.PROFILE_KINDS)}
@@ -179,7 +178,7 @@ def _load_table(ld: dict) -> str:
     rows = [f"<tr><td class='l'>all</td>{cells(ld)}</tr>"]
     for e in ld.get("endpoints") or []:
         e = dict(e, error_rate=(e.get("failures") or 0) / e["requests"] if e.get("requests") else None)
-        rows.append(f"<tr><td class='l'>{escape(endpoint_label(e.get('method'), e.get('name')))}</td>"
+        rows.append(f"<tr><td class='l'>{bdi(endpoint_label(e.get('method'), e.get('name')))}</td>"
                     f"{cells(e)}</tr>")
     return head + "<table><tr><th class='l'>endpoint</th>" + "".join(f"<th>{h}</th>" for _k, h, _f in LOAD_COLS) \
         + "</tr>" + "".join(rows) + "</table>"

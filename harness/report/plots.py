@@ -5,7 +5,8 @@ latency by percentile (function latency) with the same lines and legend."""
 from __future__ import annotations
 
 import math
-from html import escape
+
+from harness.report.markup import escape
 
 FAULT_FILL = "#ffc8c8"
 PHASE_FILLS = ("#eef2f7", "#f8f9fb")

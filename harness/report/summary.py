@@ -193,11 +193,21 @@ def _phase(run: RunData, p: dict, tables: dict) -> dict:
         if phase == name:
             prof.setdefault(service, {})[kind] = profiles.top(table)
     return {"name": name, "start_s": p["start_s"], "end_s": p["end_s"], "faults": p.get("faults", []),
+            "finished": _finished(run, name),
             "load": load_stats(run, p), "containers": container_stats(run, p), "profiles": prof,
             "traces": _traces(run, name), "runtime": _runtime(run, p),
             "functions": function_latency.phase_block(run, name),
             "events": [e for e in run.manifest.get("events", [])
                        if e.get("kind") in MARKED_EVENTS and p["start_s"] <= e.get("t_s", -1) < p["end_s"]]}
+
+
+def _finished(run: RunData, name: str) -> bool:
+    """Whether the phase ran to its end: its phase-end event (a run interrupted in it has none).
+    A manifest without phase events (written by hand or by an older harness) counts as finished."""
+    kinds = [(e.get("kind"), e.get("detail")) for e in run.manifest.get("events", [])]
+    if not any(k in ("phase-start", "phase-end") for k, _d in kinds):
+        return True
+    return ("phase-end", name) in kinds
 
 
 def _runtime(run: RunData, phase: dict) -> dict:

@@ -87,6 +87,8 @@ def _not_judged(base: dict, phase: dict) -> str | None:
     """Why a phase cannot be judged against the baseline: one of them sent no request (a phase
     with no load has no symptom to explain, and its figures would be the next phase's)."""
     for p, who in ((phase, "this phase"), (base, f"the baseline ({base.get('name')})")):
+        if p.get("finished") is False:
+            return f"{who} did not finish (the run ended in it)"
         if sent_nothing(p.get("load")):
             return f"no request was sent in {who}"
     return None
@@ -202,7 +204,9 @@ def _symptom(base: dict, phase: dict) -> dict | None:
         if vb is not None and va is not None and va >= vb * t["latency_factor"] and va - vb >= t["latency_min_ms"]:
             worse.append(key)
     eb, ea = b.get("error_rate") or 0.0, a.get("error_rate") or 0.0
-    if ea - eb >= t["error_rate_min"] and (a.get("failures") or 0) >= 5:
+    failed = a.get("failures") or 0
+    # however high the baseline's errors: 61.8% -> 100% is an outage (every request failed)
+    if ea - eb >= t["error_rate_min"] and (failed >= 5 or (ea >= 1.0 and failed >= 2)):
         worse.append("error_rate")
     rb, ra = _kept_up(b), _kept_up(a)
     if rb and ra is not None and ra <= rb * (1 - t["throughput_drop"]):
@@ -241,7 +245,7 @@ def _symptom_text(base: dict, phase: dict, keys: tuple[str, ...] = ("p99",)) -> 
 def _throughput(load: dict) -> str:
     text = units.rate(load["rps"], "req")
     target = load.get("target_rps")
-    return f"{text} ({units.percent(load['rps'] / target)} of {units.rate(target, 'req')})" if target else text
+    return f"{text} (of {units.rate(target, 'req')} asked)" if target else text
 
 
 QUIET_KEYS = ("p50", "p95")     # what "no significant change" was judged on (p99: see _symptom)

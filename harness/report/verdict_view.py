@@ -8,9 +8,8 @@ have none; any field may be absent or of the wrong type).
 """
 from __future__ import annotations
 
-from html import escape
-
 from harness.report import units
+from harness.report.markup import escape
 
 CALM = ("no-change",)
 CSS = """

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness import outfile
 from harness.errors import HarnessError
 from harness.parse.context import ParseContext
 from harness.parse.node import load_yaml
@@ -64,9 +65,7 @@ def render_all(run_dir: str | Path, data: dict, run: RunData) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    outfile.write(path, text, what=path.name)
 
 
 __all__ = ["build_summary", "render_all", "write_all"]

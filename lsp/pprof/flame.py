@@ -29,6 +29,7 @@ Pure functions over lsp.pprof.Profile; no I/O.
 from __future__ import annotations
 
 import heapq
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from itertools import chain, compress
@@ -331,6 +332,51 @@ def build_flame(profiles: Profile | Sequence[Profile], sample_type: str | int | 
     return {"version": FORMAT_VERSION, "sample_type": stype, "unit": unit,
             "sample_types": [list(t) for t in phase[0].sample_types], "total": root.v,
             "base_total": root.bv if bases else None, "root": tree_root}
+
+
+def dumps(tree, separators: tuple[str, str] = (",", ":")) -> str:
+    """json.dumps for a tree nested deeper than Python's recursion limit (a 5,000-deep stack once
+    made `harness flame --format json` fail): the C encoder when it can, else an iterative one."""
+    try:
+        return json.dumps(tree, separators=separators)
+    except RecursionError:
+        return _dumps_iterative(tree, separators)
+
+
+def _dumps_iterative(obj, separators: tuple[str, str]) -> str:
+    item_sep, key_sep = separators
+    out: list[str] = []
+    stack: list[list] = []          # [closing bracket, iterator, is a dict, first item]
+
+    def emit(v) -> None:
+        if isinstance(v, dict):
+            out.append("{")
+            stack.append(["}", iter(v.items()), True, True])
+        elif isinstance(v, (list, tuple)):
+            out.append("[")
+            stack.append(["]", iter(v), False, True])
+        else:
+            out.append(json.dumps(v))
+    emit(obj)
+    while stack:
+        top = stack[-1]
+        item = next(top[1], _END)
+        if item is _END:
+            out.append(top[0])
+            stack.pop()
+            continue
+        if not top[3]:
+            out.append(item_sep)
+        top[3] = False
+        if top[2]:
+            out.append(json.dumps(str(item[0])) + key_sep)
+            emit(item[1])
+        else:
+            emit(item)
+    return "".join(out)
+
+
+_END = object()
 
 
 # -- reading trees ------------------------------------------------------------------------------

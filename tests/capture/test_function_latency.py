@@ -67,16 +67,17 @@ def harness(*args: str, **kw) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def truth_run(tmp_path_factory):
-    """A run with an idle phase, 8 s of load and an idle phase (calls only in the middle one, the
-    recording covers all three): the run directory and its function files by phase."""
+    """A run whose load starts with its first phase (8 s), then an idle phase: the run directory and
+    its function files by phase. The recorder must be recording before the first request (waiting
+    for perf.data to exist once missed the first 0.4 s: 280 of 320 calls)."""
     tmp = tmp_path_factory.mktemp("funclat")
-    phases = "  - {name: idle, duration: 2s}\n  - {name: busy, duration: 8s}\n  - {name: drain, duration: 2s}"
+    phases = "  - {name: busy, duration: 8s}\n  - {name: idle, duration: 2s}"
     expect = """expect:
   - phase: busy
     function_latency: {function: main.nap, p50: 50ms}
     calls: {function: main.counted, min: 50}
 """
-    sc = scenario(tmp, "funclat", phases, "{idle: 0, busy: 20, drain: 0}", expect)
+    sc = scenario(tmp, "funclat", phases, "{busy: 20, idle: 0}", expect)
     res = harness("run", str(sc), "--runs-dir", str(tmp / "runs"), "--json", timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     run_dir = Path(json.loads(res.stdout)["run_dir"])
@@ -97,7 +98,8 @@ def by_function(files: dict, function: str) -> dict[str, dict]:
 
 def test_every_call_is_counted_exactly(truth_run):
     run_dir, files = truth_run
-    assert set(files) == {"idle", "busy", "drain"}
+    assert set(files) == {"idle", "busy"}
+    assert all(doc["complete"] and doc["why"] is None for doc in files.values()), files
     counts = service_counts(run_dir)
     assert counts["counted"] >= 100, counts                 # 8 s at 20 req/s, with room for a loaded machine
     for fn in FUNCTIONS:
@@ -149,6 +151,47 @@ def test_the_report_and_expectations(truth_run):
     html = (run_dir / "report.html").read_text()
     assert "Function latency" in html and "main.nap" in html
     assert not uprobes.listed(), uprobes.listed()              # removed when the run ended
+
+
+def test_a_restarted_container_marks_the_phases_it_cut(tmp_path):
+    """The recorder follows the process it attached to: after a restart the phase's figures say they
+    are partial (and a capture-failed event says why) instead of showing 0 calls as if none came."""
+    phases = ("  - {name: busy, duration: 4s}\n  - name: bounce\n    duration: 4s\n    faults:\n"
+              "      - {kind: restart, target: svc, grace: 1s}\n  - {name: after, duration: 3s}")
+    sc = scenario(tmp_path, "funclat-restart", phases, "10")
+    sc.write_text(sc.read_text().replace("    raw: {phase: busy, seconds: 1s}\n", "")
+                  + "expect:\n  - phase: after\n    calls: {function: main.counted, min: 1}\n")
+    res = harness("run", str(sc), "--runs-dir", str(tmp_path / "runs"), "--json", timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run_dir = Path(json.loads(res.stdout)["run_dir"])
+    files = {p.parent.name: json.loads(p.read_text()) for p in (run_dir / "functions").glob("*/svc.json")}
+    assert files["busy"]["complete"] and files["busy"]["functions"][1]["calls"] > 0, files["busy"]
+    for phase in ("bounce", "after"):
+        assert not files[phase]["complete"] and "restarted" in files[phase]["why"], files[phase]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert any(f.get("capture") == "functions" and "restarted" in f["detail"] for f in summary["capture_failures"])
+    (check,) = summary["expect"]["checks"]
+    assert check["skipped"] and "restarted" in check["message"], check
+    assert "not every call was recorded" in (run_dir / "report.html").read_text()
+
+
+def test_a_function_called_too_often_is_no_longer_probed(tmp_path):
+    """main.hot at 200 requests/s x 100 calls: 20,000 calls/s, over the bound: the probes come off
+    within seconds, with an event and a report note, and the run goes on."""
+    sc = scenario(tmp_path, "funclat-hot", "  - {name: busy, duration: 6s}", "200")
+    text = sc.read_text().replace(f"functions: [{', '.join(FUNCTIONS)}]", "functions: [main.hot]")
+    text = text.replace("path: /truth", "path: /hot").replace("    raw: {phase: busy, seconds: 1s}\n", "")
+    sc.write_text(text)
+    res = harness("run", str(sc), "--runs-dir", str(tmp_path / "runs"), "--json", timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run_dir = Path(json.loads(res.stdout)["run_dir"])
+    doc = json.loads((run_dir / "functions" / "busy" / "svc.json").read_text())
+    assert not doc["complete"] and "over the bound" in doc["why"], doc
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (off,) = [f for f in summary["capture_failures"] if "over the bound" in f["detail"]]
+    assert off["t_s"] < summary["phases"][0]["start_s"] + 4.0, off     # measured early, not at the end
+    assert any("over the bound" in n for n in summary["notes"])
+    assert not uprobes.listed(), uprobes.listed()
 
 
 def test_a_function_the_binary_lacks_fails_the_run_clearly(tmp_path):

@@ -54,6 +54,15 @@ def test_a_typo_shows_near_names(binary):
     assert "main.slow" in e.value.seen.split(", ") and "main.handler" in e.value.hint
 
 
+@pytest.mark.parametrize("name,instance", [("main.Sum", "main.Sum[go.shape.int]"),
+                                           ("main.(*Box).Get", "main.(*Box[go.shape.int]).Get")])
+def test_a_generic_name_without_its_shape_lists_its_instances(binary, name, instance):
+    with pytest.raises(HarnessError, match="is generic: name one of its instances") as e:
+        find_function(binary, name)
+    assert instance in e.value.seen.split(", "), e.value.seen
+    assert find_function(binary, instance).name == instance         # and the instance is found
+
+
 def test_a_short_name_shows_the_full_ones(binary):
     with pytest.raises(HarnessError) as e:
         find_function(binary, "Get")

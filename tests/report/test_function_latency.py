@@ -59,7 +59,9 @@ def test_summary_has_a_functions_block_per_phase(tmp_path):
     summary = write_all(functions_run(tmp_path))
     base, fault = summary["phases"]
     handler, store, rare = base["functions"]["api"]
-    assert set(handler) == {"function", "file", "line", "calls", "calls_per_s", "unfinished", "latency_ms"}
+    assert set(handler) == {"function", "file", "line", "calls", "calls_per_s", "unfinished", "latency_ms",
+                            "incomplete"}
+    assert handler["incomplete"] is None
     assert (handler["function"], handler["file"], handler["line"], handler["calls"]) == ("main.handler", MAIN, 42, 1000)
     assert handler["calls_per_s"] == 200 and handler["latency_ms"]["p99"] == pytest.approx(5.0, rel=1e-3)
     assert fault["functions"]["api"][0]["latency_ms"]["p99"] == pytest.approx(61.2, rel=1e-3)

@@ -123,7 +123,7 @@ def test_endpoint_label_names_the_method_once(tmp_path):
                       {"name": "POST /pay", "method": "POST", "requests": 100, "failures": 5}]}}}))
     write_all(run)
     html = (run / "report.html").read_text()
-    assert "GET /checkout</td>" in html and "POST /pay</td>" in html
+    assert "GET /checkout</bdi></td>" in html and "POST /pay</bdi></td>" in html
     assert "GET GET" not in html and "POST POST" not in html and "<td>5.1 s</td>" in html
 
 

@@ -9,8 +9,16 @@ holds its undo (stop the recorder, remove the group) before a probe is placed, s
 watchdog and `harness clean` remove them after a SIGKILL, as they revert faults.
 
 One `perf record -e GROUP:* -k mono -p PID` per service (timestamps on CLOCK_MONOTONIC, the
-run's clock) from the first phase's start to the end of the captures; then `perf script`, matched
+run's clock) from the captures' start, before any load, to their end; then `perf script`, matched
 per goroutine and stack depth (events.match); each call belongs to the phase its entry is in.
+The recorder starts with its events disabled (`-D -1 --control fifo:CTL,ACK`) and is enabled
+through its control FIFO; its "ack" is the proof it records (waiting only for perf.data to exist
+missed the first 0.4 s of the first phase: 280 of 320 calls). A phase not wholly recorded says so:
+`complete: false` and `why` in its file, and a capture-failed event, when the recorder never
+acknowledged, when the service's container died or restarted (the recorder follows the process it
+attached to), or when the probes were taken off because the service made more than
+MAX_CALLS_PER_S calls a second of the probed functions (each call costs about 11 µs of the
+service's CPU, docs/captures.md: at 120,000 calls/s a service collapsed).
 Per wanted phase (captures.functions.phases) that gives functions/<phase>/<service>.json
 ("unfinished", "unmatched" and "reentries" count over the whole recording):
 
@@ -19,14 +27,17 @@ Per wanted phase (captures.functions.phases) that gives functions/<phase>/<servi
                     "calls", "calls_per_s", "unfinished", "unmatched", "reentries",
                     "latency_ms": {"min", "mean", "p50", "p90", "p99", "p999", "max"},
                     "histogram": "<HdrHistogram, base64>"}],
-     "events": {"read", "malformed"}, "raw": "functions/<phase>/<service>.raw.jsonl" | null}
+     "events": {"read", "malformed"}, "raw": "functions/<phase>/<service>.raw.jsonl" | null,
+     "complete": true | false, "why": null | "..."}
 """
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +55,9 @@ from harness.runctx import PhaseWindow, RunContext, ServiceInfo
 VERSION = 1
 PLACE_TIMEOUT_S = 120.0
 SCRIPT_TIMEOUT_S = 300.0
+ACK_TIMEOUT_S = 30.0
+MAX_CALLS_PER_S = 10_000        # of the probed functions of one service: about 0.11 of a core in probes
+RATE_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -63,8 +77,10 @@ class Recording:
     placed: Placed
     out: Path
     popen: subprocess.Popen
-    start_s: float
+    start_s: float                  # when perf acknowledged: recording from here on
     end_s: float | None = None
+    confirmed: bool = True
+    stopped: tuple[float, str] | None = None     # (when, why) the probes were taken off early
 
 
 class FunctionProbes:
@@ -74,6 +90,8 @@ class FunctionProbes:
         self.ledger = Ledger(rc.run_dir)
         self.placed: list[Placed] = []
         self.recordings: dict[str, Recording] = {}
+        self._done = threading.Event()                # the rate watcher's stop
+        self._watch: threading.Thread | None = None
         self.phases: list[PhaseWindow] = []         # the wanted phases seen, in order
 
     # -- probes -------------------------------------------------------------------------------
@@ -101,6 +119,7 @@ class FunctionProbes:
                             self.rc.run_dir / "functions" / f"{svc.name}.perf.pid")
             self._add(placed)
             self.placed.append(placed)
+        self._record()
 
     def _add(self, p: Placed) -> None:
         undo = [{"op": "kill-pidfile", "pidfile": str(p.pidfile), "marker": p.group},
@@ -126,6 +145,7 @@ class FunctionProbes:
 
     def remove(self) -> None:
         """Stop every recorder and remove every group (idempotent)."""
+        self._done.set()
         for rec in list(self.recordings.values()):
             _interrupt(rec, self.rc.clock.now())
             _wait(rec.popen, 10.0)
@@ -139,35 +159,83 @@ class FunctionProbes:
         self.placed = []
 
     # -- recording ----------------------------------------------------------------------------
-    # One perf record per service from the first phase's start to the end of the captures: calls
-    # fall into the phase their entry is in, with no gap between phases (a recorder per phase
-    # would miss the calls of its first milliseconds, while it attaches).
+    # One perf record per service from the captures' start (before any load) to their end: calls
+    # fall into the phase their entry is in, with no gap between phases.
     def phase_start(self, phase: PhaseWindow) -> None:
         if self.wants(phase.name):
             self.phases.append(phase)
-        if self.recordings or not self.placed:
-            return
+
+    def _record(self) -> None:
         for p in self.placed:
-            out = self.rc.run_dir / "functions" / f"{p.service}.perf.data"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            cmd = ["perf", "record", "-q", "-e", f"{p.group}:*", "-k", "mono", "--no-buildid-cache",
-                   "-p", str(p.pid), "-o", str(out)]
-            try:
-                with open(out.with_suffix(".log"), "w") as log:
-                    popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
-            except OSError as e:
-                self.failed(p.service, phase.name, "functions", f"cannot start perf record: {e}")
-                continue
-            p.pidfile.write_text(f"{popen.pid} {psutil.Process(popen.pid).create_time()}\n")
-            self.recordings[p.service] = Recording(p, out, popen, self.rc.clock.now())
-        _settle(list(self.recordings.values()))
+            rec = self._start_recorder(p)
+            if rec is not None:
+                self.recordings[p.service] = rec
+        if self.recordings:
+            self._watch = threading.Thread(target=self._watch_rate, name="uprobe-rate", daemon=True)
+            self._watch.start()
+
+    def _start_recorder(self, p: Placed) -> Recording | None:
+        out = self.rc.run_dir / "functions" / f"{p.service}.perf.data"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        ctl, ack = out.with_suffix(".ctl"), out.with_suffix(".ack")
+        for fifo in (ctl, ack):
+            fifo.unlink(missing_ok=True)
+            os.mkfifo(fifo)
+        cmd = ["perf", "record", "-q", "-e", f"{p.group}:*", "-k", "mono", "--no-buildid-cache", "-D", "-1",
+               "--control", f"fifo:{ctl},{ack}", "-p", str(p.pid), "-o", str(out)]
+        try:
+            with open(out.with_suffix(".log"), "w") as log:
+                popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        except OSError as e:
+            self.failed(p.service, None, "functions", f"cannot start perf record: {e}")
+            return None
+        p.pidfile.write_text(f"{popen.pid} {psutil.Process(popen.pid).create_time()}\n")
+        confirmed = _enable(popen, ctl, ack, ACK_TIMEOUT_S)
+        rec = Recording(p, out, popen, self.rc.clock.now(), confirmed=confirmed)
+        if not confirmed:
+            self.failed(p.service, None, "functions", f"perf record did not confirm it records within "
+                        f"{ACK_TIMEOUT_S:g}s ({out.with_suffix('.log')}): the calls counted may be partial")
+        return rec
+
+    def _watch_rate(self) -> None:
+        """Take the probes off a service whose probed functions are called more than MAX_CALLS_PER_S
+        a second (measured from the kernel's hit counts, uprobe_profile, every second)."""
+        last: dict[str, tuple[float, int]] = {}
+        while self.recordings and not self._done.wait(RATE_INTERVAL_S):
+            hits = uprobes.hits()
+            now = self.rc.clock.now()
+            for service, rec in list(self.recordings.items()):
+                if rec.stopped is not None:
+                    continue
+                calls = sum(n for ev, n in hits.items() if ev.startswith(rec.placed.group + ":") and
+                            ev.endswith("_in"))
+                t0, c0 = last.get(service, (now, calls))
+                last[service] = (now, calls)
+                rate = (calls - c0) / (now - t0) if now > t0 else 0.0
+                if rate > MAX_CALLS_PER_S:
+                    self._take_off(rec, now, rate)
+
+    def _take_off(self, rec: Recording, now: float, rate: float) -> None:
+        why = (f"probes taken off at {now:.1f}s: {rate:,.0f} calls/s of the probed functions is over the "
+               f"bound of {MAX_CALLS_PER_S:,}/s (each call costs about 11 µs of the service's CPU); probe "
+               "a function called less often (a handler, a dependency call)")
+        rec.stopped = (now, why)
+        _interrupt(rec, now)
+        _wait(rec.popen, 10.0)
+        left = uprobes.remove_group(rec.placed.group)
+        self.ledger.write(f"uprobes-{rec.placed.service}", "revert-failed" if left else "reverted",
+                          failures=left or None)
+        self.failed(rec.placed.service, None, "functions", why)
+        self.rc.events.add("capture-note", f"function latency of {rec.placed.service}: {why}",
+                           service=rec.placed.service, capture="functions")
 
     def wants(self, phase: str) -> bool:
         return self.spec.phases is None or phase in self.spec.phases
 
     def finish(self) -> None:
         """End the recordings and write each wanted phase's calls (at the end of the captures)."""
+        self._done.set()
         recs, self.recordings = list(self.recordings.values()), {}
         for rec in recs:
             _interrupt(rec, self.rc.clock.now())
@@ -204,6 +272,10 @@ class FunctionProbes:
             return
         finally:
             text.unlink(missing_ok=True)
+        gone = self._process_gone(rec)
+        if gone is not None:
+            self.failed(name, None, "functions", f"its container died or restarted at {gone:.1f}s; the recorder "
+                        "follows the process it attached to: calls after that are not counted")
         for k, phase in enumerate(self.phases):
             self._write_phase(rec, phase, split[k], whole, tally, raw)
         rec.out.unlink(missing_ok=True)                 # summarised; perf.data grows with every call
@@ -234,13 +306,37 @@ class FunctionProbes:
             raw_file = folder / f"{p.service}.raw.jsonl"
             raw_file.write_text("".join(json.dumps(r) + "\n" for r in sorted(raw_rows, key=lambda r: r["t_s"])))
             raw_path = raw_file.relative_to(self.rc.run_dir).as_posix()
+        why = self._gap(rec, phase)
         doc = {"version": VERSION, "service": p.service, "phase": phase.name, "start_s": phase.start_s,
                "end_s": phase.end_s, "seconds": round(phase.end_s - phase.start_s, 3), "functions": out,
-               "events": {"read": tally.events, "malformed": tally.malformed}, "raw": raw_path}
+               "events": {"read": tally.events, "malformed": tally.malformed}, "raw": raw_path,
+               "complete": why is None, "why": why}
         path = folder / f"{p.service}.json"
         path.write_text(json.dumps(doc, indent=1))
         self.rc.artifacts.add("functions", path, service=p.service, phase=phase.name, start_s=phase.start_s,
                               end_s=phase.end_s, functions=[f["function"] for f in out])
+
+
+    def _gap(self, rec: Recording, phase: PhaseWindow) -> str | None:
+        """Why the recording does not hold every call of the phase, or None when it does."""
+        if not rec.confirmed:
+            return "perf record never confirmed it recorded: calls may be missing"
+        if rec.start_s > phase.start_s:
+            return f"recording began {rec.start_s - phase.start_s:.2f}s into the phase"
+        if rec.stopped is not None and rec.stopped[0] < phase.end_s:
+            return rec.stopped[1]
+        gone = self._process_gone(rec)
+        if gone is not None and gone < phase.end_s:
+            return (f"the container of {rec.placed.service} died or restarted at {gone:.1f}s: the recorder "
+                    "follows the process it attached to, so later calls are not counted")
+        return None
+
+    def _process_gone(self, rec: Recording) -> float | None:
+        """When the recorded process's container died or started again (docker events), if it did."""
+        times = [e["t_s"] for e in self.rc.events.all()
+                 if e.get("service") == rec.placed.service and e.get("t_s", -1) >= rec.start_s
+                 and e.get("kind") in ("container-die", "container-start", "container-restart")]
+        return min(times) if times else None
 
 
 def _interrupt(rec: Recording, now: float) -> None:
@@ -253,12 +349,37 @@ def _interrupt(rec: Recording, now: float) -> None:
             pass
 
 
-def _settle(recs: list[Recording], timeout: float = 5.0) -> None:
-    """Wait until each new perf record has attached (its output file exists) or ended."""
+def _enable(popen: subprocess.Popen, ctl: Path, ack: Path, timeout: float) -> bool:
+    """Enable a recorder started with -D -1 through its control FIFO; True once perf answered
+    "ack" (its events are on), False when it did not within `timeout` or ended."""
     deadline = time.monotonic() + timeout
-    for rec in recs:
-        while time.monotonic() < deadline and rec.popen.poll() is None and not rec.out.exists():
-            time.sleep(0.01)
+    wfd = rfd = None
+    try:
+        rfd = os.open(ack, os.O_RDONLY | os.O_NONBLOCK)
+        while wfd is None:
+            try:
+                wfd = os.open(ctl, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:                     # ENXIO: perf has not opened it yet
+                if time.monotonic() > deadline or popen.poll() is not None:
+                    return False
+                time.sleep(0.01)
+        os.write(wfd, b"enable\n")
+        got = b""
+        while b"ack" not in got:
+            left = deadline - time.monotonic()
+            if left <= 0 or popen.poll() is not None:
+                return False
+            ready, _w, _x = select.select([rfd], [], [], min(left, 0.2))
+            if ready:
+                try:
+                    got += os.read(rfd, 64)
+                except BlockingIOError:
+                    pass
+        return True
+    finally:
+        for fd in (wfd, rfd):
+            if fd is not None:
+                os.close(fd)
 
 
 def _wait(popen: subprocess.Popen, timeout: float) -> bool:

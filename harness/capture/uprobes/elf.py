@@ -120,11 +120,31 @@ def _not_found(elf: ELFFile, binary: Path, name: str, funcs: dict) -> HarnessErr
     if pcln is not None and b"\0" + name.encode() + b"\0" in pcln.data():
         return HarnessError(f"{name} is inlined into its callers and has no code of its own",
                             where=str(binary), hint="mark it //go:noinline, or probe its caller")
+    instances = sorted(n for n in funcs if n != name and _without_type_args(n) == name)
+    if instances:       # a generic function or method: its code is per shape of its type arguments
+        return HarnessError(f"{name} is generic: name one of its instances", where=str(binary),
+                            seen=", ".join(instances[:5]) + (f" (and {len(instances) - 5} more)"
+                                                              if len(instances) > 5 else ""),
+                            hint="each instance (one per shape of the type arguments) is a function of "
+                                 "its own: probe the one your calls use, or several")
     near = difflib.get_close_matches(name, list(funcs), n=5, cutoff=0.6)
     last = "." + name.rsplit(".", 1)[-1]
     near += sorted(n for n in funcs if n.endswith(last) and n not in near)
     return HarnessError(f"no function {name} in {binary}",
                         seen=", ".join(near[:5]) or None, hint=f"give {NAME_FORMS}")
+
+
+def _without_type_args(symbol: str) -> str:
+    """main.Sum[go.shape.int] -> main.Sum; main.(*Box[go.shape.int]).Get -> main.(*Box).Get."""
+    out, depth = [], 0
+    for ch in symbol:
+        if ch == "[":
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(ch)
+    return "".join(out)
 
 
 def _file_offset(elf: ELFFile, binary: Path, address: int) -> int:

@@ -1,6 +1,7 @@
 // Command uprobeprog has functions of each kind the uprobe latency capture must handle:
 // one that sleeps, one with two return paths, a recursive one, a method on a pointer type,
-// and a small one the compiler always inlines. main calls them in a loop until killed.
+// a small one the compiler always inlines, and a generic function and method (their code is
+// per shape: main.Sum[go.shape.int]). main calls them in a loop until killed.
 package main
 
 import (
@@ -46,12 +47,28 @@ func (s *Store) Get(k string) (int, bool) {
 // panic (an index, a division), so its name stays in the binary's tables for tracebacks.
 func tiny(xs []int, i int) int { return xs[i%len(xs)] }
 
+//go:noinline
+func Sum[T int | float64](xs []T) T {
+	var s T
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+// Box is a generic type, for a method named (*Box[...]).Get.
+type Box[T any] struct{ v T }
+
+//go:noinline
+func (b *Box[T]) Get() T { return b.v }
+
 func main() {
 	s := &Store{m: map[string]int{"a": 1}, order: []int{1, 2, 3}}
 	total := 0
 	for i := 0; ; i++ {
 		slow(10 * time.Millisecond)
-		total += twoWays(i) + recurse(i%5) + tiny(s.order, i)
+		total += twoWays(i) + recurse(i%5) + tiny(s.order, i) + Sum(s.order) + int(Sum([]float64{1.5}))
+		total += (&Box[int]{v: i}).Get()
 		if v, ok := s.Get("a"); ok {
 			total += v
 		}
