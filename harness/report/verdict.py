@@ -84,8 +84,9 @@ def sent_nothing(load: dict | None) -> bool:
 
 
 def _not_judged(base: dict, phase: dict) -> str | None:
-    """Why a phase cannot be judged against the baseline: one of them sent no request (a phase
-    with no load has no symptom to explain, and its figures would be the next phase's)."""
+    """Why a phase cannot be judged against the baseline: one of them did not finish (the run
+    ended in it: its numbers are not the phase's) or sent no request (a phase with no load has no
+    symptom to explain)."""
     for p, who in ((phase, "this phase"), (base, f"the baseline ({base.get('name')})")):
         if p.get("finished") is False:
             return f"{who} did not finish (the run ended in it)"

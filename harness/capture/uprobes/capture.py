@@ -191,7 +191,11 @@ class FunctionProbes:
             self.failed(p.service, None, "functions", f"cannot start perf record: {e}")
             return None
         p.pidfile.write_text(f"{popen.pid} {psutil.Process(popen.pid).create_time()}\n")
-        confirmed = _enable(popen, ctl, ack, ACK_TIMEOUT_S)
+        try:
+            confirmed = _enable(popen, ctl, ack, ACK_TIMEOUT_S)
+        finally:
+            for fifo in (ctl, ack):     # perf holds them open; no FIFO stays in the run directory
+                fifo.unlink(missing_ok=True)
         rec = Recording(p, out, popen, self.rc.clock.now(), confirmed=confirmed)
         if not confirmed:
             self.failed(p.service, None, "functions", f"perf record did not confirm it records within "
@@ -315,7 +319,6 @@ class FunctionProbes:
         path.write_text(json.dumps(doc, indent=1))
         self.rc.artifacts.add("functions", path, service=p.service, phase=phase.name, start_s=phase.start_s,
                               end_s=phase.end_s, functions=[f["function"] for f in out])
-
 
     def _gap(self, rec: Recording, phase: PhaseWindow) -> str | None:
         """Why the recording does not hold every call of the phase, or None when it does."""
