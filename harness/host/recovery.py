@@ -157,7 +157,7 @@ class Journal:
         return ledger.Ledger(self.path)
 
     def close(self) -> None:
-        """Its work undone by its owner: nothing left to replay."""
+        """Remove the journal once nothing in it is left open (its owner, or a replay, undid it)."""
         import shutil
         if not self.ledger.unreverted():
             shutil.rmtree(self.path, ignore_errors=True)
@@ -184,8 +184,6 @@ def orphan_journals() -> list[Journal]:
 
 def replay(journal: Journal, runner=None) -> list[dict]:
     """Undo what a dead process's journal has open, then remove the journal."""
-    import shutil
     done = ledger.revert_open(journal.path, runner=runner, log=log.info)
-    if not journal.ledger.unreverted():
-        shutil.rmtree(journal.path, ignore_errors=True)
+    journal.close()
     return done
