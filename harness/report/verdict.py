@@ -48,7 +48,9 @@ THRESHOLDS = {
     "leak_min_goroutines": 50,      # leak: 50 more own-code goroutines at one line than in the baseline,
                                     # at the end of the phase and still at the end of the next one ...
     "leak_kept": 0.8,               # ... at least 80% of them (a draining backlog shrinks) ...
-    "leak_max_cpu_share": 0.05,     # ... at a line that holds under 5% of the next phase's CPU (not working)
+    "leak_max_cpu_share": 0.05,     # ... at a line that holds under 5% of the next phase's CPU
+    "leak_max_cpu_cores": 0.05,     # ... or burns under 0.05 cores there (not working: a few samples of a
+                                    # small profile on a busy machine are 5% of it, not a backlog)
 }
 RESOURCE_FAULTS = ("cpu", "cpuset", "memory", "cpu_pressure", "memory_pressure")
 # Most specific first. Allocation churn costs CPU, so garbage comes before burning; a saturated
@@ -509,8 +511,7 @@ def _leak(ctx: _Ctx) -> dict | None:
     if stayed - base < t["leak_min_goroutines"] or now - base < t["leak_min_goroutines"]:
         return None
     # a backlog still being worked off shrinks and burns CPU at its line; leaked goroutines neither
-    busy = _line_entry(ctx.profile(ctx.nxt, "cpu"), at).get("share") or 0
-    if stayed < now * t["leak_kept"] or busy >= t["leak_max_cpu_share"]:
+    if stayed < now * t["leak_kept"] or _working(ctx.profile(ctx.nxt, "cpu"), at):
         return None
     g = ctx.runtime(ctx.phase).get("goroutines") or {}
     ev = _line_ref(ctx, "goroutine", top["file"], top["line"], top.get("function"),
@@ -521,6 +522,18 @@ def _leak(ctx: _Ctx) -> dict | None:
     return {"kind": "leak", "message": msg, "strength": 20.0,
             "evidence": {"service": ctx.service, "goroutines_baseline": base, "goroutines_phase": now,
                          "goroutines_after": stayed, "line": ev}}
+
+
+def _working(cpu: dict | None, at: tuple[str, int]) -> bool:
+    """Whether the own line `at` burns CPU in a phase's CPU profile: a real share of the profile
+    and a real amount of CPU (cores); the share alone when the profile has no duration."""
+    e = _line_entry(cpu, at)
+    if (e.get("share") or 0) < THRESHOLDS["leak_max_cpu_share"]:
+        return False
+    rate = e.get("rate")
+    if rate is None or (cpu or {}).get("unit") != "nanoseconds":
+        return True
+    return rate / 1e9 >= THRESHOLDS["leak_max_cpu_cores"]
 
 
 def _line_entry(table: dict | None, at: tuple[str, int]) -> dict:

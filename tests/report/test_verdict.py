@@ -10,8 +10,8 @@ SRC_LINE = 'pool <- struct{}{} // culprit:pool'
 
 def prof(total: float, seconds: float | None, lines: list[tuple[str, int, float]], unit="nanoseconds"):
     return {"total": total, "seconds": seconds, "unit": unit, "own_total": total,
-            "lines": [{"file": f, "line": n, "function": "main.f", "share": s, "value": total * s}
-                      for f, n, s in lines]}
+            "lines": [{"file": f, "line": n, "function": "main.f", "share": s, "value": total * s,
+                       "rate": total * s / seconds if seconds else None} for f, n, s in lines]}
 
 
 def phase(name, *, p99=10.0, p50=2.0, rps=50.0, err=0.0, profiles=None, containers=None, runtime=None,
@@ -114,6 +114,13 @@ def test_a_leak_needs_the_goroutines_to_stay_after_the_phase():
     assert all(x["kind"] != "leak" for x in first(summary([base, inc, shrinking])))
     working = phase("after", profiles={**gprof(318), "cpu": prof(5e9, 10, [("main.go", 40, 0.99)])})
     assert all(x["kind"] != "leak" for x in first(summary([base, inc, working])))
+    # a busy machine left the service 21 CPU samples in the next phase; two of them at the line
+    # (spawning, parking) are 10% of the profile but 2 ms of CPU per second: still a leak
+    idle = phase("after", profiles={**gprof(318), "cpu": prof(2.1e8, 10, [("main.go", 40, 0.1)])})
+    assert first(summary([base, inc, idle]))[0]["kind"] == "leak"
+    # 0.1 cores at the line is work, however the profile's shares fall
+    busy = phase("after", profiles={**gprof(318), "cpu": prof(1e10, 10, [("main.go", 40, 0.1)])})
+    assert all(x["kind"] != "leak" for x in first(summary([base, inc, busy])))
 
 
 def test_garbage_outranks_the_cpu_it_costs():
