@@ -11,6 +11,7 @@ import functools
 import os
 
 from harness import proc, uprobes
+from harness.capture.kinds import KINDS
 from harness.capture.perf import inlines_tool
 from harness.errors import HarnessError
 from harness.faults import capabilities, registry
@@ -85,7 +86,7 @@ def collect() -> list[dict]:
         c = capabilities.run(p)
         rows.append({"section": "capability", "name": p.name, "label": p.label, "ok": c.ok,
                      "status": "ok" if c.ok else "missing", "detail": c.detail, "hint": c.hint,
-                     "backends": _users(p.name)})
+                     "backends": _users(p.name), "captures": [k.name for k in KINDS if p.name in k.needs]})
     for kname, kind in sorted(registry.kinds().items()):
         directions = ("egress", "ingress") if kind.network else ("-",)
         chosen, why = {}, {}
@@ -115,12 +116,13 @@ def _defaults(kind: str) -> dict:
 
 def render(rows: list[dict], console) -> None:
     from rich.table import Table
-    caps = Table(title="Fault capabilities on this host", show_lines=False)
-    for col in ("capability", "status", "detail", "used by backend", "remediation"):
+    caps = Table(title="Capabilities on this host", show_lines=False)
+    for col in ("capability", "status", "detail", "used by", "remediation"):
         caps.add_column(col, overflow="fold")
     for r in (r for r in rows if r["section"] == "capability"):
         caps.add_row(r["label"], "[green]ok[/]" if r["ok"] else "[red]missing[/]", r["detail"],
-                     ", ".join(r["backends"]) or "-", r["hint"] or "")
+                     ", ".join([*r["backends"], *(f"captures.{c}" for c in r["captures"])]) or "-",
+                     r["hint"] or "")
     console.print(caps)
     kinds = Table(title="Fault kinds: backend used here (auto)")
     for col in ("fault kind", "status", "backend here", "backends (preference)", "why not / remediation"):

@@ -1,0 +1,15 @@
+"""The capture kinds, in the order the manager calls them (harness/capture/kind.py says when).
+
+The order matters at two points: the runtime sampler ends its phase before anything else at a
+phase end (later samples belong to no phase), and the pprof CPU window starts before perf, whose
+start waits until perf records."""
+from __future__ import annotations
+
+from harness.capture.kinds.containers import Containers
+from harness.capture.kinds.functions import Functions
+from harness.capture.kinds.perf import Perf
+from harness.capture.kinds.profiles import Profiles
+from harness.capture.kinds.runtime import Runtime
+from harness.capture.kinds.trace import Trace
+
+KINDS = (Containers, Runtime, Profiles, Trace, Perf, Functions)

@@ -1,0 +1,71 @@
+"""The Go runtime trace of every pprof service in the phases captures.trace names (one window per
+phase, inside it), summarized on the run clock, with the pprof views `go tool trace` derives."""
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+from harness.capture import pprof, trace
+from harness.capture.kind import Capture, CaptureRun, spawn, wait
+from harness.errors import HarnessError
+from harness.runctx import PhaseWindow, ServiceInfo
+
+
+class Trace(Capture):
+    name = "trace"
+    needs = ("go",)
+    writes = ("trace",) + tuple(f"trace-{v}" for v in trace.PPROF_VIEWS)
+
+    def __init__(self, run: CaptureRun):
+        super().__init__(run)
+        self._jobs: list[Future] = []
+
+    @classmethod
+    def wanted(cls, run: CaptureRun) -> bool:
+        return run.spec.trace is not None and bool(run.spec.trace.phases) and bool(run.pprof_services())
+
+    def phase_start(self, phase: PhaseWindow) -> None:
+        if phase.name in self.spec.trace.phases:
+            self._jobs += [spawn(self._window, svc, phase) for svc in self.run.pprof_services()]
+
+    def finish(self, deadline: float) -> None:
+        for job in self._jobs:
+            wait(job, max(0.1, deadline - time.monotonic()))
+
+    def _window(self, svc: ServiceInfo, phase: PhaseWindow) -> None:
+        room = phase.duration - self.spec.cpu_margin        # one trace at a time: stay inside the phase
+        seconds = int(min(self.spec.trace.seconds or room, room))
+        if seconds < 1:
+            self.run.failed(svc.name, phase.name, "trace", f"phase lasts {phase.duration:.1f}s, too short")
+            return
+        folder = self.rc.run_dir / "trace" / phase.name / svc.name
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            snap = self.run.fetch(svc, "trace", seconds)
+            out = folder / "trace.out"
+            out.write_bytes(snap.data)
+            summary = trace.summarize(trace.parsed_events(self.run.go, out), self.rc.clock.mono_t0)
+        except (pprof.FetchError, HarnessError, OSError) as e:
+            self.run.failed(svc.name, phase.name, "trace", str(e))
+            return
+        start = summary["start_s"] if summary["start_s"] is not None else snap.sent_s
+        end = summary["end_s"] if summary["end_s"] is not None else snap.done_s
+        (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+        self.rc.artifacts.add("trace", out, service=svc.name, phase=phase.name, start_s=start, end_s=end,
+                              summary=(folder / "summary.json").relative_to(self.rc.run_dir).as_posix())
+        for view in trace.PPROF_VIEWS:
+            self._view(svc, phase, out, view, start, end)
+
+    def _view(self, svc, phase, out: Path, view: str, start: float, end: float) -> None:
+        path = out.parent / f"{view}.pb.gz"
+        try:
+            trace.derive_pprof(self.run.go, out, view, path)
+            msg = pprof.parse(path.read_bytes())
+        except (pprof.FetchError, HarnessError, OSError) as e:
+            self.run.failed(svc.name, phase.name, f"trace-{view}", str(e))
+            return
+        self.rc.artifacts.add(f"trace-{view}", path, service=svc.name, phase=phase.name, start_s=start,
+                              end_s=end, sample_types=pprof.sample_types(msg))
+
