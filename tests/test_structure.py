@@ -25,7 +25,12 @@ DISCOVERY: dict[str, str] = {
 
 # (importing package prefix, imported prefix, why it is not allowed)
 FORBIDDEN = [
-    ("harness.faults", "harness.capture", "faults sit below captures"),
+    ("harness.faults", "harness.capture", "faults and captures meet only in the undo journal"),
+    ("harness.capture", "harness.faults", "faults and captures meet only in the undo journal"),
+    ("harness.undo", "harness.faults", "the undo journal sits below the owners of its steps"),
+    ("harness.undo", "harness.capture", "the undo journal sits below the owners of its steps"),
+    ("harness.undo", "harness.host", "the undo journal sits below the owners of its steps"),
+    ("harness.undo", "harness.env", "the undo journal sits below the owners of its steps"),
     ("harness.faults", "harness.env", "faults and the environment do not call each other"),
     ("harness.env", "harness.faults", "faults and the environment do not call each other"),
     ("lsp", "harness", "the language server reads run directories, never the engine"),

@@ -11,15 +11,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from harness.errors import CapabilityError, HarnessError
 from harness.faults import capabilities, registry
+from harness.faults import steps  # noqa: F401 - registers the undo steps faults write
 from harness.faults.backends import BY_NAME as BACKENDS
-from harness.faults.ledger import Ledger
-from harness.faults.steps import StepRunner, kill_pidfile
 from harness.faults.target import resolve
+from harness.undo.ledger import Ledger
+from harness.undo.steps import StepRunner, kill_pidfile, spawn_helper
 
 log = logging.getLogger("harness.faults")
 WATCHDOG = "harness.host.watchdog"   # python -m <this>: reverts and tears down if the harness dies
@@ -211,19 +211,10 @@ class FaultController:
         pidfile.unlink(missing_ok=True)
         argv = [sys.executable, "-m", WATCHDOG, "--run-dir", str(self.rc.run_dir),
                 "--owner-pid", str(owner_pid), "--project", self.rc.project]
-        with open(self.dir / "watchdog.log", "ab") as out:
-            self._watchdog = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                              start_new_session=True, close_fds=True)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if pidfile.exists() and pidfile.read_text().strip():
-                self.rc.events.add("watchdog-started", f"pid {self._watchdog.pid}")
-                return self._watchdog.pid
-            if self._watchdog.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise HarnessError("the fault watchdog did not start", where=" ".join(argv),
-                           seen=f"exit code {self._watchdog.poll()}", hint=f"see {self.dir / 'watchdog.log'}")
+        self._watchdog = spawn_helper(argv, pidfile, self.dir / "watchdog.log", timeout=15,
+                                      what="the fault watchdog")
+        self.rc.events.add("watchdog-started", f"pid {self._watchdog.pid}")
+        return self._watchdog.pid
 
     def stop_watchdog(self) -> None:
         """Tell the watchdog to exit without reverting or tearing down; idempotent."""

@@ -292,7 +292,7 @@ def listen_addresses(config: dict) -> list[tuple[int, bool, list[str]]]:
 
 
 async def serve(config: dict, pidfile: Path | None) -> None:
-    from harness.faults.steps import write_pidfile
+    from harness.undo.steps import write_pidfile
     timer_priority()
     fault = Fault(config)
     servers = []

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     if args.pidfile:
-        from harness.faults.steps import write_pidfile
+        from harness.undo.steps import write_pidfile
         write_pidfile(args.pidfile)
     while not stop:
         time.sleep(0.2)

@@ -161,7 +161,7 @@ def _dev_for(pid: int, ip: str | None) -> str:
     import json
 
     from harness import proc
-    from harness.faults.steps import ns_argv
+    from harness.undo.steps import ns_argv
     res = proc.run(ns_argv(pid, ["ip", "-j", "-4", "addr", "show"]), timeout=10, check=False)
     try:
         for link in json.loads(res.stdout or "[]"):

@@ -10,9 +10,10 @@ import contextlib
 import functools
 import os
 
-from harness import proc, uprobes
+from harness import proc
 from harness.capture.kinds import KINDS
 from harness.capture.perf import inlines_tool
+from harness.capture.uprobes import probes as uprobes
 from harness.errors import HarnessError
 from harness.faults import capabilities, registry
 from harness.faults.backends import BY_NAME as BACKENDS

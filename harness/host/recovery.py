@@ -4,7 +4,7 @@ One owner check, owner_alive, serves both callers:
   the watchdog (harness/host/watchdog.py) polls its owner's PID and start time;
   `harness clean` (find, clean) reads the owner's PID and host from the run's labels.
 Putting a run right is the same for both (recover): revert what its fault ledger still has
-open, newest first (harness.faults.ledger.revert_open), then remove its resources by label
+open, newest first (harness.undo.ledger.revert_open), then remove its resources by label
 (harness.env.cleanup.cleanup_project).
 """
 from __future__ import annotations
@@ -16,8 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.capture.uprobes import probes  # noqa: F401 - registers the undo step of uprobes
 from harness.env import cleanup
-from harness.faults import ledger
+from harness.faults import steps  # noqa: F401 - registers the undo steps of faults
+from harness.undo import ledger
 
 log = logging.getLogger("harness.clean")
 

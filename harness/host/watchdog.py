@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.faults.steps import StepRunner, write_pidfile
 from harness.host.recovery import owner_alive, recover, start_time
+from harness.undo.steps import StepRunner, write_pidfile
 
 POLL = 0.25
 log = logging.getLogger("harness.host.watchdog")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import uprobes
+from harness.capture.uprobes import probes as uprobes
 from harness.capture.perf import inlines_tool
 from harness.cli import main
 from lsp.rundir import go_binary

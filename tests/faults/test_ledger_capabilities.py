@@ -9,7 +9,8 @@ import pytest
 
 from harness import proc
 from harness.errors import CapabilityError, HarnessError
-from harness.faults import capabilities, ledger
+from harness.faults import capabilities
+from harness.undo import ledger
 from harness.faults.controller import FaultController
 from harness.faults.spec import FaultSpec, Peer
 

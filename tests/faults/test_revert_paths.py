@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from harness.faults import ledger
+from harness.undo import ledger
 from harness.faults.spec import FaultSpec, Peer
 from harness.faults.target import make_tag
 

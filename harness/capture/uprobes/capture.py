@@ -4,8 +4,8 @@ service, and per function and phase the calls and their latency in the run direc
 When the captures start, every function of `captures.functions` is looked up in the binary the
 container runs (through /proc/<pid>/root, so it is the binary that runs, not a local build);
 a missing or inlined-only function fails the run before any load (elf.find_function says
-why, with near names). The probes of a service form one perf probe group; the fault ledger
-holds its undo (stop the recorder, remove the group) before a probe is placed, so the
+why, with near names). The probes of a service form one perf probe group; the undo journal
+(harness/undo) holds its undo (stop the recorder, remove the group) before a probe is placed, so the
 watchdog and `harness clean` remove them after a SIGKILL, as they revert faults.
 
 One `perf record -e GROUP:* -k mono -p PID` per service (timestamps on CLOCK_MONOTONIC, the
@@ -45,11 +45,12 @@ from pathlib import Path
 
 import psutil
 
-from harness import proc, uprobes
+from harness import proc
 from harness.capture.spec import FunctionsSpec
 from harness.capture.uprobes import elf, events
+from harness.capture.uprobes import probes as uprobes
 from harness.errors import HarnessError, ScenarioError
-from harness.faults.ledger import Ledger
+from harness.undo.ledger import Ledger
 from harness.runctx import PhaseWindow, RunContext, ServiceInfo
 
 VERSION = 1

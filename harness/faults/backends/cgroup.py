@@ -9,7 +9,8 @@ container's stats; undo stops the helper's process group.
 from __future__ import annotations
 
 from harness.faults.backends.base import Backend
-from harness.faults.steps import Plan, python_argv
+from harness.faults.steps import Plan
+from harness.undo.steps import python_argv
 
 BACKENDS = (Backend("cgroup", ("docker", "cgroup-join")),)
 

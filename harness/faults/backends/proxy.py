@@ -14,7 +14,8 @@ import json
 
 from harness.faults.backends import iptables
 from harness.faults.backends.base import Backend
-from harness.faults.steps import Plan, python_argv
+from harness.faults.steps import Plan
+from harness.undo.steps import python_argv
 
 BACKENDS = (Backend("proxy", ("root", "nsenter", "iptables", "iptables-redirect")),)
 

@@ -1,8 +1,9 @@
-"""The run's fault ledger (run_dir/faults.ledger, JSONL, append-only, fsync'd).
+"""The run's undo journal (run_dir/faults.ledger, JSONL, append-only, fsync'd).
 
-Every fault is written with state "applying" and its complete undo steps BEFORE anything is
+Every change is written with state "applying" and its complete undo steps BEFORE anything is
 changed, then "applied", then "reverted" (or "revert-failed"). The last line of an id wins.
-Anything not "reverted" is what the watchdog and `harness clean` revert.
+Anything not "reverted" is what the watchdog and `harness clean` revert. Faults and function
+probes (uprobes) both write here; the file keeps its name (run directories are a contract).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import os
 import threading
 import time
 from pathlib import Path
+
+from harness.undo.steps import StepRunner
 
 FILENAME = "faults.ledger"
 OPEN_STATES = ("applying", "applied", "revert-failed")
@@ -21,8 +24,8 @@ class Ledger:
         self.path = Path(run_dir) / FILENAME
         self._lock = threading.Lock()
 
-    def write(self, fault_id: str, state: str, **fields) -> dict:
-        entry = {"id": fault_id, "state": state, "wall": round(time.time(), 3), **fields}
+    def write(self, entry_id: str, state: str, **fields) -> dict:
+        entry = {"id": entry_id, "state": state, "wall": round(time.time(), 3), **fields}
         line = json.dumps(entry, sort_keys=True) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,13 +70,13 @@ def latest(entries: list[dict]) -> dict[str, dict]:
 
 
 def unreverted(entries: list[dict]) -> list[dict]:
-    """Open faults, most recently applied first (undo in reverse order of application)."""
+    """Open entries, most recently applied first (undo in reverse order of application)."""
     return [e for e in reversed(list(latest(entries).values())) if e.get("state") in OPEN_STATES]
 
 
 def revert_open(run_dir: Path, runner=None, log=None) -> list[dict]:
-    """Revert every open fault of a run directory (watchdog, `harness clean`). Returns what was done."""
-    from harness.faults.steps import StepRunner
+    """Revert every open entry of a run directory (watchdog, `harness clean`); the caller has
+    imported the owners of its steps. Returns what was done."""
     runner = runner or StepRunner()
     led = Ledger(run_dir)
     done = []

@@ -5,6 +5,9 @@ identifier, as perf requires). Removing a group is `perf probe -d GROUP:*`, then
 event perf left (or when perf is gone), writing `-:GROUP/EVENT` to tracefs' uprobe_events
 directly. An event that a perf record still holds open cannot be removed (EBUSY): whoever
 removes a group stops that recorder first (the ledger's undo does, in that order).
+
+Undo step it owns (harness/undo/steps.py):
+  uprobes-remove  {group}   remove every uprobe event of a perf probe group
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from harness import proc
 from harness.errors import HarnessError
+from harness.undo.steps import StepRunner, operation
 
 PREFIX = "hx"
 TRACEFS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
@@ -95,3 +99,10 @@ def remove_group(group: str, timeout: float = 30.0) -> list[str]:
             pass
     return [e for e in listed(group) if e.split(":", 1)[0] == group]
 
+
+@operation("uprobes-remove")
+def _remove_step(runner: StepRunner, s: dict) -> None:
+    left = remove_group(s["group"])
+    if left:
+        raise HarnessError(f"uprobes still registered: {', '.join(left)}",
+                           hint="a perf record may still hold them; `perf probe -d` them by hand")
