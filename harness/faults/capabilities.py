@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness import proc
 from harness.errors import CommandError
+from harness.faults import registry
 from harness.faults.backends import BY_NAME
 
 T = 15.0
@@ -154,8 +155,10 @@ def probe(name: str) -> Capability:
 
 
 def needs(backend: str, kind: str, direction: str, has_peer: bool) -> list[str]:
-    """Capabilities a backend needs for one fault (as the backend declares them)."""
-    return BY_NAME[backend].needs_for(kind, direction, has_peer)
+    """Capabilities a backend needs for one fault (as the backend declares them, and the kind
+    for itself on that backend)."""
+    own = registry.get(kind).backend_needs.get(backend, ()) if registry.get(kind) else ()
+    return list(dict.fromkeys([*BY_NAME[backend].needs_for(direction, has_peer), *own]))
 
 
 def missing(backend: str, kind: str, direction: str, has_peer: bool) -> list[Capability]:

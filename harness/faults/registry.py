@@ -16,6 +16,13 @@ class Kind:
     network:    True for faults on traffic (they accept peer and direction)
     backends:   backend names in order of preference for `backend: auto`
     default_direction: direction when the scenario gives none
+    resource:   True for faults on the container's resources (CPU, memory): the report's
+                "squeezed" cause looks for them
+    backend_needs: backend -> host capabilities this kind needs there beyond the backend's own
+                (names of capabilities.PROBES)
+    example:    typical parameters, for asking the kind which backends serve it (harness doctor)
+    units:      parameter -> its unit, for reports: duration (seconds), size (bytes), bits (per
+                second), percent; a parameter not listed is a plain number or text
     """
 
     name: ClassVar[str] = ""
@@ -25,6 +32,10 @@ class Kind:
     directions: ClassVar[tuple[str, ...]] = ("egress", "ingress", "both")
     params_schema: ClassVar[dict[str, Any]] = {}
     summary: ClassVar[str] = ""
+    resource: ClassVar[bool] = False
+    backend_needs: ClassVar[dict[str, tuple[str, ...]]] = {}
+    example: ClassVar[dict[str, Any]] = {}
+    units: ClassVar[dict[str, str]] = {}
 
     def parse(self, params: dict, node) -> dict:
         """Read the kind's own parameters from `params` (key -> Node); return plain values."""

@@ -77,8 +77,9 @@ HOST_PROBES = (
 
 
 def _users(cap: str) -> list[str]:
-    """backend names that need `cap` for some fault."""
-    return [b.name for b in BACKENDS.values() if cap in b.all_needs]
+    """The backends that need `cap` for every fault, and "backend (kind)" where only a kind does."""
+    return [b.name for b in BACKENDS.values() if cap in b.all_needs] + \
+        [f"{b} ({k.name})" for k in registry.kinds().values() for b, caps in k.backend_needs.items() if cap in caps]
 
 
 def collect() -> list[dict]:
@@ -93,7 +94,7 @@ def collect() -> list[dict]:
         chosen, why = {}, {}
         for d in directions:
             for b in kind.backends:
-                if kind.unsupported(b, _defaults(kname), d if d != "-" else "egress"):
+                if kind.unsupported(b, kind.example, d if d != "-" else "egress"):
                     continue
                 miss = capabilities.missing(b, kname, d if d != "-" else "egress", False)
                 if not miss:
@@ -107,12 +108,6 @@ def collect() -> list[dict]:
                      ("partial" if chosen else "unavailable"), "detail": detail,
                      "hint": hint, "backends": list(kind.backends), "summary": kind.summary})
     return rows
-
-
-def _defaults(kind: str) -> dict:
-    """Typical parameters, for asking a kind which backends can serve it."""
-    return {"delay": {"latency": 0.1, "jitter": 0.0, "distribution": "uniform"},
-            "loss": {"percent": 1.0}, "reset": {"after": 0.0}}.get(kind, {})
 
 
 def render(rows: list[dict], console) -> None:

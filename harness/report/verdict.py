@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from harness.faults import registry
 from harness.report import units
 
 VERSION = 1
@@ -52,7 +53,6 @@ THRESHOLDS = {
     "leak_max_cpu_cores": 0.05,     # ... or burns under 0.05 cores there (not working: a few samples of a
                                     # small profile on a busy machine are 5% of it, not a backlog)
 }
-RESOURCE_FAULTS = ("cpu", "cpuset", "memory", "cpu_pressure", "memory_pressure")
 # Most specific first. Allocation churn costs CPU, so garbage comes before burning; a saturated
 # CPU lengthens every blocking time (the block profile counts until the goroutine runs again),
 # so waiting comes first only when the CPU did not grow.
@@ -446,7 +446,7 @@ def _garbage(ctx: _Ctx) -> dict | None:
 def _squeezed(ctx: _Ctx) -> dict | None:
     t = THRESHOLDS
     faults = [f for f in _phase_faults(ctx.summary, ctx.phase)
-              if f.get("target") == ctx.service and f.get("kind") in RESOURCE_FAULTS]
+              if f.get("target") == ctx.service and _kind(f).resource]
     if not faults:
         return None
     c = ctx.container(ctx.phase)
@@ -549,7 +549,8 @@ def _phase_faults(summary: dict, phase: dict) -> list[dict]:
 
 
 def _fault_text(f: dict) -> str:
-    params = ", ".join(f"{k} {_param(k, v)}" for k, v in (f.get("params") or {}).items()
+    units_of = _kind(f).units
+    params = ", ".join(f"{k} {_param(units_of.get(k), v)}" for k, v in (f.get("params") or {}).items()
                        if v not in (None, 0, 0.0, "", False))
     peer = f.get("peer") or {}
     to = f" to {peer.get('service') or peer.get('ip') or ''}{':' + str(peer['port']) if peer.get('port') else ''}" \
@@ -557,19 +558,26 @@ def _fault_text(f: dict) -> str:
     return f"{f.get('kind')} on {f.get('target')}{to}" + (f" ({params})" if params else "")
 
 
-def _param(key: str, value) -> str:
-    """A fault parameter in human units (scenario units: seconds, bytes, bits per second)."""
+def _kind(fault: dict) -> registry.Kind:
+    """The fault's kind (its own file says which parameters are what and whether it is a resource
+    fault); a kind this version does not know (an older run's) reads as plain numbers."""
+    return registry.get(fault.get("kind") or "") or registry.Kind()
+
+
+# a fault parameter in human units, by the unit its kind gives it (scenario units: seconds, bytes,
+# bits per second)
+PARAM_UNITS = {
+    "duration": units.duration_s,
+    "size": units.size,
+    "bits": lambda v: f"{units.sig3(v / 1e6)} Mbit/s",
+    "percent": lambda v: f"{units.sig3(v)}%",
+}
+
+
+def _param(unit: str | None, value) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    if key in ("latency", "jitter", "delay", "timeout", "after", "queue"):
-        return units.duration_s(value)
-    if key in ("limit", "swap", "burst"):
-        return units.size(value)
-    if key == "rate":
-        return f"{units.sig3(value / 1e6)} Mbit/s"
-    if key == "percent":
-        return f"{units.sig3(value)}%"
-    return units.sig3(value)
+    return PARAM_UNITS.get(unit or "", units.sig3)(value)
 
 
 def _faults(summary: dict, phase: dict) -> dict | None:

@@ -172,7 +172,7 @@ def test_root_handle_never_equals_the_faults_handle():
     ("rate", {"rate": 1_000_000, "burst": 0, "queue": 0.4}, ["rate", "1000000bit"]),
 ], ids=["delay-jitter", "delay", "loss", "duplicate", "corrupt", "reorder", "rate"])
 def test_netem_commands(kind, params, expected):
-    assert tc.netem_args(kind, params) == expected
+    assert registry.get(kind).netem(params) == expected
     p = build(kind, params, "netem", target(root_tag="77770000"))
     assert p.do[1]["argv"] == ["tc", "qdisc", "add", "dev", "eth0", "parent", "7877:2c3f", "handle", "b1b:",
                                "netem", *expected]

@@ -228,3 +228,30 @@ def test_a_lock_is_named_where_goroutines_waited_not_where_it_was_released():
     f = first(s)
     assert f[0]["kind"] == "waiting" and f[0]["evidence"]["profile"] == "block"
     assert f[0]["evidence"]["line"]["line"] == 18
+
+
+def test_fault_parameters_read_in_the_units_their_kind_gives_them():
+    """The report asks the kind (harness/faults/kinds) what each parameter is: no table of
+    parameter names in the report (a memory_pressure size once printed as a raw byte count)."""
+    text = verdict._fault_text
+    assert text({"kind": "memory_pressure", "target": "app", "params": {"size": 256 << 20}}) == \
+        "memory_pressure on app (size 256 MiB)"
+    assert text({"kind": "delay", "target": "app", "peer": {"service": "db", "port": 5432},
+                 "params": {"latency": 0.1, "jitter": 0.02, "correlation": 25.0}}) == \
+        "delay on app to db:5432 (latency 100 ms, jitter 20 ms, correlation 25%)"
+    assert text({"kind": "rate", "target": "app", "params": {"rate": 1_000_000, "burst": 32768}}) == \
+        "rate on app (rate 1 Mbit/s, burst 32 KiB)"
+    assert text({"kind": "cpu", "target": "app", "params": {"cpus": 0.2}}) == "cpu on app (cpus 0.2)"
+    # a kind this version does not know (an older run): plain numbers, never a failure
+    assert text({"kind": "gone", "target": "app", "params": {"level": 3}}) == "gone on app (level 3)"
+
+
+def test_a_squeeze_is_a_resource_fault_of_any_resource_kind():
+    base = phase("baseline", profiles={"cpu": prof(3e9, 10, [("main.go", 7, 0.7)])})
+    inc = phase("incident", p99=300, profiles={"cpu": prof(3e9, 10, [("main.go", 7, 0.7)])},
+                containers={"throttled_ms": 6000}, faults=["squeeze"])
+    for kind, params in (("cpu", {"cpus": 0.2}), ("cpuset", {"cpus": "0"}), ("cpu_pressure", {"workers": 2})):
+        s = summary([base, inc], faults=[{"id": "squeeze", "kind": kind, "target": "app", "params": params}])
+        assert first(s)[0]["kind"] == "squeezed", kind
+    s = summary([base, inc], faults=[{"id": "squeeze", "kind": "delay", "target": "app", "params": {"latency": 1}}])
+    assert all(x["kind"] != "squeezed" for x in first(s))

@@ -2,7 +2,7 @@
 harness.faults.capabilities.PROBES) and whether its faults share run-wide objects."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -12,7 +12,6 @@ class Backend:
     needs:        capabilities every fault on this backend needs
     peer_egress:  more, for a fault scoped to a peer that has an egress side (egress, both)
     inbound:      more, for a fault with an ingress side (ingress, both)
-    per_kind:     more, for some fault kinds
     shared:       its faults share objects created once per run and interface (a root qdisc):
                   FaultController.prepare creates them before the load starts
     """
@@ -21,11 +20,11 @@ class Backend:
     shared: bool = False
     peer_egress: tuple[str, ...] = ()
     inbound: tuple[str, ...] = ()
-    per_kind: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
-    def needs_for(self, kind: str, direction: str, has_peer: bool) -> list[str]:
-        """Capabilities one fault needs, in order, without repeats."""
-        out = [*self.needs, *self.per_kind.get(kind, ())]
+    def needs_for(self, direction: str, has_peer: bool) -> list[str]:
+        """Capabilities one fault needs, in order, without repeats (a kind may add its own:
+        registry.Kind.backend_needs)."""
+        out = list(self.needs)
         if has_peer and direction != "ingress":
             out += self.peer_egress
         if direction in ("ingress", "both"):
@@ -35,5 +34,4 @@ class Backend:
     @property
     def all_needs(self) -> tuple[str, ...]:
         """Every capability some fault on this backend needs."""
-        extra = [c for caps in self.per_kind.values() for c in caps]
-        return tuple(dict.fromkeys([*self.needs, *extra, *self.peer_egress, *self.inbound]))
+        return tuple(dict.fromkeys([*self.needs, *self.peer_egress, *self.inbound]))

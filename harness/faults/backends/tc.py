@@ -56,31 +56,6 @@ def tbf_args(rate_bit: int, burst: int | None, latency_ms: float) -> list[str]:
     return ["tbf", "rate", f"{rate_bit}bit", "burst", str(b), "latency", f"{latency_ms:g}ms"]
 
 
-def netem_args(kind: str, p: dict) -> list[str]:
-    """netem's own arguments for one fault kind (see tc-netem(8))."""
-    def pct(v):
-        return f"{v:g}%"
-    corr = [pct(p["correlation"])] if p.get("correlation") else []
-    if kind == "delay":
-        a = ["delay", f"{p['latency'] * 1000:g}ms"]
-        if p.get("jitter"):
-            a += [f"{p['jitter'] * 1000:g}ms", *corr]
-            if p.get("distribution", "uniform") != "uniform":
-                a += ["distribution", p["distribution"]]
-        return a
-    if kind == "loss":
-        return ["loss", "random", pct(p["percent"]), *corr]
-    if kind in ("duplicate", "corrupt"):
-        return [kind, pct(p["percent"]), *corr]
-    if kind == "reorder":
-        a = ["delay", f"{p['latency'] * 1000:g}ms", "reorder", pct(p["percent"]), *corr]
-        return a + (["gap", str(p["gap"])] if p.get("gap") else [])
-    if kind == "rate":
-        return ["rate", f"{p['rate']}bit"]
-    raise ValueError(f"netem cannot do {kind}")
-
-
-
 def shared_egress(t) -> tuple[str, Plan]:
     dev, r = t.dev, t.root_handle
     plan = Plan(backend="tc", do=[

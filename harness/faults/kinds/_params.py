@@ -16,6 +16,20 @@ _RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps|kbps|mbps|
 _RATE_MULT = {"bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bps": 8, "kbps": 8e3, "mbps": 8e6, "gbps": 8e9}
 
 
+def pct(v: float) -> str:
+    """A share as netem writes it: 20%, 0.1%."""
+    return f"{v:g}%"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:g}ms"
+
+
+def correlated(p: dict) -> list[str]:
+    """netem's correlation argument, when the fault has one."""
+    return [pct(p["correlation"])] if p.get("correlation") else []
+
+
 def correlation(p: dict) -> float:
     return p["correlation"].as_float(min=0, max=100) if "correlation" in p else 0.0
 
@@ -36,6 +50,14 @@ def rate_bits(n) -> int:
     return int(bits)
 
 
+def grace(p: dict) -> float:
+    """The seconds docker gives a container to stop before it kills it (restart, stop)."""
+    return p["grace"].as_duration(max=600) if "grace" in p else 10.0
+
+
+GRACE = {"type": ["string", "number"], "description": "seconds docker waits before killing (10s)"}
+
+
 def need(p: dict, key: str, node):
     if key not in p:
         raise node.error(f"missing required key '{key}'", hint=f"add '{key}:' to the fault")
@@ -43,20 +65,28 @@ def need(p: dict, key: str, node):
 
 
 class NetKind(Kind):
-    """A network fault (netem_plan: the kind as a netem leaf under the tc backend)."""
+    """A network fault. A kind netem can do says how (netem(params): its arguments after
+    `netem`, see tc-netem(8)); netem_plan puts it as a netem leaf under the tc backend."""
+
+    def netem(self, p: dict) -> list[str]:
+        raise NotImplementedError(f"netem cannot do {self.name}")
 
     def netem_plan(self, spec, t):
-        return tc.directional_plan(t, spec.direction, ["netem", *tc.netem_args(self.name, spec.params)], "netem")
+        return tc.directional_plan(t, spec.direction, ["netem", *self.netem(spec.params)], "netem")
 
 
 class NetemPercentKind(NetKind):
     """A netem-only kind whose one parameter is a share of packets (with correlation)."""
     backends = ("netem",)
+    units = {"percent": "percent", "correlation": "percent"}
     params_schema = {"required": ["percent"], "properties": {"percent": PERCENT, "correlation": CORRELATION}}
 
     def parse(self, p, node):
         return {"percent": need(p, "percent", node).as_float(min=0, max=100, min_exclusive=True),
                 "correlation": correlation(p)}
+
+    def netem(self, p):
+        return [self.name, pct(p["percent"]), *correlated(p)]
 
     def build(self, backend, spec, t):
         return self.netem_plan(spec, t)

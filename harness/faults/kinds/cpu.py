@@ -12,6 +12,7 @@ class Cpu(Kind):
     network = False
     summary = "change the target's CPU quota (restored after)"
     backends = ("docker",)
+    resource = True
     params_schema = {"required": ["cpus"], "properties": {"cpus": {"type": "number", "minimum": 0.01}}}
 
     def parse(self, p, node):

@@ -11,6 +11,7 @@ class CpuPressure(Kind):
     network = False
     summary = "burn CPU inside the target's cgroup"
     backends = ("cgroup",)
+    resource = True
     params_schema = {"properties": {"workers": {"type": "integer", "minimum": 1, "maximum": 64}}}
 
     def parse(self, p, node):

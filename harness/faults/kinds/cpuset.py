@@ -17,6 +17,7 @@ class Cpuset(Kind):
     network = False
     summary = "pin the target to CPUs (restored after)"
     backends = ("docker",)
+    resource = True
     params_schema = {"required": ["cpus"], "properties": {"cpus": {"type": "string", "pattern": _CPUS_RE.pattern}}}
 
     def parse(self, p, node):

@@ -3,7 +3,7 @@ delays each chunk of data in the faulted direction (handshake and close not dela
 from __future__ import annotations
 
 from harness.faults.backends import proxy
-from harness.faults.kinds._params import CORRELATION, DURATION, NetKind, correlation, need
+from harness.faults.kinds._params import CORRELATION, DURATION, NetKind, correlated, correlation, ms, need
 from harness.faults.registry import register
 
 DISTRIBUTIONS = ("uniform", "normal", "pareto", "paretonormal")
@@ -14,6 +14,8 @@ class Delay(NetKind):
     name = "delay"
     summary = "add latency (and jitter) to the target's traffic"
     backends = ("netem", "proxy")
+    units = {"latency": "duration", "jitter": "duration", "correlation": "percent"}
+    example = {"latency": 0.1, "jitter": 0.0, "distribution": "uniform"}
     params_schema = {"required": ["latency"], "properties": {
         "latency": DURATION, "jitter": DURATION, "distribution": {"enum": list(DISTRIBUTIONS)},
         "correlation": CORRELATION}}
@@ -26,6 +28,14 @@ class Delay(NetKind):
                                     seen=f"{jitter * 1000:g}ms")
         dist = p["distribution"].as_enum(DISTRIBUTIONS) if "distribution" in p else "uniform"
         return {"latency": latency, "jitter": jitter, "distribution": dist, "correlation": correlation(p)}
+
+    def netem(self, p):
+        a = ["delay", ms(p["latency"])]
+        if p.get("jitter"):
+            a += [ms(p["jitter"]), *correlated(p)]
+            if p.get("distribution", "uniform") != "uniform":
+                a += ["distribution", p["distribution"]]
+        return a
 
     def unsupported(self, backend, params, direction):
         if backend == "proxy":

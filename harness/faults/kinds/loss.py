@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness.faults.backends import iptables
-from harness.faults.kinds._params import CORRELATION, PERCENT, NetKind, correlation
+from harness.faults.kinds._params import CORRELATION, PERCENT, NetKind, correlated, correlation, pct
 from harness.faults.registry import register
 
 
@@ -11,6 +11,9 @@ class Loss(NetKind):
     name = "loss"
     summary = "drop a share of the target's packets"
     backends = ("netem", "iptables")
+    units = {"percent": "percent", "correlation": "percent"}
+    backend_needs = {"iptables": ("iptables-statistic",)}
+    example = {"percent": 1.0}
     params_schema = {"properties": {"percent": PERCENT, "every_nth": {"type": "integer", "minimum": 2},
                                     "correlation": CORRELATION}}
 
@@ -22,6 +25,9 @@ class Loss(NetKind):
             return {"percent": p["percent"].as_float(min=0, max=100, min_exclusive=True),
                     "correlation": correlation(p)}
         return {"every_nth": p["every_nth"].as_int(min=2, max=1_000_000), "correlation": correlation(p)}
+
+    def netem(self, p):
+        return ["loss", "random", pct(p["percent"]), *correlated(p)]
 
     def unsupported(self, backend, params, direction):
         if backend == "netem" and params.get("every_nth"):

@@ -12,6 +12,8 @@ class Memory(Kind):
     network = False
     summary = "change the target's memory limit (restored after)"
     backends = ("docker",)
+    resource = True
+    units = {"limit": "size", "swap": "size"}
     params_schema = {"required": ["limit"], "properties": {"limit": SIZE, "swap": SIZE}}
 
     def parse(self, p, node):

@@ -12,6 +12,8 @@ class MemoryPressure(Kind):
     network = False
     summary = "hold memory inside the target's cgroup"
     backends = ("cgroup",)
+    resource = True
+    units = {"size": "size"}
     params_schema = {"required": ["size"], "properties": {"size": SIZE}}
 
     def parse(self, p, node):

@@ -12,12 +12,16 @@ class Rate(NetKind):
     name = "rate"
     summary = "cap the target's bandwidth"
     backends = ("tbf", "netem", "proxy")
+    units = {"rate": "bits", "burst": "size", "queue": "duration"}
     params_schema = {"required": ["rate"], "properties": {"rate": RATE, "burst": SIZE, "queue": DURATION}}
 
     def parse(self, p, node):
         return {"rate": rate_bits(need(p, "rate", node)),
                 "burst": p["burst"].as_size(min=1600, max=1 << 30) if "burst" in p else 0,
                 "queue": p["queue"].as_duration(min=0.001, max=10) if "queue" in p else 1.0}
+
+    def netem(self, p):
+        return ["rate", f"{p['rate']}bit"]
 
     def build(self, backend, spec, t):
         p = spec.params

@@ -13,6 +13,9 @@ class Reset(NetKind):
     name = "reset"
     summary = "reset the target's TCP connections"
     backends = ("iptables", "proxy")
+    units = {"after": "duration"}
+    backend_needs = {"iptables": ("iptables-reject",)}
+    example = {"after": 0.0}
     params_schema = {"properties": {"after": DURATION}}
 
     def parse(self, p, node):

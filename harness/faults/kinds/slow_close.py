@@ -11,6 +11,7 @@ class SlowClose(NetKind):
     name = "slow_close"
     summary = "delay the close of the target's TCP connections"
     backends = ("proxy",)
+    units = {"delay": "duration"}
     default_direction = "both"
     params_schema = {"required": ["delay"], "properties": {"delay": DURATION}}
 

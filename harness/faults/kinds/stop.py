@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from harness.faults.backends import docker
+from harness.faults.kinds._params import GRACE, grace
 from harness.faults.registry import Kind, register
 
 
@@ -11,10 +12,11 @@ class Stop(Kind):
     network = False
     summary = "stop the target for the window, start it after"
     backends = ("docker",)
-    params_schema = {"properties": {"grace": {"type": ["string", "number"]}}}
+    units = {"grace": "duration"}
+    params_schema = {"properties": {"grace": GRACE}}
 
     def parse(self, p, node):
-        return {"grace": p["grace"].as_duration(max=600) if "grace" in p else 10.0}
+        return {"grace": grace(p)}
 
     def build(self, backend, spec, t):
         return docker.call_plan(t, "stop", {"timeout": int(spec.params["grace"])}, undo_call="start")

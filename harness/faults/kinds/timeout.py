@@ -12,6 +12,7 @@ class Timeout(NetKind):
     name = "timeout"
     summary = "black-hole the target's TCP data and close after a timeout"
     backends = ("proxy",)
+    units = {"timeout": "duration"}
     params_schema = {"properties": {"timeout": DURATION}}
 
     def parse(self, p, node):
