@@ -51,6 +51,7 @@ from harness.capture.uprobes import elf, events
 from harness.capture.uprobes import probes as uprobes
 from harness.errors import HarnessError, ScenarioError
 from harness.undo.ledger import Ledger
+from harness.undo.steps import kill_pidfile
 from harness.runctx import PhaseWindow, RunContext, ServiceInfo
 
 VERSION = 1
@@ -145,13 +146,15 @@ class FunctionProbes:
                            f"({p.group})", service=p.service)
 
     def remove(self) -> None:
-        """Stop every recorder and remove every group (idempotent)."""
+        """Stop every recorder and remove every group (idempotent), as the ledger's undo would:
+        the recorder named in the group's pidfile too (one a Ctrl-C caught while it started)."""
         self._done.set()
         for rec in list(self.recordings.values()):
             _interrupt(rec, self.rc.clock.now())
             _wait(rec.popen, 10.0)
         self.recordings.clear()
         for p in self.placed:
+            kill_pidfile(p.pidfile, p.group)
             left = uprobes.remove_group(p.group)
             state = "revert-failed" if left else "reverted"
             self.ledger.write(f"uprobes-{p.service}", state, failures=left or None)
@@ -191,9 +194,13 @@ class FunctionProbes:
         except OSError as e:
             self.failed(p.service, None, "functions", f"cannot start perf record: {e}")
             return None
-        p.pidfile.write_text(f"{popen.pid} {psutil.Process(popen.pid).create_time()}\n")
         try:
+            p.pidfile.write_text(f"{popen.pid} {psutil.Process(popen.pid).create_time()}\n")
             confirmed = _enable(popen, ctl, ack, ACK_TIMEOUT_S)
+        except BaseException:       # Ctrl-C while it starts: it is no one's yet, so stop it here
+            _interrupt_popen(popen)
+            _wait(popen, 10.0)
+            raise
         finally:
             for fifo in (ctl, ack):     # perf holds them open; no FIFO stays in the run directory
                 fifo.unlink(missing_ok=True)
@@ -346,9 +353,13 @@ class FunctionProbes:
 def _interrupt(rec: Recording, now: float) -> None:
     if rec.end_s is None:
         rec.end_s = now
-    if rec.popen.poll() is None:
+    _interrupt_popen(rec.popen)
+
+
+def _interrupt_popen(popen: subprocess.Popen) -> None:
+    if popen.poll() is None:
         try:
-            os.killpg(rec.popen.pid, signal.SIGINT)
+            os.killpg(popen.pid, signal.SIGINT)
         except ProcessLookupError:
             pass
 
