@@ -186,8 +186,6 @@ KIND_NAMES_ALLOWED: dict[str, str] = {
                                "which share their names with kinds",
     "harness/report/expect.py": "METRICS names the container metrics cpu and memory, which share their "
                                 "names with kinds",
-    "harness/faults/proxy.py": "the proxy's per-kind behaviour (delay, rate, timeout, slow_close, reset) is "
-                               "still branched on here; it moves into the kinds' files next",
 }
 KIND_SCAN = ("harness/faults", "harness/report", "harness/host")
 

@@ -9,14 +9,9 @@ destination comes from SO_ORIGINAL_DST; upstream sockets carry SO_MARK so the RE
 rule skips them.
 
 What it does to the bytes, per direction relative to the target (egress = bytes the target
-sends):
-  delay       every chunk read is written `latency + jitter` after it was read; order is kept;
-              connect and close are not delayed; jitter draws are stratified (every 16 draws
-              cover the range evenly) and timer lateness is corrected (median lateness 0)
-  rate        a token bucket per direction shared by all connections (TCP payload bytes)
-  slow_close  the close (EOF) is passed on `delay` late
-  timeout     data is swallowed; the connection is closed after `timeout` (0: never)
-  reset       the connection is reset (RST) `after` its start
+sends), is the fault kind's: each kind the proxy serves has a Behaviour in its own module
+(harness/faults/kinds: delay, rate, slow_close, timeout, reset). This module is the mechanism:
+listeners, the upstream connection, copying, and tools kinds share (Bucket, Strata).
 """
 from __future__ import annotations
 
@@ -31,7 +26,8 @@ import struct
 import sys
 import time
 from pathlib import Path
-from statistics import NormalDist
+
+from harness.faults import registry
 
 SO_ORIGINAL_DST = 80
 CHUNK = 16384
@@ -74,40 +70,58 @@ class Bucket:
                 await asyncio.sleep(wait)
 
 
+class Behaviour:
+    """What a proxy fault does to a connection: one subclass per kind, in the kind's own module
+    (harness/faults/kinds/<kind>.py, returned by its Kind.proxy(params)). This base passes the
+    bytes through; a kind overrides what it changes."""
+
+    reset_at_deadline: bool = False     # the deadline ends a connection with RST (else a close)
+
+    def __init__(self, params: dict):
+        self.p = dict(params)
+
+    def refuse(self) -> bool:
+        """Reset each connection as it is accepted, before connecting upstream."""
+        return False
+
+    def deadline(self) -> float | None:
+        """End each connection this many seconds after its start (None: never)."""
+        return None
+
+    async def write(self, direction: str, writer, data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    async def closing(self) -> None:
+        """Called once the direction's reader is at EOF, before the EOF is passed on."""
+
+    async def pump(self, direction: str, reader, writer_fut: asyncio.Future) -> None:
+        """Copy one direction. Reading starts at once (before the upstream connection is up);
+        `writer_fut` resolves to the writer."""
+        writer = None
+        while True:
+            data = await reader.read(CHUNK)
+            if not data:
+                break
+            writer = writer or await writer_fut
+            await self.write(direction, writer, data)
+        await self.closing()
+        eof(await writer_fut)
+
+
+PASS = Behaviour({})
+
+
 class Fault:
-    def __init__(self, config: dict):
-        self.kind = config["kind"]
-        self.p = config.get("params", {})
+    """The proxy's fault: the faulted direction(s), the upstream mark and the kind's behaviour."""
+
+    def __init__(self, config: dict, behaviour: Behaviour | None = None):
         self.direction = config.get("direction", "egress")
         self.mark = int(config.get("mark", 0))
-        self.buckets = {}
-        self.strata = Strata()
-        self.lead = 0.0
-        if self.kind == "rate":
-            rate = self.p["rate"] / 8.0
-            burst = int(self.p.get("burst") or max(rate * 0.01, 4096))
-            self.buckets = {d: Bucket(rate, burst) for d in ("egress", "ingress")}
-
-    LEAD_STEP = 0.0001
-    LEAD_MAX = 0.005
-
-    def track_lateness(self, late: float) -> None:
-        """Timer wake-ups on a busy host come late; wake up `lead` early, with lead adjusted
-        so that half of the deliveries are late and half early: the median delay is exact."""
-        step = self.LEAD_STEP if late > 0 else -self.LEAD_STEP
-        self.lead = min(self.LEAD_MAX, max(0.0, self.lead + step))
+        self.behaviour = behaviour or registry.get(config["kind"]).proxy(config.get("params", {}))
 
     def hits(self, direction: str) -> bool:
         return self.direction in (direction, "both")
-
-    def sample_delay(self) -> float:
-        lat, jit = self.p.get("latency", 0.0), self.p.get("jitter", 0.0)
-        if not jit:
-            return lat
-        u = self.strata.next()
-        if self.p.get("distribution") == "normal":
-            return max(0.0, lat + jit * NormalDist().inv_cdf(min(max(u, 1e-9), 1 - 1e-9)))
-        return max(0.0, lat + jit * (2 * u - 1))
 
 
 class Strata:
@@ -129,77 +143,11 @@ class Strata:
 
 
 async def pump(fault: Fault, direction: str, reader, writer_fut: asyncio.Future) -> None:
-    """Copy one direction. Reading starts at once (before the upstream connection is up), so a
-    delayed chunk's clock starts when it arrives; `writer_fut` resolves to the writer."""
-    faulted = fault.hits(direction)
-    kind = fault.kind if faulted else "none"
-    if kind == "delay":
-        await _pump_delayed(fault, direction, reader, writer_fut)
-        return
-    writer = None
-    while True:
-        data = await reader.read(CHUNK)
-        if not data:
-            break
-        if kind == "timeout":
-            continue
-        writer = writer or await writer_fut
-        if kind == "rate":
-            bucket = fault.buckets[direction]
-            for i in range(0, len(data), bucket.burst):
-                piece = data[i:i + bucket.burst]
-                await bucket.take(len(piece))
-                writer.write(piece)
-                await writer.drain()
-            continue
-        writer.write(data)
-        await writer.drain()
-    if kind == "slow_close":
-        await asyncio.sleep(fault.p["delay"])
-    if kind != "timeout":
-        _eof(await writer_fut)
+    """Copy one direction, through the fault's behaviour when the fault is on that direction."""
+    await (fault.behaviour if fault.hits(direction) else PASS).pump(direction, reader, writer_fut)
 
 
-async def _pump_delayed(fault: Fault, direction: str, reader, writer_fut: asyncio.Future) -> None:
-    """pump() for delay: each chunk is queued with its due time as it arrives; a sender
-    writes it when due (order kept)."""
-    q: asyncio.Queue = asyncio.Queue()
-
-    async def deliver():
-        writer = await writer_fut
-        while True:
-            due, data, t_read = await q.get()
-            wait = due - fault.lead - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-                fault.track_lateness(time.monotonic() - due)
-            if data is None:
-                return
-            if DEBUG:
-                print(f"late {1000 * (time.monotonic() - due):.3f} ms lead {fault.lead * 1000:.2f} "
-                      f"held {1000 * (time.monotonic() - t_read):.3f}", file=sys.stderr)
-            writer.write(data)
-            await writer.drain()
-
-    sender = asyncio.ensure_future(deliver())
-    last = 0.0
-    try:
-        while True:
-            data = await reader.read(CHUNK)
-            if DEBUG:
-                print(f"{direction} chunk {len(data)} at {time.monotonic():.4f}", file=sys.stderr)
-            due = max(last, time.monotonic() + fault.sample_delay())
-            last = due
-            q.put_nowait((due, data or None, time.monotonic()))
-            if not data:
-                break
-        await sender
-    finally:
-        sender.cancel()
-    _eof(await writer_fut)
-
-
-def _eof(writer) -> None:
+def eof(writer) -> None:
     try:
         if writer.can_write_eof():
             writer.write_eof()
@@ -221,7 +169,8 @@ async def connect_upstream(fault: Fault, cwriter) -> tuple:
 
 
 async def handle(fault: Fault, target_is_client: bool, creader, cwriter) -> None:
-    if fault.kind == "reset" and not fault.p.get("after"):
+    behaviour = fault.behaviour
+    if behaviour.refuse():
         rst_close(cwriter)
         return
     loop = asyncio.get_running_loop()
@@ -241,13 +190,9 @@ async def handle(fault: Fault, target_is_client: bool, creader, cwriter) -> None
         return
     uwriter_fut.set_result(uwriter)
     tasks = [up_task, asyncio.ensure_future(pump(fault, s2c, ureader, cwriter_fut))]
-    limit = None
-    if fault.kind == "reset":
-        limit = fault.p["after"]
-    elif fault.kind == "timeout" and fault.p.get("timeout"):
-        limit = fault.p["timeout"]
     try:
-        done, pending = await asyncio.wait(tasks, timeout=limit, return_when=asyncio.FIRST_EXCEPTION)
+        done, pending = await asyncio.wait(tasks, timeout=behaviour.deadline(),
+                                           return_when=asyncio.FIRST_EXCEPTION)
     except asyncio.CancelledError:      # the proxy is stopping: drop the connection quietly
         for t in tasks:
             t.cancel()
@@ -257,7 +202,7 @@ async def handle(fault: Fault, target_is_client: bool, creader, cwriter) -> None
     failed = any(t.exception() for t in done if not t.cancelled())
     for t in pending:
         t.cancel()
-    if failed or (pending and fault.kind == "reset"):
+    if failed or (pending and behaviour.reset_at_deadline):
         rst_close(cwriter)
         rst_close(uwriter)
         return

@@ -21,6 +21,7 @@ class Kind:
     backend_needs: backend -> host capabilities this kind needs there beyond the backend's own
                 (names of capabilities.PROBES)
     example:    typical parameters, for asking the kind which backends serve it (harness doctor)
+    params_doc: its parameters in one line for docs/faults.md's table (name=default, ...)
     units:      parameter -> its unit, for reports: duration (seconds), size (bytes), bits (per
                 second), percent; a parameter not listed is a plain number or text
     """
@@ -32,6 +33,7 @@ class Kind:
     directions: ClassVar[tuple[str, ...]] = ("egress", "ingress", "both")
     params_schema: ClassVar[dict[str, Any]] = {}
     summary: ClassVar[str] = ""
+    params_doc: ClassVar[str] = ""
     resource: ClassVar[bool] = False
     backend_needs: ClassVar[dict[str, tuple[str, ...]]] = {}
     example: ClassVar[dict[str, Any]] = {}
@@ -44,6 +46,10 @@ class Kind:
     def unsupported(self, backend: str, params: dict, direction: str) -> str | None:
         """Why `backend` cannot do this fault with these parameters, or None if it can."""
         return None
+
+    def proxy(self, params: dict):
+        """The proxy backend's behaviour for this kind (a harness.faults.proxy.Behaviour)."""
+        raise NotImplementedError(f"the proxy cannot do {self.name}")
 
     def build(self, backend: str, spec, target) -> Plan:
         """The plan (do steps + undo steps) for this fault on `backend`."""

@@ -8,7 +8,12 @@ import statistics
 
 import pytest
 
-from harness.faults.proxy import Bucket, Fault, Strata
+from harness.faults import registry
+from harness.faults.proxy import Bucket, Strata
+
+
+def Fault(config):  # noqa: N802 - reads like the proxy's own construction of a delay fault
+    return registry.get(config["kind"]).proxy(config["params"])
 
 
 def test_strata_cover_every_slice_of_each_block():
@@ -70,3 +75,66 @@ def test_bucket_long_run_rate_does_not_lose_credit_to_late_wakeups(monkeypatch):
     # 50 000 bytes at 100 kB/s from a bucket that starts empty: 0.50 s. 25 late wake-ups would add
     # 0.125 s to a bucket that lost credit to them; this one pays only the last one's lateness.
     assert elapsed == pytest.approx(0.50 + LateClock.LATE, abs=1e-9), elapsed
+
+
+def test_every_kind_the_proxy_serves_brings_its_behaviour():
+    from harness.faults.proxy import Behaviour
+    served = {name: k for name, k in registry.kinds().items() if "proxy" in k.backends}
+    assert {"delay", "rate", "timeout", "slow_close", "reset"} <= set(served)
+    params = {"delay": {"latency": 0.1}, "rate": {"rate": 8000}, "timeout": {"timeout": 2.0},
+              "slow_close": {"delay": 1.0}, "reset": {"after": 0.5}}
+    for name, kind in served.items():
+        b = kind.proxy(params.get(name, {}))
+        assert isinstance(b, Behaviour) and type(b) is not Behaviour, name
+        assert type(b).__module__ == type(kind).__module__, f"{name}: its behaviour lives in its own module"
+    # what each tells the connection handler
+    assert registry.get("reset").proxy({"after": 0.0}).refuse()
+    reset = registry.get("reset").proxy({"after": 0.5})
+    assert not reset.refuse() and reset.deadline() == 0.5 and reset.reset_at_deadline
+    timeout = registry.get("timeout").proxy({"timeout": 0.0})
+    assert timeout.deadline() is None and not timeout.reset_at_deadline
+    with pytest.raises(NotImplementedError):
+        registry.get("partition").proxy({})
+
+
+class _Reader:
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+
+    async def read(self, n):
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+class _Writer:
+    def __init__(self):
+        self.data, self.eof = b"", False
+
+    def write(self, data):
+        self.data += data
+
+    async def drain(self):
+        pass
+
+    def can_write_eof(self):
+        return True
+
+    def write_eof(self):
+        self.eof = True
+
+
+@pytest.mark.parametrize("kind,params,passed,eof", [
+    ("slow_close", {"delay": 0.01}, b"abcdef", True),
+    ("timeout", {"timeout": 0.0}, b"", False),
+    ("rate", {"rate": 8_000_000}, b"abcdef", True),
+    ("delay", {"latency": 0.001}, b"abcdef", True),
+])
+def test_behaviours_on_one_direction(kind, params, passed, eof):
+    """Bytes through each kind's pump: passed on (or swallowed), and the EOF passed on (or not)."""
+    async def go():
+        w = _Writer()
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(w)
+        await registry.get(kind).proxy(params).pump("egress", _Reader([b"abc", b"def"]), fut)
+        return w
+    w = asyncio.run(go())
+    assert (w.data, w.eof) == (passed, eof)

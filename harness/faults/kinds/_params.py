@@ -78,6 +78,7 @@ class NetKind(Kind):
 class NetemPercentKind(NetKind):
     """A netem-only kind whose one parameter is a share of packets (with correlation)."""
     backends = ("netem",)
+    params_doc = "percent, correlation=0"
     units = {"percent": "percent", "correlation": "percent"}
     params_schema = {"required": ["percent"], "properties": {"percent": PERCENT, "correlation": CORRELATION}}
 

@@ -11,6 +11,7 @@ class Cpu(Kind):
     name = "cpu"
     network = False
     summary = "change the target's CPU quota (restored after)"
+    params_doc = "cpus"
     backends = ("docker",)
     resource = True
     params_schema = {"required": ["cpus"], "properties": {"cpus": {"type": "number", "minimum": 0.01}}}

@@ -10,6 +10,7 @@ class CpuPressure(Kind):
     name = "cpu_pressure"
     network = False
     summary = "burn CPU inside the target's cgroup"
+    params_doc = "workers=1"
     backends = ("cgroup",)
     resource = True
     params_schema = {"properties": {"workers": {"type": "integer", "minimum": 1, "maximum": 64}}}

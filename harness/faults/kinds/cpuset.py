@@ -16,6 +16,7 @@ class Cpuset(Kind):
     name = "cpuset"
     network = False
     summary = "pin the target to CPUs (restored after)"
+    params_doc = 'cpus ("0", "0-1", "0,2")'
     backends = ("docker",)
     resource = True
     params_schema = {"required": ["cpus"], "properties": {"cpus": {"type": "string", "pattern": _CPUS_RE.pattern}}}

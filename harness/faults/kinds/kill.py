@@ -12,6 +12,7 @@ class Kill(Kind):
     name = "kill"
     network = False
     summary = "send a signal to the target's main process"
+    params_doc = "signal=SIGKILL, restore=false (start again at the window's end)"
     backends = ("docker",)
     params_schema = {"properties": {"signal": {"type": "string", "default": "SIGKILL"},
                                     "restore": {"type": "boolean", "default": False}}}

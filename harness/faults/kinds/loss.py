@@ -10,6 +10,7 @@ from harness.faults.registry import register
 class Loss(NetKind):
     name = "loss"
     summary = "drop a share of the target's packets"
+    params_doc = "percent | every_nth, correlation=0"
     backends = ("netem", "iptables")
     units = {"percent": "percent", "correlation": "percent"}
     backend_needs = {"iptables": ("iptables-statistic",)}

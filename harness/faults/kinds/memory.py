@@ -11,6 +11,7 @@ class Memory(Kind):
     name = "memory"
     network = False
     summary = "change the target's memory limit (restored after)"
+    params_doc = "limit, swap=0"
     backends = ("docker",)
     resource = True
     units = {"limit": "size", "swap": "size"}

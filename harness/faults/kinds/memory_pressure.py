@@ -11,6 +11,7 @@ class MemoryPressure(Kind):
     name = "memory_pressure"
     network = False
     summary = "hold memory inside the target's cgroup"
+    params_doc = "size"
     backends = ("cgroup",)
     resource = True
     units = {"size": "size"}

@@ -10,6 +10,7 @@ from harness.faults.registry import register
 class Partition(NetKind):
     name = "partition"
     summary = "drop all traffic between the target and the peer"
+    params_doc = "- (direction defaults to both)"
     backends = ("iptables",)
     default_direction = "both"
     params_schema = {"properties": {}}

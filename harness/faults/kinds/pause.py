@@ -10,6 +10,7 @@ class Pause(Kind):
     name = "pause"
     network = False
     summary = "freeze the target (docker pause) until the window ends"
+    params_doc = "-"
     backends = ("docker",)
     params_schema = {"properties": {}}
 

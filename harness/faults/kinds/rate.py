@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.faults.backends import proxy, tc
 from harness.faults.kinds._params import DURATION, RATE, SIZE, NetKind, need, rate_bits
+from harness.faults.proxy import Behaviour, Bucket
 from harness.faults.registry import register
 
 
@@ -11,6 +12,7 @@ from harness.faults.registry import register
 class Rate(NetKind):
     name = "rate"
     summary = "cap the target's bandwidth"
+    params_doc = "rate (1mbit, 500kbit, 125kbps or bit/s), burst, queue=1s"
     backends = ("tbf", "netem", "proxy")
     units = {"rate": "bits", "burst": "size", "queue": "duration"}
     params_schema = {"required": ["rate"], "properties": {"rate": RATE, "burst": SIZE, "queue": DURATION}}
@@ -23,6 +25,9 @@ class Rate(NetKind):
     def netem(self, p):
         return ["rate", f"{p['rate']}bit"]
 
+    def proxy(self, params):
+        return RateOnProxy(params)
+
     def build(self, backend, spec, t):
         p = spec.params
         if backend == "tbf":
@@ -31,3 +36,21 @@ class Rate(NetKind):
         if backend == "netem":
             return self.netem_plan(spec, t)
         return proxy.plan(t, self.name, p, spec.direction)
+
+
+class RateOnProxy(Behaviour):
+    """A token bucket per direction, shared by every connection (TCP payload bytes)."""
+
+    def __init__(self, params: dict):
+        super().__init__(params)
+        rate = self.p["rate"] / 8.0
+        burst = int(self.p.get("burst") or max(rate * 0.01, 4096))
+        self.buckets = {d: Bucket(rate, burst) for d in ("egress", "ingress")}
+
+    async def write(self, direction, writer, data):
+        bucket = self.buckets[direction]
+        for i in range(0, len(data), bucket.burst):
+            piece = data[i:i + bucket.burst]
+            await bucket.take(len(piece))
+            writer.write(piece)
+            await writer.drain()

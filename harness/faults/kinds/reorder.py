@@ -19,6 +19,7 @@ from harness.faults.registry import register
 class Reorder(NetKind):
     name = "reorder"
     summary = "send a share of packets ahead of delayed others (netem)"
+    params_doc = "percent, latency, correlation=0, gap"
     backends = ("netem",)
     units = {"percent": "percent", "correlation": "percent", "latency": "duration"}
     params_schema = {"required": ["percent", "latency"], "properties": {

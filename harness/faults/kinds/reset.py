@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from harness.faults.backends import iptables, proxy
 from harness.faults.kinds._params import DURATION, NetKind
+from harness.faults.proxy import Behaviour
 from harness.faults.registry import register
 
 
@@ -12,6 +13,7 @@ from harness.faults.registry import register
 class Reset(NetKind):
     name = "reset"
     summary = "reset the target's TCP connections"
+    params_doc = "after=0 (iptables: 0 only)"
     backends = ("iptables", "proxy")
     units = {"after": "duration"}
     backend_needs = {"iptables": ("iptables-reject",)}
@@ -26,7 +28,22 @@ class Reset(NetKind):
             return "iptables resets at once; 'after' needs the proxy"
         return None
 
+    def proxy(self, params):
+        return ResetOnProxy(params)
+
     def build(self, backend, spec, t):
         if backend == "iptables":
             return iptables.filter_plan(t, spec.direction, iptables.RESET_ACTION, protocol="tcp")
         return proxy.plan(t, self.name, spec.params, spec.direction)
+
+
+class ResetOnProxy(Behaviour):
+    """Each connection is reset (RST) `after` its start: at once when after is 0."""
+
+    reset_at_deadline = True
+
+    def refuse(self):
+        return not self.p.get("after")
+
+    def deadline(self):
+        return self.p.get("after") or None

@@ -11,6 +11,7 @@ class Restart(Kind):
     name = "restart"
     network = False
     summary = "restart the target"
+    params_doc = "grace=10s"
     backends = ("docker",)
     units = {"grace": "duration"}
     params_schema = {"properties": {"grace": GRACE}}

@@ -11,6 +11,7 @@ class Stop(Kind):
     name = "stop"
     network = False
     summary = "stop the target for the window, start it after"
+    params_doc = "grace=10s (started again at the window's end)"
     backends = ("docker",)
     units = {"grace": "duration"}
     params_schema = {"properties": {"grace": GRACE}}
