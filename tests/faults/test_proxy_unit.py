@@ -81,10 +81,9 @@ def test_every_kind_the_proxy_serves_brings_its_behaviour():
     from harness.faults.proxy import Behaviour
     served = {name: k for name, k in registry.kinds().items() if "proxy" in k.backends}
     assert {"delay", "rate", "timeout", "slow_close", "reset"} <= set(served)
-    params = {"delay": {"latency": 0.1}, "rate": {"rate": 8000}, "timeout": {"timeout": 2.0},
-              "slow_close": {"delay": 1.0}, "reset": {"after": 0.5}}
     for name, kind in served.items():
-        b = kind.proxy(params.get(name, {}))
+        assert kind.example, f"{name}: no example parameters"
+        b = kind.proxy(kind.example)
         assert isinstance(b, Behaviour) and type(b) is not Behaviour, name
         assert type(b).__module__ == type(kind).__module__, f"{name}: its behaviour lives in its own module"
     # what each tells the connection handler

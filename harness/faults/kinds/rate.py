@@ -15,6 +15,7 @@ class Rate(NetKind):
     params_doc = "rate (1mbit, 500kbit, 125kbps or bit/s), burst, queue=1s"
     backends = ("tbf", "netem", "proxy")
     units = {"rate": "bits", "burst": "size", "queue": "duration"}
+    example = {"rate": 1_000_000, "burst": 0, "queue": 1.0}
     params_schema = {"required": ["rate"], "properties": {"rate": RATE, "burst": SIZE, "queue": DURATION}}
 
     def parse(self, p, node):

@@ -16,6 +16,7 @@ class SlowClose(NetKind):
     params_doc = "delay"
     backends = ("proxy",)
     units = {"delay": "duration"}
+    example = {"delay": 1.0}
     default_direction = "both"
     params_schema = {"required": ["delay"], "properties": {"delay": DURATION}}
 

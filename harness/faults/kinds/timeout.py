@@ -15,6 +15,7 @@ class Timeout(NetKind):
     params_doc = "timeout=0 (never closes)"
     backends = ("proxy",)
     units = {"timeout": "duration"}
+    example = {"timeout": 0.0}
     params_schema = {"properties": {"timeout": DURATION}}
 
     def parse(self, p, node):
