@@ -62,11 +62,21 @@ class CaptureRun:
 
 class Capture:
     """One kind of capture. Subclasses name themselves, the host capabilities they need (names of
-    `harness doctor`'s probes) and the artifact kinds they write, and override the calls they use."""
+    `harness doctor`'s probes) and the artifact kinds they write, and override the calls they use.
+
+    A kind with a `key` owns the scenario section `captures.<key>`: `schema` is its JSON-Schema
+    fragment and `parse(node, ctx)` reads it (file:line errors through the node); what it returns
+    is `run.spec.own[key]` (absent when the scenario has no such section)."""
 
     name: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ()
     writes: ClassVar[tuple[str, ...]] = ()
+    key: ClassVar[str | None] = None
+    schema: ClassVar[dict] = {}
+
+    @classmethod
+    def parse(cls, node, ctx) -> object:
+        raise NotImplementedError
 
     def __init__(self, run: CaptureRun):
         self.run = run

@@ -40,6 +40,12 @@ def http_get(url: str, timeout: float) -> bytes:
         raise FetchError(f"GET {url}: {reason}") from None
 
 
+def origin(pprof_url: str) -> str:
+    """http://127.0.0.1:6060/debug/pprof -> http://127.0.0.1:6060 (the service's debug server)."""
+    base = pprof_url.rstrip("/")
+    return base[: -len("/debug/pprof")] if base.endswith("/debug/pprof") else base
+
+
 def profile_url(base: str, kind: str, seconds: int | None = None) -> str:
     base = base.rstrip("/")
     if kind == "cpu":

@@ -21,7 +21,8 @@ container stats every second and the runtime state (goroutines, heap, GC) every 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from harness.parse.context import ParseContext
 from harness.parse.node import Node
@@ -80,6 +81,8 @@ class CaptureSpec:
     fetch_timeout: float = 10.0
     runtime: RuntimeSpec | None = RuntimeSpec()
     functions: FunctionsSpec | None = None
+    # the sections a capture kind parses itself (Capture.key -> what its parse returned)
+    own: Mapping[str, object] = field(default_factory=dict)
 
     def wants_service(self, name: str) -> bool:
         return self.services is None or name in self.services
@@ -88,11 +91,15 @@ class CaptureSpec:
         return self.phases is None or name in self.phases
 
 
-def parse_captures(node: Node | None, ctx: ParseContext) -> CaptureSpec:
+def parse_captures(node: Node | None, ctx: ParseContext, owned: Mapping | None = None) -> CaptureSpec:
+    """`owned`: key -> the capture kind that parses that section itself (Capture.key, .parse);
+    harness/capture/sections.py passes every kind's."""
     if node is None or node.value is None:
         return CaptureSpec()
-    keys = node.keys(TOP_KEYS)
+    owned = owned or {}
+    keys = node.keys((*TOP_KEYS, *owned))
     return CaptureSpec(
+        own={key: kind.parse(keys[key], ctx) for key, kind in owned.items() if key in keys},
         pprof=_pprof(keys["pprof"]) if "pprof" in keys else DEFAULT_PPROF,
         services=_names(keys["services"], ctx.check_service) if "services" in keys else None,
         phases=_phases(keys["phases"], ctx) if "phases" in keys else None,

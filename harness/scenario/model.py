@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from harness.capture.spec import CaptureSpec, parse_captures
+from harness.capture.sections import parse_captures
+from harness.capture.spec import CaptureSpec
 from harness.errors import ScenarioError
 from harness.faults.spec import FaultSpec, parse_fault
 from harness.load.spec import LoadSpec, parse_load

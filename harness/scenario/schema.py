@@ -5,7 +5,7 @@ parses it, so the two cannot drift apart.
 """
 from __future__ import annotations
 
-from harness.capture.spec import CAPTURES_SCHEMA
+from harness.capture.sections import CAPTURES_SCHEMA
 from harness.faults.spec import fault_schema
 from harness.load.spec import LOAD_SCHEMA
 from harness.report.expect import EXPECT_SCHEMA

@@ -5,6 +5,7 @@ end does not keep the others from stopping. No Docker: the kinds here are stand-
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,12 @@ def test_needs_and_writes_are_known_names():
     probes = {p.name for p in (*capabilities.PROBES.values(), *HOST_PROBES)}
     for k in KINDS:
         assert k.name and set(k.needs) <= probes, (k.__name__, k.needs)
-        assert k.writes and set(k.writes) <= set(ARTIFACT_KINDS), (k.__name__, k.writes)
+        assert k.writes and all(re.fullmatch(r"[a-z][a-z0-9-]*", w) for w in k.writes), (k.__name__, k.writes)
+    # the run directory's readers know the kinds they read (lsp/rundir.py); any other is listed
+    writes = [w for k in KINDS for w in k.writes]
+    assert len(writes) == len(set(writes)), "two capture kinds write the same artifact kind"
+    assert {"cpu", "perf", "trace", "runtime", "functions", "container-stats"} <= set(writes) <= \
+        set(ARTIFACT_KINDS) | {w for k in KINDS if k.key for w in k.writes}
 
 
 def _svc(name: str, pprof_url: str | None = None) -> ServiceInfo:
@@ -130,3 +136,35 @@ def test_a_kind_that_fails_at_the_end_does_not_keep_the_others_running(tmp_path)
     finally:
         _A.broken = ""
     assert _Log.calls == ["_A.stop", "_B.stop", "_A.finish", "_B.finish"]
+
+
+class _Owned(Capture):
+    """A stand-in kind that owns `captures.sample`."""
+    name, key, writes = "sample", "sample", ("sample",)
+    schema = {"type": "object", "properties": {"every": {"type": "string"}}}
+
+    @classmethod
+    def parse(cls, node, ctx):
+        keys = node.keys(["every"], required=["every"])
+        return {"every": keys["every"].as_duration(min=0.1)}
+
+
+def test_a_kind_owns_its_scenario_section():
+    from harness.capture.spec import parse_captures
+    from harness.errors import ScenarioError
+    from harness.parse.context import ParseContext
+    from harness.parse.node import load_yaml
+
+    ctx = ParseContext(file="s.yaml", scenario_dir=Path("."), services=("api",), phase_names=("main",),
+                       allow_external_targets=False)
+
+    def parse(text, owned):
+        return parse_captures(load_yaml(text, "s.yaml").get("captures"), ctx, owned)
+
+    spec = parse("captures:\n  pprof: [cpu]\n  sample: {every: 2s}\n", {"sample": _Owned})
+    assert spec.own == {"sample": {"every": 2.0}} and spec.pprof == ("cpu",)
+    with pytest.raises(ScenarioError) as e:                 # the kind's own errors, with file:line
+        parse("captures:\n  sample: {every: 1ms}\n", {"sample": _Owned})
+    assert "s.yaml:2" in e.value.render()
+    with pytest.raises(ScenarioError, match="sample"):      # not owned by any kind: unknown key
+        parse("captures:\n  sample: {every: 2s}\n", {})

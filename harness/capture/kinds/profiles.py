@@ -38,7 +38,7 @@ class Profiles(Capture):
                 self.rc.events.add("capture-note", f"{'/'.join(wants)} profiles hold only what {svc.name} "
                                    "enables itself (no captures.rates endpoint)", service=svc.name)
                 continue
-            url = f"{_origin(svc.pprof_url)}{rates.url}?block={rates.block}&mutex={rates.mutex}"
+            url = f"{pprof.origin(svc.pprof_url)}{rates.url}?block={rates.block}&mutex={rates.mutex}"
             try:
                 pprof.http_get(url, self.spec.fetch_timeout)
             except pprof.FetchError as e:
@@ -118,11 +118,3 @@ class Profiles(Capture):
         self.rc.artifacts.add(kind, path, service=svc.name, phase=phase.name, start_s=start, end_s=end,
                               sample_types=pprof.sample_types(msg), **extra)
 
-
-def _origin(pprof_url: str) -> str:
-    """http://127.0.0.1:6060/debug/pprof -> http://127.0.0.1:6060"""
-    base = pprof_url.rstrip("/")
-    for suffix in ("/debug/pprof",):
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return base
