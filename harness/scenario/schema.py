@@ -5,7 +5,7 @@ parses it, so the two cannot drift apart.
 """
 from __future__ import annotations
 
-from harness.capture.sections import CAPTURES_SCHEMA
+from harness.capture.sections import captures_schema
 from harness.faults.spec import fault_schema
 from harness.load.spec import LOAD_SCHEMA
 from harness.report.expect import EXPECT_SCHEMA
@@ -41,7 +41,7 @@ def scenario_schema() -> dict:
             "duration": DURATION,
             "warmup": DURATION,
             "baseline": {"type": "string"},
-            "captures": CAPTURES_SCHEMA,
+            "captures": captures_schema(),
             "expect": EXPECT_SCHEMA,
             "runs_dir": {"type": "string"},
             "allow_external_targets": {"type": "boolean"},
