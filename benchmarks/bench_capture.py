@@ -28,7 +28,7 @@ from harness.capture.manager import CaptureManager
 from harness.capture.spec import CaptureSpec, RatesSpec, RuntimeSpec, WindowSpec
 from harness.capture.stats import find_cgroup
 from harness.runctx import Clock, PhaseWindow, RunContext
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 from tests.capture.conftest import GOAPP, LABELS, start_service
 from tests.images import build_go_image
 

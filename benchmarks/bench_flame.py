@@ -1,11 +1,11 @@
-"""Benchmark: the flame-graph data (lsp.pprof.flame) against `go tool pprof -top` on one large profile.
+"""Benchmark: the flame-graph data (rundir.pprof.flame) against `go tool pprof -top` on one large profile.
 
     .venv/bin/python benchmarks/bench_flame.py [--samples 1000000] [--runs 3] [--keep DIR [--reuse]]
 
 The profile is bench_lsp.py's (its generator: --samples samples, every stack different, mean depth
 32, 20% of locations with an inlined frame). In one run, alternating, --runs times each:
   1. `go tool pprof -top FILE`: wall time, CPU time and peak RSS (the child's own rusage);
-  2. a Python child process that reads the same file (lsp.pprof.load_profile) and builds the
+  2. a Python child process that reads the same file (rundir.pprof.load_profile) and builds the
      bounded flame-graph tree (build_flame, default bound: 0.1%, 5,000 frames) and its JSON text:
      wall time of each step, CPU time and peak RSS.
 Then once, untimed: tracemalloc's peak of the build step alone (the profile already loaded, as the
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_lsp import generate
 
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 
 
 def timed_child(cmd: list[str], timeout: float) -> tuple[float, float, str, float]:
@@ -48,8 +48,8 @@ def timed_child(cmd: list[str], timeout: float) -> tuple[float, float, str, floa
 
 def child(path: str) -> None:
     """The measured work, in its own process: load, build, serialise."""
-    from lsp.pprof import load_profile
-    from lsp.pprof.flame import build_flame
+    from rundir.pprof import load_profile
+    from rundir.pprof.flame import build_flame
 
     t0 = time.perf_counter()
     prof = load_profile(path)
@@ -69,8 +69,8 @@ def build_only_peak(path: Path) -> tuple[float, float]:
     import gc
     import tracemalloc
 
-    from lsp.pprof import load_profile
-    from lsp.pprof.flame import build_flame
+    from rundir.pprof import load_profile
+    from rundir.pprof.flame import build_flame
 
     prof = load_profile(path)
     gc.collect()

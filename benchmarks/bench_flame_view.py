@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_lsp import generate  # benchmarks/ is on sys.path when run as a script
 
 from harness.report import flame_view
-from harness.report.rundir import load_run
+from harness.report.rundata import load_run
 from harness.report.writer import write_all
-from lsp.pprof import load_profile
-from lsp.pprof.flame import build_flame, walk
+from rundir.pprof import load_profile
+from rundir.pprof.flame import build_flame, walk
 from tests.browser import Browser
 
 CLICK = """(async () => { const v = document.querySelector('.flame').harnessFlame;

@@ -34,8 +34,8 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lsp.pprof.proto import Profile
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
+from rundir.pprof.proto import Profile
 
 MODULE = "example.com/big"
 FILES = 40

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_capture import _loadavg, measure
 from harness import proc
 from harness.capture.spec import CaptureSpec, FunctionsSpec
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 from tests.capture.conftest import LABELS, start_service
 from tests.images import build_go_image
 

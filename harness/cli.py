@@ -179,7 +179,7 @@ def add_runs(sub) -> None:
 def cmd_runs(args, console: Console) -> int:
     from rich.table import Table
 
-    from lsp.rundir import scan_runs
+    from rundir.contract import scan_runs
 
     root = Path(args.runs_dir)
     rows = []

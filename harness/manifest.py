@@ -1,5 +1,5 @@
 """manifest.json of a run (docs/DESIGN.md "Run directory"): built from what the engine
-knows, written through lsp.rundir (the one writer and reader of the file).
+knows, written through rundir.contract (the one writer and reader of the file).
 
 It is written twice: when the run starts (so that `harness runs`, the watchdog and `harness
 clean` find the run) and once at the end, with the verdict already decided.
@@ -17,7 +17,7 @@ import yaml
 
 from harness.runctx import PhaseWindow, RunContext
 from harness.scenario.model import Scenario
-from lsp.rundir import SCHEMA_VERSION, write_manifest
+from rundir.contract import SCHEMA_VERSION, write_manifest
 
 
 @dataclass(frozen=True)

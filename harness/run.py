@@ -52,7 +52,7 @@ from harness.manifest import ManifestWriter, Outcome
 from harness.runctx import Clock, PhaseWindow, RunContext
 from harness.scenario.model import Scenario
 from harness.timeline import Timeline, windows
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 
 log = logging.getLogger("harness.run")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsp.pathmap import PathMapper
-from lsp.pprof import (
+from rundir.pprof import (
     Profile,
     ProfileError,
     function_costs,

@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 from lsp import flamegraph
 from lsp.placement import Placed
-from lsp.rundir import RunInfo, find_run
 from lsp.session import Selection, View, is_profile_path, runs_dir, unmapped
 from lsp.settings import Settings
+from rundir.contract import RunInfo, find_run
 
 
 class Host(Protocol):

@@ -1,5 +1,5 @@
 """The flame graph of the editor's current view (harness.flameGraph): one tree per service of the
-selected run, phase, profile and sample type (lsp.pprof.flame), differential when the view compares,
+selected run, phase, profile and sample type (rundir.pprof.flame), differential when the view compares,
 with each frame's file mapped to this machine by the view's path mapper so that the editor can open
 it (field "p"). The VS Code panel draws the graphs with the report's viewer
 (harness/report/assets/flamegraph.js).
@@ -7,9 +7,9 @@ it (field "p"). The VS Code panel draws the graphs with the report's viewer
 from __future__ import annotations
 
 from lsp.analysis import Source
-from lsp.pprof import ProfileError
-from lsp.pprof.flame import build_flame, walk
 from lsp.session import View
+from rundir.pprof import ProfileError
+from rundir.pprof.flame import build_flame, walk
 
 DEFAULT_MAX_NODES = 5000
 LIMITS = (2, 50_000)   # maxNodes the command accepts

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsp.rundir import any_own, go_binary, go_module, own_matcher
+from rundir.gosource import any_own, go_binary, go_module, own_matcher
 
 _SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".cache"}
 _MAX_FILES = 50_000
@@ -119,7 +119,7 @@ class PathMapper:
         return found
 
     def is_own(self, filename: str) -> bool:
-        """Own code, as the report counts it (lsp.rundir.own_matcher) when the run names its
+        """Own code, as the report counts it (rundir.gosource.own_matcher) when the run names its
         services' source roots or modules; for a profile without a run: files that map into
         the workspace (and are not GOROOT or module cache files)."""
         if self.services_own is not None:

@@ -31,9 +31,9 @@ from lsp.present import (
     inlay_hints,
     visible,
 )
-from lsp.rundir import RunInfo, runs_signature, scan_runs
 from lsp.session import ProfileCache, Selection, View, load_view, phase_values, runs_dir, unmapped
 from lsp.settings import Settings, parse_settings
+from rundir.contract import RunInfo, runs_signature, scan_runs
 
 log = logging.getLogger("harness-lsp")
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from lsp.analysis import Analysis, Source, build_analysis
 from lsp.pathmap import GoEnv, MapperCache, PathMapper
-from lsp.pprof import Profile, ProfileError, ProfileTooLarge, implausible, load_profile
-from lsp.rundir import PROFILE_SUFFIXES, FunctionsError, RunInfo, find_run, read_functions, read_regular
 from lsp.settings import Settings
 from lsp.stale import sha256_text
+from rundir.contract import PROFILE_SUFFIXES, FunctionsError, RunInfo, find_run, read_functions, read_regular
+from rundir.pprof import Profile, ProfileError, ProfileTooLarge, implausible, load_profile
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Baseline:
 @dataclass(frozen=True)
 class FunctionLatency:
     """One probed function (function latency, uprobes) in the selected phase and the baseline:
-    `stats` and `baseline_stats` are entries of lsp.rundir.read_functions (None: not measured
+    `stats` and `baseline_stats` are entries of rundir.contract.read_functions (None: not measured
     there); `baseline` is None when the selected phase is the baseline."""
     service: str
     function: str

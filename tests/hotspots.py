@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp.pprof import line_costs, load_profile
+from rundir.pprof import line_costs, load_profile
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 
 from harness import proc
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 
 GO_ENV = {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
 

@@ -23,7 +23,7 @@ from typing import ClassVar
 from harness.capture import pprof
 from harness.capture.spec import CaptureSpec
 from harness.runctx import PhaseWindow, RunContext, ServiceInfo
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 
 
 class CaptureRun:

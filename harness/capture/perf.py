@@ -37,7 +37,7 @@ from pathlib import Path
 
 from harness import proc
 from harness.errors import CommandError, HarnessError
-from lsp.pprof.proto import Profile
+from rundir.pprof.proto import Profile
 
 HEADER_RE = re.compile(r"^\s*(?P<comm>.*?)\s+(?P<pid>\d+)/(?P<tid>\d+)\s+(?P<time>\d+\.\d+):\s+(?P<period>\d+)?")
 FRAME_RE = re.compile(r"^\s+(?P<ip>[0-9a-f]+)\s+(?P<sym>.*?)(?:\+0x(?P<off>[0-9a-f]+))?\s+\((?P<dso>[^()]*)\)\s*$")

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from lsp.pprof.proto import Profile
+from rundir.pprof.proto import Profile
 
 ENDPOINTS = {"heap": "heap", "allocs": "allocs", "goroutine": "goroutine", "block": "block",
              "mutex": "mutex"}

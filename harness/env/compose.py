@@ -24,7 +24,7 @@ from harness.env.cleanup import LABEL_HOST, LABEL_PID, LABEL_PROJECT, LABEL_RUN,
 from harness.errors import CommandError, EnvironmentError_, ReadinessError
 from harness.runctx import ServiceInfo, Services
 from harness.scenario.model import Scenario, ServiceSpec
-from lsp.rundir import go_module
+from rundir.gosource import go_module
 
 log = logging.getLogger("harness.env")
 

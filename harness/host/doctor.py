@@ -19,7 +19,7 @@ from harness.faults import capabilities, registry
 from harness.faults.backends import BY_NAME as BACKENDS
 from harness.faults.capabilities import Probe
 from harness.host import recovery
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 
 
 def _go() -> tuple[bool, str]:

@@ -9,7 +9,7 @@ from harness import outfile
 from harness.errors import HarnessError
 from harness.report import html, profiles, units
 from harness.report.markup import escape
-from harness.report.rundir import load_run
+from harness.report.rundata import load_run
 from harness.report.summary import _profile_tables, load_stats
 
 SCHEMA_VERSION = 1

@@ -41,7 +41,7 @@ from harness.parse.context import ParseContext
 from harness.parse.node import Node
 from harness.report import units
 from harness.report.verdict import sent_nothing
-from lsp.rundir import PROFILE_KINDS
+from rundir.contract import PROFILE_KINDS
 
 RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top",
              "verdict", "rises", "within", "function_latency", "calls")

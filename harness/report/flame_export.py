@@ -7,7 +7,7 @@
 The target is a run directory, a run id under the runs folder, or a pprof file. With a run: the
 phase the editor opens by default (the fault phase, else the first), every service's profile merged
 unless --service, profile kind cpu; --diff-base names a phase of the run or a profile file. Formats:
-folded (exact collapsed stacks), speedscope, json (lsp.pprof.flame's tree), svg, html (the report's
+folded (exact collapsed stacks), speedscope, json (rundir.pprof.flame's tree), svg, html (the report's
 viewer, one page). docs/flame.md has the details.
 """
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 
 from harness import outfile
 from harness.errors import HarnessError
-from lsp import rundir
-from lsp.pprof import Profile, ProfileError, load_profile
-from lsp.pprof.flame import MAX_NODES, MIN_FRACTION, build_flame, dumps, resolve_type
-from lsp.pprof.flame_formats import folded_text, speedscope
-from lsp.pprof.model import ProfileTooLarge
+from rundir import contract, gosource
+from rundir.pprof import Profile, ProfileError, load_profile
+from rundir.pprof.flame import MAX_NODES, MIN_FRACTION, build_flame, dumps, resolve_type
+from rundir.pprof.flame_formats import folded_text, speedscope
+from rundir.pprof.model import ProfileTooLarge
 
 FORMATS = ("folded", "speedscope", "json", "svg", "html")
 SUFFIXES = {"folded": ".folded", "speedscope": ".speedscope.json", "json": ".json", "svg": ".svg", "html": ".html"}
@@ -60,14 +60,14 @@ def _load(path: Path) -> Profile:
                            hint="the file must be a pprof profile (.pb.gz or uncompressed)") from None
 
 
-def _find_run(target: str, runs_dir: Path) -> rundir.RunInfo | None:
+def _find_run(target: str, runs_dir: Path) -> contract.RunInfo | None:
     path = Path(target)
-    if (path / rundir.MANIFEST).is_file():
-        return rundir.read_run(path)
-    return rundir.find_run(rundir.scan_runs(runs_dir), target, runs_dir)
+    if (path / contract.MANIFEST).is_file():
+        return contract.read_run(path)
+    return contract.find_run(contract.scan_runs(runs_dir), target, runs_dir)
 
 
-def _phase(run: rundir.RunInfo, phase: str | None) -> str:
+def _phase(run: contract.RunInfo, phase: str | None) -> str:
     chosen = phase or run.default_phase()
     if chosen is None or chosen not in run.phases:
         raise HarnessError(f"no phase {chosen!r} in run {run.id}", where=str(run.path),
@@ -76,7 +76,7 @@ def _phase(run: rundir.RunInfo, phase: str | None) -> str:
     return chosen
 
 
-def _artifacts(run: rundir.RunInfo, phase: str, kind: str, service: str | None) -> list[rundir.Artifact]:
+def _artifacts(run: contract.RunInfo, phase: str, kind: str, service: str | None) -> list[contract.Artifact]:
     here = [a for a in run.profiles() if a.phase == phase]
     kinds = sorted({a.kind for a in here})
     if kind not in kinds:
@@ -93,9 +93,9 @@ def _artifacts(run: rundir.RunInfo, phase: str, kind: str, service: str | None) 
     return sorted(arts, key=lambda a: a.service)
 
 
-def _own(run: rundir.RunInfo, services: set[str]):
-    matchers = [rundir.own_matcher(s.source_root, s.module) for s in run.services if s.name in services]
-    return rundir.any_own(matchers) if matchers else rundir.own_matcher(None, None)
+def _own(run: contract.RunInfo, services: set[str]):
+    matchers = [gosource.own_matcher(s.source_root, s.module) for s in run.services if s.name in services]
+    return gosource.any_own(matchers) if matchers else gosource.own_matcher(None, None)
 
 
 def select(target: str, *, runs_dir: Path, phase: str | None = None, service: str | None = None,
@@ -106,8 +106,8 @@ def select(target: str, *, runs_dir: Path, phase: str | None = None, service: st
         if phase or service:
             raise HarnessError("--phase and --service choose within a run; the target is a profile file",
                                where=target, hint="leave them out, or pass a run directory or run id")
-        # own code of a lone file: the module of a go.mod in the current folder, else lsp.rundir's guess
-        sel = Selection([_load(path)], path.name, rundir.own_matcher(None, rundir.go_module(Path.cwd())))
+        # own code of a lone file: the module of a go.mod in the current folder, else rundir.gosource's guess
+        sel = Selection([_load(path)], path.name, gosource.own_matcher(None, gosource.go_module(Path.cwd())))
         return _with_base(sel, None, diff_base, kind, service)
     run = _find_run(target, runs_dir)
     if run is None:
@@ -122,7 +122,7 @@ def select(target: str, *, runs_dir: Path, phase: str | None = None, service: st
     return _with_base(sel, run, diff_base, kind, service)
 
 
-def _with_base(sel: Selection, run: rundir.RunInfo | None, diff_base: str | None, kind: str,
+def _with_base(sel: Selection, run: contract.RunInfo | None, diff_base: str | None, kind: str,
                service: str | None) -> Selection:
     if not diff_base:
         return sel

@@ -1,4 +1,4 @@
-"""A static flame graph picture (SVG) of a flame-graph tree (lsp.pprof.flame's JSON format).
+"""A static flame graph picture (SVG) of a flame-graph tree (rundir.pprof.flame's JSON format).
 
 Root at the bottom, callees above their callers, width = total (the phase's value in a diff).
 Each frame is a rectangle with its name when it fits and a <title> tooltip (function, file:line,

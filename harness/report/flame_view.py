@@ -1,4 +1,4 @@
-"""The report's flame graphs: trees from lsp.pprof.flame over a run's profile artifacts, embedded as
+"""The report's flame graphs: trees from rundir.pprof.flame over a run's profile artifacts, embedded as
 compact JSON with the viewer (assets/flamegraph.js) inline, so report.html stays one file.
 
 One graph per service, profile kind, phase and sample type, and for every phase other than the
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from harness.report import profiles
 from harness.report.markup import escape
-from harness.report.rundir import RunData
-from lsp.pprof import Profile, ProfileError, load_profile
-from lsp.pprof.flame import MIN_FRACTION, build_flame
+from harness.report.rundata import RunData
+from rundir.pprof import Profile, ProfileError, load_profile
+from rundir.pprof.flame import MIN_FRACTION, build_flame
 
 ASSET = Path(__file__).with_name("assets") / "flamegraph.js"
 REPORT_MAX_NODES = 2000

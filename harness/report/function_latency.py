@@ -1,7 +1,7 @@
 """Function latency (uprobes, docs/captures.md): summary.json's per-phase `functions` block and
 report.html's "Function latency" section.
 
-The files are read once (RunData.functions, through lsp.rundir.read_functions); the summary keeps
+The files are read once (RunData.functions, through rundir.contract.read_functions); the summary keeps
 the numbers, the section draws each function's latency by percentile from its HdrHistogram.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hdrh.histogram import HdrHistogram
 
 from harness.report import plots, units
 from harness.report.markup import escape
-from harness.report.rundir import RunData
+from harness.report.rundata import RunData
 
 SUMMARY_KEYS = ("function", "file", "line", "calls", "calls_per_s", "unfinished", "latency_ms")
 # Percentiles drawn: evenly on the "nines" scale from 0 to 99.99 (each tenth of a nine), and the median.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from harness.report import flame_view, function_latency, plots, profiles, units, verdict_view
 from harness.report.markup import bdi, escape
-from harness.report.rundir import RunData
+from harness.report.rundata import RunData
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#222;max-width:1100px}

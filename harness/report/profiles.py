@@ -2,7 +2,7 @@
 
 Own code is what lives under the service's source_root or its module path (from the
 manifest); library and runtime time is charged to the own line that called it (the
-`own` column of lsp.pprof.line_costs). Shares are of the profile's total, so profiles
+`own` column of rundir.pprof.line_costs). Shares are of the profile's total, so profiles
 of different lengths and sample counts compare; rates (value per second of the
 window) are given beside them.
 """
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from lsp import rundir
-from lsp.pprof import ProfileError, line_costs, load_profile
-from lsp.rundir import PROFILE_KINDS  # noqa: F401 - the report's order of kinds
+from rundir import gosource
+from rundir.contract import PROFILE_KINDS  # noqa: F401 - the report's order of kinds
+from rundir.pprof import ProfileError, line_costs, load_profile
 
 TOP_N = 10
 
 
 def own_matcher(service: dict):
-    """is_own(filename) for a service entry of the manifest (the one definition: lsp.rundir)."""
-    return rundir.own_matcher(service.get("source_root"), service.get("module"))
+    """is_own(filename) for a service entry of the manifest (the one definition: rundir.gosource)."""
+    return gosource.own_matcher(service.get("source_root"), service.get("module"))
 
 
 def short(filename: str, service: dict) -> str:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from harness.report import function_latency, profiles, verdict
-from harness.report.rundir import RunData
+from harness.report.rundata import RunData
 
 SCHEMA_VERSION = 1
 MARKED_EVENTS = ("oom-kill", "container-die", "container-restart", "container-start", "fault-applied",

@@ -14,7 +14,7 @@ from harness.parse.context import ParseContext
 from harness.parse.node import load_yaml
 from harness.report import expect as expect_mod
 from harness.report import html, junit, summary
-from harness.report.rundir import RunData, load_run
+from harness.report.rundata import RunData, load_run
 
 
 def read_expect(run: RunData) -> expect_mod.ExpectSpec:

@@ -21,8 +21,8 @@ from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec
 from harness.report.plots import FAULT_FILL
 from harness.report.writer import write_all
 from harness.runctx import Clock, PhaseWindow, RunContext
-from lsp.pprof import line_costs, load_profile
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
+from rundir.pprof import line_costs, load_profile
 from tests.hotspots import assert_agree, assert_hot_line, own_lines
 
 from .loadgen import Load

@@ -9,8 +9,8 @@ from harness.capture import pprof as pp
 from harness.capture.perf import parse_script, to_profile
 from harness.capture.stats import derive, find_cgroup, net_bytes
 from harness.capture.trace import summarize
-from lsp.pprof import line_costs, load_profile
-from lsp.pprof.proto import Profile
+from rundir.pprof import line_costs, load_profile
+from rundir.pprof.proto import Profile
 
 
 def _profile(samples: dict[str, list[int]], time_nanos: int = 0) -> Profile:

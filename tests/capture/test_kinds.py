@@ -18,7 +18,7 @@ from harness.capture.spec import CaptureSpec, RuntimeSpec, WindowSpec
 from harness.faults import capabilities
 from harness.host.doctor import HOST_PROBES
 from harness.runctx import Clock, PhaseWindow, RunContext, ServiceInfo
-from lsp.rundir import ARTIFACT_KINDS
+from rundir.contract import ARTIFACT_KINDS
 
 KINDS_DIR = Path(kinds_pkg.__file__).parent
 
@@ -44,7 +44,7 @@ def test_needs_and_writes_are_known_names():
     for k in KINDS:
         assert k.name and set(k.needs) <= probes, (k.__name__, k.needs)
         assert k.writes and all(re.fullmatch(r"[a-z][a-z0-9-]*", w) for w in k.writes), (k.__name__, k.writes)
-    # the run directory's readers know the kinds they read (lsp/rundir.py); any other is listed
+    # the run directory's readers know the kinds they read (rundir/contract.py); any other is listed
     writes = [w for k in KINDS for w in k.writes]
     assert len(writes) == len(set(writes)), "two capture kinds write the same artifact kind"
     assert {"cpu", "perf", "trace", "runtime", "functions", "container-stats"} <= set(writes) <= \

@@ -24,7 +24,7 @@ from harness.capture.manager import CaptureManager
 from harness.capture.perf import EXPANDED, NOT_EXPANDED, PerfRecording, convert, wait_started
 from harness.capture.spec import CaptureSpec, WindowSpec
 from harness.runctx import Clock, PhaseWindow, RunContext, ServiceInfo
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 from tests.hotspots import OwnLines, assert_agree, own_lines
 from tests.images import build_go_binary
 

@@ -11,7 +11,7 @@ import pytest
 
 from harness.capture.perf import PerfRecording, convert, wait_started
 from harness.runctx import Clock
-from lsp.pprof.proto import Profile
+from rundir.pprof.proto import Profile
 
 MARKER = """
 import sys, time

@@ -10,7 +10,7 @@ import pytest
 
 from harness import proc
 from harness.capture.perf import Symbolizer
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 from tests.images import GO_ENV, build_go_binary
 
 SRC = Path(__file__).parent / "inlprog"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.capture.uprobes import probes as uprobes
 from harness.capture.perf import inlines_tool
+from harness.capture.uprobes import probes as uprobes
 from harness.cli import main
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD = """

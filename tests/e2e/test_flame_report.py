@@ -14,8 +14,8 @@ import time
 import pytest
 
 from harness.report import flame_view
-from harness.report.rundir import load_run
-from lsp.pprof.flame import walk
+from harness.report.rundata import load_run
+from rundir.pprof.flame import walk
 from tests.e2e.incidents.shapes import SHAPES
 from tests.e2e.test_verdict import run_shape
 from tests.env.conftest import REPO

@@ -13,7 +13,7 @@ import pytest
 
 from harness import proc
 from harness.report.plots import FAULT_FILL
-from lsp.pprof import load_profile
+from rundir.pprof import load_profile
 from tests.browser import screenshot_file
 from tests.e2e.demo_scenario import hot_line, scenario, work_and
 from tests.env.conftest import REPO, project_resources

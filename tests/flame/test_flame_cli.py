@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from lsp.pprof import load_profile
-from lsp.pprof.flame import walk
-from lsp.pprof.flame_formats import folded_text, speedscope
-from lsp.rundir import write_manifest
+from rundir.contract import write_manifest
+from rundir.pprof import load_profile
+from rundir.pprof.flame import walk
+from rundir.pprof.flame_formats import folded_text, speedscope
 from tests.browser import Browser
 from tests.flame.conftest import MODULE
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lsp.pprof import load_profile
-from lsp.pprof.flame import build_flame
-from lsp.pprof.flame_formats import folded_from_tree, folded_text, parse_folded, speedscope
+from rundir.pprof import load_profile
+from rundir.pprof.flame import build_flame
+from rundir.pprof.flame_formats import folded_from_tree, folded_text, parse_folded, speedscope
 from tests.browser import Browser
 from tests.flame.test_flame_tree import cases
 

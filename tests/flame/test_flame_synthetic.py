@@ -1,13 +1,13 @@
-"""lsp.pprof.flame on generated profiles: against a plain reference trie, edge cases, the rules."""
+"""rundir.pprof.flame on generated profiles: against a plain reference trie, edge cases, the rules."""
 from __future__ import annotations
 
 import random
 
 import pytest
 
-from lsp.pprof import flame, load_profile
-from lsp.pprof.flame import UNKNOWN, build_flame, walk
-from lsp.pprof.proto import Profile as ProfileMessage
+from rundir.pprof import flame, load_profile
+from rundir.pprof.flame import UNKNOWN, build_flame, walk
+from rundir.pprof.proto import Profile as ProfileMessage
 from tests.flame.test_flame_tree import check_bounded
 
 

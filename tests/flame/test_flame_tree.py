@@ -1,13 +1,13 @@
-"""lsp.pprof.flame on real Go profiles: the tree against `go tool pprof -top`, the bound, the diff."""
+"""rundir.pprof.flame on real Go profiles: the tree against `go tool pprof -top`, the bound, the diff."""
 from __future__ import annotations
 
 from collections import defaultdict
 
 import pytest
 
-from lsp.pprof import load_profile
-from lsp.pprof.flame import build_flame, walk
-from lsp.pprof.flame_formats import folded_paths
+from rundir.pprof import load_profile
+from rundir.pprof.flame import build_flame, walk
+from rundir.pprof.flame_formats import folded_paths
 from tests.flame.conftest import MODULE, marker_line
 from tests.flame.pprof_top import pprof_top
 

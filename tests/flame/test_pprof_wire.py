@@ -1,4 +1,4 @@
-"""lsp.pprof.wire: samples decoded in chunks give the profile that decoding the message whole gives."""
+"""rundir.pprof.wire: samples decoded in chunks give the profile that decoding the message whole gives."""
 from __future__ import annotations
 
 import gzip
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from lsp.pprof import ProfileError, load_profile, model, wire
-from lsp.pprof.proto import Profile as ProfileMessage
+from rundir.pprof import ProfileError, load_profile, model, wire
+from rundir.pprof.proto import Profile as ProfileMessage
 from tests.flame.test_flame_synthetic import make_profile, random_samples
 
 

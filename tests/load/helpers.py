@@ -12,15 +12,15 @@ from harness.load.spec import LoadSpec, parse_load
 from harness.parse.context import ParseContext
 from harness.parse.node import load_yaml
 from harness.runctx import Clock, PhaseWindow, RunContext
-from lsp import rundir
+from rundir import gosource
 
 HERE = Path(__file__).resolve().parent
 SERVER_SRC = HERE / "goserver"
 
 
 def go_binary() -> str | None:
-    """The project's Go toolchain (lsp.rundir.go_binary), or None when there is none."""
-    go = rundir.go_binary()
+    """The project's Go toolchain (lsp.gosource.go_binary), or None when there is none."""
+    go = gosource.go_binary()
     return go if Path(go).exists() or shutil.which(go) else None
 
 

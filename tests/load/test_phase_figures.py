@@ -15,7 +15,7 @@ import pytest
 from harness.load.runner import LoadRunner, read_raw_log
 from harness.load.spec import LoadSpec, RateSegment, RequestSpec
 from harness.report import summary as summary_mod
-from harness.report.rundir import load_run
+from harness.report.rundata import load_run
 
 from .helpers import Server, exact_percentile, run_context
 from .test_runner_live import launch

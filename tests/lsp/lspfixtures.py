@@ -16,8 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp.pprof.proto import Profile as ProfileMessage
-from lsp.rundir import go_binary  # noqa: F401 - the tests import it from here
+from rundir.gosource import go_binary  # noqa: F401 - the tests import it from here
+from rundir.pprof.proto import Profile as ProfileMessage
 
 GOPROG = Path(__file__).parent / "goprog"
 MODULE = "example.com/hot"

@@ -6,8 +6,8 @@ import gzip
 import lsp.analysis as analysis_mod
 from lsp.analysis import Source, build_analysis, line_detail, warm_edges
 from lsp.pathmap import PathMapper
-from lsp.pprof import load_profile
-from lsp.pprof.proto import Profile as ProfileMessage
+from rundir.pprof import load_profile
+from rundir.pprof.proto import Profile as ProfileMessage
 from tests.lsp.lspfixtures import marker_line
 
 

@@ -7,10 +7,10 @@ import pytest
 
 from lsp import commands
 from lsp.commands import COMMANDS, named
-from lsp.rundir import RunInfo
 from lsp.server import build_server
 from lsp.session import Selection, View
 from lsp.settings import Settings
+from rundir.contract import RunInfo
 
 RUN = RunInfo(id="r1", path=Path("/nowhere/runs/r1"), phases=("baseline", "fault"))
 

@@ -2,7 +2,7 @@
 selection, its frames' files mapped into the workspace, the diff when comparing."""
 from __future__ import annotations
 
-from lsp.pprof.flame import walk
+from rundir.pprof.flame import walk
 from tests.lsp.lspfixtures import marker_line
 from tests.lsp.lsphelpers import command, ready
 

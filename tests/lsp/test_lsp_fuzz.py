@@ -21,7 +21,7 @@ from time import perf_counter
 
 import pytest
 
-from lsp.pprof.proto import Profile as ProfileMessage
+from rundir.pprof.proto import Profile as ProfileMessage
 from tests.lsp.lspfixtures import RUN_ID, gzip_bomb, marker_line
 from tests.lsp.lsphelpers import command, hints, hover, open_doc
 

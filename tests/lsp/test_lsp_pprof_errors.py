@@ -5,8 +5,8 @@ import gzip
 
 import pytest
 
-from lsp.pprof import ProfileError, load_profile
-from lsp.pprof.proto import Profile as ProfileMessage
+from rundir.pprof import ProfileError, load_profile
+from rundir.pprof.proto import Profile as ProfileMessage
 
 
 def test_gzip_and_plain_load_the_same(built, tmp_path):
@@ -54,7 +54,7 @@ def test_unknown_sample_type_lists_valid_ones(built):
 
 
 def test_sparse_location_ids_give_the_same_costs(built):
-    from lsp.pprof import line_costs
+    from rundir.pprof import line_costs
     data = gzip.decompress((built.fault / "cpu.pb.gz").read_bytes())
     msg = ProfileMessage()
     msg.ParseFromString(data)

@@ -1,4 +1,4 @@
-"""lsp.pprof's numbers equal `go tool pprof -top -lines` / `-top` on the same real profiles."""
+"""rundir.pprof's numbers equal `go tool pprof -top -lines` / `-top` on the same real profiles."""
 from __future__ import annotations
 
 import re
@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import pytest
 
-from lsp.pprof import function_costs, line_costs, load_profile
+from rundir.pprof import function_costs, line_costs, load_profile
 from tests.hotspots import assert_hot_line, own_lines
 from tests.lsp.lspfixtures import KINDS, go_binary, marker_line, run
 

@@ -18,11 +18,11 @@ from lsprotocol import types
 from pygls.io_ import StdoutWriter
 from pygls.workspace import Workspace
 
-from lsp import pprof, rundir
 from lsp import server as server_module
 from lsp.pathmap import GoEnv
 from lsp.server import build_server
 from lsp.session import View
+from rundir import contract, pprof
 from tests.lsp.lspfixtures import RUN_ID, edit_manifest, edit_profile, gzip_bomb, make_workspace, marker_line
 from tests.lsp.lsphelpers import command, hints, hover, open_doc, ready, settings
 
@@ -86,7 +86,7 @@ def test_manifest_type_swaps_are_named_and_the_rest_kept(tmp_path, built):
         m["phases"][1]["faults"] = "f1"
         m["result"] = [[[[[[[["deep"]]]]]]]]
     edit_manifest(run, swap)
-    info = rundir.read_run(run)
+    info = contract.read_run(run)
     assert info.error is None and info.phases == ("baseline", "fault")
     assert len(info.artifacts) == 11 and info.services[0].source_hashes == {"other.go": "sha256:y"}
     assert info.owner == {"started": 1.5} and info.wall_t0 == 0.0 and info.fault_phases == ()
@@ -106,14 +106,14 @@ def test_manifest_type_swaps_are_named_and_the_rest_kept(tmp_path, built):
 def test_deep_json_manifest_is_rejected_cleanly(tmp_path, content):
     # A regression guard: the code before the change already caught these (RecursionError).
     (tmp_path / "manifest.json").write_bytes(content)
-    info = rundir.read_run(tmp_path)
+    info = contract.read_run(tmp_path)
     assert info.error is not None and str(tmp_path / "manifest.json") in info.error and len(info.error) < 300
 
 
 def test_huge_number_in_manifest_is_a_broken_run(tmp_path):
     # json.loads raises a plain ValueError for a number of more than 4300 digits; it escaped.
     (tmp_path / "manifest.json").write_text('{"clock": {"wall_t0": ' + "9" * 5000 + "}}")
-    info = rundir.read_run(tmp_path)
+    info = contract.read_run(tmp_path)
     assert info.error is not None and "unreadable JSON" in info.error and len(info.error) < 300
 
 
@@ -218,7 +218,7 @@ def test_artifact_paths_are_confined_to_the_run(tmp_path, built):
     paths = ["../../../../etc/passwd", "/etc/passwd", str(built.fault / "cpu.pb.gz"), "link-out.pb.gz",
              "dev.pb.gz", "profiles/../../x.pb.gz", "link-in.pb.gz", "profiles/../" + FAULT_CPU, "bad\0path"]
     edit_manifest(run, lambda m: m.update(artifacts=[{"kind": "cpu", "path": p} for p in paths]))
-    info = rundir.read_run(run)
+    info = contract.read_run(run)
     assert [a.path.name for a in info.artifacts] == ["link-in.pb.gz", "cpu.pb.gz"]
     assert len(info.problems) == 7 and all("points outside the run directory" in p for p in info.problems)
 
@@ -246,7 +246,7 @@ def test_fifo_and_devices_are_not_read(tmp_path):
         done, got = _in_thread(lambda: pprof.load_profile(fifo))      # before: open() blocked for good
         assert done and isinstance(got, pprof.ProfileError) and "not a regular file" in str(got)
         os.mkfifo(tmp_path / "manifest.json")
-        done, got = _in_thread(lambda: rundir.read_run(tmp_path))
+        done, got = _in_thread(lambda: contract.read_run(tmp_path))
         assert done and "not a regular file" in got.error
     finally:   # a reader still blocked in open() (the code before the change) gets end of file
         for f in (fifo, tmp_path / "manifest.json"):

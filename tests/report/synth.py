@@ -5,7 +5,7 @@ import gzip
 import json
 from pathlib import Path
 
-from lsp.pprof.proto import Profile
+from rundir.pprof.proto import Profile
 
 SRC = "/src/app"
 

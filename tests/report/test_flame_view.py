@@ -10,9 +10,9 @@ import shutil
 import pytest
 
 from harness.report import flame_view
-from harness.report.rundir import load_run
+from harness.report.rundata import load_run
 from harness.report.writer import write_all
-from lsp.pprof.flame import walk
+from rundir.pprof.flame import walk
 
 from .synth import SRC, add_profile, make_run
 

@@ -17,7 +17,7 @@ from harness.parse.node import load_yaml
 from harness.report.expect import EXPECT_SCHEMA, parse_expect
 from harness.report.function_latency import PERCENTILES, percentiles
 from harness.report.writer import write_all
-from lsp.rundir import FunctionsError, read_functions
+from rundir.contract import FunctionsError, read_functions
 from tests.report.functions_synth import add_functions, entry
 from tests.report.synth import SRC, make_run
 

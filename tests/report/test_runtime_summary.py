@@ -8,7 +8,7 @@ import pytest
 
 from harness.report import summary as summary_mod
 from harness.report.plots import FAULT_FILL
-from harness.report.rundir import load_run
+from harness.report.rundata import load_run
 from harness.report.writer import write_all
 
 from .synth import make_run

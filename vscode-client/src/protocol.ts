@@ -64,7 +64,7 @@ export interface HotLine {
   label: string;
 }
 
-/** A frame of a flame-graph tree (the JSON format of lsp/pprof/flame.py): function, file and line as in
+/** A frame of a flame-graph tree (the JSON format of rundir/pprof/flame.py): function, file and line as in
  *  the profile, own code (1/0), self and total, the diff base's self and total (a diff only), children by
  *  total, frames merged into an "other" frame; `p` is the file on this machine (harness.flameGraph). */
 export interface FlameNode {

@@ -32,7 +32,7 @@ from elftools.elf.sections import SymbolTableSection
 
 from harness import proc
 from harness.errors import HarnessError
-from lsp.rundir import go_binary
+from rundir.gosource import go_binary
 
 # What each probe fetches: the goroutine (R14 in Go's amd64 ABI), g.stack.hi, the stack pointer.
 FETCH = "g=%r14 hi=+8(%r14):u64 sp=%sp"

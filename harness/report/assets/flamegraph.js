@@ -7,7 +7,7 @@
  *     dist/flamegraph.js) and loaded by the flame graph webview, which posts the trees to it.
  *
  * Input: graphs [{dims: {service, profile, phase, compare, sample}, title, tree}], each tree in the
- * flame-graph JSON format of lsp/pprof/flame.py: {version, sample_type, unit, sample_types, total,
+ * flame-graph JSON format of rundir/pprof/flame.py: {version, sample_type, unit, sample_types, total,
  * base_total, root: {n, f, l, o, s, v, bs?, bv?, c?, m?, p?}} (n function, f file, l line, o own code,
  * s self, v total, bs/bv the diff base's self/total, c children by total, m frames merged into an
  * "other" frame, p the file on this machine, added by the language server).

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from lsp import rundir
+from rundir import contract
 
 
 @dataclass
@@ -54,13 +54,13 @@ def load_run(path: str | Path, manifest: dict | None = None) -> RunData:
     run = Path(path)
     if manifest is not None:
         return _with_files(RunData(run, manifest))
-    mpath = run / rundir.MANIFEST
+    mpath = run / contract.MANIFEST
     if not mpath.is_file():
         raise HarnessError("not a run directory: manifest.json is missing", where=str(run),
                            hint="give a folder under runs/ that `harness run` wrote")
     try:
-        manifest = rundir.read_manifest(run)
-    except rundir.ManifestError as e:
+        manifest = contract.read_manifest(run)
+    except contract.ManifestError as e:
         raise HarnessError("manifest.json cannot be read", where=str(mpath), seen=str(e)) from None
     return _with_files(RunData(run, manifest))
 
@@ -82,7 +82,7 @@ def _with_files(data: RunData) -> RunData:
 
 def _functions(data: RunData) -> dict[tuple[str, str], dict]:
     """(phase, service) -> the function latency file of each `functions` artifact (read and checked
-    by lsp.rundir.read_functions); an unreadable one, or parts of one left out, go to problems."""
+    by lsp.contract.read_functions); an unreadable one, or parts of one left out, go to problems."""
     out: dict[tuple[str, str], dict] = {}
     root = None
     for a in data.artifacts("functions"):
@@ -91,12 +91,12 @@ def _functions(data: RunData) -> dict[tuple[str, str], dict]:
             data.problems.append(f"functions artifact without a path or phase: {str(a)[:200]}")
             continue
         root = root or os.path.realpath(data.path)
-        if not rundir.inside(root, rel):
+        if not contract.inside(root, rel):
             data.problems.append(f"{rel[:200]}: points outside the run directory; not read")
             continue
         try:
-            doc = rundir.read_functions(data.path / rel)
-        except rundir.FunctionsError as e:
+            doc = contract.read_functions(data.path / rel)
+        except contract.FunctionsError as e:
             data.problems.append(str(e))
             continue
         data.problems.extend(f"{rel}: {problem}; left out" for problem in doc["problems"])

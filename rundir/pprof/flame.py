@@ -1,7 +1,7 @@
 """Flame graphs: one profile (or several merged, or two sides for a diff) as a bounded tree of frames.
 
-    from lsp.pprof import load_profile
-    from lsp.pprof.flame import build_flame
+    from rundir.pprof import load_profile
+    from rundir.pprof.flame import build_flame
     tree = build_flame(load_profile("cpu.pb.gz"), "cpu", is_own=lambda f: f.startswith("example.com/"))
     diff = build_flame(load_profile("fault/cpu.pb.gz"), "cpu", base=load_profile("baseline/cpu.pb.gz"))
 
@@ -24,7 +24,7 @@ The tree (docs/flame.md has the details and the JSON format):
   (a bounded tree) or, in the exact tree, is a node of total 0. Colour = change of share
   (v/total - bv/base_total): a profile diffed against itself is zero everywhere.
 
-Pure functions over lsp.pprof.Profile; no I/O.
+Pure functions over rundir.pprof.Profile; no I/O.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from itertools import chain, compress
 from operator import itemgetter
 
-from lsp.pprof.model import Profile, ProfileError, _without_gc
+from rundir.pprof.model import Profile, ProfileError, _without_gc
 
 FORMAT_VERSION = 1
 MIN_FRACTION = 0.001

@@ -1,12 +1,12 @@
 """pprof profiles: loading (protobuf library, gzip or not) and per-line aggregation.
 
-    from lsp.pprof import load_profile, ProfileError, line_costs, function_costs
+    from rundir.pprof import load_profile, ProfileError, line_costs, function_costs
     prof = load_profile("cpu.pb.gz")
     costs = line_costs(prof, prof.default_index, is_own=lambda f: f.startswith("/src/"))
 
 Pure functions, no I/O besides reading the file; harness/ may import this package.
 """
-from lsp.pprof.aggregate import (
+from rundir.pprof.aggregate import (
     FuncCost,
     LineCost,
     Neighbours,
@@ -16,7 +16,7 @@ from lsp.pprof.aggregate import (
     neighbours_ready,
     own_costs,
 )
-from lsp.pprof.model import Profile, ProfileError, ProfileTooLarge, implausible, load_profile
+from rundir.pprof.model import Profile, ProfileError, ProfileTooLarge, implausible, load_profile
 
 __all__ = [
     "FuncCost",

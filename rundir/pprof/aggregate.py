@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain, pairwise
 
-from lsp.pprof.model import Profile
+from rundir.pprof.model import Profile
 
 
 @dataclass(frozen=True)

