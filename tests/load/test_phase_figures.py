@@ -45,7 +45,10 @@ def run(server_binary, tmp_path_factory):
             runner.stop()
     finally:
         server.close()
-    windows = [{"name": n, "start_s": a + base, "end_s": b + base, "faults": []} for n, a, b in PHASES]
+    # on the run clock to the microsecond, as every record of the run is (5.37 + 3.0 is
+    # 8.370000000000001 in floats: the arrival at 8.37, the phase's first, fell outside it)
+    windows = [{"name": n, "start_s": round(a + base, 6), "end_s": round(b + base, 6), "faults": []}
+               for n, a, b in PHASES]
     manifest = {"phases": windows, "baseline_phase": "baseline"}
     data = summary_mod.build(load_run(tmp, manifest))
     return data, read_raw_log(tmp / "load" / "requests.jsonl.gz"), {w["name"]: w for w in windows}
