@@ -34,47 +34,63 @@ class Settings:
     extra: dict = field(default_factory=dict, compare=False)
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("expected a string or null")
+    return value or None
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]):
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _number(ok, expected: str):
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+            raise ValueError(f"expected {expected}")
+        return float(value)
+    return check
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("expected a non-negative integer")
+    return value
+
+
+# setting -> its check: the normalised value, or ValueError with what is wrong
+CHECKS = {
+    "runsDir": _text, "profile": _text,
+    "run": _text_or_none, "sampleType": _text_or_none, "phase": _text_or_none,
+    "annotations": _flag, "inlayHints": _flag, "codeLens": _flag, "diagnostics": _flag, "hover": _flag,
+    "mode": _one_of(MODES), "staleMode": _one_of(STALE_MODES),
+    "threshold": _number(lambda v: 0 <= v <= 1, "a number between 0 and 1"),
+    "pollInterval": _number(lambda v: v > 0, "a positive number of seconds"),
+    "maxProfileMiB": _number(lambda v: 0 < v <= 1 << 20, "a number of MiB above 0 (and at most 1048576)"),
+    "diagnosticsTopN": _count,
+    "pathMappings": lambda value: _mappings(value),
+}
+
+
 def _check(name: str, value: Any) -> Any:
-    """Return the normalised value or raise ValueError with what is wrong."""
-    if name in ("runsDir", "profile"):
-        if not isinstance(value, str) or not value:
-            raise ValueError("expected a non-empty string")
-        return value
-    if name in ("run", "sampleType", "phase"):
-        if value is not None and not isinstance(value, str):
-            raise ValueError("expected a string or null")
-        return value or None
-    if name in ("annotations", "inlayHints", "codeLens", "diagnostics", "hover"):
-        if not isinstance(value, bool):
-            raise ValueError("expected true or false")
-        return value
-    if name == "mode":
-        if value not in MODES:
-            raise ValueError(f"expected one of {', '.join(MODES)}")
-        return value
-    if name == "staleMode":
-        if value not in STALE_MODES:
-            raise ValueError(f"expected one of {', '.join(STALE_MODES)}")
-        return value
-    if name == "threshold":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ValueError("expected a number between 0 and 1")
-        return float(value)
-    if name == "pollInterval":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError("expected a positive number of seconds")
-        return float(value)
-    if name == "maxProfileMiB":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1 << 20:
-            raise ValueError("expected a number of MiB above 0 (and at most 1048576)")
-        return float(value)
-    if name == "diagnosticsTopN":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError("expected a non-negative integer")
-        return value
-    if name == "pathMappings":
-        return _mappings(value)
-    raise KeyError(name)
+    """Return the normalised value or raise ValueError with what is wrong (KeyError: no such setting)."""
+    return CHECKS[name](value)
 
 
 def _mappings(value: Any) -> tuple[tuple[str, str], ...]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from harness.parse.context import ParseContext
 from harness.parse.node import Node
 from harness.report import units
-from harness.report.verdict import sent_nothing
+from harness.report.verdict import CAUSE_ORDER, sent_nothing
 from rundir.contract import PROFILE_KINDS
 
 RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top",
@@ -51,8 +51,8 @@ FUNCTION_LATENCY_KEYS = ("function", "service", *FUNCTION_BOUNDS)
 CALLS_KEYS = ("function", "service", "min", "max")
 TOP_KEYS = ("profile", "function", "line", "n", "absent", "service")
 VERDICT_KEYS = ("kind", "line", "profile", "service")
-# The kinds of finding harness/report/verdict.py makes (its CAUSE_ORDER, then "symptom" and "no-change").
-VERDICT_KINDS = ("crash", "leak", "squeezed", "garbage", "burning", "waiting", "symptom", "no-change")
+# The kinds of finding harness/report/verdict.py makes that an expectation may name.
+VERDICT_KINDS = (*CAUSE_ORDER, "symptom", "no-change")
 
 
 @dataclass(frozen=True)
