@@ -314,8 +314,17 @@ COMMANDS = {
 }
 
 
+DESCRIPTION = """Reproduce a Go service's production incident on this machine: a scenario file
+brings up its docker-compose environment with limits, drives load, injects faults on a
+timeline, captures profiles, traces and perf samples on one clock, tears everything down and
+writes a run directory with a verdict and a report.
+
+Start with `harness run scenarios/demo.yaml`; `harness doctor` says what this host can do."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="harness", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=int(os.environ.get("HARNESS_VERBOSE", "0")),
                         help="more log output [HARNESS_VERBOSE]")

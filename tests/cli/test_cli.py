@@ -80,3 +80,15 @@ def test_a_lone_surrogate_in_a_scenario_is_shown_escaped(tmp_path, capsys):
     out = capsys.readouterr()
     assert code == 2, out
     assert "unknown fault kind '\\ud800'" in out.out and "internal error" not in out.err + out.out, out
+
+
+def test_help_speaks_to_users(capsys):
+    """`harness --help` opens with what the tool does and where to start, then every command."""
+    import pytest
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    assert "Reproduce a Go service's production incident" in out and "harness run scenarios/demo.yaml" in out
+    assert "add_<name>" not in out and "cmd_<name>" not in out
+    assert all(f"    {name} " in out for name in ("run", "validate", "doctor", "report", "compare", "flame"))
