@@ -191,10 +191,12 @@ class Case:
         value = self.rng.choice([-1, -490_000_000, 2**63 - 1, -(2**63), 10**18 + 1, 0, 3 * 10**17])
         share = self.rng.choice([0.01, 0.5, 1.0])
 
+        r = random.Random(self.rng.random())     # draws inside one profile: the case sequence stays the seed's
+
         def change(msg):
             for sample in msg.sample:
-                if self.rng.random() < share:
-                    sample.value[self.rng.randrange(len(sample.value))] = value
+                if sample.value and r.random() < share:
+                    sample.value[r.randrange(len(sample.value))] = value
         self._edit(change)
         return f"sample values {value}"
 
@@ -202,12 +204,14 @@ class Case:
         line = self.rng.choice([0, -1, 2**31, 2**62, 10**9])
         name = self.rng.choice(["", "/dev/zero", "../../../etc/passwd", "x" * 5000, "example.com/hot/main.go"])
 
+        r = random.Random(self.rng.random())     # as in values(): the profile's size draws from its own
+
         def change(msg):
             for loc in msg.location:
                 for ln in loc.line:
-                    if self.rng.random() < 0.3:
+                    if r.random() < 0.3:
                         ln.line = line
-            for fn in msg.function[: self.rng.randint(1, len(msg.function))]:
+            for fn in msg.function[: r.randint(1, max(1, len(msg.function)))]:
                 msg.string_table[fn.filename] = name
         self._edit(change)
         return f"lines {line}, file names {name[:20]!r}"
@@ -268,7 +272,9 @@ async def test_server_survives_corrupt_run_directories(client, workspace, built,
     slowest = 0.0
     for i in range(CASES):
         restore(pristine, run)
-        what = f"case {i}: " + Case(rng, run, outside, pristine).apply()
+        # each case draws from its own stream: a case whose draws depend on the profile built for
+        # this run (its size, its samples) does not change which cases come after it
+        what = f"case {i}: " + Case(random.Random(rng.random()), run, outside, pristine).apply()
         status = await asyncio.wait_for(command(client, "harness.reload"), HANG_GUARD)
         assert isinstance(status, dict) and "error" not in status, (what, status)
         start = perf_counter()
