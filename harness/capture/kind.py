@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -131,3 +132,9 @@ def wait(job: Future, timeout: float) -> None:
         pass
     except Exception:  # noqa: BLE001
         logging.getLogger("harness.capture").exception("capture job failed")
+
+
+def wait_all(jobs, deadline: float) -> None:
+    """wait() for every job, all of them by the same monotonic `deadline` (each gets at least 0.1 s)."""
+    for job in jobs:
+        wait(job, max(0.1, deadline - time.monotonic()))

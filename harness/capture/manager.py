@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from harness.capture.kind import Capture, CaptureRun, wait
+from harness.capture.kind import Capture, CaptureRun, wait_all
 from harness.capture.kinds import KINDS
 from harness.capture.spec import CaptureSpec
 from harness.runctx import PhaseWindow, RunContext
@@ -42,9 +42,7 @@ class CaptureManager:
         if self._stopped:
             return
         jobs = [job for c in self.captures for job in c.phase_end(phase)]
-        deadline = time.monotonic() + self.spec.fetch_timeout + self.spec.cpu_margin + 5
-        for job in jobs:
-            wait(job, max(0.1, deadline - time.monotonic()))
+        wait_all(jobs, time.monotonic() + self.spec.fetch_timeout + self.spec.cpu_margin + 5)
 
     def latest_stats(self) -> dict[str, dict]:
         """The newest container-stats line per service (for the engine's progress display)."""

@@ -157,7 +157,8 @@ def probe(name: str) -> Capability:
 def needs(backend: str, kind: str, direction: str, has_peer: bool) -> list[str]:
     """Capabilities a backend needs for one fault (as the backend declares them, and the kind
     for itself on that backend)."""
-    own = registry.get(kind).backend_needs.get(backend, ()) if registry.get(kind) else ()
+    k = registry.get(kind)
+    own = k.backend_needs.get(backend, ()) if k else ()
     return list(dict.fromkeys([*BY_NAME[backend].needs_for(direction, has_peer), *own]))
 
 

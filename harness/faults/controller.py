@@ -14,8 +14,11 @@ import threading
 from pathlib import Path
 
 from harness.errors import CapabilityError, HarnessError
-from harness.faults import capabilities, registry
-from harness.faults import steps  # noqa: F401 - registers the undo steps faults write
+from harness.faults import (
+    capabilities,
+    registry,
+    steps,  # noqa: F401 - registers the undo steps faults write
+)
 from harness.faults.backends import BY_NAME as BACKENDS
 from harness.faults.target import resolve
 from harness.undo.ledger import Ledger
@@ -206,12 +209,10 @@ class FaultController:
         It is the host layer's process (harness/host/watchdog.py), started by its module
         path: faults do not import the layer above them."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        pidfile = self.dir / "watchdog.pid"
         (self.dir / "watchdog.stop").unlink(missing_ok=True)
-        pidfile.unlink(missing_ok=True)
         argv = [sys.executable, "-m", WATCHDOG, "--run-dir", str(self.rc.run_dir),
                 "--owner-pid", str(owner_pid), "--project", self.rc.project]
-        self._watchdog = spawn_helper(argv, pidfile, self.dir / "watchdog.log", timeout=15,
+        self._watchdog = spawn_helper(argv, self.dir / "watchdog.pid", self.dir / "watchdog.log", timeout=15,
                                       what="the fault watchdog")
         self.rc.events.add("watchdog-started", f"pid {self._watchdog.pid}")
         return self._watchdog.pid

@@ -10,9 +10,9 @@ import pytest
 from harness import proc
 from harness.errors import CapabilityError, HarnessError
 from harness.faults import capabilities
-from harness.undo import ledger
 from harness.faults.controller import FaultController
 from harness.faults.spec import FaultSpec, Peer
+from harness.undo import ledger
 
 from . import helpers
 

@@ -7,7 +7,6 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.faults import registry
-from harness.faults.backends import tc
 from harness.faults.spec import FaultSpec
 from harness.faults.target import Target
 

@@ -14,9 +14,9 @@ import uuid
 
 import pytest
 
-from harness.undo import ledger
 from harness.faults.spec import FaultSpec, Peer
 from harness.faults.target import make_tag
+from harness.undo import ledger
 
 from . import helpers
 from .conftest import HERE_DRIVER

@@ -2,11 +2,10 @@
 pprof profile on the run clock (inlined calls expanded by a helper built from the run's start)."""
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from concurrent.futures import Future
 
-from harness.capture.kind import Capture, CaptureRun, spawn, wait
+from harness.capture.kind import Capture, CaptureRun, spawn, wait, wait_all
 from harness.capture.perf import (
     BUILD_TIMEOUT_S,
     NOT_EXPANDED,
@@ -86,8 +85,7 @@ class Perf(Capture):
         self._recording.clear()
 
     def finish(self, deadline: float) -> None:
-        for job in self._conversions:
-            wait(job, max(0.1, deadline - time.monotonic()))
+        wait_all(self._conversions, deadline)
 
     def _convert(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording) -> None:
         out = rec.out.parent / "perf.pb.gz"

@@ -3,12 +3,11 @@ phase, inside it), summarized on the run clock, with the pprof views `go tool tr
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import Future
 from pathlib import Path
 
 from harness.capture import pprof, trace
-from harness.capture.kind import Capture, CaptureRun, spawn, wait
+from harness.capture.kind import Capture, CaptureRun, spawn, wait_all
 from harness.errors import HarnessError
 from harness.runctx import PhaseWindow, ServiceInfo
 
@@ -31,8 +30,7 @@ class Trace(Capture):
             self._jobs += [spawn(self._window, svc, phase) for svc in self.run.pprof_services()]
 
     def finish(self, deadline: float) -> None:
-        for job in self._jobs:
-            wait(job, max(0.1, deadline - time.monotonic()))
+        wait_all(self._jobs, deadline)
 
     def _window(self, svc: ServiceInfo, phase: PhaseWindow) -> None:
         room = phase.duration - self.spec.cpu_margin        # one trace at a time: stay inside the phase

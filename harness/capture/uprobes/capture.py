@@ -50,9 +50,9 @@ from harness.capture.spec import FunctionsSpec
 from harness.capture.uprobes import elf, events
 from harness.capture.uprobes import probes as uprobes
 from harness.errors import HarnessError, ScenarioError
+from harness.runctx import PhaseWindow, RunContext, ServiceInfo
 from harness.undo.ledger import Ledger
 from harness.undo.steps import kill_pidfile
-from harness.runctx import PhaseWindow, RunContext, ServiceInfo
 
 VERSION = 1
 PLACE_TIMEOUT_S = 120.0

@@ -7,7 +7,7 @@ import time
 
 from harness.faults.backends import proxy
 from harness.faults.kinds._params import DURATION, RATE, NetKind, need, rate_bits
-from harness.faults.proxy import Behaviour, Bucket
+from harness.faults.kinds.rate import RateOnProxy
 from harness.faults.registry import register
 
 
@@ -32,24 +32,14 @@ class BandwidthFlap(NetKind):
         return proxy.plan(t, self.name, spec.params, spec.direction)
 
 
-class FlapOnProxy(Behaviour):
+class FlapOnProxy(RateOnProxy):
+    """rate's token bucket (its default burst), applied only while the period's first half lasts."""
+
     def __init__(self, params: dict, clock=time.monotonic):
         super().__init__(params)
         self.clock = clock
         self.t0 = clock()
-        rate = self.p["rate"] / 8.0
-        burst = int(max(rate * 0.01, 4096))
-        self.buckets = {d: Bucket(rate, burst) for d in ("egress", "ingress")}
 
     def capped(self) -> bool:
         half = self.p["period"] / 2
         return int((self.clock() - self.t0) // half) % 2 == 0
-
-    async def write(self, direction, writer, data):
-        bucket = self.buckets[direction]
-        for i in range(0, len(data), bucket.burst):
-            piece = data[i:i + bucket.burst]
-            if self.capped():
-                await bucket.take(len(piece))
-            writer.write(piece)
-            await writer.drain()
