@@ -112,9 +112,8 @@ def _kill_flows(runner: StepRunner, s: dict) -> None:
     destroy, `ss -K`); clients reconnect, through the proxy. Best effort: a kernel without
     socket destroy keeps them, which is logged."""
     listening = _listening_ports(runner, s["container"])
-    excluded = set(s.get("exclude_ports") or ())
-    server_ports = sorted(set(listening) - excluded)
-    for flt in kill_filters(s.get("outbound"), s.get("inbound"), server_ports, s.get("mark")):
+    for flt in kill_filters(s.get("outbound"), s.get("inbound"), listening, s.get("mark"),
+                            spared=s.get("exclude_ports") or ()):
         res = ns(runner, s["container"], ["ss", "-K", "-t", "-n", "state", "established", flt], check=False)
         if res.returncode != 0:
             log.warning("could not close existing connections (%s): %s", flt, res.stderr.strip())
@@ -181,17 +180,19 @@ DOCKER_CALLS = {
 }
 
 
-def kill_filters(outbound: dict | None, inbound: dict | None, server_ports: list[int],
-                 mark: str | None) -> list[str]:
+def kill_filters(outbound: dict | None, inbound: dict | None, listening: list[int],
+                 mark: str | None, spared=()) -> list[str]:
     """ss filters for the connections a proxy fault's REDIRECT rules cover (pure; tested).
 
-    outbound: {"ip": peer or None, "port": peer port or None}: connections the target opened.
-    inbound: {"port": own port or None}: connections into the target (None port: any of its
-    listening ports). The proxy's own upstream sockets carry `mark` and are left alone.
+    outbound: {"ip": peer or None, "port": peer port or None}: connections the target opened
+    (never a connection into one of its `listening` ports). inbound: {"port": own port or None}:
+    connections into the target (None port: any of its listening ports but the `spared` ones:
+    the proxy's and the harness's capture ports). The proxy's own upstream sockets carry `mark`
+    and are left alone.
     """
     filters = []
     nomark = f" and not fwmark = {mark}" if mark else ""
-    serving = " or ".join(f"sport = :{p}" for p in server_ports)
+    serving = " or ".join(f"sport = :{p}" for p in listening)
     if outbound is not None:
         if outbound.get("ip"):
             dst = f"dst {outbound['ip']}" + (f" and dport = :{outbound['port']}" if outbound.get("port") else "")
@@ -202,6 +203,8 @@ def kill_filters(outbound: dict | None, inbound: dict | None, server_ports: list
     if inbound is not None:
         if inbound.get("port"):
             filters.append(f"( sport = :{inbound['port']} and not src 127.0.0.0/8 )")
-        elif serving:
-            filters.append(f"( ( {serving} ) and not src 127.0.0.0/8 )")
+        else:
+            served = " or ".join(f"sport = :{p}" for p in listening if p not in set(spared))
+            if served:
+                filters.append(f"( ( {served} ) and not src 127.0.0.0/8 )")
     return filters

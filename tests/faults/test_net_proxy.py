@@ -127,3 +127,54 @@ def test_delay_on_the_targets_own_port_for_inbound_connections(env, rc, controll
     assert outbound < 20
     assert helpers.median(host_latency(ip, 20)) - base < 5
     helpers.no_leftovers(env.info("target").pid, make_tag(rc.run_id, "own"))
+
+
+def test_a_profile_fetch_survives_a_proxy_fault_applied_and_reverted_under_it(env, docker_client, tmp_path):
+    """The harness's own pprof traffic bypasses the fault path: a 10 s CPU profile whose connection
+    is open when a delay on everything the target receives starts (closing the target's open
+    connections once reset it), and a 5 s runtime trace started under it, both complete when
+    the fault is reverted in their middle (the demo's store profile once failed with "Remote
+    end closed connection" at such a revert); the target's other traffic was delayed meanwhile."""
+    import http.client
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.faults.controller import FaultController
+    from rundir.pprof import load_profile
+
+    ip = env.ip("target")
+    info = dataclasses.replace(env.info("target"), published={6060: 65001},
+                               pprof_url="http://127.0.0.1:65001/debug/pprof")
+    rc = helpers.run_context(tmp_path / "run", {**env.services(), "target": info}, env.project)
+    fc = FaultController(rc, docker_client=docker_client)
+    spec = FaultSpec(id="slow-all", kind="delay", target="target", direction="ingress", peer=None,
+                     params={"latency": 0.1, "jitter": 0.0, "distribution": "uniform", "correlation": 0.0})
+
+    def send(what: str, seconds: int) -> http.client.HTTPConnection:
+        conn = http.client.HTTPConnection(ip, 6060, timeout=seconds + 20)
+        conn.request("GET", f"/debug/pprof/{what}?seconds={seconds}")   # connected and sent on return
+        return conn
+
+    def receive(conn: http.client.HTTPConnection) -> bytes:
+        try:
+            resp = conn.getresponse()
+            assert resp.status == 200, resp.status
+            return resp.read()
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(receive, send("profile", 10))
+        try:
+            fc.apply(spec, "fault")
+            t0 = time.monotonic()
+            assert helpers.get(ip, "/", timeout=10) == b"ok"
+            delayed = time.monotonic() - t0
+            second = pool.submit(receive, send("trace", 5))
+        finally:
+            fc.revert_all()
+        cpu, trace = load_profile(first.result(timeout=60)), second.result(timeout=60)
+    assert delayed >= 0.09, delayed
+    assert cpu.sample_types[-1] == ("cpu", "nanoseconds"), cpu.sample_types
+    assert trace.startswith(b"go 1.") and len(trace) > 1000, trace[:32]
+    helpers.no_leftovers(info.pid, make_tag(rc.run_id, "slow-all"))

@@ -217,6 +217,13 @@ def test_kill_filters_cover_what_the_redirect_covers():
         "( not dst 127.0.0.0/8 and not ( sport = :8080 or sport = :6060 ) )",
         "( ( sport = :8080 or sport = :6060 ) and not src 127.0.0.0/8 )"]
     assert kill_filters(None, {"port": None}, [], None) == []
+    # the harness's capture port (and the proxy's) is spared on both sides: a connection into it
+    # is no outbound connection, and it is not one of the served ports whose flows are closed
+    # (a CPU profile being fetched was reset by the outbound filter when a delay on everything
+    # the target receives started)
+    assert kill_filters({"ip": None, "port": None}, {"port": None}, [8080, 6060], None, spared=[6060]) == [
+        "( not dst 127.0.0.0/8 and not ( sport = :8080 or sport = :6060 ) )",
+        "( ( sport = :8080 ) and not src 127.0.0.0/8 )"]
 
 
 def test_docker_updates_restore_the_previous_values():

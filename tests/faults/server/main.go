@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"sync"
@@ -164,8 +165,22 @@ func udpListen() {
 // namespace listening on loopback only
 var listenHost = os.Getenv("LISTEN_HOST")
 
+// pprofListen serves the runtime's profiles on :6060, a port of their own as services in
+// scenarios have (tests fetch a CPU profile across a fault's apply and revert); a second
+// server in the same namespace only logs that the port is taken
+func pprofListen() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if err := http.ListenAndServe(listenHost+":6060", mux); err != nil {
+		fmt.Fprintln(os.Stderr, "pprof:", err)
+	}
+}
+
 func main() {
 	go udpListen()
+	go pprofListen()
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	http.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
 		n := intArg(r, "n", 1024)
