@@ -1,6 +1,6 @@
 """Scenario fuzz: mutated copies of the bundled scenarios through the real `harness validate`.
 
-Every mutated file must end in exit 0 (valid) or exit 2 (a scenario error) within 5 s, with no
+Every mutated file must end in exit 0 (valid) or exit 2 (a scenario error) within 30 s, with no
 traceback, and an error must say where: the scenario's path with ':<line>' (or a compose file's).
 The mutations are drawn with a fixed seed, so a failure reproduces; the message names the
 mutations and the file (kept under pytest's tmp folder).
@@ -31,7 +31,9 @@ BUNDLED = sorted((ROOT / "scenarios").glob("*.yaml"))
 SEED = 1212
 PER_SCENARIO = 130            # x 5 bundled scenarios = 650 files
 BATCH = 25
-LIVENESS = 5.0                # seconds one file may take
+# seconds one file may take: a hang detector, not a timing figure (a file takes well under 1 s;
+# with two loaded cores a deep-nesting file once took over 5 s, the bound this had before)
+LIVENESS = 30.0
 HARNESS = [sys.executable, "-m", "harness.cli", "validate"]
 
 # -- weird values ----------------------------------------------------------------------------
