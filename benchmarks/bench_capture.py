@@ -3,6 +3,10 @@ service with nothing captured, measured in one run (the reference rounds are int
 
     .venv/bin/python benchmarks/bench_capture.py [--seconds 4] [--rounds 2] [--only runtime,runtime-100ms]
 
+Window captures (perf, trace) cover the whole measured phase (its length less the capture
+margin): `--seconds 15 --rounds 3 --only trace` is the trace's cost over a demo-length phase.
+The loss is printed as the median of the rounds with their spread (lowest to highest).
+
 The target is the capture tests' Go service (tests/capture/goapp) in a container limited to
 one CPU, driven by a Go load client (benchmarks/goload) on loopback. Prints a table and a JSON
 line; exits 1 when pprof CPU costs more than 5 %. Every configuration but `runtime*` has the
@@ -143,13 +147,16 @@ def run_rounds(goload, svc, args, tmp) -> dict[str, dict[str, list[float]]]:
 
 
 def report(ratios) -> None:
-    print(f"{'capture':12s} {'throughput ratio':>17s} {'per-CPU ratio':>14s} {'loss (per CPU)':>15s}")
+    print(f"{'capture':12s} {'throughput ratio':>17s} {'per-CPU ratio':>14s} {'loss (per CPU)':>15s} "
+          f"{'spread of the loss':>19s}")
     out = {}
     for name, r in ratios.items():
         rps, per_cpu = statistics.median(r["rps"]), statistics.median(r["per_cpu"])
         out[name] = {"throughput": round(rps, 4), "per_cpu": round(per_cpu, 4),
-                     "on_rps": round(statistics.median(r["on"]), 1), "off_rps": round(statistics.median(r["off"]), 1)}
-        print(f"{name:12s} {rps:17.3f} {per_cpu:14.3f} {100 * (1 - per_cpu):14.1f}%")
+                     "on_rps": round(statistics.median(r["on"]), 1), "off_rps": round(statistics.median(r["off"]), 1),
+                     "per_cpu_rounds": [round(x, 4) for x in r["per_cpu"]]}
+        lo, hi = 100 * (1 - max(r["per_cpu"])), 100 * (1 - min(r["per_cpu"]))
+        print(f"{name:12s} {rps:17.3f} {per_cpu:14.3f} {100 * (1 - per_cpu):14.1f}% {lo:9.1f}% to {hi:.1f}%")
     for name, o in out.items():
         if name.startswith("runtime"):
             print(f"{name}: target throughput with sampling on {o['on_rps']:.0f} req/s, off {o['off_rps']:.0f} "

@@ -11,7 +11,7 @@ from lsprotocol import types
 from lsp.analysis import Analysis, FuncLens, LineDetail, LineEntry
 from lsp.placement import Placed, Placement
 from lsp.render import format_share, format_value, label
-from lsp.session import FunctionLatency
+from lsp.session import Finding, FunctionLatency
 
 
 def visible(placed: list[Placed], analysis: Analysis, threshold: float) -> list[Placed]:
@@ -86,6 +86,17 @@ def hover_markdown(detail: LineDetail, phases: list[tuple[str, int, int]], entry
         rows += ["", f"top callers of {detail.function}:"]
         rows += [f"- {fn}: {format_value(v, detail.unit)}" for fn, v in detail.callers]
     return "\n".join(rows)
+
+
+def findings_markdown(items: list[Finding]) -> str:
+    """The hover's "What happened" part for a line the run's verdict names: the finding as the
+    report words it (the first finding of a phase is its cause)."""
+    rows = []
+    for f in items:
+        against = f" vs {f.baseline}" if f.baseline else ""
+        lead = "the cause" if f.first else "also"
+        rows += [f"**What happened** · {f.phase}{against} *({lead})*", "", f.message, ""]
+    return "\n".join(rows).rstrip()
 
 
 def function_latency_markdown(items: list[FunctionLatency]) -> str:

@@ -25,6 +25,7 @@ from lsp.placement import Placed, Placement, Placements
 from lsp.present import (
     code_lenses,
     diagnostic,
+    findings_markdown,
     function_latency_markdown,
     heat_payload,
     hover_markdown,
@@ -421,7 +422,8 @@ def _register_features(server: HarnessServer) -> None:
             return None
         line, stale = found
         path = uri_path(uri)
-        parts = [ls.profile_hover(placement, path, line, stale),
+        parts = [findings_markdown(ls.view.findings.get((path, line), [])),
+                 ls.profile_hover(placement, path, line, stale),
                  function_latency_markdown(ls.view.functions.get((path, line), []))]
         text = "\n\n---\n\n".join(p for p in parts if p)
         if not text:

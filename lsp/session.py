@@ -7,6 +7,7 @@ as messages, never raised, so the server keeps running on any input.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,17 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """A finding of the run's verdict (summary.json) whose evidence names a line: what the report
+    says about that line in the selected phase."""
+    phase: str
+    baseline: str | None
+    kind: str
+    message: str
+    first: bool
+
+
+@dataclass(frozen=True)
 class FunctionLatency:
     """One probed function (function latency, uprobes) in the selected phase and the baseline:
     `stats` and `baseline_stats` are entries of rundir.contract.read_functions (None: not measured
@@ -60,6 +72,7 @@ class View:
     phase_sources: dict = field(default_factory=dict)
     base_sources: list = field(default_factory=list)   # the compared-with side (harness.flameGraph)
     functions: dict[tuple[Path, int], list[FunctionLatency]] = field(default_factory=dict)  # (file, 1-based line)
+    findings: dict[tuple[Path, int], list[Finding]] = field(default_factory=dict)  # (file, 1-based line)
 
 
 MIB = 1 << 20
@@ -193,6 +206,7 @@ def load_view(settings: Settings, sel: Selection, workspace: tuple[Path, ...], r
         view.run = run
         mapper = make_mapper(settings, workspace, run, go_env, mappers)
         view.functions = function_latency(run, sel.phase or run.default_phase(), mapper, view.problems)
+        view.findings = verdict_findings(run, sel.phase or run.default_phase(), mapper)
         sources, view.phase = _run_sources(run, sel.profile, sel.phase, mapper, cache, view.problems)
         view.profile_label = sel.profile
         if not sources:
@@ -229,6 +243,33 @@ def function_latency(run: RunInfo, phase: str | None, mapper: PathMapper,
         if path is not None and entry.get("line"):
             out.setdefault((path, entry["line"]), []).append(
                 FunctionLatency(key[0], key[1], phase, now.get(key), base, before.get(key)))
+    return out
+
+
+SUMMARY_MAX_BYTES = 64 * MIB
+
+
+def verdict_findings(run: RunInfo, phase: str | None, mapper: PathMapper) -> dict[tuple[Path, int], list[Finding]]:
+    """The findings of the run's verdict for `phase` by the line their evidence names (file here,
+    1-based line). A run without summary.json, or with one this version cannot read, has none:
+    the report is optional, the profiles are what the editor shows."""
+    try:
+        data = read_regular(run.path / "summary.json", SUMMARY_MAX_BYTES)
+        verdict = json.loads(data.decode("utf-8", errors="replace")).get("verdict") or {}
+        entry = next((p for p in verdict.get("phases") or [] if isinstance(p, dict) and p.get("phase") == phase), None)
+        findings = [f for f in (entry or {}).get("findings") or [] if isinstance(f, dict)]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+    out: dict[tuple[Path, int], list[Finding]] = {}
+    for i, f in enumerate(findings):
+        line = (f.get("evidence") or {}).get("line") if isinstance(f.get("evidence"), dict) else None
+        if not isinstance(line, dict) or not isinstance(line.get("line"), int):
+            continue
+        where = next((p for p in (mapper.resolve(str(n)) for n in (line.get("path"), line.get("file")) if n)
+                      if p is not None), None)
+        if where is not None:
+            out.setdefault((where, line["line"]), []).append(
+                Finding(phase, entry.get("baseline"), str(f.get("kind")), str(f.get("message")), i == 0))
     return out
 
 

@@ -13,11 +13,16 @@
 """
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import shutil
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 from harness import proc
+from harness.errors import HarnessError
 
 PPROF_VIEWS = ("sched", "sync", "net", "syscall")
 EVENT_RE = re.compile(r"^M=\S+ P=\S+ G=\S+ (\w+) Time=(\d+)(.*)$")
@@ -26,14 +31,21 @@ NAME_RE = re.compile(r"Name=\"([^\"]*)\" Scope=(\S+)")
 SYNC_RE = re.compile(r"Trace=(\d+) Mono=(\d+)")
 
 
+def _background(cmd: list[str]) -> list[str]:
+    """A trace is read while the next phase runs: at a lower priority (nice 10) than the load
+    generator and the services, so a phase boundary does not put the load behind schedule."""
+    nice = shutil.which("nice")
+    return [nice, "-n", "10", *cmd] if nice else cmd
+
+
 def derive_pprof(go: str, trace: Path, view: str, out: Path, timeout: float = 60.0) -> None:
     """Write `go tool trace -pprof=<view>` (gzip protobuf on stdout) to `out`."""
-    proc.run([go, "tool", "trace", f"-pprof={view}", str(trace)], timeout=timeout, stdout_path=str(out),
-             what=f"go tool trace -pprof={view} failed")
+    proc.run(_background([go, "tool", "trace", f"-pprof={view}", str(trace)]), timeout=timeout,
+             stdout_path=str(out), what=f"go tool trace -pprof={view} failed")
 
 
 def parsed_events(go: str, trace: Path, timeout: float = 120.0) -> str:
-    return proc.run([go, "tool", "trace", "-d=parsed", str(trace)], timeout=timeout,
+    return proc.run(_background([go, "tool", "trace", "-d=parsed", str(trace)]), timeout=timeout,
                     what="go tool trace could not parse the runtime trace").stdout
 
 
@@ -121,3 +133,36 @@ def summarize(parsed: str, mono_t0: float | None = None) -> dict:
         if m:
             s.event(m[1], int(m[2]), m[3])
     return s.result(mono_t0)
+
+
+def summary_of(go: str, trace: Path, mono_t0: float | None, timeout: float = 180.0) -> dict:
+    """The summary of a trace file, made in a child process at background priority: the parsed
+    events of a busy service's 15 s trace are some 30 MB of text, whose reading would otherwise
+    take the harness's CPU (and a core of two) while the next phase's load runs."""
+    argv = [sys.executable, "-m", "harness.capture.trace", "--go", go, "--trace", str(trace)]
+    if mono_t0 is not None:
+        argv += ["--mono-t0", repr(mono_t0)]
+    out = proc.run(_background(argv), timeout=timeout, what="the runtime trace could not be summarized").stdout
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise HarnessError(f"the runtime trace's summary is not JSON ({e}): {out[:200]!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Summarize a Go runtime trace (harness/capture/trace.py).")
+    ap.add_argument("--go", required=True)
+    ap.add_argument("--trace", required=True)
+    ap.add_argument("--mono-t0", type=float, default=None)
+    args = ap.parse_args(argv)
+    try:
+        summary = summarize(parsed_events(args.go, Path(args.trace)), args.mono_t0)
+    except HarnessError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

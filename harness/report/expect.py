@@ -53,6 +53,8 @@ TOP_KEYS = ("profile", "function", "line", "n", "absent", "service")
 VERDICT_KEYS = ("kind", "line", "profile", "service")
 # The kinds of finding harness/report/verdict.py makes that an expectation may name.
 VERDICT_KINDS = (*CAUSE_ORDER, "symptom", "no-change")
+# What a finding's evidence was read from: a profile kind, or "trace" (waits from the runtime trace).
+VERDICT_PROFILES = (*PROFILE_KINDS, "trace")
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def _verdict(node: Node, ctx: ParseContext) -> VerdictRule:
     keys = node.keys(VERDICT_KEYS, required=["kind"])
     return VerdictRule(kind=keys["kind"].as_enum(VERDICT_KINDS),
                        line=_line(keys["line"]) if "line" in keys else None,
-                       profile=keys["profile"].as_enum(PROFILE_KINDS) if "profile" in keys else None,
+                       profile=keys["profile"].as_enum(VERDICT_PROFILES) if "profile" in keys else None,
                        service=ctx.check_service(keys["service"]) if "service" in keys else None,
                        where=str(node.mark))
 
@@ -668,7 +670,7 @@ EXPECT_SCHEMA = {
                         "description": "the first finding of the phase's verdict",
                         "properties": {"kind": {"enum": list(VERDICT_KINDS)},
                                        "line": {"type": "string", "pattern": r"^.+:\d+$"},
-                                       "profile": {"enum": list(PROFILE_KINDS)},
+                                       "profile": {"enum": list(VERDICT_PROFILES)},
                                        "service": {"type": "string"}}},
             "rises": _RATIOS, "within": _RATIOS,
             "function_latency": _one_or_list({

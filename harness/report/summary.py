@@ -1,7 +1,8 @@
 """summary.json: the run's results as data (versioned); the HTML and JUnit render it.
 
 Per phase: load statistics (overall and per endpoint), container statistics per service,
-top own-code functions and lines per profile, trace summaries, runtime state, function latency
+top own-code functions and lines per profile, trace summaries, where goroutines waited by cause
+and own line (from the trace, harness/report/waits.py), runtime state, function latency
 (uprobes), events. Across phases:
 "what changed" from the baseline phase to each other phase, per service and profile kind.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report import function_latency, profiles, verdict
+from harness.report import function_latency, profiles, verdict, waits
 from harness.report.rundata import RunData
 
 SCHEMA_VERSION = 1
@@ -22,7 +23,7 @@ def build(run: RunData) -> dict:
     m = run.manifest
     services = m.get("services", {})
     tables = _profile_tables(run, services)
-    phases = [_phase(run, p, tables) for p in run.phases]
+    phases = [_phase(run, p, tables, services) for p in run.phases]
     data = {
         "schema_version": SCHEMA_VERSION,
         "run_id": m.get("run_id"),
@@ -186,7 +187,7 @@ def _profile_tables(run: RunData, services: dict) -> dict:
     return tables
 
 
-def _phase(run: RunData, p: dict, tables: dict) -> dict:
+def _phase(run: RunData, p: dict, tables: dict, services: dict) -> dict:
     name = p["name"]
     prof: dict[str, dict] = {}
     for (phase, service, kind), table in tables.items():
@@ -195,7 +196,8 @@ def _phase(run: RunData, p: dict, tables: dict) -> dict:
     return {"name": name, "start_s": p["start_s"], "end_s": p["end_s"], "faults": p.get("faults", []),
             "finished": _finished(run, name),
             "load": load_stats(run, p), "containers": container_stats(run, p), "profiles": prof,
-            "traces": _traces(run, name), "runtime": _runtime(run, p),
+            "traces": _traces(run, name), "waits": waits.phase_block(run, name, services),
+            "runtime": _runtime(run, p),
             "functions": function_latency.phase_block(run, name),
             "events": [e for e in run.manifest.get("events", [])
                        if e.get("kind") in MARKED_EVENTS and p["start_s"] <= e.get("t_s", -1) < p["end_s"]]}

@@ -8,8 +8,9 @@ Input is the summary (harness/report/summary.py) of a run; output is `summary["v
 Per service, each cause is tested against thresholds (THRESHOLDS, documented in
 docs/report.md) that noise does not reach:
   burning   CPU used grew (CPU profile, or container CPU)           -> the CPU profile's grown line
-  waiting   time blocked grew (block/mutex delay per second; else own-code goroutines in the
-            phase-end snapshot, for waits on the network)                   -> the grown waiting line
+  waiting   time waiting grew at an own line: on the network, sync primitives or syscalls, from the
+            runtime trace (classed by stack, harness/report/waits.py); else blocked time (block/mutex
+            delay per second); else own-code goroutines in the phase-end snapshot -> the waiting line
   garbage   allocation rate grew (and GC cycles with it)             -> the grown allocating line
   squeezed  a resource fault is active, the container is throttled or near its memory limit,
             and the code's hot line did not change
@@ -39,6 +40,9 @@ THRESHOLDS = {
     "cpu_min_samples": 50,          # a CPU profile's line evidence needs 50 samples (0.5 s at 100 Hz)
     "wait_min_goroutines": 0.5,     # waiting: on average at least 0.5 goroutines blocked ...
     "wait_factor": 3.0,             # ... and x3 the baseline's
+    "trace_wait_min_per_s": 0.2,    # waiting (runtime trace): an own line waits at least 0.2 s per second
+                                    # (a fifth of a goroutine on average) ...
+    "trace_wait_factor": 3.0,       # ... x3 the baseline's (floor 0.02 s/s), and a symptom to explain
     "wait_min_snapshot": 5,         # or, with neither profile growing: 5 goroutines of own code in the
                                     # phase-end goroutine snapshot, x3 the baseline's (network waits)
     "alloc_min_bytes_per_s": 10 << 20,   # garbage: at least 10 MiB/s allocated ...
@@ -144,7 +148,8 @@ def headline(findings: list[dict], base: dict, phase: dict) -> str:
         return f"{symptom}; " + ("recovering from the faults before" if recovery else "nothing captured explains it")
     line = ev.get("line") or {}
     at = f" at {line['file']}:{line['line']}" if line.get("file") else ""
-    where = f" ({line['profile']} profile)" if at and kind != "squeezed" else \
+    where = f" ({WAIT_ON.get(line.get('wait'), 'waiting')}, runtime trace)" if at and line.get("wait") else \
+        f" ({line['profile']} profile)" if at and kind != "squeezed" else \
         " (the code's hot line unchanged)" if at else ""
     return f"{ev.get('service', '')} {HEADLINES.get(kind, kind)}{at}{where}: {symptom}".strip()
 
@@ -153,10 +158,11 @@ def _unexplained(summary: dict, phase: dict, prev: dict | None) -> str:
     if prev is not None and prev.get("faults") and not phase.get("faults"):
         return (f"; no fault is active here: this is the recovery from {prev['name']} (work queued "
                 "during its faults finishes in this phase)")
-    waits = any(k in kinds for kinds in (phase.get("profiles") or {}).values() for k in ("block", "mutex"))
+    waits = phase.get("waits") or any(k in kinds for kinds in (phase.get("profiles") or {}).values()
+                                      for k in ("block", "mutex"))
     return "; no captured profile or signal explains it" + ("" if waits else (
-        " (no block or mutex profile was captured: add them to captures.pprof, with captures.rates, "
-        "to see where requests wait)"))
+        " (no runtime trace or block profile was captured: add captures.trace to see where requests "
+        "wait, on the network too, or block and mutex profiles to captures.pprof, with captures.rates)"))
 
 
 def _rank(f: dict) -> tuple:
@@ -185,6 +191,9 @@ class _Ctx:
 
     def runtime(self, phase: dict | None) -> dict:
         return ((phase or {}).get("runtime") or {}).get(self.service) or {}
+
+    def waits(self, phase: dict | None) -> dict:
+        return ((phase or {}).get("waits") or {}).get(self.service) or {}
 
     def change(self, kind: str) -> dict | None:
         return next((c for c in self.summary.get("changes") or [] if c.get("service") == self.service
@@ -305,8 +314,10 @@ def _line_evidence(ctx: _Ctx, kind: str) -> dict | None:
 
 def _line_ref(ctx: _Ctx, profile: str, file: str, line: int, function, share_before, share_after,
               **extra) -> dict:
-    """A culprit line as evidence: where, its shares before and after, and its source text."""
-    return {"profile": profile, "file": file, "line": line, "function": function,
+    """A culprit line as evidence: where (the file as the report shows it, and as the profile names
+    it, for an editor to find), its shares before and after, and its source text."""
+    path = extra.pop("path", None) or _line_entry(ctx.profile(ctx.phase, profile), (file, line)).get("path")
+    return {"profile": profile, "file": file, "line": line, "function": function, "path": path,
             "share_before": share_before, "share_after": share_after, **extra,
             "text": source_text(ctx.info.get("source_root"), file, line)}
 
@@ -358,10 +369,14 @@ def _burning(ctx: _Ctx) -> dict | None:
 
 
 def _waiting(ctx: _Ctx) -> dict | None:
-    """Goroutines blocked on average, from the block profile, else the mutex profile (the block
+    """Time waiting at an own line from the runtime trace when both phases have one; else
+    goroutines blocked on average, from the block profile, else the mutex profile (the block
     profile holds mutex waits too, at the line that waited; the mutex profile names the line
     that unlocked), else a goroutine snapshot: waits on the network (a slow dependency, one
     round trip per item) are in no block profile, only in the goroutines' stacks."""
+    traced = _trace_waiting(ctx)
+    if traced:
+        return traced
     for kind in ("block", "mutex", "goroutine"):
         found = _blocked(ctx, kind)
         if found:
@@ -381,6 +396,48 @@ def _waiting(ctx: _Ctx) -> dict | None:
     return {"kind": "waiting", "message": msg, "strength": _strength(before, after, 0.05),
             "evidence": {"service": ctx.service, "profile": kind, "blocked_before": before,
                          "blocked_after": after, "line": ev}}
+
+
+WAIT_ON = {"network": "on the network", "sync": "on locks and channels", "syscall": "in syscalls"}
+
+
+def _trace_waiting(ctx: _Ctx) -> dict | None:
+    """The own line whose waiting (network, sync, syscall; not runnable) grew most, from the
+    runtime trace of the phase against the baseline's, when it passes the thresholds and there is
+    a symptom to explain (a stall of a shared machine moves a dependency's waits too)."""
+    t = THRESHOLDS
+    wb, wa = ctx.waits(ctx.base), ctx.waits(ctx.phase)
+    if not wb or not wa or _symptom(ctx.base, ctx.phase) is None:
+        return None
+    before_at = {(r["file"], r["line"]): r.get("per_s") or 0.0 for r in wb.get("lines") or []}
+    best = None
+    for r in wa.get("lines") or []:
+        after, before = r.get("per_s") or 0.0, before_at.get((r["file"], r["line"]), 0.0)
+        if after < t["trace_wait_min_per_s"] or after < max(before, 0.02) * t["trace_wait_factor"]:
+            continue
+        if best is None or after - before > best[0]:
+            best = (after - before, r, before)
+    if best is None:
+        return None
+    _grown, r, before = best
+    after, cls = r["per_s"], r.get("class") or "sync"
+    ev = _line_ref(ctx, "trace", r["file"], r["line"], r.get("function"), None, None, path=r.get("path"), wait=cls,
+                   waiting_before=before, waiting_after=after)
+    text = f" `{ev['text']}`" if ev.get("text") else ""
+    func = f" in {r['function']}" if r.get("function") else ""
+    msg = (f"waiting: {ctx.service} waited {WAIT_ON.get(cls, cls)} at {r['file']}:{r['line']}{text}{func}: "
+           f"{waiting_change(before, after)} (runtime trace)")
+    peak = ctx.runtime(ctx.phase).get("goroutines") or {}
+    if peak.get("max") is not None:
+        msg += f"; goroutines peaked at {peak['max']:,}"
+    return {"kind": "waiting", "message": msg, "strength": _strength(before, after, 0.02),
+            "evidence": {"service": ctx.service, "profile": "trace", "wait": cls, "waiting_before": before,
+                         "waiting_after": after, "line": ev}}
+
+
+def waiting_change(before: float, after: float) -> str:
+    """Seconds of waiting per second, before -> after: "12 ms → 1.23 s of waiting per second"."""
+    return f"{units.duration_s(before)} → {units.duration_s(after)} of waiting per second"
 
 
 def _blocked(ctx: _Ctx, kind: str) -> tuple[str, float, float, str] | None:

@@ -67,10 +67,19 @@ def culprit(finding: dict) -> dict | None:
 def where(line: dict) -> str:
     """file:line (function), the shares before -> after: "main.go:45 (main.acquire) 2% → 94.5%"."""
     func = f" ({line['function']})" if line.get("function") else ""
-    shares = ""
+    figure = change(line)
+    return f"{line['file']}:{line.get('line', '?')}{func}{' ' + figure if figure else ''}"
+
+
+def change(line: dict) -> str:
+    """What changed at the line: its time waiting per second (a wait from the runtime trace), else
+    its share of the profile, before → after; "" when the evidence has neither."""
+    if line.get("waiting_after") is not None:
+        return (f"{units.duration_s(line.get('waiting_before') or 0)} → "
+                f"{units.duration_s(line['waiting_after'])} of waiting per second")
     if line.get("share_before") is not None or line.get("share_after") is not None:
-        shares = f" {units.percent(line.get('share_before'))} → {units.percent(line.get('share_after'))}"
-    return f"{line['file']}:{line.get('line', '?')}{func}{shares}"
+        return f"{units.percent(line.get('share_before'))} → {units.percent(line.get('share_after'))}"
+    return ""
 
 
 def _tags(finding: dict) -> str:
@@ -116,9 +125,10 @@ def _html_finding(f: dict, first: bool) -> str:
     if line:
         func = f" in <code>{escape(str(line['function']))}</code>" if line.get("function") else ""
         text = f"<pre>{escape(str(line['text']))}</pre>" if line.get("text") else ""
+        figure = change(line)
+        figure = figure if line.get("waiting_after") is not None else f"share {figure}" if figure else ""
         out += (f"<div class='culprit'><code>{escape(str(line['file']))}:{escape(str(line.get('line', '?')))}"
-                f"</code>{func} · share {units.percent(line.get('share_before'))} → "
-                f"{units.percent(line.get('share_after'))}{text}</div>")
+                f"</code>{func}{' · ' + escape(figure) if figure else ''}{text}</div>")
     return out + "</li>"
 
 

@@ -30,6 +30,8 @@ func main() {
 """
 HANDLER, SLEEP, STORE = 5, 6, 9       # 1-based lines of SOURCE
 CONTAINER = "/src/app"
+WAITING = ("waiting: api waited on the network at main.go:6 in main.handler: 12 ms → 1.2 s of waiting "
+           "per second (runtime trace)")
 MAPPINGS = [{"from": CONTAINER, "to": "${workspaceFolder}/app"}]
 
 
@@ -56,6 +58,12 @@ def write_run(run: Path) -> None:
     add_functions(run, "baseline", [entry("main.handler", [5.0] * 1000, 5.0, main, HANDLER),
                                     entry("main.store", [0.2] * 500, 5.0, main, STORE)])
     add_functions(run, "fault", [entry("main.handler", [30.0] * 900 + [61.2] * 100, 5.0, main, HANDLER)])
+    line = {"profile": "trace", "file": "main.go", "path": main, "line": SLEEP, "function": "main.handler",
+            "wait": "network", "waiting_before": 0.012, "waiting_after": 1.2}
+    (run / "summary.json").write_text(json.dumps({"verdict": {"version": 1, "phases": [{
+        "phase": "fault", "baseline": "baseline", "headline": "api waiting at main.go:6",
+        "findings": [{"kind": "waiting", "message": WAITING, "evidence": {"service": "api", "line": line}},
+                     {"kind": "symptom", "message": "the symptom: p99 12 ms → 112 ms", "evidence": {}}]}]}}))
 
 
 @pytest.fixture
@@ -103,3 +111,19 @@ async def test_hover_follows_the_selected_phase(client, workspace):
     await ready(client)
     latency = (await text_at(client, uri, HANDLER)).split("\n\n---\n\n")[-1]
     assert "| baseline | 5ms | 5ms | 200/s |" in latency and "fault" not in latency
+
+
+async def test_hover_on_a_line_the_verdict_names_shows_the_finding(client, workspace):
+    """The run's verdict (summary.json) names SLEEP as the line that waits in the fault phase: its
+    hover opens with the finding, as the report words it; the baseline has no verdict."""
+    uri = open_doc(client, workspace / "app" / "main.go")
+    await ready(client)
+    text = await text_at(client, uri, SLEEP)
+    finding, profile = text.split("\n\n---\n\n")
+    assert finding == f"**What happened** · fault vs baseline *(the cause)*\n\n{WAITING}"
+    assert "**main.handler**" in profile
+    assert "What happened" not in await text_at(client, uri, HANDLER)
+    await settings(client, phase="baseline", threshold=0.01, pathMappings=MAPPINGS)
+    await ready(client)
+    assert "What happened" not in await text_at(client, uri, SLEEP)
+

@@ -144,7 +144,7 @@ def test_crash_comes_first_and_a_symptom_alone_says_nothing_explains_it():
     f = first(summary([base, phase("incident", p99=900, err=0.2)]))
     assert f[0]["kind"] == "symptom" and "no captured profile or signal explains it" in f[0]["message"]
     assert "errors 0% → 20%" in f[0]["message"]
-    assert "no block or mutex profile was captured" in f[0]["message"]        # the hint where to look
+    assert "no runtime trace or block profile was captured" in f[0]["message"]     # the hint where to look
 
 
 def test_verdict_is_versioned_with_its_thresholds():
@@ -255,3 +255,52 @@ def test_a_squeeze_is_a_resource_fault_of_any_resource_kind():
         assert first(s)[0]["kind"] == "squeezed", kind
     s = summary([base, inc], faults=[{"id": "squeeze", "kind": "delay", "target": "app", "params": {"latency": 1}}])
     assert all(x["kind"] != "squeezed" for x in first(s))
+
+
+def waits(lines: list[tuple[str, int, float, str]], seconds=10.0):
+    """A phase's waits table (harness/report/waits.py): (file, line, seconds waiting per second, class)."""
+    return {"source": "trace", "seconds": seconds,
+            "lines": [{"file": f, "path": "/src/" + f, "line": n, "function": "main.fetch", "per_s": v,
+                       "runnable_per_s": 0.0, "by_class": {c: v}, "class": c} for f, n, v, c in lines]}
+
+
+def test_a_slow_dependency_is_waiting_on_the_network_at_the_calling_line(tmp_path):
+    """The runtime trace's waits at the own line that calls the dependency grew: the first finding
+    names that line, its class and seconds of waiting per second before -> after."""
+    base = phase("baseline", p50=4, p95=6)
+    base["waits"] = {"app": waits([("main.go", 10, 0.012, "network"), ("main.go", 30, 0.05, "sync")])}
+    inc = phase("incident", p50=60, p95=110, p99=112)
+    inc["waits"] = {"app": waits([("main.go", 10, 1.2, "network"), ("main.go", 30, 0.06, "sync")])}
+    s = summary([base, inc], tmp_path=tmp_path)
+    f = first(s)
+    assert f[0]["kind"] == "waiting", f
+    ev = f[0]["evidence"]
+    assert (ev["profile"], ev["wait"], ev["waiting_before"], ev["waiting_after"]) == ("trace", "network", 0.012, 1.2)
+    assert (ev["line"]["line"], ev["line"]["text"], ev["line"]["path"]) == (10, SRC_LINE, "/src/main.go")
+    assert "waited on the network at main.go:10" in f[0]["message"]
+    assert "12 ms → 1.2 s of waiting per second" in f[0]["message"]
+    head = verdict.build(s)["phases"][0]["headline"]
+    assert head.startswith("app waiting at main.go:10 (on the network, runtime trace): p99 10 ms → 112 ms")
+
+
+def test_trace_waits_need_a_symptom_and_real_growth():
+    """The same growth with latency unchanged is no finding (a stall of a shared machine moves a
+    dependency's waits too); a line under 0.2 s/s, or under x3 its baseline, is none either."""
+    def judged(before, after, **load):
+        base, inc = phase("baseline", p50=4, p95=6), phase("incident", **load)
+        base["waits"] = {"app": waits([("main.go", 10, before, "network")])}
+        inc["waits"] = {"app": waits([("main.go", 10, after, "network")])}
+        return [x["kind"] for x in first(summary([base, inc]))]
+
+    assert judged(0.01, 1.2, p50=4, p95=6) == ["no-change"]
+    assert judged(0.01, 0.15, p50=60, p95=110) == ["symptom"]
+    assert judged(0.2, 0.5, p50=60, p95=110) == ["symptom"]
+    assert judged(0.01, 0.5, p50=60, p95=110)[0] == "waiting"
+
+
+def test_without_a_baseline_trace_the_block_profile_still_decides():
+    base = phase("baseline", profiles={"block": prof(1e7, 10, [("main.go", 30, 0.9)])})
+    inc = phase("incident", p99=5100, p50=900, profiles={"block": prof(2.4e12, 10, [("main.go", 10, 0.945)])})
+    inc["waits"] = {"app": waits([("main.go", 10, 1.2, "sync")])}
+    f = first(summary([base, inc], [change("block", "incident", [("main.go:10", 0.03, 0.945, 1e4, 2.3e11)])]))
+    assert (f[0]["kind"], f[0]["evidence"]["profile"]) == ("waiting", "block")

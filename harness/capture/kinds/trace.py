@@ -44,7 +44,7 @@ class Trace(Capture):
             snap = self.run.fetch(svc, "trace", seconds)
             out = folder / "trace.out"
             out.write_bytes(snap.data)
-            summary = trace.summarize(trace.parsed_events(self.run.go, out), self.rc.clock.mono_t0)
+            summary = trace.summary_of(self.run.go, out, self.rc.clock.mono_t0)
         except (pprof.FetchError, HarnessError, OSError) as e:
             self.run.failed(svc.name, phase.name, "trace", str(e))
             return
