@@ -93,6 +93,30 @@ def _under(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
+# Judging (harness/judge: the verdict, `expect`, over typed records of summary.json) and rendering
+# (harness/report) are apart: judging formats numbers with report.units and nothing else of the
+# report; what renders reads what judging wrote. summary.py (which asks for the verdict while it
+# builds summary.json) and writer.py (which evaluates `expect`) are where the two meet.
+JUDGING_MAY_USE = {"harness.report", "harness.report.units"}
+MEETS_JUDGING = {"harness.report.summary", "harness.report.writer"}
+
+
+def test_judging_renders_nothing():
+    bad = [f"{MODULES[m].relative_to(ROOT)}:{WHERE[(m, t)]} imports {t}" for m in sorted(GRAPH)
+           if _under(m, "harness.judge") for t in sorted(GRAPH[m])
+           if _under(t, "harness.report") and t not in JUDGING_MAY_USE]
+    assert not bad, "judging reads the summary and writes findings and checks; it renders nothing:\n" + \
+        "\n".join(bad)
+
+
+def test_rendering_does_not_judge():
+    bad = [f"{MODULES[m].relative_to(ROOT)}:{WHERE[(m, t)]} imports {t}" for m in sorted(GRAPH)
+           if _under(m, "harness.report") and m not in MEETS_JUDGING for t in sorted(GRAPH[m])
+           if _under(t, "harness.judge")]
+    assert not bad, "the report renders what judging wrote into summary.json; it does not judge:\n" + \
+        "\n".join(bad)
+
+
 @pytest.mark.parametrize("importer,imported,why", FORBIDDEN, ids=[f"{a}->{b}" for a, b, _ in FORBIDDEN])
 def test_layers_import_downwards(importer, imported, why):
     bad = [f"{MODULES[m].relative_to(ROOT)}:{WHERE[(m, t)]} imports {t}"
@@ -186,10 +210,10 @@ def test_the_exceptions_are_still_needed():
 KIND_NAMES_ALLOWED: dict[str, str] = {
     "harness/faults/steps.py": "DOCKER_CALLS names docker's container calls (pause, stop, kill, restart), "
                                "which share their names with kinds",
-    "harness/report/expect.py": "METRICS names the container metrics cpu and memory, which share their "
+    "harness/judge/expect.py": "METRICS names the container metrics cpu and memory, which share their "
                                 "names with kinds",
 }
-KIND_SCAN = ("harness/faults", "harness/report", "harness/host")
+KIND_SCAN = ("harness/faults", "harness/report", "harness/judge", "harness/host")
 
 
 def _kind_names() -> set[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report import function_latency, profiles, verdict, waits
+from harness.judge import verdict
+from harness.report import function_latency, profiles, waits
 from harness.report.rundata import RunData
 
 SCHEMA_VERSION = 1

@@ -24,7 +24,7 @@ from harness.faults.spec import FaultSpec, parse_fault
 from harness.load.spec import LoadSpec, parse_load
 from harness.parse.context import ParseContext
 from harness.parse.node import Node, load_yaml
-from harness.report.expect import ExpectSpec, parse_expect
+from harness.judge.expect import ExpectSpec, parse_expect
 
 MAX_SCENARIO_BYTES = 1 << 20
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")

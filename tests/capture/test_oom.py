@@ -9,7 +9,7 @@ import pytest
 
 from harness.capture.manager import CaptureManager
 from harness.capture.spec import CaptureSpec
-from harness.report.expect import ExpectSpec, Rule, evaluate
+from harness.judge.expect import ExpectSpec, Rule, evaluate
 from harness.report.rundata import load_run
 from harness.report.summary import build
 from harness.runctx import Clock, RunContext

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ScenarioError
-from harness.report.expect import EXPECT_SCHEMA, ExpectSpec, parse_expect
+from harness.judge.expect import EXPECT_SCHEMA, ExpectSpec, parse_expect
 from harness.parse.context import ParseContext
 from harness.parse.node import load_yaml
 
@@ -55,7 +55,7 @@ def test_phases_that_did_not_run_are_not_judged_not_failed():
     """An interrupted run has no data for its later phases: their expectations are 'not judged'
     (junit: skipped), while a measured check still fails as it should."""
     from harness.report import junit
-    from harness.report.expect import evaluate
+    from harness.judge.expect import evaluate
 
     spec = parse("expect:\n  - latency: {p99: 200ms}\n")
     summary = {"phases": [{"name": "baseline", "load": {"p99_ms": 350.0}}], "result": {"status": "interrupted"}}

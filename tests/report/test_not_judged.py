@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from harness.report import verdict
+from harness.judge import verdict
 from harness.report.writer import write_all
 
 from .synth import make_run

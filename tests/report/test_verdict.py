@@ -3,7 +3,7 @@ docs/report.md says, the symptom carried in the first finding, and "no-change" f
 that only differs by noise. Real runs of each shape: tests/e2e/test_verdict.py."""
 from __future__ import annotations
 
-from harness.report import verdict
+from harness.judge import verdict
 
 SRC_LINE = 'pool <- struct{}{} // culprit:pool'
 

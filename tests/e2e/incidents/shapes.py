@@ -2,7 +2,7 @@
 baseline, the incident and an after phase, and what the verdict must say about the incident.
 
 Each shape's load and fault are sized so that its signal is far above the verdict's
-thresholds (harness/report/verdict.py THRESHOLDS) on a shared 2-core machine:
+thresholds (harness/judge/verdict.py THRESHOLDS) on a shared 2-core machine:
   pool     60 req/s into a pool of 4 backend slots; the backend gets 100 ms slower: the pool
            serves 40 req/s, the rest queue at the pool (hundreds of goroutines blocked)
   cpu      40 req/s of /render; the backend refuses connections: every page is computed

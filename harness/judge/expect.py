@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 
 from harness.parse.context import ParseContext
 from harness.parse.node import Node
+from harness.judge.records import Container, Phase, Runtime, Summary, Table
+from harness.judge.verdict import CAUSE_ORDER
 from harness.report import units
-from harness.report.verdict import CAUSE_ORDER, sent_nothing
 from rundir.contract import PROFILE_KINDS
 
 RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top",
@@ -51,7 +52,7 @@ FUNCTION_LATENCY_KEYS = ("function", "service", *FUNCTION_BOUNDS)
 CALLS_KEYS = ("function", "service", "min", "max")
 TOP_KEYS = ("profile", "function", "line", "n", "absent", "service")
 VERDICT_KEYS = ("kind", "line", "profile", "service")
-# The kinds of finding harness/report/verdict.py makes that an expectation may name.
+# The kinds of finding harness/judge/verdict.py makes that an expectation may name.
 VERDICT_KINDS = (*CAUSE_ORDER, "symptom", "no-change")
 # What a finding's evidence was read from: a profile kind, or "trace" (waits from the runtime trace).
 VERDICT_PROFILES = (*PROFILE_KINDS, "trace")
@@ -277,20 +278,20 @@ def _factor(node: Node) -> float:
 
 def evaluate(spec: ExpectSpec, summary: dict) -> dict:
     """{"passed": bool, "failed": n, "checks": [...]} for the rules against summary.json data."""
-    phases = {p["name"]: p for p in summary.get("phases", [])}
+    s = Summary.of(summary)
     checks: list[dict] = []
     for rule in spec.rules:
         for name in rule.phases:
-            phase = phases.get(name)
+            phase = s.phase(name)
             if phase is None:   # the run ended before it (interrupted or failed): not judged, not failed
                 checks.append({**_check(f"phase {name} ran", name, rule.where, False, None, None,
                                         f"not judged: phase {name} did not run"), "skipped": True})
                 continue
-            if phase.get("finished") is False:  # cut short: its numbers are not the phase's
+            if phase.finished is False:  # cut short: its numbers are not the phase's
                 checks.append(_skipped(f"phase {name} finished", name, rule.where,
                                        f"phase {name} did not finish (the run ended in it)"))
                 continue
-            checks += _rule_checks(rule, phase) + _incident_checks(rule, phase, summary)
+            checks += _rule_checks(rule, phase) + _incident_checks(rule, phase, s, summary)
     skipped = sum(1 for c in checks if c.get("skipped"))
     failed = sum(1 for c in checks if not c["passed"] and not c.get("skipped"))
     return {"passed": failed == 0 and skipped == 0, "failed": failed, "skipped": skipped,
@@ -317,37 +318,36 @@ def _skipped(name: str, phase: str, where, why: str) -> dict:
     return {**_check(name, phase, where, False, None, None, f"{name}: not judged: {why}"), "skipped": True}
 
 
-def _idle(phase: dict) -> str | None:
-    return f"no request was sent in phase {phase['name']}" if sent_nothing(phase.get("load")) else None
+def _idle(phase: Phase) -> str | None:
+    return f"no request was sent in phase {phase.name}" if phase.load.sent_nothing() else None
 
 
-def _rule_checks(rule: Rule, phase: dict) -> list[dict]:
-    name, where, load = phase["name"], rule.where, phase.get("load") or {}
+def _rule_checks(rule: Rule, phase: Phase) -> list[dict]:
+    name, where, load = phase.name, rule.where, phase.load
     out = [_upper(f"latency {k}", name, where, load.get(f"{k}_ms"), v, units.duration_ms)
            for k, v in rule.latency_ms.items()]
     if rule.error_rate is not None:
-        out.append(_upper("error rate", name, where, load.get("error_rate"), rule.error_rate, units.percent))
+        out.append(_upper("error rate", name, where, load.error_rate, rule.error_rate, units.percent))
     idle = _idle(phase)
     if idle:        # a phase with no load has no latency, errors or throughput to hold to a bound
         out = [_skipped(c["name"], name, where, idle) for c in out]
     if rule.throughput is not None and idle:
         out.append(_skipped("throughput", name, where, idle))
     elif rule.throughput is not None:
-        rps = load.get("rps")
+        rps = load.rps
         ok = rps is not None and rps >= rule.throughput
         msg = (f"throughput: no measurement in phase {name}" if rps is None else
                f"throughput = {units.rate(rps, 'req')} (minimum {units.rate(rule.throughput, 'req')})"
                + ("" if ok else f", short by {units.rate(rule.throughput - rps, 'req')}"))
         out.append(_check("throughput", name, where, ok, rps, rule.throughput, msg))
-    containers = phase.get("containers") or {}
-    services = [rule.service] if rule.service else sorted(containers)
+    services = [rule.service] if rule.service else sorted(phase.containers)
     if rule.memory_peak:
         for svc in services:
-            peak = (containers.get(svc) or {}).get("mem_peak")
+            peak = phase.container(svc).mem_peak
             out.append(_upper(f"memory peak of {svc}", name, where, peak, rule.memory_peak, units.size))
     if rule.no_oom_kill:
         for svc in services or ["(any service)"]:
-            n = (containers.get(svc) or {}).get("oom_kills") or 0
+            n = phase.container(svc).oom_kills
             out.append(_check(f"no OOM kill of {svc}", name, where, n == 0, n, 0,
                               f"{n} OOM kill(s) of {svc}" if n else f"no OOM kill of {svc}"))
     for t in rule.top:
@@ -357,12 +357,12 @@ def _rule_checks(rule: Rule, phase: dict) -> list[dict]:
     return out
 
 
-def _top_check(t: TopRule, rule: Rule, phase: dict) -> dict:
-    name = phase["name"]
+def _top_check(t: TopRule, rule: Rule, phase: Phase) -> dict:
+    name = phase.name
     what = t.function or t.line
     label = f"{what} {'not ' if t.absent else ''}in top {t.n} of {t.profile}"
-    services = [t.service or rule.service] if (t.service or rule.service) else sorted(phase.get("profiles", {}))
-    tables = [(s, (phase.get("profiles", {}).get(s) or {}).get(t.profile)) for s in services]
+    services = [t.service or rule.service] if (t.service or rule.service) else sorted(phase.profiles)
+    tables = [(s, phase.table(s, t.profile)) for s in services]
     tables = [(s, tb) for s, tb in tables if tb]
     if not tables:
         return _check(label, name, t.where, False, None, t.n, f"no {t.profile} profile in phase {name}")
@@ -380,17 +380,17 @@ def _top_check(t: TopRule, rule: Rule, phase: dict) -> dict:
     return _check(label, name, t.where, False, None, t.n, f"{what} is not in the top {t.n} of {t.profile}")
 
 
-def _rank(table: dict, t: TopRule) -> int | None:
+def _rank(table: Table, t: TopRule) -> int | None:
     """1-based rank of the function/line among the top n own-code entries, or None."""
     if t.function:
-        for i, e in enumerate(table.get("functions", [])[: t.n], 1):
-            if same_function(e["function"], t.function):
+        for i, e in enumerate(table.functions[: t.n], 1):
+            if same_function(e.function, t.function):
                 return i
         return None
     file, _, line = t.line.rpartition(":")
-    for i, e in enumerate(table.get("lines", [])[: t.n], 1):
-        if e["line"] == int(line) and (e["file"] == file or e.get("path", "").endswith("/" + file)
-                                       or e["file"].endswith("/" + file)):
+    for i, e in enumerate(table.lines[: t.n], 1):
+        if e.line == int(line) and (e.file == file or (e.path or "").endswith("/" + file)
+                                    or e.file.endswith("/" + file)):
             return i
     return None
 
@@ -403,16 +403,16 @@ def same_function(name, want: str) -> bool:
 
 # -- function latency (uprobes): summary phases' `functions` ------------------------------------
 
-def _probed(f: FunctionRule, rule: Rule, phase: dict) -> tuple[list[tuple[str, dict]], str]:
+def _probed(f: FunctionRule, rule: Rule, phase: Phase) -> tuple[list[tuple[str, dict]], str]:
     """(service, entry) of every probed function the rule names in the phase, and when there is
     none, why: no function latency at all, or which functions were probed."""
     service = f.service or rule.service
-    by_service = phase.get("functions") or {}
+    by_service = phase.probed
     services = [service] if service else sorted(by_service)
     entries = [(svc, e) for svc in services for e in by_service.get(svc) or []]
     found = [(svc, e) for svc, e in entries if same_function(e.get("function"), f.function)]
     of = f" of {service}" if service else ""
-    why = (f"no function latency for {f.function}{of} in phase {phase['name']} "
+    why = (f"no function latency for {f.function}{of} in phase {phase.name} "
            + (f"(probed: {', '.join(sorted({str(e.get('function')) for _s, e in entries}))})" if entries
               else "(captures.functions?)"))
     return found, why
@@ -424,8 +424,8 @@ def _function_label(entry: dict, svc: str, found: list) -> str:
     return f"{entry.get('function')}" + (f" ({svc})" if several else "")
 
 
-def _function_latency_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[dict]:
-    name = phase["name"]
+def _function_latency_checks(f: FunctionRule, rule: Rule, phase: Phase) -> list[dict]:
+    name = phase.name
     found, why = _probed(f, rule, phase)
     if not found:
         return [_check(f"{f.function} {k}", name, f.where, False, None, v, why) for k, v in f.bounds_ms.items()]
@@ -445,8 +445,8 @@ def _function_latency_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[d
     return out
 
 
-def _calls_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[dict]:
-    name = phase["name"]
+def _calls_checks(f: FunctionRule, rule: Rule, phase: Phase) -> list[dict]:
+    name = phase.name
     low, high = f.calls_min, f.calls_max
     bounds = (f"between {units.count(low)} and {units.count(high)}" if low is not None and high is not None
               else f"minimum {units.count(low)}" if low is not None else f"maximum {units.count(high)}")
@@ -473,11 +473,11 @@ def _calls_checks(f: FunctionRule, rule: Rule, phase: dict) -> list[dict]:
 
 # -- the incident: the verdict's first finding, and metrics against the baseline phase ------------
 
-def _incident_checks(rule: Rule, phase: dict, summary: dict) -> list[dict]:
-    if not rule.phase_given and phase["name"] == summary.get("baseline_phase"):
+def _incident_checks(rule: Rule, phase: Phase, s: Summary, summary: dict) -> list[dict]:
+    if not rule.phase_given and phase.name == s.baseline:
         return []       # a rule for every phase judges the incidents; the baseline is their reference
-    name, base_name = phase["name"], summary.get("baseline_phase")
-    base = next((p for p in summary.get("phases") or [] if p.get("name") == base_name), None)
+    name, base_name = phase.name, s.baseline
+    base = s.phase(base_name)
     idle = _idle(phase) or (base is not None and _idle(base))
     out = []
     if rule.verdict:
@@ -510,17 +510,17 @@ def _ratio_label(r: RatioRule, rises: bool, svc: str | None = None) -> str:
     return f"{what} {'rises to at least' if rises else 'within'} ×{units.sig3(r.factor)} the baseline"
 
 
-def _ratio_check(r: RatioRule, rises: bool, phase: dict, base: dict, svc: str | None) -> dict:
+def _ratio_check(r: RatioRule, rises: bool, phase: Phase, base: Phase, svc: str | None) -> dict:
     """One metric of one service (or of the load) against the baseline phase's."""
     _scope, get, fmt = METRICS[r.metric]
-    name, label = phase["name"], _ratio_label(r, rises, svc)
+    name, label = phase.name, _ratio_label(r, rises, svc)
     what = f"{r.metric} of {svc}" if svc else r.metric
     now, before = get(phase, svc), get(base, svc)
     if now is None:
         return _check(label, name, r.where, False, None, r.factor, f"{what}: no measurement in phase {name}")
     if before is None:
         return _check(label, name, r.where, False, now, r.factor,
-                      f"{what} = {fmt(now)}: no baseline measurement (phase {base['name']})")
+                      f"{what} = {fmt(now)}: no baseline measurement (phase {base.name})")
     limit = r.factor * before
     ok = (now >= limit and now > before) if rises else now <= limit
     against = f"×{units.sig3(now / before)} the baseline's {fmt(before)}" if before else \
@@ -545,45 +545,39 @@ def _any_service(r: RatioRule, phase: str, checks: list[dict]) -> dict:
                   "no service rises: " + "; ".join(c["message"] for c in checks))
 
 
-def _metric_services(phase: dict, metric: str) -> list[str]:
-    return sorted(phase.get(METRICS[metric][0]) or {})
+def _metric_services(phase: Phase, metric: str) -> list[str]:
+    return sorted(phase.containers if METRICS[metric][0] == "containers" else phase.runtime)
 
 
-def _container(phase: dict, svc: str | None) -> dict:
-    return ((phase.get("containers") or {}).get(svc) or {}) if svc else {}
+def _container(phase: Phase, svc: str | None) -> Container | None:
+    return phase.containers.get(svc) if svc else None
 
 
-def _runtime(phase: dict, svc: str | None) -> dict:
-    return ((phase.get("runtime") or {}).get(svc) or {}) if svc else {}
+def _runtime(phase: Phase, svc: str | None) -> Runtime | None:
+    return phase.runtime.get(svc) if svc else None
 
 
-def _cpu(phase: dict, svc: str | None) -> float | None:
-    pct = _container(phase, svc).get("cpu_pct_mean")
-    return None if pct is None else pct / 100
-
-
-def _throttled(phase: dict, svc: str | None) -> float | None:
-    """The share of CFS periods throttled (throttled time per second of the phase, at most 1,
-    for stats without period counts), as the verdict reads it."""
+def _cpu(phase: Phase, svc: str | None) -> float | None:
     c = _container(phase, svc)
-    if c.get("periods"):
-        return (c.get("throttled_periods") or 0) / c["periods"]
-    if c.get("throttled_ms") is None:
-        return None
-    seconds = max(1e-3, (phase.get("end_s") or 0) - (phase.get("start_s") or 0))
-    return min(1.0, c["throttled_ms"] / 1000 / seconds)
+    return None if c is None or c.cpu_pct_mean is None else c.cpu_pct_mean / 100
+
+
+def _throttled(phase: Phase, svc: str | None) -> float | None:
+    """The share of CFS periods throttled, as the verdict reads it (records.Container)."""
+    c = _container(phase, svc)
+    return c.throttled_share(phase.seconds) if c else None
 
 
 def _load(key: str):
-    return lambda phase, _svc: (phase.get("load") or {}).get(key)
+    return lambda phase, _svc: phase.load.get(key)
 
 
 def _of_container(key: str):
-    return lambda phase, svc: _container(phase, svc).get(key)
+    return lambda phase, svc: getattr(_container(phase, svc), key, None)
 
 
 def _of_runtime(key: str):
-    return lambda phase, svc: _runtime(phase, svc).get(key)
+    return lambda phase, svc: getattr(_runtime(phase, svc), key, None)
 
 
 # metric -> (where in a summary phase: load, containers or runtime; its value; human units)
@@ -596,16 +590,16 @@ METRICS = {
     "memory": ("containers", _of_container("mem_peak"), units.size),
     "oom_kills": ("containers", _of_container("oom_kills"), units.count),
     "restarts": ("containers", _of_container("restarts"), units.count),
-    "goroutines": ("runtime", lambda phase, svc: (_runtime(phase, svc).get("goroutines") or {}).get("max"),
-                   units.count),
+    "goroutines": ("runtime", _of_runtime("goroutines_max"), units.count),
     "gc_per_s": ("runtime", _of_runtime("gc_per_s"), lambda v: f"{units.sig3(v)} GC/s"),
     "gc_pause": ("runtime", _of_runtime("gc_pause_ms_per_s"), lambda v: f"{units.duration_ms(v)}/s"),
 }
 
 
-def _verdict_check(v: VerdictRule, rule: Rule, phase: dict, summary: dict) -> dict:
-    """The first finding of the phase's verdict against the expected kind, line, profile, service."""
-    name, service = phase["name"], v.service or rule.service
+def _verdict_check(v: VerdictRule, rule: Rule, phase: Phase, summary: dict) -> dict:
+    """The first finding of the phase's verdict against the expected kind, line, profile, service
+    (the verdict is the judging's output, read as the dict it is written as)."""
+    name, service = phase.name, v.service or rule.service
     want = _finding_text(v.kind, v.line, v.profile and f"({v.profile})", service)
     label = f"first finding is {want}"
     verdict = summary.get("verdict") or {}

@@ -1,6 +1,7 @@
 """The verdict: what happened in each phase, against the baseline, as ranked findings.
 
-Input is the summary (harness/report/summary.py) of a run; output is `summary["verdict"]`:
+Input is the summary (harness/report/summary.py) of a run, read as typed records
+(harness/judge/records.py); output is `summary["verdict"]`:
 
     {"version": 1, "thresholds": {...}, "phases": [{"phase", "baseline", "headline",
       "findings": [{"kind", "message", "evidence"}, ...]}]}
@@ -27,6 +28,7 @@ import math
 from pathlib import Path
 
 from harness.faults import registry
+from harness.judge.records import Fault, Line, Phase, Summary, Table
 from harness.report import units
 
 VERSION = 1
@@ -64,45 +66,39 @@ CAUSE_ORDER = ("crash", "leak", "squeezed", "garbage", "burning", "waiting")
 
 
 def build(summary: dict) -> dict:
-    base_name = summary.get("baseline_phase")
-    phases = summary.get("phases") or []
-    base = next((p for p in phases if p.get("name") == base_name), None)
+    s = Summary.of(summary)
+    base = s.phase(s.baseline)
     out = []
-    for i, phase in enumerate(phases):
+    for i, phase in enumerate(s.phases):
         if base is None or phase is base:
             continue
         idle = _not_judged(base, phase)
         if idle:
-            out.append({"phase": phase["name"], "baseline": base_name, "headline": f"not judged: {idle}",
+            out.append({"phase": phase.name, "baseline": s.baseline, "headline": f"not judged: {idle}",
                         "findings": [{"kind": "not-judged", "message": f"not judged: {idle}", "evidence": {}}]})
             continue
-        nxt = phases[i + 1] if i + 1 < len(phases) else None
-        prev = phases[i - 1] if i > 0 else None
-        findings = phase_findings(summary, base, phase, nxt, prev)
-        out.append({"phase": phase["name"], "baseline": base_name, "headline": headline(findings, base, phase),
+        nxt = s.phases[i + 1] if i + 1 < len(s.phases) else None
+        prev = s.phases[i - 1] if i > 0 else None
+        findings = phase_findings(s, base, phase, nxt, prev)
+        out.append({"phase": phase.name, "baseline": s.baseline, "headline": headline(findings, base, phase),
                     "findings": findings})
     return {"version": VERSION, "thresholds": dict(THRESHOLDS), "phases": out}
 
 
-def sent_nothing(load: dict | None) -> bool:
-    """A phase whose load issued no request (exact figures only): not judged on its load."""
-    return isinstance(load, dict) and load.get("approx") is False and load.get("requests") == 0
-
-
-def _not_judged(base: dict, phase: dict) -> str | None:
+def _not_judged(base: Phase, phase: Phase) -> str | None:
     """Why a phase cannot be judged against the baseline: one of them did not finish (the run
     ended in it: its numbers are not the phase's) or sent no request (a phase with no load has no
     symptom to explain)."""
-    for p, who in ((phase, "this phase"), (base, f"the baseline ({base.get('name')})")):
-        if p.get("finished") is False:
+    for p, who in ((phase, "this phase"), (base, f"the baseline ({base.name})")):
+        if p.finished is False:
             return f"{who} did not finish (the run ended in it)"
-        if sent_nothing(p.get("load")):
+        if p.load.sent_nothing():
             return f"no request was sent in {who}"
     return None
 
 
-def phase_findings(summary: dict, base: dict, phase: dict, nxt: dict | None,
-                   prev: dict | None = None) -> list[dict]:
+def phase_findings(summary: Summary, base: Phase, phase: Phase, nxt: Phase | None,
+                   prev: Phase | None = None) -> list[dict]:
     symptom = _symptom(base, phase)
     causes = []
     for service in _services(summary, phase):
@@ -120,14 +116,14 @@ def phase_findings(summary: dict, base: dict, phase: dict, nxt: dict | None,
         findings.append(first)
     if symptom:
         if not causes:
-            symptom = {**symptom, "message": symptom["message"] + _unexplained(summary, phase, prev)}
+            symptom = {**symptom, "message": symptom["message"] + _unexplained(phase, prev)}
         findings.append(symptom)
     findings += causes[1:]
     faults = _faults(summary, phase)
     if faults and findings:
         findings.append(faults)
     if not findings:
-        findings.append({"kind": "no-change", "message": f"no significant change against {base['name']}: "
+        findings.append({"kind": "no-change", "message": f"no significant change against {base.name}: "
                          + _symptom_text(base, phase, QUIET_KEYS), "evidence": _load_evidence(base, phase)})
     return findings
 
@@ -136,7 +132,7 @@ HEADLINES = {"burning": "burning CPU", "waiting": "waiting", "garbage": "making 
              "squeezed": "squeezed by its limits", "leak": "leaking goroutines", "crash": "crashing"}
 
 
-def headline(findings: list[dict], base: dict, phase: dict) -> str:
+def headline(findings: list[dict], base: Phase, phase: Phase) -> str:
     """One short sentence: the cause, its service and line, and the symptom in numbers."""
     first = findings[0]
     kind, ev = first["kind"], first.get("evidence") or {}
@@ -154,12 +150,11 @@ def headline(findings: list[dict], base: dict, phase: dict) -> str:
     return f"{ev.get('service', '')} {HEADLINES.get(kind, kind)}{at}{where}: {symptom}".strip()
 
 
-def _unexplained(summary: dict, phase: dict, prev: dict | None) -> str:
-    if prev is not None and prev.get("faults") and not phase.get("faults"):
-        return (f"; no fault is active here: this is the recovery from {prev['name']} (work queued "
+def _unexplained(phase: Phase, prev: Phase | None) -> str:
+    if prev is not None and prev.fault_ids and not phase.fault_ids:
+        return (f"; no fault is active here: this is the recovery from {prev.name} (work queued "
                 "during its faults finishes in this phase)")
-    waits = phase.get("waits") or any(k in kinds for kinds in (phase.get("profiles") or {}).values()
-                                      for k in ("block", "mutex"))
+    waits = phase.waits or any(k in kinds for kinds in phase.profiles.values() for k in ("block", "mutex"))
     return "; no captured profile or signal explains it" + ("" if waits else (
         " (no runtime trace or block profile was captured: add captures.trace to see where requests "
         "wait, on the network too, or block and mutex profiles to captures.pprof, with captures.rates)"))
@@ -170,43 +165,30 @@ def _rank(f: dict) -> tuple:
     return (CAUSE_ORDER.index(kind) if kind in CAUSE_ORDER else len(CAUSE_ORDER), -f.get("strength", 0.0))
 
 
-def _services(summary: dict, phase: dict) -> list[str]:
-    names = set(summary.get("services") or {}) | set(phase.get("containers") or {}) \
-        | set(phase.get("profiles") or {})
+def _services(summary: Summary, phase: Phase) -> list[str]:
+    names = set(summary.service_names) | phase.services()
     return sorted(n for n in names if n)
 
 
 class _Ctx:
     """One service in one phase against the baseline (and the phase after, for leaks)."""
 
-    def __init__(self, summary, base, phase, nxt, service):
+    def __init__(self, summary: Summary, base: Phase, phase: Phase, nxt: Phase | None, service: str):
         self.summary, self.base, self.phase, self.nxt, self.service = summary, base, phase, nxt, service
-        self.info = (summary.get("services") or {}).get(service) or {}
+        self.source_root = summary.source_roots.get(service)
 
-    def profile(self, phase: dict | None, kind: str) -> dict | None:
-        return (((phase or {}).get("profiles") or {}).get(self.service) or {}).get(kind)
+    def profile(self, phase: Phase | None, kind: str) -> Table | None:
+        return phase.table(self.service, kind) if phase is not None else None
 
-    def container(self, phase: dict | None) -> dict:
-        return ((phase or {}).get("containers") or {}).get(self.service) or {}
-
-    def runtime(self, phase: dict | None) -> dict:
-        return ((phase or {}).get("runtime") or {}).get(self.service) or {}
-
-    def waits(self, phase: dict | None) -> dict:
-        return ((phase or {}).get("waits") or {}).get(self.service) or {}
-
-    def change(self, kind: str) -> dict | None:
-        return next((c for c in self.summary.get("changes") or [] if c.get("service") == self.service
-                     and c.get("kind") == kind and c.get("phase") == self.phase["name"]), None)
-
-    def seconds(self, phase: dict) -> float:
-        return max(1e-3, (phase.get("end_s") or 0) - (phase.get("start_s") or 0))
+    def change_grew(self, kind: str):
+        change = self.summary.change(self.service, kind, self.phase.name)
+        return change.grew if change else ()
 
 
 # -- symptom ------------------------------------------------------------------------------------
 
-def _symptom(base: dict, phase: dict) -> dict | None:
-    b, a = base.get("load") or {}, phase.get("load") or {}
+def _symptom(base: Phase, phase: Phase) -> dict | None:
+    b, a = base.load, phase.load
     t = THRESHOLDS
     worse = []
     # judged on p50 and p95: p99 of a few hundred requests is the third-worst request, which one
@@ -215,12 +197,13 @@ def _symptom(base: dict, phase: dict) -> dict | None:
         vb, va = b.get(key), a.get(key)
         if vb is not None and va is not None and va >= vb * t["latency_factor"] and va - vb >= t["latency_min_ms"]:
             worse.append(key)
-    eb, ea = b.get("error_rate") or 0.0, a.get("error_rate") or 0.0
-    failed = a.get("failures") or 0
+    eb, ea = b.error_rate or 0.0, a.error_rate or 0.0
     # however high the baseline's errors: 61.8% -> 100% is an outage (every request failed)
-    if ea - eb >= t["error_rate_min"] and (failed >= 5 or (ea >= 1.0 and failed >= 2)):
+    if ea - eb >= t["error_rate_min"] and (a.failures >= 5 or (ea >= 1.0 and a.failures >= 2)):
         worse.append("error_rate")
-    rb, ra = _kept_up(b), _kept_up(a)
+    # throughput as a share of the target rate when the load has one: an open model's phases may
+    # ask for different rates (20/s asked and done is no drop from 40/s asked and done)
+    rb, ra = b.kept_up(), a.kept_up()
     if rb and ra is not None and ra <= rb * (1 - t["throughput_drop"]):
         worse.append("rps")
     if not worse:
@@ -230,43 +213,29 @@ def _symptom(base: dict, phase: dict) -> dict | None:
             "evidence": {**_load_evidence(base, phase), "worse": worse, "summary": text}}
 
 
-def _kept_up(load: dict) -> float | None:
-    """Throughput to compare between phases: completions per second, as a share of the target
-    rate when the load has one (an open model's phases may ask for different rates: 20/s asked
-    and done is no drop from 40/s asked and done), else as it is."""
-    rps, target = load.get("rps"), load.get("target_rps")
-    if rps is None:
-        return None
-    return rps / target if target else rps
-
-
-def _symptom_text(base: dict, phase: dict, keys: tuple[str, ...] = ("p99",)) -> str:
-    b, a = base.get("load") or {}, phase.get("load") or {}
+def _symptom_text(base: Phase, phase: Phase, keys: tuple[str, ...] = ("p99",)) -> str:
+    b, a = base.load, phase.load
     parts = []
     for k in keys:
         vb, va = b.get(f"{k}_ms"), a.get(f"{k}_ms")
         parts.append(f"{k} {_ms(vb)} → {_ms(va)}{_factor(vb, va)}")
-    eb, ea = b.get("error_rate"), a.get("error_rate")
-    if (ea or 0) > 0 or (eb or 0) > 0:
-        parts.append(f"errors {units.percent(eb or 0)} → {units.percent(ea or 0)}")
-    if b.get("rps") is not None and a.get("rps") is not None:
-        parts.append(f"throughput {_throughput(b)} → {_throughput(a)}")
+    if (a.error_rate or 0) > 0 or (b.error_rate or 0) > 0:
+        parts.append(f"errors {units.percent(b.error_rate or 0)} → {units.percent(a.error_rate or 0)}")
+    if b.rps is not None and a.rps is not None:
+        parts.append(f"throughput {_throughput(b.rps, b.target_rps)} → {_throughput(a.rps, a.target_rps)}")
     return ", ".join(parts)
 
 
-def _throughput(load: dict) -> str:
-    text = units.rate(load["rps"], "req")
-    target = load.get("target_rps")
+def _throughput(rps: float, target: float | None) -> str:
+    text = units.rate(rps, "req")
     return f"{text} (of {units.rate(target, 'req')} asked)" if target else text
 
 
 QUIET_KEYS = ("p50", "p95")     # what "no significant change" was judged on (p99: see _symptom)
 
 
-def _load_evidence(base: dict, phase: dict) -> dict:
-    b, a = base.get("load") or {}, phase.get("load") or {}
-    keys = ("p50_ms", "p95_ms", "p99_ms", "error_rate", "rps", "target_rps")
-    return {"before": {k: b.get(k) for k in keys}, "after": {k: a.get(k) for k in keys}}
+def _load_evidence(base: Phase, phase: Phase) -> dict:
+    return {"before": base.load.evidence(), "after": phase.load.evidence()}
 
 
 def _ms(v) -> str:
@@ -283,13 +252,13 @@ def _factor(before, after) -> str:
 # -- causes ---------------------------------------------------------------------------------------
 
 def _crash(ctx: _Ctx) -> dict | None:
-    c = ctx.container(ctx.phase)
-    ooms, restarts = c.get("oom_kills") or 0, c.get("restarts") or 0
+    c = ctx.phase.container(ctx.service)
+    ooms, restarts = c.oom_kills, c.restarts
     if not ooms and not restarts:
         return None
     what = " and ".join(x for x in (f"{ooms} OOM kill(s)" if ooms else "",
                                     f"{restarts} restart(s)" if restarts else "") if x)
-    limit = c.get("mem_limit")
+    limit = c.mem_limit
     return {"kind": "crash", "message": f"crash: {ctx.service} had {what}"
             + (f" (memory limit {units.size(limit)})" if limit else ""),
             "evidence": {"service": ctx.service, "oom_kills": ooms, "restarts": restarts, "mem_limit": limit}}
@@ -298,28 +267,27 @@ def _crash(ctx: _Ctx) -> dict | None:
 def _line_evidence(ctx: _Ctx, kind: str) -> dict | None:
     """The own line of `kind` that grew most (by value per second when the profile has a window,
     else by share), with its shares before and after and its source text."""
-    change = ctx.change(kind)
-    if not change:
-        return None
-    grew = (change.get("lines") or {}).get("grew") or []
-    if all(r.get("rate_after") is not None for r in grew):
-        grew = sorted(grew, key=lambda r: -((r.get("rate_after") or 0) - (r.get("rate_before") or 0)))
+    grew = list(ctx.change_grew(kind))
+    if all(r.rate_after is not None for r in grew):
+        grew.sort(key=lambda r: -((r.rate_after or 0) - (r.rate_before or 0)))
     if not grew:
         return None
     top = grew[0]
-    file, _, line = top["key"].rpartition(":")
-    return _line_ref(ctx, kind, file, int(line), top.get("function"), top.get("share_before"),
-                     top.get("share_after"), rate_before=top.get("rate_before"), rate_after=top.get("rate_after"))
+    file, _, line = top.key.rpartition(":")
+    return _line_ref(ctx, kind, file, int(line), top.function, top.share_before, top.share_after,
+                     rate_before=top.rate_before, rate_after=top.rate_after)
 
 
 def _line_ref(ctx: _Ctx, profile: str, file: str, line: int, function, share_before, share_after,
               **extra) -> dict:
     """A culprit line as evidence: where (the file as the report shows it, and as the profile names
     it, for an editor to find), its shares before and after, and its source text."""
-    path = extra.pop("path", None) or _line_entry(ctx.profile(ctx.phase, profile), (file, line)).get("path")
+    table = ctx.profile(ctx.phase, profile)
+    entry = table.line((file, line)) if table else None
+    path = extra.pop("path", None) or (entry.path if entry else None)
     return {"profile": profile, "file": file, "line": line, "function": function, "path": path,
             "share_before": share_before, "share_after": share_after, **extra,
-            "text": source_text(ctx.info.get("source_root"), file, line)}
+            "text": source_text(ctx.source_root, file, line)}
 
 
 def source_text(root: str | None, file: str, line: int) -> str | None:
@@ -350,11 +318,11 @@ def _strength(before: float, after: float, floor: float) -> float:
 def _burning(ctx: _Ctx) -> dict | None:
     t = THRESHOLDS
     pb, pa = ctx.profile(ctx.base, "cpu"), ctx.profile(ctx.phase, "cpu")
-    if pb and pa and pb.get("seconds") and pa.get("seconds"):
-        before, after = pb["total"] / pb["seconds"] / 1e9, pa["total"] / pa["seconds"] / 1e9
-        samples = pa["total"] / 1e7
+    if pb and pa and pb.seconds and pa.seconds:
+        before, after = pb.total / pb.seconds / 1e9, pa.total / pa.seconds / 1e9
+        samples = pa.total / 1e7
     else:
-        cb, ca = ctx.container(ctx.base).get("cpu_pct_mean"), ctx.container(ctx.phase).get("cpu_pct_mean")
+        cb, ca = ctx.base.container(ctx.service).cpu_pct_mean, ctx.phase.container(ctx.service).cpu_pct_mean
         if cb is None or ca is None:
             return None
         before, after, samples = cb / 100, ca / 100, 0
@@ -390,12 +358,15 @@ def _waiting(ctx: _Ctx) -> dict | None:
         how, ev = f"blocked on average ({kind} profile)", _line_evidence(ctx, kind)
     msg = (f"waiting: in {ctx.service}, {after:.3g} goroutines were {how}; baseline {before:.2g}"
            + (f"; they waited at {_where(ev)}" if ev else ""))
-    peak = ctx.runtime(ctx.phase).get("goroutines") or {}
-    if peak.get("max") is not None:
-        msg += f"; goroutines peaked at {peak['max']:,}"
+    msg += _peak(ctx)
     return {"kind": "waiting", "message": msg, "strength": _strength(before, after, 0.05),
             "evidence": {"service": ctx.service, "profile": kind, "blocked_before": before,
                          "blocked_after": after, "line": ev}}
+
+
+def _peak(ctx: _Ctx) -> str:
+    peak = ctx.phase.runtime_of(ctx.service).goroutines_max
+    return f"; goroutines peaked at {peak:,}" if peak is not None else ""
 
 
 WAIT_ON = {"network": "on the network", "sync": "on locks and channels", "syscall": "in syscalls"}
@@ -406,13 +377,13 @@ def _trace_waiting(ctx: _Ctx) -> dict | None:
     runtime trace of the phase against the baseline's, when it passes the thresholds and there is
     a symptom to explain (a stall of a shared machine moves a dependency's waits too)."""
     t = THRESHOLDS
-    wb, wa = ctx.waits(ctx.base), ctx.waits(ctx.phase)
+    wb, wa = ctx.base.waits_of(ctx.service), ctx.phase.waits_of(ctx.service)
     if not wb or not wa or _symptom(ctx.base, ctx.phase) is None:
         return None
-    before_at = {(r["file"], r["line"]): r.get("per_s") or 0.0 for r in wb.get("lines") or []}
+    before_at = {r.at: r.per_s for r in wb.lines}
     best = None
-    for r in wa.get("lines") or []:
-        after, before = r.get("per_s") or 0.0, before_at.get((r["file"], r["line"]), 0.0)
+    for r in wa.lines:
+        after, before = r.per_s, before_at.get(r.at, 0.0)
         if after < t["trace_wait_min_per_s"] or after < max(before, 0.02) * t["trace_wait_factor"]:
             continue
         if best is None or after - before > best[0]:
@@ -420,16 +391,13 @@ def _trace_waiting(ctx: _Ctx) -> dict | None:
     if best is None:
         return None
     _grown, r, before = best
-    after, cls = r["per_s"], r.get("class") or "sync"
-    ev = _line_ref(ctx, "trace", r["file"], r["line"], r.get("function"), None, None, path=r.get("path"), wait=cls,
+    after, cls = r.per_s, r.wait or "sync"
+    ev = _line_ref(ctx, "trace", r.file, r.line, r.function, None, None, path=r.path, wait=cls,
                    waiting_before=before, waiting_after=after)
     text = f" `{ev['text']}`" if ev.get("text") else ""
-    func = f" in {r['function']}" if r.get("function") else ""
-    msg = (f"waiting: {ctx.service} waited {WAIT_ON.get(cls, cls)} at {r['file']}:{r['line']}{text}{func}: "
-           f"{waiting_change(before, after)} (runtime trace)")
-    peak = ctx.runtime(ctx.phase).get("goroutines") or {}
-    if peak.get("max") is not None:
-        msg += f"; goroutines peaked at {peak['max']:,}"
+    func = f" in {r.function}" if r.function else ""
+    msg = (f"waiting: {ctx.service} waited {WAIT_ON.get(cls, cls)} at {r.file}:{r.line}{text}{func}: "
+           f"{waiting_change(before, after)} (runtime trace)") + _peak(ctx)
     return {"kind": "waiting", "message": msg, "strength": _strength(before, after, 0.02),
             "evidence": {"service": ctx.service, "profile": "trace", "wait": cls, "waiting_before": before,
                          "waiting_after": after, "line": ev}}
@@ -454,13 +422,13 @@ def _blocked(ctx: _Ctx, kind: str) -> tuple[str, float, float, str] | None:
         pb = ctx.profile(ctx.base, "goroutine-peak") or pb
         if not pa or not pb or _symptom(ctx.base, ctx.phase) is None:
             return None
-        after, before = pa.get("own_total") or 0, pb.get("own_total") or 0
+        after, before = pa.own_total, pb.own_total
         floor, least = t["wait_min_snapshot"], 1
     else:
-        if not pa or not pa.get("seconds"):
+        if not pa or not pa.seconds:
             return None
-        after = pa["total"] / pa["seconds"] / 1e9
-        before = pb["total"] / pb["seconds"] / 1e9 if pb and pb.get("seconds") else 0.0
+        after = pa.total / pa.seconds / 1e9
+        before = pb.total / pb.seconds / 1e9 if pb and pb.seconds else 0.0
         floor, least = t["wait_min_goroutines"], 0.01
     if after < floor or after < max(before, least) * t["wait_factor"]:
         return None
@@ -469,46 +437,44 @@ def _blocked(ctx: _Ctx, kind: str) -> tuple[str, float, float, str] | None:
 
 def _top_line(ctx: _Ctx, table: str) -> dict | None:
     """The own line holding the most goroutines in the phase's `table` snapshot, as evidence."""
-    lines = (ctx.profile(ctx.phase, table) or {}).get("lines") or []
-    if not lines:
+    snapshot = ctx.profile(ctx.phase, table)
+    if not snapshot or not snapshot.lines:
         return None
-    top = lines[0]
-    at = (top["file"], top["line"])
-    before = _line_entry(ctx.profile(ctx.base, "goroutine"), at).get("share") or 0
-    return _line_ref(ctx, table, top["file"], top["line"], top.get("function"), before, top.get("share"))
+    top = snapshot.lines[0]
+    before = _line_entry(ctx.profile(ctx.base, "goroutine"), top.at)
+    return _line_ref(ctx, table, top.file, top.line, top.function, before.share if before else 0, top.share)
 
 
 def _garbage(ctx: _Ctx) -> dict | None:
     t = THRESHOLDS
     pb, pa = ctx.profile(ctx.base, "allocs"), ctx.profile(ctx.phase, "allocs")
-    if not pa or not pa.get("seconds") or pa.get("unit") != "bytes":
+    if not pa or not pa.seconds or pa.unit != "bytes":
         return None
-    after = pa["total"] / pa["seconds"]
-    before = pb["total"] / pb["seconds"] if pb and pb.get("seconds") else 0.0
+    after = pa.total / pa.seconds
+    before = pb.total / pb.seconds if pb and pb.seconds else 0.0
     if after < t["alloc_min_bytes_per_s"] or after < max(before, 1 << 20) * t["alloc_factor"]:
         return None
     ev = _line_evidence(ctx, "allocs")
-    rb, ra = ctx.runtime(ctx.base), ctx.runtime(ctx.phase)
+    rb, ra = ctx.base.runtime_of(ctx.service), ctx.phase.runtime_of(ctx.service)
     gc = ""
-    if ra.get("gc_per_s") is not None:
-        gc = f"; {ra['gc_per_s']:.3g} GC cycles/s (baseline {rb.get('gc_per_s') or 0:.3g})"
+    if ra.gc_per_s is not None:
+        gc = f"; {ra.gc_per_s:.3g} GC cycles/s (baseline {rb.gc_per_s or 0:.3g})"
     msg = (f"garbage: {ctx.service} allocated {units.size(after)}/s (baseline {units.size(before)}/s){gc}"
            + (f"; the allocations come from {_where(ev)}" if ev else ""))
     return {"kind": "garbage", "message": msg, "strength": _strength(before, after, 1 << 20),
             "evidence": {"service": ctx.service, "alloc_bytes_per_s_before": before,
-                         "alloc_bytes_per_s_after": after, "gc_per_s_before": rb.get("gc_per_s"),
-                         "gc_per_s_after": ra.get("gc_per_s"), "line": ev, "profile": "allocs"}}
+                         "alloc_bytes_per_s_after": after, "gc_per_s_before": rb.gc_per_s,
+                         "gc_per_s_after": ra.gc_per_s, "line": ev, "profile": "allocs"}}
 
 
 def _squeezed(ctx: _Ctx) -> dict | None:
     t = THRESHOLDS
-    faults = [f for f in _phase_faults(ctx.summary, ctx.phase)
-              if f.get("target") == ctx.service and _kind(f).resource]
+    faults = [f for f in ctx.summary.faults_in(ctx.phase) if f.target == ctx.service and _kind(f).resource]
     if not faults:
         return None
-    c = ctx.container(ctx.phase)
-    throttled = _throttled_share(c, ctx.seconds(ctx.phase))
-    near = (c.get("mem_peak_share") or 0) >= t["memory_near_limit"]
+    c = ctx.phase.container(ctx.service)
+    throttled = c.throttled_share(ctx.phase.seconds) or 0.0
+    near = (c.mem_peak_share or 0) >= t["memory_near_limit"]
     if throttled < t["throttled_min_share"] and not near:
         return None
     kept = _hot_line_kept(ctx)
@@ -518,36 +484,27 @@ def _squeezed(ctx: _Ctx) -> dict | None:
     msg = f"squeezed: {what}"
     if throttled >= t["throttled_min_share"]:
         msg += (f"; {ctx.service} was throttled in {units.percent(throttled)} of its CPU periods "
-                f"({units.duration_ms(c.get('throttled_ms'))} held back)")
+                f"({units.duration_ms(c.throttled_ms)} held back)")
     if near:
-        msg += f"; memory reached {units.percent(c['mem_peak_share'])} of its limit"
+        msg += f"; memory reached {units.percent(c.mem_peak_share)} of its limit"
     if kept:
         msg += f"; the code did not change: the hottest line is still {_where(kept)}"
     return {"kind": "squeezed", "message": msg, "strength": 10.0,
-            "evidence": {"service": ctx.service, "faults": [f.get("id") for f in faults],
-                         "throttled_share": throttled, "mem_peak_share": c.get("mem_peak_share"),
+            "evidence": {"service": ctx.service, "faults": [f.id for f in faults],
+                         "throttled_share": throttled, "mem_peak_share": c.mem_peak_share,
                          "line": kept or None}}
-
-
-def _throttled_share(c: dict, seconds: float) -> float:
-    """The share of the CFS periods in which the container was throttled (throttled time per
-    second of the phase, at most 1, for stats without period counts)."""
-    if c.get("periods"):
-        return (c.get("throttled_periods") or 0) / c["periods"]
-    return min(1.0, (c.get("throttled_ms") or 0) / 1000 / seconds)
 
 
 def _hot_line_kept(ctx: _Ctx) -> dict | bool | None:
     """The CPU profile's hottest own line when it is the same before and during (holding at least
     half its share); False when it moved; None when there are no CPU profiles to tell."""
     pb, pa = ctx.profile(ctx.base, "cpu"), ctx.profile(ctx.phase, "cpu")
-    if not pb or not pa or not pb.get("lines") or not pa.get("lines"):
+    if not pb or not pa or not pb.lines or not pa.lines:
         return None
-    lb, la = pb["lines"][0], pa["lines"][0]
-    if (lb["file"], lb["line"]) != (la["file"], la["line"]) or \
-            la["share"] < lb["share"] * THRESHOLDS["hot_line_kept"]:
+    lb, la = pb.lines[0], pa.lines[0]
+    if lb.at != la.at or la.share < lb.share * THRESHOLDS["hot_line_kept"]:
         return False
-    return _line_ref(ctx, "cpu", la["file"], la["line"], la.get("function"), lb["share"], la["share"])
+    return _line_ref(ctx, "cpu", la.file, la.line, la.function, lb.share, la.share)
 
 
 def _leak(ctx: _Ctx) -> dict | None:
@@ -557,68 +514,63 @@ def _leak(ctx: _Ctx) -> dict | None:
     goroutines alive too, in library code only."""
     t = THRESHOLDS
     after = ctx.profile(ctx.nxt, "goroutine")
-    if not after or not after.get("lines"):
+    if not after or not after.lines:
         return None
-    top = after["lines"][0]
-    at = (top["file"], top["line"])
-    base = _line_entry(ctx.profile(ctx.base, "goroutine"), at).get("value") or 0
-    now = _line_entry(ctx.profile(ctx.phase, "goroutine-peak") or ctx.profile(ctx.phase, "goroutine"),
-                      at).get("value") or 0
-    stayed = top.get("value") or 0
+    top = after.lines[0]
+    base_entry = _line_entry(ctx.profile(ctx.base, "goroutine"), top.at)
+    base = base_entry.value if base_entry else 0
+    now_entry = _line_entry(ctx.profile(ctx.phase, "goroutine-peak") or ctx.profile(ctx.phase, "goroutine"), top.at)
+    now = now_entry.value if now_entry else 0
+    stayed = top.value
     if stayed - base < t["leak_min_goroutines"] or now - base < t["leak_min_goroutines"]:
         return None
     # a backlog still being worked off shrinks and burns CPU at its line; leaked goroutines neither
-    if stayed < now * t["leak_kept"] or _working(ctx.profile(ctx.nxt, "cpu"), at):
+    if stayed < now * t["leak_kept"] or _working(ctx.profile(ctx.nxt, "cpu"), top.at):
         return None
-    g = ctx.runtime(ctx.phase).get("goroutines") or {}
-    ev = _line_ref(ctx, "goroutine", top["file"], top["line"], top.get("function"),
-                   _line_entry(ctx.profile(ctx.base, "goroutine"), at).get("share") or 0, top.get("share"))
-    peak = f"; {g['max']:,} goroutines in all at the phase's peak" if g.get("max") is not None else ""
+    peak_max = ctx.phase.runtime_of(ctx.service).goroutines_max
+    ev = _line_ref(ctx, "goroutine", top.file, top.line, top.function,
+                   base_entry.share if base_entry else 0, top.share)
+    peak = f"; {peak_max:,} goroutines in all at the phase's peak" if peak_max is not None else ""
     msg = (f"leak: {stayed:,.0f} goroutines of {ctx.service} still wait at {_where(ev)} at the end of "
-           f"the next phase, {ctx.nxt['name']} (baseline {base:,.0f}){peak}")
+           f"the next phase, {ctx.nxt.name} (baseline {base:,.0f}){peak}")
     return {"kind": "leak", "message": msg, "strength": 20.0,
             "evidence": {"service": ctx.service, "goroutines_baseline": base, "goroutines_phase": now,
                          "goroutines_after": stayed, "line": ev}}
 
 
-def _working(cpu: dict | None, at: tuple[str, int]) -> bool:
+def _working(cpu: Table | None, at: tuple[str, int]) -> bool:
     """Whether the own line `at` burns CPU in a phase's CPU profile: a real share of the profile
     and a real amount of CPU (cores); the share alone when the profile has no duration."""
     e = _line_entry(cpu, at)
-    if (e.get("share") or 0) < THRESHOLDS["leak_max_cpu_share"]:
+    if e is None or e.share < THRESHOLDS["leak_max_cpu_share"]:
         return False
-    rate = e.get("rate")
-    if rate is None or (cpu or {}).get("unit") != "nanoseconds":
+    if e.rate is None or cpu.unit != "nanoseconds":
         return True
-    return rate / 1e9 >= THRESHOLDS["leak_max_cpu_cores"]
+    return e.rate / 1e9 >= THRESHOLDS["leak_max_cpu_cores"]
 
 
-def _line_entry(table: dict | None, at: tuple[str, int]) -> dict:
-    """A profile table's entry for the own line `at` (file, line), or {} when it has none."""
-    return next((e for e in (table or {}).get("lines") or [] if (e["file"], e["line"]) == at), {})
+def _line_entry(table: Table | None, at: tuple[str, int]) -> Line | None:
+    """A profile table's entry for the own line `at` (file, line), or None when it has none."""
+    return table.line(at) if table else None
 
 
 # -- faults -----------------------------------------------------------------------------------------
 
-def _phase_faults(summary: dict, phase: dict) -> list[dict]:
-    ids = set(phase.get("faults") or [])
-    return [f for f in summary.get("faults") or [] if f.get("id") in ids or f.get("phase") == phase["name"]]
-
-
-def _fault_text(f: dict) -> str:
+def _fault_text(f: Fault | dict) -> str:
+    f = Fault.of(f) if isinstance(f, dict) else f
     units_of = _kind(f).units
-    params = ", ".join(f"{k} {_param(units_of.get(k), v)}" for k, v in (f.get("params") or {}).items()
+    params = ", ".join(f"{k} {_param(units_of.get(k), v)}" for k, v in f.params.items()
                        if v not in (None, 0, 0.0, "", False))
-    peer = f.get("peer") or {}
+    peer = f.peer
     to = f" to {peer.get('service') or peer.get('ip') or ''}{':' + str(peer['port']) if peer.get('port') else ''}" \
         if peer else ""
-    return f"{f.get('kind')} on {f.get('target')}{to}" + (f" ({params})" if params else "")
+    return f"{f.kind} on {f.target}{to}" + (f" ({params})" if params else "")
 
 
-def _kind(fault: dict) -> registry.Kind:
+def _kind(fault: Fault) -> registry.Kind:
     """The fault's kind (its own file says which parameters are what and whether it is a resource
     fault); a kind this version does not know (an older run's) reads as plain numbers."""
-    return registry.get(fault.get("kind") or "") or registry.Kind()
+    return registry.get(fault.kind) or registry.Kind()
 
 
 # a fault parameter in human units, by the unit its kind gives it (scenario units: seconds, bytes,
@@ -637,9 +589,9 @@ def _param(unit: str | None, value) -> str:
     return PARAM_UNITS.get(unit or "", units.sig3)(value)
 
 
-def _faults(summary: dict, phase: dict) -> dict | None:
-    faults = _phase_faults(summary, phase)
+def _faults(summary: Summary, phase: Phase) -> dict | None:
+    faults = summary.faults_in(phase)
     if not faults:
         return None
     return {"kind": "faults", "message": "faults active: " + "; ".join(_fault_text(f) for f in faults),
-            "evidence": {"faults": [f.get("id") for f in faults]}}
+            "evidence": {"faults": [f.id for f in faults]}}
