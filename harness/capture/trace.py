@@ -9,7 +9,9 @@
   (ranges "stop-the-world (GC ...)"): count, total, max;
 - goroutines created (NotExist->Runnable);
 - time goroutines spent waiting, by the reason the runtime gives (Running->Waiting until
-  Waiting->Runnable), in syscalls, and runnable but not running (scheduler latency).
+  Waiting->Runnable), in syscalls, and runnable but not running;
+- scheduler latency: every Runnable->Running transition's wait, in an HdrHistogram (1 µs to
+  60 s, 2 significant digits): count, percentiles, the curve the report plots.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from hdrh.histogram import HdrHistogram
 
 from harness import proc
 from harness.errors import HarnessError
@@ -59,6 +63,7 @@ class _Summary:
         self.blocked = defaultdict(int)         # reason -> ns
         self.syscall_ns = 0
         self.runnable_ns = 0
+        self.sched = HdrHistogram(1, SCHED_MAX_US, 2)   # runnable -> running, in microseconds
         self.since: dict[str, tuple[str, str, int]] = {}   # goid -> (state, reason, t)
         self.open_ranges: dict[tuple[str, str], int] = {}
 
@@ -90,6 +95,8 @@ class _Summary:
                 self.syscall_ns += dt
             elif old == "Runnable":
                 self.runnable_ns += dt
+                if new == "Running":
+                    self.sched.record_value(min(SCHED_MAX_US, max(1, round(dt / 1000))))
         self.since[goid] = (new, reason, t)
 
     def range(self, kind: str, name: str, scope: str, t: int) -> None:
@@ -120,7 +127,27 @@ class _Summary:
             "blocked_ms": {k: ms(v) for k, v in sorted(self.blocked.items(), key=lambda kv: -kv[1])},
             "syscall_ms": ms(self.syscall_ns),
             "runnable_ms": ms(self.runnable_ns),
+            "sched_latency": sched_latency(self.sched),
         }
+
+
+SCHED_MAX_US = 60_000_000
+SCHED_PERCENTILES = (0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100)
+
+
+def sched_latency(h: HdrHistogram) -> dict:
+    """Scheduler latency (each runnable -> running transition of a goroutine) as milliseconds:
+    count, p50, p90, p99, p99.9, max, mean, and the percentile curve the report plots."""
+    n = h.get_total_count()
+    ms = lambda us: round(us / 1000, 3)
+    if not n:
+        return {"count": 0, "p50_ms": None, "p90_ms": None, "p99_ms": None, "p999_ms": None,
+                "max_ms": None, "mean_ms": None, "percentiles": []}
+    return {"count": n, "p50_ms": ms(h.get_value_at_percentile(50)), "p90_ms": ms(h.get_value_at_percentile(90)),
+            "p99_ms": ms(h.get_value_at_percentile(99)), "p999_ms": ms(h.get_value_at_percentile(99.9)),
+            "max_ms": ms(h.get_max_value()), "mean_ms": ms(h.get_mean_value()),
+            "percentiles": [[p, ms(h.get_value_at_percentile(p) if p < 100 else h.get_max_value())]
+                            for p in SCHED_PERCENTILES]}
 
 
 def summarize(parsed: str, mono_t0: float | None = None) -> dict:

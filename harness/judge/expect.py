@@ -37,10 +37,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from harness.parse.context import ParseContext
-from harness.parse.node import Node
 from harness.judge.records import Container, Phase, Runtime, Summary, Table
 from harness.judge.verdict import CAUSE_ORDER
+from harness.parse.context import ParseContext
+from harness.parse.node import Node
 from harness.report import units
 from rundir.contract import PROFILE_KINDS
 
@@ -546,7 +546,7 @@ def _any_service(r: RatioRule, phase: str, checks: list[dict]) -> dict:
 
 
 def _metric_services(phase: Phase, metric: str) -> list[str]:
-    return sorted(phase.containers if METRICS[metric][0] == "containers" else phase.runtime)
+    return sorted({"containers": phase.containers, "runtime": phase.runtime, "sched": phase.sched}[METRICS[metric][0]])
 
 
 def _container(phase: Phase, svc: str | None) -> Container | None:
@@ -580,7 +580,7 @@ def _of_runtime(key: str):
     return lambda phase, svc: getattr(_runtime(phase, svc), key, None)
 
 
-# metric -> (where in a summary phase: load, containers or runtime; its value; human units)
+# metric -> (where in a summary phase: load, containers, runtime or sched (traces); its value; human units)
 METRICS = {
     **{k: ("load", _load(f"{k}_ms"), units.duration_ms) for k in LATENCY_KEYS},
     "error_rate": ("load", _load("error_rate"), units.percent),
@@ -593,6 +593,9 @@ METRICS = {
     "goroutines": ("runtime", _of_runtime("goroutines_max"), units.count),
     "gc_per_s": ("runtime", _of_runtime("gc_per_s"), lambda v: f"{units.sig3(v)} GC/s"),
     "gc_pause": ("runtime", _of_runtime("gc_pause_ms_per_s"), lambda v: f"{units.duration_ms(v)}/s"),
+    # scheduler latency (runnable -> running) from the runtime trace of the phase (captures.trace)
+    "sched_p50": ("sched", lambda phase, svc: getattr(phase.sched.get(svc), "p50_ms", None), units.duration_ms),
+    "sched_p99": ("sched", lambda phase, svc: getattr(phase.sched.get(svc), "p99_ms", None), units.duration_ms),
 }
 
 

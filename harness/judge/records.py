@@ -228,6 +228,23 @@ class Waits:
 
 
 @dataclass(frozen=True)
+class Sched:
+    """Scheduler latency in a trace window: each runnable -> running wait of a goroutine."""
+    count: int = 0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+
+    @classmethod
+    def of(cls, trace_summary: Any) -> Sched | None:
+        d = _dict(_dict(trace_summary).get("sched_latency"))
+        if not d.get("count"):
+            return None
+        return cls(count=int(_num(d.get("count")) or 0), p50_ms=_num(d.get("p50_ms")), p99_ms=_num(d.get("p99_ms")),
+                   max_ms=_num(d.get("max_ms")))
+
+
+@dataclass(frozen=True)
 class Phase:
     name: str
     start_s: float = 0.0
@@ -240,6 +257,7 @@ class Phase:
     runtime: dict[str, Runtime] = field(default_factory=dict)
     waits: dict[str, Waits] = field(default_factory=dict)
     probed: dict[str, list[dict]] = field(default_factory=dict)   # function latency entries per service
+    sched: dict[str, Sched] = field(default_factory=dict)         # scheduler latency per traced service
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -256,6 +274,7 @@ class Phase:
                    containers={s: Container.of(v) for s, v in _dict(d.get("containers")).items()},
                    profiles=profiles, runtime={s: Runtime.of(v) for s, v in _dict(d.get("runtime")).items()},
                    waits=waits, raw=d,
+                   sched={s: x for s, x in ((s, Sched.of(v)) for s, v in _dict(d.get("traces")).items()) if x},
                    probed={s: [e for e in _list(v) if isinstance(e, dict)] for s, v in _dict(d.get("functions")).items()})
 
     @property

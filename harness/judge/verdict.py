@@ -485,14 +485,30 @@ def _squeezed(ctx: _Ctx) -> dict | None:
     if throttled >= t["throttled_min_share"]:
         msg += (f"; {ctx.service} was throttled in {units.percent(throttled)} of its CPU periods "
                 f"({units.duration_ms(c.throttled_ms)} held back)")
+    sched = _sched_change(ctx)
+    if sched:
+        msg += f"; {sched}"
     if near:
         msg += f"; memory reached {units.percent(c.mem_peak_share)} of its limit"
     if kept:
         msg += f"; the code did not change: the hottest line is still {_where(kept)}"
+    sb, sa = ctx.base.sched.get(ctx.service), ctx.phase.sched.get(ctx.service)
     return {"kind": "squeezed", "message": msg, "strength": 10.0,
             "evidence": {"service": ctx.service, "faults": [f.id for f in faults],
                          "throttled_share": throttled, "mem_peak_share": c.mem_peak_share,
-                         "line": kept or None}}
+                         "sched_p99_ms_before": sb.p99_ms if sb else None,
+                         "sched_p99_ms_after": sa.p99_ms if sa else None, "line": kept or None}}
+
+
+def _sched_change(ctx: _Ctx) -> str:
+    """Scheduler latency before -> during from the runtime traces ("goroutines waited p50 ... p99
+    ... to run"), when both phases have one and the p99 grew; "" otherwise."""
+    sb, sa = ctx.base.sched.get(ctx.service), ctx.phase.sched.get(ctx.service)
+    if not sb or not sa or sb.p99_ms is None or sa.p99_ms is None or sa.p99_ms <= sb.p99_ms:
+        return ""
+    return (f"goroutines waited longer to run (runnable → running, runtime trace): p50 "
+            f"{units.duration_ms(sb.p50_ms)} → {units.duration_ms(sa.p50_ms)}, p99 {units.duration_ms(sb.p99_ms)} → "
+            f"{units.duration_ms(sa.p99_ms)}")
 
 
 def _hot_line_kept(ctx: _Ctx) -> dict | bool | None:

@@ -22,7 +22,7 @@ def render(summary: dict, run: RunData) -> str:
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(str(summary.get('run_id')))}"
              f"</title><style>{CSS}</style></head><body>"), _header(summary),
              verdict_view.html_section(summary), _charts(summary, run), _runtime_charts(summary, run),
-             function_latency.section(summary, run),
+             _sched_charts(summary), function_latency.section(summary, run),
              _expect(summary), _phases(summary), _changes(summary), flame_view.section(run), _events(summary),
              "</body></html>"]
     return "\n".join(parts)
@@ -96,6 +96,26 @@ def _runtime_charts(s: dict, run: RunData) -> str:
     return ("<h2>Runtime over run time</h2><div class='muted'>read from each service's pprof pages every "
             "interval (goroutines: the index page; heap in use: heap?debug=1)</div>" + "\n".join(charts)
             + (f"<h4>Goroutine profiles at the phases' peak counts</h4><ul>{peaks}</ul>" if peaks else ""))
+
+
+def _sched_charts(s: dict) -> str:
+    """Scheduler latency by percentile per traced service, one line per phase (the runtime
+    trace's runnable -> running waits, summary phases[].traces[svc].sched_latency)."""
+    by_svc: dict[str, list[dict]] = {}
+    for p in s.get("phases") or []:
+        for svc, tr in sorted((p.get("traces") or {}).items()):
+            curve = ((tr or {}).get("sched_latency") or {}).get("percentiles") or []
+            if curve:
+                by_svc.setdefault(svc, []).append({"label": str(p.get("name")),
+                                                   "points": [(q, v) for q, v in curve if q < 100]})
+    charts = [plots.percentile_chart(f"{svc}: scheduler latency (runnable → running) by percentile", series,
+                                     fmt=units.duration_ms, of="goroutine wake-ups") for svc, series in by_svc.items()]
+    charts = [c for c in charts if c]
+    if not charts:
+        return ""
+    return ("<h2>Scheduler latency</h2><div class='muted'>how long goroutines waited to run once runnable, "
+            "from each phase's runtime trace (captures.trace): a CPU quota squeeze or a saturated CPU "
+            "moves the whole curve up</div>" + "\n".join(charts))
 
 
 def _chart_events(s: dict) -> list[dict]:
@@ -226,7 +246,16 @@ def _trace_table(svc: str, tr: dict) -> str:
             "<th>STW total</th><th>STW max</th><th>goroutines created</th><th>in syscalls</th>"
             "<th>runnable</th></tr><tr>" + "".join(f"<td>{_cell(fmt(v))}</td>" for v, fmt in cols)
             + "</tr></table><div class='muted'>time blocked by reason "
-            f"(summed over goroutines): {blocked or 'none'}</div>")
+            f"(summed over goroutines): {blocked or 'none'}{_sched_line(tr)}</div>")
+
+
+def _sched_line(tr: dict) -> str:
+    sched = tr.get("sched_latency") or {}
+    if not sched.get("count"):
+        return ""
+    return (f"; scheduler latency (runnable → running, {escape(units.count(sched['count']))} wake-ups): p50 "
+            f"{escape(units.duration_ms(sched.get('p50_ms')))}, p99 {escape(units.duration_ms(sched.get('p99_ms')))}, "
+            f"max {escape(units.duration_ms(sched.get('max_ms')))}")
 
 
 def _changes(s: dict) -> str:
@@ -245,12 +274,14 @@ def change_block(c: dict, left: str | None = None, right: str | None = None) -> 
     has_rate = c.get("rate_before") is not None or c.get("rate_after") is not None
     amount = ("rate " if has_rate else "total ") + units.profile_change(
         c.get("rate_before"), c.get("rate_after"), c.get("total_before"), c.get("total_after"), unit)
+    # a table with no rows is left out (a profile whose own code did not move has neither)
+    lines = (f"<table><tr><th></th><th class='l'>own line</th><th class='l'>function</th><th>{escape(left)}</th>"
+             f"<th>{escape(right)}</th><th>change</th></tr>{''.join(rows)}</table>") if rows else ""
+    functions = (f"<table><tr><th></th><th class='l'>own function</th><th>{escape(left)}</th>"
+                 f"<th>{escape(right)}</th><th>change</th></tr>{''.join(funcs)}</table>") if funcs else ""
+    still = "" if rows or funcs else "<div class='muted'>no own line or function changed its share</div>"
     return (f"<h3>{escape(c['kind'])} · {escape(str(c['service']))}: {escape(left)} → {escape(right)} "
-            f"<span class='muted'>{escape(c['sample_type'])}; {escape(amount)}</span></h3>"
-            f"<table><tr><th></th><th class='l'>own line</th><th class='l'>function</th><th>{escape(left)}</th>"
-            f"<th>{escape(right)}</th><th>change</th></tr>{''.join(rows)}</table>"
-            f"<table><tr><th></th><th class='l'>own function</th><th>{escape(left)}</th><th>{escape(right)}</th>"
-            f"<th>change</th></tr>{''.join(funcs)}</table>")
+            f"<span class='muted'>{escape(c['sample_type'])}; {escape(amount)}</span></h3>{lines}{functions}{still}")
 
 
 def _change_row(r: dict, direction: str, line: bool) -> str:

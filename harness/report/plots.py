@@ -1,6 +1,6 @@
-"""Inline SVG time-series charts (no plotting library, no network): one x axis in run seconds,
-phases shaded in alternating greys, fault windows shaded in FAULT_FILL, events as vertical
-marks. The colours are opaque so a screenshot shows them exactly. `percentile_chart` draws
+"""Inline SVG time-series charts (no plotting library, no network): one x axis in run seconds
+from where the load starts (a set-up before it is one narrow labelled band), phases shaded in
+alternating greys, fault windows shaded in FAULT_FILL, events as vertical marks. The colours are opaque so a screenshot shows them exactly. `percentile_chart` draws
 latency by percentile (function latency) with the same lines and legend."""
 from __future__ import annotations
 
@@ -43,20 +43,57 @@ def timeseries(title: str, series: list[dict], *, t_end: float, phases: list[dic
     t_end = max(t_end, 1e-3)
     vals = [v for s in series for _t, v in s["points"] if v is not None]
     top = _nice_max(y_max if y_max is not None else max(vals, default=0) * 1.05)
-    pw, ph = W - L - R, H - T - B
-    x = lambda t: L + pw * max(0.0, min(t, t_end)) / t_end
+    ph = H - T - B
+    t0 = _load_start(phases, t_end)
+    x = _time_axis(t0, t_end)
     y = lambda v: T + ph * (1 - min(v, top) / top)
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
            f'class="chart" role="img"><title>{escape(title)}</title>'),
            f'<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>']
+    out += _setup_band(t0, ph)
     out += _shading(phases, faults, x, ph)
-    out += _axes(top, t_end, x, y, unit, title, fmt)
+    out += _axes(top, t0, t_end, x, y, unit, title, fmt)
     for i, s in enumerate(series):
         out.append(_line(s, PALETTE[i % len(PALETTE)], x, y))
     out += _event_marks(events, x, ph)
     out += _legend(series)
     out.append("</svg>")
     return "\n".join(out)
+
+
+SETUP_W = 56           # px: the band that stands for the set-up before the first phase
+
+
+def _load_start(phases: list[dict], t_end: float) -> float:
+    """Where the time axis starts: the first phase (the load) when the set-up before it took a
+    real part of the run (bringing the environment up can take 20 s of a 50 s run), else 0."""
+    first = min((p["start_s"] for p in phases if p.get("start_s") is not None), default=0.0)
+    return first if 0 < first < t_end and first >= 0.05 * t_end else 0.0
+
+
+def _time_axis(t0: float, t_end: float):
+    """Run seconds -> x: [t0, t_end] over the plot; before t0 (the set-up) squeezed into SETUP_W."""
+    pw = W - L - R
+    if not t0:
+        return lambda t: L + pw * max(0.0, min(t, t_end)) / t_end
+
+    def x(t: float) -> float:
+        t = max(0.0, min(t, t_end))
+        if t < t0:
+            return L + SETUP_W * t / t0
+        return L + SETUP_W + (pw - SETUP_W) * (t - t0) / (t_end - t0)
+    return x
+
+
+def _setup_band(t0: float, ph: float) -> list[str]:
+    if not t0:
+        return []
+    return [f'<rect class="setup" x="{L}" y="{T}" width="{SETUP_W}" height="{ph}" fill="#e4e4e4">'
+            f'<title>set-up before the load: {t0:.1f} s</title></rect>',
+            f'<text x="{L + SETUP_W / 2:.1f}" y="{T + ph / 2:.1f}" font-size="10" text-anchor="middle" '
+            f'fill="#555">set-up</text>',
+            f'<text x="{L + SETUP_W / 2:.1f}" y="{T + ph / 2 + 12:.1f}" font-size="10" text-anchor="middle" '
+            f'fill="#555">{t0:.0f} s</text>']
 
 
 def _shading(phases, faults, x, ph) -> list[str]:
@@ -84,7 +121,7 @@ def _phase_end(phases, name, default):
     return next((p["end_s"] for p in phases if p["name"] == name), default + 1)
 
 
-def _axes(top, t_end, x, y, unit, title, fmt=None) -> list[str]:
+def _axes(top, t0, t_end, x, y, unit, title, fmt=None) -> list[str]:
     out = [f'<text x="{L}" y="14" font-size="13" font-weight="bold" fill="#222">{escape(title)}</text>']
     for k in range(5):
         v = top * k / 4
@@ -92,8 +129,8 @@ def _axes(top, t_end, x, y, unit, title, fmt=None) -> list[str]:
         out.append(f'<line x1="{L}" x2="{W - R}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#d0d4da" stroke-width="0.6"/>')
         out.append(f'<text x="{L - 4}" y="{yy + 4:.1f}" font-size="10" text-anchor="end" fill="#444">'
                    f'{escape(fmt(v)) if fmt else _fmt(v) + (escape(unit) if k == 4 else "")}</text>')
-    step = _nice_max(t_end / 8)
-    t = 0.0
+    step = _nice_max((t_end - t0) / 8)
+    t = math.ceil(t0 / step - 1e-9) * step
     while t <= t_end + 1e-9:
         out.append(f'<text x="{x(t):.1f}" y="{H - 12}" font-size="10" text-anchor="middle" fill="#444">'
                    f'{t:g}s</text>')
@@ -155,7 +192,7 @@ def _nines(q: float) -> float:
     return math.log10(100 / (100 - min(q, NINES[-1])))
 
 
-def percentile_chart(title: str, series: list[dict], *, fmt) -> str:
+def percentile_chart(title: str, series: list[dict], *, fmt, of: str = "calls") -> str:
     """Latency by percentile: x from 0 to 99.99% on the nines scale (each tick ten times rarer
     than the one before), y logarithmic in decades; series: [{"label", "points": [(percentile,
     value)]}], one line each; `fmt` labels the y ticks (units.duration_ms). "" without values."""
@@ -178,7 +215,7 @@ def percentile_chart(title: str, series: list[dict], *, fmt) -> str:
                    f'stroke-width="0.6"/><text x="{x(q):.1f}" y="{H - 12}" font-size="10" text-anchor="middle" '
                    f'fill="#444">{q:g}%</text>')
     out.append(f'<text x="{W - R}" y="{H - 1}" font-size="10" text-anchor="end" fill="#777">percentile '
-               '(of calls at or below the latency)</text>')
+               f'(of {escape(of)} at or below the latency)</text>')
     for i, s in enumerate(series):
         out.append(_line(s, PALETTE[i % len(PALETTE)], x, y))
     out += _legend(series)

@@ -116,6 +116,28 @@ def test_trace_summary():
     assert s["syscall_ms"] == 2.0 and s["runnable_ms"] == 0.001
     assert s["start_s"] == pytest.approx(1.0000002, abs=1e-6)      # trace ns 100 -> mono 5.0000001 s
     assert s["end_s"] == pytest.approx(1.009, abs=1e-6)
+    sched = s["sched_latency"]
+    assert (sched["count"], sched["p50_ms"], sched["max_ms"]) == (1, 0.001, 0.001)
+
+
+def test_scheduler_latency_is_each_wait_from_runnable_to_running():
+    """100 goroutines made runnable, each running after its own wait (1..100 ms): the percentiles
+    are those of the waits; runnable time that ends elsewhere (a goroutine that blocks again) is no
+    scheduler latency sample."""
+    lines, t = [], 1_000_000
+    for g in range(1, 101):
+        lines.append(f'M=1 P=0 G=-1 StateTransition Time={t} GoID={g} Waiting->Runnable Reason=""')
+        lines.append(f'M=1 P=0 G={g} StateTransition Time={t + g * 1_000_000} GoID={g} Runnable->Running Reason=""')
+    lines.append(f'M=1 P=0 G=-1 StateTransition Time={t} GoID=500 Waiting->Runnable Reason=""')
+    lines.append(f'M=1 P=0 G=-1 StateTransition Time={t + 10**9} GoID=500 Runnable->Waiting Reason=""')
+    s = summarize("\n".join(lines))["sched_latency"]
+    assert s["count"] == 100
+    assert s["p50_ms"] == pytest.approx(50, rel=0.01) and s["p99_ms"] == pytest.approx(99, rel=0.01)
+    assert s["max_ms"] == pytest.approx(100, rel=0.01) and s["mean_ms"] == pytest.approx(50.5, rel=0.01)
+    curve = dict((p, v) for p, v in s["percentiles"])
+    assert curve[0] == pytest.approx(1, rel=0.01) and curve[100] == s["max_ms"]
+    assert summarize("")["sched_latency"] == {"count": 0, "p50_ms": None, "p90_ms": None, "p99_ms": None,
+                                              "p999_ms": None, "max_ms": None, "mean_ms": None, "percentiles": []}
 
 
 def test_stats_derive():

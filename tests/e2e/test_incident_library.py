@@ -106,6 +106,10 @@ def test_the_scenario_runs_green(tmp_path, name):
             line = first["evidence"]["line"]
             assert f"{Path(line['file']).name}:{line['line']}" == want["line"], explain(summary)
             assert "culprit:" in (line.get("text") or ""), line      # the source line is shown
+        if "sched_p99" in (rule.get("rises") or {}):             # the squeeze quotes the traces' figure
+            ev = first["evidence"]
+            assert ev["sched_p99_ms_after"] > ev["sched_p99_ms_before"], ev
+            assert "goroutines waited longer to run (runnable → running" in first["message"], explain(summary)
 
 
 @pytest.mark.docker

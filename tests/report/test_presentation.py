@@ -135,3 +135,62 @@ def test_compare_html_reads_in_human_units(tmp_path):
     assert "<td>120 ms</td><td>4.8 s</td><td>×40</td>" in html
     assert "+43.8 pts" in html and "25 ms/s → 225 ms/s" not in html    # per-line rates are the terminal's
     assert "rate 200 ms/s → 400 ms/s" in html           # CPU per second of the window, A → B
+
+
+def test_scheduler_latency_is_drawn_by_percentile_per_phase(tmp_path):
+    """A traced service's scheduler latency: one percentile chart per service, a line per phase,
+    and p50/p99 beside the trace's table, in ms."""
+    run = make_run(tmp_path)
+    data, rd = build_summary(run)
+    curve = lambda k: [[q, round(k * (1 + q / 10), 3)] for q in (0, 50, 90, 99, 99.9, 100)]
+    for p, k in zip(data["phases"], (0.01, 2.0)):
+        p["traces"] = {"api": {"start_s": p["start_s"], "end_s": p["end_s"], "gc": {}, "blocked_ms": {},
+                               "sched_latency": {"count": 1200, "p50_ms": k * 6, "p99_ms": k * 10.9,
+                                                 "max_ms": k * 11, "percentiles": curve(k)}}}
+    render_all(run, data, rd)
+    html = (run / "report.html").read_text()
+    section = html[html.index("<h2>Scheduler latency</h2>"):]
+    chart = section[:section.index("</svg>")]
+    assert "api: scheduler latency (runnable → running) by percentile" in chart
+    assert "of goroutine wake-ups at or below the latency" in chart
+    assert all(f">{p['name']}<" in chart for p in data["phases"])          # the legend: one line per phase
+    assert "scheduler latency (runnable → running, 1,200 wake-ups): p50 12 ms, p99 21.8 ms" in html
+    del data["phases"][0]["traces"], data["phases"][1]["traces"]
+    render_all(run, data, rd)
+    assert "Scheduler latency" not in (run / "report.html").read_text()
+
+
+def test_what_changed_leaves_out_tables_with_no_rows():
+    from harness.report.html import change_block
+
+    row = {"key": "main.go:7", "function": "main.f", "share_before": 0.1, "share_after": 0.5, "delta": 0.4}
+    base = {"kind": "cpu", "service": "api", "baseline": "baseline", "phase": "fault", "sample_type": "cpu",
+            "unit": "nanoseconds", "total_before": 1e9, "total_after": 2e9}
+    only_lines = change_block({**base, "lines": {"grew": [row], "shrank": []}, "functions": {"grew": [], "shrank": []}})
+    assert "own line" in only_lines and "own function" not in only_lines
+    still = change_block({**base, "lines": {"grew": [], "shrank": []}, "functions": {"grew": [], "shrank": []}})
+    assert "<table" not in still and "no own line or function changed its share" in still
+
+
+def test_the_time_axis_starts_where_the_load_starts():
+    """20 s of set-up before a 30 s load is one narrow labelled band, not two fifths of the axis;
+    a run whose phases start at once has no band."""
+    import re as _re
+
+    from harness.report import plots
+
+    phases = [{"name": "baseline", "start_s": 20.0, "end_s": 35.0}, {"name": "fault", "start_s": 35.0, "end_s": 50.0}]
+    svg = plots.timeseries("Latency", [{"label": "p50", "points": [(t, 1.0) for t in range(0, 50)]}], t_end=50.0,
+                           phases=phases, faults=[], events=[])
+    band = _re.search(r'<rect class="setup" x="([\d.]+)" y="\d+" width="([\d.]+)"', svg)
+    assert band and float(band.group(2)) == plots.SETUP_W
+    assert ">set-up</text>" in svg and ">20 s</text>" in svg
+    first = _re.search(r'<rect class="phase" x="([\d.]+)" y="\d+" width="([\d.]+)"', svg)
+    assert float(first.group(1)) == plots.L + plots.SETUP_W          # the baseline starts right after the band
+    width = plots.W - plots.L - plots.R - plots.SETUP_W
+    assert abs(float(first.group(2)) - width / 2) < 1                 # 15 s of 30 s: half of the rest
+    ticks = [float(t) for t in _re.findall(r'>([\d.]+)s</text>', svg)]
+    assert ticks and min(ticks) >= 20                                 # the axis is labelled from the load on
+    quick = plots.timeseries("Latency", [], t_end=50.0, faults=[], events=[],
+                             phases=[{"name": "baseline", "start_s": 0.5, "end_s": 50.0}])
+    assert 'class="setup"' not in quick

@@ -1,8 +1,14 @@
 """The Go runtime trace of every pprof service in the phases captures.trace names (one window per
-phase, inside it), summarized on the run clock, with the pprof views `go tool trace` derives."""
+phase, inside it), summarized on the run clock, with the pprof views `go tool trace` derives.
+
+Only the fetch happens while the load runs. Reading a trace (its summary and the four views:
+a few CPU-seconds for a busy service's 15 s) waits until the run stops: done at a phase end, it
+took CPU from the services under test in the next phase (the demo's p99 rose at each boundary;
+nice does not help across the containers' cgroups)."""
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -10,6 +16,8 @@ from harness.capture import pprof, trace
 from harness.capture.kind import Capture, CaptureRun, spawn, wait_all
 from harness.errors import HarnessError
 from harness.runctx import PhaseWindow, ServiceInfo
+
+READERS = 2     # traces read at once when the run stops
 
 
 class Trace(Capture):
@@ -20,6 +28,9 @@ class Trace(Capture):
     def __init__(self, run: CaptureRun):
         super().__init__(run)
         self._jobs: list[Future] = []
+        self._fetched: list[tuple[ServiceInfo, PhaseWindow, Path, pprof.Snapshot]] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(READERS)
 
     @classmethod
     def wanted(cls, run: CaptureRun) -> bool:
@@ -31,6 +42,9 @@ class Trace(Capture):
 
     def finish(self, deadline: float) -> None:
         wait_all(self._jobs, deadline)
+        with self._lock:
+            fetched, self._fetched = self._fetched, []
+        wait_all([spawn(self._read, *item) for item in fetched], deadline)
 
     def _window(self, svc: ServiceInfo, phase: PhaseWindow) -> None:
         room = phase.duration - self.spec.cpu_margin        # one trace at a time: stay inside the phase
@@ -44,8 +58,21 @@ class Trace(Capture):
             snap = self.run.fetch(svc, "trace", seconds)
             out = folder / "trace.out"
             out.write_bytes(snap.data)
-            summary = trace.summary_of(self.run.go, out, self.rc.clock.mono_t0)
         except (pprof.FetchError, HarnessError, OSError) as e:
+            self.run.failed(svc.name, phase.name, "trace", str(e))
+            return
+        with self._lock:
+            self._fetched.append((svc, phase, out, snap))
+
+    def _read(self, svc: ServiceInfo, phase: PhaseWindow, out: Path, snap: pprof.Snapshot) -> None:
+        with self._slots:       # `go tool trace` takes memory in proportion to the trace: a few at a time
+            self._read_one(svc, phase, out, snap)
+
+    def _read_one(self, svc: ServiceInfo, phase: PhaseWindow, out: Path, snap: pprof.Snapshot) -> None:
+        folder = out.parent
+        try:
+            summary = trace.summary_of(self.run.go, out, self.rc.clock.mono_t0)
+        except (HarnessError, OSError) as e:
             self.run.failed(svc.name, phase.name, "trace", str(e))
             return
         start = summary["start_s"] if summary["start_s"] is not None else snap.sent_s
