@@ -121,27 +121,39 @@ class Runtime:
 
 
 @dataclass(frozen=True)
-class Line:
-    """An own line of a profile table: its value, share of the profile and value per second."""
+class _Place:
+    """Where an own line is: its file as the report shows it, its number and function, and the
+    file as the profile names it (for an editor to find)."""
     file: str
     line: int
     function: str | None = None
     path: str | None = None
-    value: float = 0
-    share: float = 0.0
-    rate: float | None = None
 
     @property
     def at(self) -> tuple[str, int]:
         return self.file, self.line
 
+    @staticmethod
+    def place(d: dict) -> dict | None:
+        """The place fields of an entry, or None when it names no file and line."""
+        if _str(d.get("file")) is None or not isinstance(d.get("line"), int):
+            return None
+        return {"file": d["file"], "line": d["line"], "function": _str(d.get("function")), "path": _str(d.get("path"))}
+
+
+@dataclass(frozen=True)
+class Line(_Place):
+    """An own line of a profile table: its value, share of the profile and value per second."""
+    value: float = 0
+    share: float = 0.0
+    rate: float | None = None
+
     @classmethod
     def of(cls, d: Any) -> Line | None:
         d = _dict(d)
-        if _str(d.get("file")) is None or not isinstance(d.get("line"), int):
-            return None
-        return cls(file=d["file"], line=d["line"], function=_str(d.get("function")), path=_str(d.get("path")),
-                   value=_num(d.get("value")) or 0, share=_num(d.get("share")) or 0.0, rate=_num(d.get("rate")))
+        where = cls.place(d)
+        return None if where is None else cls(**where, value=_num(d.get("value")) or 0,
+                                              share=_num(d.get("share")) or 0.0, rate=_num(d.get("rate")))
 
 
 def _lines(v: Any, of=Line.of) -> tuple:
@@ -191,28 +203,19 @@ class Table:
 
 
 @dataclass(frozen=True)
-class WaitLine:
+class WaitLine(_Place):
     """An own line's waiting in a trace window (harness/report/waits.py), in seconds per second."""
-    file: str
-    line: int
-    function: str | None = None
-    path: str | None = None
     per_s: float = 0.0
     runnable_per_s: float = 0.0
     wait: str | None = None
 
-    @property
-    def at(self) -> tuple[str, int]:
-        return self.file, self.line
-
     @classmethod
     def of(cls, d: Any) -> WaitLine | None:
         d = _dict(d)
-        if _str(d.get("file")) is None or not isinstance(d.get("line"), int):
-            return None
-        return cls(file=d["file"], line=d["line"], function=_str(d.get("function")), path=_str(d.get("path")),
-                   per_s=_num(d.get("per_s")) or 0.0, runnable_per_s=_num(d.get("runnable_per_s")) or 0.0,
-                   wait=_str(d.get("class")))
+        where = cls.place(d)
+        return None if where is None else cls(**where, per_s=_num(d.get("per_s")) or 0.0,
+                                              runnable_per_s=_num(d.get("runnable_per_s")) or 0.0,
+                                              wait=_str(d.get("class")))
 
 
 @dataclass(frozen=True)
