@@ -36,8 +36,9 @@ SYNC_RE = re.compile(r"Trace=(\d+) Mono=(\d+)")
 
 
 def _background(cmd: list[str]) -> list[str]:
-    """A trace is read while the next phase runs: at a lower priority (nice 10) than the load
-    generator and the services, so a phase boundary does not put the load behind schedule."""
+    """Reading a trace runs at a lower priority (nice 10) than the harness's other work: the
+    capture kind reads traces when the run stops, while perf conversions and the teardown may
+    still be going on."""
     nice = shutil.which("nice")
     return [nice, "-n", "10", *cmd] if nice else cmd
 
@@ -164,8 +165,8 @@ def summarize(parsed: str, mono_t0: float | None = None) -> dict:
 
 def summary_of(go: str, trace: Path, mono_t0: float | None, timeout: float = 180.0) -> dict:
     """The summary of a trace file, made in a child process at background priority: the parsed
-    events of a busy service's 15 s trace are some 30 MB of text, whose reading would otherwise
-    take the harness's CPU (and a core of two) while the next phase's load runs."""
+    events of a busy service's 15 s trace are some 30 MB of text, kept out of the harness's own
+    memory and off the interpreter its other threads share."""
     argv = [sys.executable, "-m", "harness.capture.trace", "--go", go, "--trace", str(trace)]
     if mono_t0 is not None:
         argv += ["--mono-t0", repr(mono_t0)]

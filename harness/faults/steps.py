@@ -204,7 +204,7 @@ def kill_filters(outbound: dict | None, inbound: dict | None, listening: list[in
         if inbound.get("port"):
             filters.append(f"( sport = :{inbound['port']} and not src 127.0.0.0/8 )")
         else:
-            served = " or ".join(f"sport = :{p}" for p in listening if p not in set(spared))
+            served = " or ".join(f"sport = :{p}" for p in listening if p not in spared)
             if served:
                 filters.append(f"( ( {served} ) and not src 127.0.0.0/8 )")
     return filters

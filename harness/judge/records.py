@@ -42,7 +42,6 @@ class Load:
     p99_ms: float | None = None
     max_ms: float | None = None
     approx: bool | None = None
-    raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, d: Any) -> Load:
@@ -51,7 +50,7 @@ class Load:
                    error_rate=_num(d.get("error_rate")), rps=_num(d.get("rps")),
                    target_rps=_num(d.get("target_rps")), p50_ms=_num(d.get("p50_ms")),
                    p95_ms=_num(d.get("p95_ms")), p99_ms=_num(d.get("p99_ms")), max_ms=_num(d.get("max_ms")),
-                   approx=d.get("approx") if isinstance(d.get("approx"), bool) else None, raw=d)
+                   approx=d.get("approx") if isinstance(d.get("approx"), bool) else None)
 
     def get(self, key: str):
         return getattr(self, key, None)
@@ -109,15 +108,12 @@ class Runtime:
     goroutines_max: float | None = None
     gc_per_s: float | None = None
     gc_pause_ms_per_s: float | None = None
-    heap_max: float | None = None
-    raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, d: Any) -> Runtime:
         d = _dict(d)
         return cls(goroutines_max=_num(_dict(d.get("goroutines")).get("max")), gc_per_s=_num(d.get("gc_per_s")),
-                   gc_pause_ms_per_s=_num(d.get("gc_pause_ms_per_s")),
-                   heap_max=_num(_dict(d.get("heap_inuse_bytes")).get("max")), raw=d)
+                   gc_pause_ms_per_s=_num(d.get("gc_pause_ms_per_s")))
 
 
 @dataclass(frozen=True)
@@ -206,7 +202,6 @@ class Table:
 class WaitLine(_Place):
     """An own line's waiting in a trace window (harness/report/waits.py), in seconds per second."""
     per_s: float = 0.0
-    runnable_per_s: float = 0.0
     wait: str | None = None
 
     @classmethod
@@ -214,37 +209,34 @@ class WaitLine(_Place):
         d = _dict(d)
         where = cls.place(d)
         return None if where is None else cls(**where, per_s=_num(d.get("per_s")) or 0.0,
-                                              runnable_per_s=_num(d.get("runnable_per_s")) or 0.0,
                                               wait=_str(d.get("class")))
 
 
 @dataclass(frozen=True)
 class Waits:
-    seconds: float | None = None
+    """A service's waits in a trace window: its own lines, most waiting first."""
     lines: tuple[WaitLine, ...] = ()
 
     @classmethod
     def of(cls, d: Any) -> Waits | None:
         if not isinstance(d, dict):
             return None
-        return cls(seconds=_num(d.get("seconds")), lines=_lines(d.get("lines"), WaitLine.of))
+        return cls(lines=_lines(d.get("lines"), WaitLine.of))
 
 
 @dataclass(frozen=True)
 class Sched:
-    """Scheduler latency in a trace window: each runnable -> running wait of a goroutine."""
-    count: int = 0
+    """Scheduler latency in a trace window: each runnable -> running wait of a goroutine (None
+    for a trace without any)."""
     p50_ms: float | None = None
     p99_ms: float | None = None
-    max_ms: float | None = None
 
     @classmethod
     def of(cls, trace_summary: Any) -> Sched | None:
         d = _dict(_dict(trace_summary).get("sched_latency"))
         if not d.get("count"):
             return None
-        return cls(count=int(_num(d.get("count")) or 0), p50_ms=_num(d.get("p50_ms")), p99_ms=_num(d.get("p99_ms")),
-                   max_ms=_num(d.get("max_ms")))
+        return cls(p50_ms=_num(d.get("p50_ms")), p99_ms=_num(d.get("p99_ms")))
 
 
 @dataclass(frozen=True)
@@ -261,7 +253,6 @@ class Phase:
     waits: dict[str, Waits] = field(default_factory=dict)
     probed: dict[str, list[dict]] = field(default_factory=dict)   # function latency entries per service
     sched: dict[str, Sched] = field(default_factory=dict)         # scheduler latency per traced service
-    raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, d: Any) -> Phase:
@@ -276,7 +267,7 @@ class Phase:
                    fault_ids=tuple(str(f) for f in _list(d.get("faults"))), load=Load.of(d.get("load")),
                    containers={s: Container.of(v) for s, v in _dict(d.get("containers")).items()},
                    profiles=profiles, runtime={s: Runtime.of(v) for s, v in _dict(d.get("runtime")).items()},
-                   waits=waits, raw=d,
+                   waits=waits,
                    sched={s: x for s, x in ((s, Sched.of(v)) for s, v in _dict(d.get("traces")).items()) if x},
                    probed={s: [e for e in _list(v) if isinstance(e, dict)] for s, v in _dict(d.get("functions")).items()})
 

@@ -28,7 +28,7 @@ import math
 from pathlib import Path
 
 from harness.faults import registry
-from harness.judge.records import Fault, Line, Phase, Summary, Table
+from harness.judge.records import Fault, Line, Phase, Sched, Summary, Table
 from harness.report import units
 
 VERSION = 1
@@ -319,7 +319,7 @@ def _burning(ctx: _Ctx) -> dict | None:
     t = THRESHOLDS
     pb, pa = ctx.profile(ctx.base, "cpu"), ctx.profile(ctx.phase, "cpu")
     if pb and pa and pb.seconds and pa.seconds:
-        before, after = pb.total / pb.seconds / 1e9, pa.total / pa.seconds / 1e9
+        before, after = pb.per_second() / 1e9, pa.per_second() / 1e9
         samples = pa.total / 1e7
     else:
         cb, ca = ctx.base.container(ctx.service).cpu_pct_mean, ctx.phase.container(ctx.service).cpu_pct_mean
@@ -427,8 +427,8 @@ def _blocked(ctx: _Ctx, kind: str) -> tuple[str, float, float, str] | None:
     else:
         if not pa or not pa.seconds:
             return None
-        after = pa.total / pa.seconds / 1e9
-        before = pb.total / pb.seconds / 1e9 if pb and pb.seconds else 0.0
+        after = pa.per_second() / 1e9
+        before = pb.per_second() / 1e9 if pb and pb.seconds else 0.0
         floor, least = t["wait_min_goroutines"], 0.01
     if after < floor or after < max(before, least) * t["wait_factor"]:
         return None
@@ -450,8 +450,8 @@ def _garbage(ctx: _Ctx) -> dict | None:
     pb, pa = ctx.profile(ctx.base, "allocs"), ctx.profile(ctx.phase, "allocs")
     if not pa or not pa.seconds or pa.unit != "bytes":
         return None
-    after = pa.total / pa.seconds
-    before = pb.total / pb.seconds if pb and pb.seconds else 0.0
+    after = pa.per_second()
+    before = pb.per_second() if pb and pb.seconds else 0.0
     if after < t["alloc_min_bytes_per_s"] or after < max(before, 1 << 20) * t["alloc_factor"]:
         return None
     ev = _line_evidence(ctx, "allocs")
@@ -485,14 +485,14 @@ def _squeezed(ctx: _Ctx) -> dict | None:
     if throttled >= t["throttled_min_share"]:
         msg += (f"; {ctx.service} was throttled in {units.percent(throttled)} of its CPU periods "
                 f"({units.duration_ms(c.throttled_ms)} held back)")
-    sched = _sched_change(ctx)
+    sb, sa = ctx.base.sched.get(ctx.service), ctx.phase.sched.get(ctx.service)
+    sched = _sched_change(sb, sa)
     if sched:
         msg += f"; {sched}"
     if near:
         msg += f"; memory reached {units.percent(c.mem_peak_share)} of its limit"
     if kept:
         msg += f"; the code did not change: the hottest line is still {_where(kept)}"
-    sb, sa = ctx.base.sched.get(ctx.service), ctx.phase.sched.get(ctx.service)
     return {"kind": "squeezed", "message": msg, "strength": 10.0,
             "evidence": {"service": ctx.service, "faults": [f.id for f in faults],
                          "throttled_share": throttled, "mem_peak_share": c.mem_peak_share,
@@ -500,10 +500,9 @@ def _squeezed(ctx: _Ctx) -> dict | None:
                          "sched_p99_ms_after": sa.p99_ms if sa else None, "line": kept or None}}
 
 
-def _sched_change(ctx: _Ctx) -> str:
+def _sched_change(sb: Sched | None, sa: Sched | None) -> str:
     """Scheduler latency before -> during from the runtime traces ("goroutines waited p50 ... p99
     ... to run"), when both phases have one and the p99 grew; "" otherwise."""
-    sb, sa = ctx.base.sched.get(ctx.service), ctx.phase.sched.get(ctx.service)
     if not sb or not sa or sb.p99_ms is None or sa.p99_ms is None or sa.p99_ms <= sb.p99_ms:
         return ""
     return (f"goroutines waited longer to run (runnable → running, runtime trace): p50 "
