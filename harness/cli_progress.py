@@ -79,6 +79,7 @@ def print_summary(console: Console, result) -> None:
     print_verdict(console, summary)
     _print_load(console, summary)
     _print_hot_lines(console, summary)
+    _print_capture_failures(console, summary)
     _print_expect(console, summary)
     if (result.run_dir / "report.html").exists():
         console.print(f"report: {result.run_dir / 'report.html'}")
@@ -129,6 +130,22 @@ def _print_hot_lines(console: Console, summary: dict) -> None:
                   Text(f"{h['file']}:{h['line']}"), Text(str(h["function"])), units.percent(h["share"]),
                   units.profile_value(h["value"], h["unit"]))
     console.print(t)
+
+
+CAPTURE_FAILURES_SHOWN = 5
+
+
+def _print_capture_failures(console: Console, summary: dict) -> None:
+    """Captures the run could not take: what is missing from the profiles above, and why."""
+    failed = summary.get("capture_failures") or []
+    if not failed:
+        return
+    console.print(f"[yellow]{units.count(len(failed))} capture(s) failed[/] (the report lists them all):",
+                  highlight=False)
+    for e in failed[:CAPTURE_FAILURES_SHOWN]:
+        console.print(Text(f"  {e.get('detail', '')}"))
+    if len(failed) > CAPTURE_FAILURES_SHOWN:
+        console.print(f"  … and {len(failed) - CAPTURE_FAILURES_SHOWN} more")
 
 
 def _print_expect(console: Console, summary: dict) -> None:

@@ -130,8 +130,10 @@ def wait(job: Future, timeout: float) -> None:
         job.result(timeout=timeout)
     except FutureTimeout:
         pass
-    except Exception:  # noqa: BLE001
-        logging.getLogger("harness.capture").exception("capture job failed")
+    except Exception as e:  # noqa: BLE001
+        log = logging.getLogger("harness.capture")
+        log.error("a capture job failed (a harness bug; please report it): %s: %s", type(e).__name__, e)
+        log.debug("the failed capture job", exc_info=e)
 
 
 def wait_all(jobs, deadline: float) -> None:

@@ -6,6 +6,8 @@ phase is the difference of a snapshot at its end and one at its start (`subtract
 from __future__ import annotations
 
 import gzip
+import http.client
+import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -27,17 +29,41 @@ class Snapshot:
     done_s: float                # run clock when the body was read
 
 
+log = logging.getLogger("harness.capture")
+
+
 def http_get(url: str, timeout: float) -> bytes:
-    """GET a URL on the service's pprof listener (loopback)."""
+    """GET a URL on the service's pprof listener (loopback).
+
+    A body cut short keeps what arrived when it is a whole gzip stream (every profile is one: its
+    trailer holds a CRC and the length, so a cut inside it cannot pass): a connection closed
+    between a chunked body's last byte and its terminator loses nothing. Anything else cut short
+    is a FetchError."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.read()
     except urllib.error.HTTPError as e:
         body = e.read()[:200].decode(errors="replace").strip()
         raise FetchError(f"GET {url}: HTTP {e.code} {body}") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
+    except http.client.IncompleteRead as e:
+        if whole_gzip(e.partial):
+            log.info("GET %s: connection closed after a whole body of %d bytes; kept", url, len(e.partial))
+            return e.partial
+        raise FetchError(f"GET {url}: connection closed after {len(e.partial)} bytes of the body") from None
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", e)
-        raise FetchError(f"GET {url}: {reason}") from None
+        raise FetchError(f"GET {url}: {reason or type(e).__name__}") from None
+
+
+def whole_gzip(data: bytes) -> bool:
+    """Whether `data` is one complete gzip stream (checked by its CRC and length trailer)."""
+    if data[:2] != b"\x1f\x8b":
+        return False
+    try:
+        gzip.decompress(data)
+    except (OSError, EOFError, ValueError):
+        return False
+    return True
 
 
 def origin(pprof_url: str) -> str:

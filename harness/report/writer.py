@@ -10,9 +10,9 @@ from pathlib import Path
 
 from harness import outfile
 from harness.errors import HarnessError
+from harness.judge import expect as expect_mod
 from harness.parse.context import ParseContext
 from harness.parse.node import load_yaml
-from harness.judge import expect as expect_mod
 from harness.report import html, junit, summary
 from harness.report.rundata import RunData, load_run
 

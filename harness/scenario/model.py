@@ -21,10 +21,10 @@ from harness.capture.sections import parse_captures
 from harness.capture.spec import CaptureSpec
 from harness.errors import ScenarioError
 from harness.faults.spec import FaultSpec, parse_fault
+from harness.judge.expect import ExpectSpec, parse_expect
 from harness.load.spec import LoadSpec, parse_load
 from harness.parse.context import ParseContext
 from harness.parse.node import Node, load_yaml
-from harness.judge.expect import ExpectSpec, parse_expect
 
 MAX_SCENARIO_BYTES = 1 << 20
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")

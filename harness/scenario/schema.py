@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from harness.capture.sections import captures_schema
 from harness.faults.spec import fault_schema
-from harness.load.spec import LOAD_SCHEMA
 from harness.judge.expect import EXPECT_SCHEMA
+from harness.load.spec import LOAD_SCHEMA
 
 DURATION = {"description": "seconds, or a duration like 500ms, 30s, 2m, 1m30s",
             "anyOf": [{"type": "number", "minimum": 0},

@@ -99,6 +99,7 @@ def test_counters_over_a_real_service(docker_client, tmp_path_factory, tmp_path)
         manager.stop()
     finally:
         docker_client.containers.get(svc.container_id).remove(force=True)
+        docker_client.images.remove(tag, force=True)      # built from a temporary folder: never reused
     rows = [json.loads(ln) for ln in out.read_text().splitlines()]
     served = [r["vars"]["served"] for r in rows if r["phase"] == "main"]
     assert served and served[-1] == 30 and served == sorted(served), served

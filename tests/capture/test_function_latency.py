@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.undo import ledger
 from harness.capture.uprobes import probes as uprobes
+from harness.undo import ledger
 from tests.env.conftest import REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

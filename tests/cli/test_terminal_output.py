@@ -101,3 +101,14 @@ def test_live_display_reads_in_human_units():
     out = console.export_text()
     assert "198/s" in out and "3.1 ms" in out and "5.1 s" in out and "1.01%" in out
     assert "mem 140 MiB / 256 MiB" in out and "cpu 42%" in out
+
+
+def test_failed_captures_are_named_after_the_profiles(tmp_path):
+    run, data = _run(tmp_path)
+    data["capture_failures"] = [{"kind": "capture-failed", "detail": f"cpu of api in phase fault: reason {i}"}
+                                for i in range(7)]
+    out = _printed(run, data)
+    at = out.index("7 capture(s) failed")
+    assert out.index("hottest own-code line") < at < out.index("reason 0") < out.index("reason 4")
+    assert "reason 5" not in out and "… and 2 more" in out
+    assert "capture(s) failed" not in _printed(*_run(tmp_path / "quiet"))

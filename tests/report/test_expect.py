@@ -54,8 +54,8 @@ def test_schema():
 def test_phases_that_did_not_run_are_not_judged_not_failed():
     """An interrupted run has no data for its later phases: their expectations are 'not judged'
     (junit: skipped), while a measured check still fails as it should."""
-    from harness.report import junit
     from harness.judge.expect import evaluate
+    from harness.report import junit
 
     spec = parse("expect:\n  - latency: {p99: 200ms}\n")
     summary = {"phases": [{"name": "baseline", "load": {"p99_ms": 350.0}}], "result": {"status": "interrupted"}}

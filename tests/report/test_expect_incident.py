@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ScenarioError
-from harness.parse.context import ParseContext
-from harness.parse.node import load_yaml
 from harness.judge.expect import EXPECT_SCHEMA, METRICS, RULE_KEYS, VERDICT_KINDS, evaluate, parse_expect
 from harness.judge.verdict import CAUSE_ORDER
+from harness.parse.context import ParseContext
+from harness.parse.node import load_yaml
 
 CTX = ParseContext(file="s.yaml", scenario_dir=Path("."), services=("api", "db"),
                    phase_names=("baseline", "fault"), allow_external_targets=False)

@@ -12,9 +12,9 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from harness.errors import ScenarioError
+from harness.judge.expect import EXPECT_SCHEMA, parse_expect
 from harness.parse.context import ParseContext
 from harness.parse.node import load_yaml
-from harness.judge.expect import EXPECT_SCHEMA, parse_expect
 from harness.report.function_latency import PERCENTILES, percentiles
 from harness.report.writer import write_all
 from rundir.contract import FunctionsError, read_functions

@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness.errors import HarnessError
-from harness.report.writer import write_all
 from harness.report.compare import compare_runs
 from harness.report.plots import FAULT_FILL
+from harness.report.writer import write_all
 
 from .synth import make_run
 
