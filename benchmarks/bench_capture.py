@@ -3,7 +3,7 @@ service with nothing captured, measured in one run (the reference rounds are int
 
     .venv/bin/python benchmarks/bench_capture.py [--seconds 4] [--rounds 2] [--only runtime,runtime-100ms]
 
-Window captures (perf, trace) cover the whole measured phase (its length less the capture
+Window captures (perf, offcpu, trace) cover the whole measured phase (its length less the capture
 margin): `--seconds 15 --rounds 3 --only trace` is the trace's cost over a demo-length phase.
 The loss is printed as the median of the rounds with their spread (lowest to highest).
 
@@ -43,6 +43,7 @@ CONFIGS = {
     "stats": CaptureSpec(pprof=(), stats_interval=1.0, runtime=None),
     "perf": CaptureSpec(pprof=(), perf=WindowSpec(("bench",), frequency=99), stats_interval=0, runtime=None),
     "trace": CaptureSpec(pprof=(), trace=WindowSpec(("bench",)), stats_interval=0, runtime=None),
+    "offcpu": CaptureSpec(pprof=(), stats_interval=0, runtime=None, own={"offcpu": {"phases": ("bench",)}}),
     "runtime": CaptureSpec(pprof=(), stats_interval=0, runtime=RuntimeSpec(1.0)),
     "runtime-100ms": CaptureSpec(pprof=(), stats_interval=0, runtime=RuntimeSpec(0.1)),
 }

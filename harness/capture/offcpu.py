@@ -114,10 +114,11 @@ def to_samples(ivs: list[Interval]) -> list[PerfSample]:
 
 
 def convert(data: Path, out: Path, *, pid: int, exe: str, clock, go: str = "go", timeout: float = 120.0,
-            window: tuple[float, float]) -> dict:
+            window: tuple[float, float], join=None) -> dict:
     """perf.data of sched switches -> an off-CPU pprof profile at `out`; returns {switches,
-    unstacked, runnable_s, sleeping_s, symbolized, inlines}. `window` (run clock) bounds the
-    intervals: perf keeps recording for a moment after SIGINT."""
+    unstacked, runnable_s, sleeping_s, symbolized, inlines, on_goroutines (with `join`)}. `window`
+    (run clock) bounds the intervals: perf keeps recording for a moment after SIGINT. `join`
+    labels each interval with the goroutine its thread ran when it left the CPU."""
     res = proc.run(["perf", "script", "-i", str(data), "--show-switch-events", "-F", SCRIPT_FIELDS, "--ns"],
                    timeout=timeout, what="perf script could not read the off-CPU recording")
     lo, hi = clock.mono_t0 + window[0], clock.mono_t0 + window[1]
@@ -126,6 +127,7 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, go: str = "go",
     for iv in ivs:
         iv.end = min(iv.end, hi)
     samples = to_samples(ivs)
+    joined = join(samples) if join is not None else None
     resolve, symbolized, sym_ = None, False, None
     binary = f"/proc/{pid}/exe"
     if exe and os.path.exists(binary):
@@ -145,6 +147,8 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, go: str = "go",
         by_state[iv.state] += iv.end - iv.start
     info = {"switches": len(ivs), "unstacked": unstacked, "symbolized": symbolized,
             "runnable_s": round(by_state[RUNNABLE], 3), "sleeping_s": round(by_state[SLEEPING], 3)}
+    if joined is not None:
+        info["on_goroutines"] = joined
     if symbolized and sym_.mode is not None:
         info["inlines"] = sym_.mode
         if sym_.mode == NOT_EXPANDED:

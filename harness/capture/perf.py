@@ -51,6 +51,7 @@ class PerfSample:
     period: int
     frames: list[tuple[str, int | None, str]]     # (symbol, offset or None, dso), leaf first
     labels: dict[str, str] = field(default_factory=dict)     # string labels of the pprof sample
+    nums: dict[str, int] = field(default_factory=dict)       # numeric labels (goroutines.label)
 
 
 EXPANDED = "expanded"              # Symbolizer.mode: inlined calls expanded from DWARF
@@ -288,6 +289,8 @@ def to_profile(samples: list[PerfSample], *, mono_t0: float, wall_t0: float, per
         sample.label.add(key=tid_key, num=smp.tid)
         for key, text in smp.labels.items():
             sample.label.add(key=b.s(key), str=b.s(text))
+        for key, num in smp.nums.items():
+            sample.label.add(key=b.s(key), num=num)
     if window is not None:
         msg.time_nanos = int((wall_t0 + window[0] - mono_t0) * 1e9)
         msg.duration_nanos = int(max(0.0, window[1] - window[0]) * 1e9)
@@ -383,12 +386,14 @@ def _exe_path(pid: int) -> str:
 
 
 def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
-            go: str = "go", timeout: float = 120.0, window: tuple[float, float] | None = None) -> dict:
+            go: str = "go", timeout: float = 120.0, window: tuple[float, float] | None = None,
+            join=None) -> dict:
     """perf.data -> pprof at `out`; returns {samples, first_s, last_s, symbolized, outside_window,
-    inlines (EXPANDED or NOT_EXPANDED) and inlines_reason (why not)}.
+    inlines (EXPANDED or NOT_EXPANDED) and inlines_reason (why not), on_goroutines (with `join`)}.
 
     With `window` (run clock), samples outside it are left out: perf keeps sampling for a
     moment after SIGINT when the machine is busy, and those samples belong to the next phase.
+    `join(samples) -> int` labels samples with their goroutines (harness/capture/goroutines.py).
     """
     res = proc.run(["perf", "script", "-i", str(data), "-F", "comm,pid,tid,time,period,ip,sym,symoff,dso",
                     "--ns"], timeout=timeout, what="perf script could not read the recording")
@@ -397,6 +402,7 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
     if window is not None:
         lo, hi = clock.mono_t0 + window[0], clock.mono_t0 + window[1]
         samples = [s for s in parsed if lo <= s.t_mono <= hi]
+    joined = join(samples) if join is not None else None
     resolve, symbolized, sym_ = None, False, None
     binary = f"/proc/{pid}/exe"
     if exe and os.path.exists(binary):
@@ -413,6 +419,8 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
     info = {"samples": len(samples), "symbolized": symbolized, "outside_window": len(parsed) - len(samples),
             "first_s": clock.at(samples[0].t_mono) if samples else None,
             "last_s": clock.at(samples[-1].t_mono) if samples else None}
+    if joined is not None:
+        info["on_goroutines"] = joined
     if symbolized and sym_.mode is not None:
         info["inlines"] = sym_.mode
         if sym_.mode == NOT_EXPANDED:

@@ -12,6 +12,12 @@
   Waiting->Runnable), in syscalls, and runnable but not running;
 - scheduler latency: every Runnable->Running transition's wait, in an HdrHistogram (1 µs to
   60 s, 2 significant digits): count, percentiles, the curve the report plots.
+
+With `threads_out`, the reader also writes which goroutine ran on which OS thread, when (the
+events' `M=` is the thread's id in the service's own PID namespace): a goroutine is on the thread
+of the event that made it Running or Syscall until it leaves both; and each goroutine created
+during the trace with its start function (the TransitionStack of NotExist->Runnable). perf
+samples are joined to goroutines through it (harness/capture/goroutines.py).
 """
 from __future__ import annotations
 
@@ -33,6 +39,9 @@ EVENT_RE = re.compile(r"^M=\S+ P=\S+ G=\S+ (\w+) Time=(\d+)(.*)$")
 TRANS_RE = re.compile(r"GoID=(\d+) (\w+)->(\w+) Reason=\"([^\"]*)\"")
 NAME_RE = re.compile(r"Name=\"([^\"]*)\" Scope=(\S+)")
 SYNC_RE = re.compile(r"Trace=(\d+) Mono=(\d+)")
+THREAD_RE = re.compile(r"^M=(-?\d+) P=\S+ G=\S+ StateTransition Time=(\d+) GoID=(\d+) (\w+)->(\w+)")
+FRAME_FN_RE = re.compile(r"^\t(\S.*?) @ 0x[0-9a-f]+$")
+ON_THREAD = ("Running", "Syscall")
 
 
 def _background(cmd: list[str]) -> list[str]:
@@ -151,25 +160,94 @@ def sched_latency(h: HdrHistogram) -> dict:
                             for p in SCHED_PERCENTILES]}
 
 
-def summarize(parsed: str, mono_t0: float | None = None) -> dict:
-    """The summary of a trace from `go tool trace -d=parsed` output (pure)."""
+class _Threads:
+    """Which goroutine ran on which OS thread, when (trace ns), and where goroutines started."""
+
+    def __init__(self):
+        self.on: dict[int, tuple[int, int]] = {}              # goid -> (thread, since)
+        self.runs: dict[int, list[list[int]]] = defaultdict(list)   # thread -> [[start, end, goid]]
+        self.starts: dict[int, str] = {}                      # goid -> its start function
+        self.created: int | None = None                       # goid whose TransitionStack comes next
+
+    def line(self, line: str) -> None:
+        if line.startswith("M="):
+            self.created = None
+            m = THREAD_RE.match(line)
+            if m:
+                self.transition(int(m[1]), int(m[3]), m[4], m[5], int(m[2]))
+            return
+        if self.created is not None and line != "TransitionStack=":
+            f = FRAME_FN_RE.match(line)
+            if f:
+                self.starts[self.created] = f[1]
+            self.created = None
+
+    def transition(self, thread: int, goid: int, old: str, new: str, t: int) -> None:
+        if old == "NotExist":
+            self.created = goid
+        cur = self.on.get(goid)
+        if new in ON_THREAD:
+            if cur is not None and cur[0] == thread:
+                return                                  # Running <-> Syscall on its thread
+            if cur is not None:
+                self._close(goid, t)
+            if thread >= 0:
+                self.on[goid] = (thread, t)
+        elif cur is not None:
+            self._close(goid, t)
+
+    def _close(self, goid: int, t: int) -> None:
+        thread, since = self.on.pop(goid)
+        if t > since:
+            self.runs[thread].append([since, t, goid])
+
+    def result(self, offset: int, last: int) -> dict:
+        """On CLOCK_MONOTONIC ns (trace ns + offset); goroutines still on a thread end at `last`."""
+        for goid in list(self.on):
+            self._close(goid, last)
+        return {"schema_version": 1, "clock": "CLOCK_MONOTONIC ns",
+                "threads": {str(th): sorted([s + offset, e + offset, g] for s, e, g in runs)
+                            for th, runs in sorted(self.runs.items())},
+                "starts": {str(g): fn for g, fn in sorted(self.starts.items())}}
+
+
+def _read(parsed: str, threads: _Threads | None = None) -> _Summary:
+    """One pass over `go tool trace -d=parsed` output; `threads` (when given) reads the
+    goroutines' threads from the same lines."""
     s = _Summary()
     for line in parsed.splitlines():
-        if not line.startswith("M="):
-            continue
-        m = EVENT_RE.match(line)
+        if threads is not None:
+            threads.line(line)
+        m = EVENT_RE.match(line) if line.startswith("M=") else None
         if m:
             s.event(m[1], int(m[2]), m[3])
-    return s.result(mono_t0)
+    return s
 
 
-def summary_of(go: str, trace: Path, mono_t0: float | None, timeout: float = 180.0) -> dict:
+def summarize(parsed: str, mono_t0: float | None = None) -> dict:
+    """The summary of a trace from `go tool trace -d=parsed` output (pure)."""
+    return _read(parsed).result(mono_t0)
+
+
+def goroutine_threads(parsed: str) -> dict | None:
+    """Which goroutine ran on which thread (CLOCK_MONOTONIC ns), from parsed events (pure); None
+    without a Sync event (no clock to put it on)."""
+    threads = _Threads()
+    s = _read(parsed, threads)
+    return None if s.offset is None else threads.result(s.offset, s.last or 0)
+
+
+def summary_of(go: str, trace: Path, mono_t0: float | None, timeout: float = 180.0,
+               threads_out: Path | None = None) -> dict:
     """The summary of a trace file, made in a child process at background priority: the parsed
     events of a busy service's 15 s trace are some 30 MB of text, kept out of the harness's own
-    memory and off the interpreter its other threads share."""
+    memory and off the interpreter its other threads share. With `threads_out`, the child also
+    writes the goroutines' threads there (JSON; nothing without a clock)."""
     argv = [sys.executable, "-m", "harness.capture.trace", "--go", go, "--trace", str(trace)]
     if mono_t0 is not None:
         argv += ["--mono-t0", repr(mono_t0)]
+    if threads_out is not None:
+        argv += ["--threads-out", str(threads_out)]
     out = proc.run(_background(argv), timeout=timeout, what="the runtime trace could not be summarized").stdout
     try:
         return json.loads(out)
@@ -182,13 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--go", required=True)
     ap.add_argument("--trace", required=True)
     ap.add_argument("--mono-t0", type=float, default=None)
+    ap.add_argument("--threads-out", default=None)
     args = ap.parse_args(argv)
+    threads = _Threads() if args.threads_out else None
     try:
-        summary = summarize(parsed_events(args.go, Path(args.trace)), args.mono_t0)
+        s = _read(parsed_events(args.go, Path(args.trace)), threads)
     except HarnessError as e:
         print(str(e), file=sys.stderr)
         return 1
-    print(json.dumps(summary))
+    if threads is not None and s.offset is not None:
+        Path(args.threads_out).write_text(json.dumps(threads.result(s.offset, s.last or 0), separators=(",", ":")))
+    print(json.dumps(s.result(args.mono_t0)))
     return 0
 
 

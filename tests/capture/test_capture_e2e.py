@@ -228,6 +228,48 @@ def test_offcpu_profile_names_where_threads_slept_and_waited_for_the_cpu(run_dir
     assert PHASES[1].start_s - 0.05 <= squeeze["start_s"] < squeeze["end_s"] <= PHASES[1].end_s + 1.0
 
 
+def _perf_samples(path: Path) -> list[dict]:
+    """Each sample of a perf-based profile: its labels and the innermost own line on its stack."""
+    msg = Profile()
+    msg.ParseFromString(gzip.decompress(path.read_bytes()))
+    s = msg.string_table
+    funcs = {f.id: s[f.filename] for f in msg.function}
+    lines = {loc.id: [(funcs[ln.function_id], ln.line) for ln in loc.line] for loc in msg.location}
+    out = []
+    for smp in msg.sample:
+        row = {s[lb.key]: (s[lb.str] if lb.str else lb.num) for lb in smp.label}
+        row["own"] = next((line for loc in smp.location_id for f, line in lines[loc] if f.endswith("goapp/main.go")),
+                          None)
+        out.append(row)
+    return out
+
+
+def test_perf_samples_say_which_goroutine_ran_them(run_dir):
+    """In the squeeze phase, which has a runtime trace, perf's samples are joined to the goroutines
+    the trace saw on their threads: a sample of the hot line ran on a request's goroutine, the one
+    net/http started for its connection (a wrong join lands on GC workers, idle threads or none)."""
+    summary = json.loads((run_dir / _artifact(run_dir, "trace", "squeeze")["summary"]).read_text())
+    lo, hi = summary["start_s"] * 1000, summary["end_s"] * 1000
+    a = _artifact(run_dir, "perf", "squeeze")
+    assert a["on_goroutines"] > 0, a
+    hot = [r for r in _perf_samples(run_dir / a["path"]) if r["own"] == HOT_LINE and lo <= r["t_ms"] <= hi]
+    joined = [r for r in hot if "goroutine" in r]
+    print(f"{len(hot)} hot-line samples in the trace window, {len(joined)} on a goroutine; starts:",
+          sorted({r.get("goroutine_start") for r in joined}, key=str))
+    assert len(hot) >= 10 and len(joined) >= 0.8 * len(hot), (len(hot), len(joined))
+    started = [r["goroutine_start"] for r in joined if "goroutine_start" in r]
+    assert started and sum(fn == "net/http.(*conn).serve" for fn in started) >= 0.9 * len(started), started
+    # the baseline has no trace: nothing to join, no labels
+    base = _artifact(run_dir, "perf", "baseline")
+    assert "on_goroutines" not in base and not any("goroutine" in r for r in _perf_samples(run_dir / base["path"]))
+    # off-CPU intervals are joined the same way: /nap's sleeps are on request goroutines too
+    off = _artifact(run_dir, "offcpu", "squeeze") if offcpu.probe()[0] else None
+    if off is not None:
+        naps = [r for r in _perf_samples(run_dir / off["path"]) if r["own"] == NAP_LINE and lo <= r["t_ms"] <= hi]
+        assert off["on_goroutines"] > 0 and len(naps) >= 5, (off, len(naps))
+        assert sum("goroutine" in r for r in naps) >= 0.9 * len(naps), naps[:5]
+
+
 def test_container_stats_show_the_squeeze(run_dir):
     rows = [json.loads(x) for x in (run_dir / "stats" / "containers.jsonl").read_text().splitlines()]
     assert {"cpu_pct", "throttled_ms", "mem_bytes", "mem_limit", "rx_bytes", "restarts"} <= set(rows[-1])

@@ -1,6 +1,7 @@
 """Off-CPU time of every service perf covers, per phase: where its threads were while they were not
 running, runnable (the CPU quota, preemption) or sleeping (blocking syscalls, futexes, page faults),
-as a pprof profile (harness/capture/offcpu.py says how).
+as a pprof profile (harness/capture/offcpu.py says how). Recorded, converted and joined to the
+trace's goroutines as perf's CPU samples are (harness/capture/kinds/perf.py).
 
     captures:
       offcpu: true                        # every phase; or {phases: [baseline, squeeze]}
@@ -9,19 +10,17 @@ Where the kernel or perf cannot record sched_switch, the run says so once (a cap
 goes on without it."""
 from __future__ import annotations
 
-from collections.abc import Iterable
-from concurrent.futures import Future
-
 from harness.capture import offcpu
-from harness.capture.kind import Capture, CaptureRun, spawn, wait_all
-from harness.capture.perf import PerfRecording, failure_reason, wait_started
+from harness.capture.kind import CaptureRun
+from harness.capture.kinds.perf import Perf
+from harness.capture.perf import PerfRecording, failure_reason
 from harness.errors import HarnessError
 from harness.runctx import PhaseWindow, ServiceInfo
 
 SAMPLE_TYPES = ["switches/count", "off_cpu/nanoseconds"]
 
 
-class OffCpu(Capture):
+class OffCpu(Perf):
     name = "offcpu"
     key = "offcpu"
     needs = ("perf", "go", "sched-switch")
@@ -47,10 +46,7 @@ class OffCpu(Capture):
 
     def __init__(self, run: CaptureRun):
         super().__init__(run)
-        self.phases = run.spec.own[self.key]["phases"]
         self.able = True
-        self._recording: dict[tuple[str, str], PerfRecording] = {}
-        self._conversions: list[Future] = []
 
     def start(self) -> None:
         ok, detail = offcpu.probe()
@@ -58,49 +54,21 @@ class OffCpu(Capture):
             self.able = False
             self.rc.events.add("capture-note", f"no off-CPU profiles on this host: perf cannot record the "
                                f"scheduler's switches ({detail}); `harness doctor` checks it (sched-switch)")
-
-    def phase_start(self, phase: PhaseWindow) -> None:
-        if not self.able or phase.name not in self.phases:
             return
-        for svc in self.run.perf_services():
-            if not svc.pid:
-                self.run.failed(svc.name, phase.name, "offcpu", "no host PID known for the service")
-                continue
-            out = self.rc.run_dir / "offcpu" / phase.name / svc.name / "perf.data"
-            rec = PerfRecording(svc.pid, out, 0, self.rc.clock, events=offcpu.EVENTS)
-            try:
-                rec.start()
-                wait_started(rec)
-            except OSError as e:
-                self.run.failed(svc.name, phase.name, "offcpu", f"cannot start perf record: {e}")
-                continue
-            self._recording[(phase.name, svc.name)] = rec
+        super().start()
 
-    def phase_end(self, phase: PhaseWindow) -> Iterable[Future]:
-        for svc in self.run.perf_services():
-            rec = self._recording.pop((phase.name, svc.name), None)
-            if rec is not None:
-                rec.interrupt()
-                self._conversions.append(spawn(self._convert, svc, phase, rec))
-        return ()
+    def phases(self) -> tuple[str, ...]:
+        return self.spec.own[self.key]["phases"] if self.able else ()
 
-    def stop(self) -> None:
-        for rec in list(self._recording.values()):
-            try:
-                rec.stop()
-            except HarnessError:
-                pass
-        self._recording.clear()
+    def recording(self, svc: ServiceInfo, phase: PhaseWindow) -> PerfRecording:
+        out = self.rc.run_dir / "offcpu" / phase.name / svc.name / "perf.data"
+        return PerfRecording(svc.pid, out, 0, self.rc.clock, events=offcpu.EVENTS)
 
-    def finish(self, deadline: float) -> None:
-        wait_all(self._conversions, deadline)
-
-    def _convert(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording) -> None:
+    def convert_recording(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording, join) -> None:
         out = rec.out.parent / "offcpu.pb.gz"
         try:
-            rec.stop()
             info = offcpu.convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock, go=self.run.go,
-                                  window=(rec.start_s, rec.end_s))
+                                  window=(rec.start_s, rec.end_s), join=join)
         except HarnessError as e:
             self.run.failed(svc.name, phase.name, "offcpu", failure_reason(e))
             return

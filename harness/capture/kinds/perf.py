@@ -1,10 +1,16 @@
 """perf record of every service perf covers in the phases captures.perf names, converted to a
-pprof profile on the run clock (inlined calls expanded by a helper built from the run's start)."""
+pprof profile on the run clock (inlined calls expanded by a helper built from the run's start).
+
+A phase whose service also has a runtime trace is converted when the run stops, after the trace
+kind read its traces (harness/capture/kinds orders Trace before Perf): the samples are then joined
+to the goroutines the trace saw on their threads (harness/capture/goroutines.py). Other phases
+are converted in the background from their phase end."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import Future
 
+from harness.capture import goroutines
 from harness.capture.kind import Capture, CaptureRun, spawn, wait, wait_all
 from harness.capture.perf import (
     BUILD_TIMEOUT_S,
@@ -31,7 +37,32 @@ class Perf(Capture):
         super().__init__(run)
         self._recording: dict[tuple[str, str], PerfRecording] = {}
         self._conversions: list[Future] = []
+        self._deferred: list[tuple[ServiceInfo, PhaseWindow, PerfRecording, dict[int, int]]] = []
         self._inlines: Future | None = None          # the symbolizer's helper being built
+
+    # What the perf-based kinds (this one, offcpu) do differently:
+    def phases(self) -> tuple[str, ...]:
+        return self.spec.perf.phases
+
+    def recording(self, svc: ServiceInfo, phase: PhaseWindow) -> PerfRecording:
+        out = self.rc.run_dir / "perf" / phase.name / svc.name / "perf.data"
+        return PerfRecording(svc.pid, out, self.spec.perf.frequency, self.rc.clock)
+
+    def convert_recording(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording, join) -> None:
+        """perf.data -> the profile, registered (or a capture-failed event)."""
+        out = rec.out.parent / "perf.pb.gz"
+        try:
+            info = convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock,
+                           frequency=rec.frequency, go=self.run.go, window=(rec.start_s, rec.end_s), join=join)
+        except HarnessError as e:
+            self.run.failed(svc.name, phase.name, "perf", e.render())
+            return
+        self.rc.artifacts.add("perf", out, service=svc.name, phase=phase.name, start_s=rec.start_s,
+                              end_s=rec.end_s, sample_types=["samples/count", "cpu/nanoseconds"], **info)
+        if info.get("inlines") == NOT_EXPANDED:
+            self.rc.events.add("capture-note", f"perf profile of {svc.name} in phase {phase.name}: inlined calls "
+                               f"not expanded ({info.get('inlines_reason')}); {INLINES_NOT_EXPANDED}",
+                               service=svc.name, phase=phase.name, capture="perf")
 
     @classmethod
     def wanted(cls, run: CaptureRun) -> bool:
@@ -51,30 +82,39 @@ class Perf(Capture):
                                f"helper could not be built: {failure_reason(e)}); {INLINES_NOT_EXPANDED}")
 
     def phase_start(self, phase: PhaseWindow) -> None:
-        if phase.name not in self.spec.perf.phases:
+        if phase.name not in self.phases():
             return
         for svc in self.run.perf_services():
             if not svc.pid:
-                self.run.failed(svc.name, phase.name, "perf", "no host PID known for the service")
+                self.run.failed(svc.name, phase.name, self.name, "no host PID known for the service")
                 continue
-            out = self.rc.run_dir / "perf" / phase.name / svc.name / "perf.data"
-            rec = PerfRecording(svc.pid, out, self.spec.perf.frequency, self.rc.clock)
+            rec = self.recording(svc, phase)
             try:
                 rec.start()
                 wait_started(rec)
             except OSError as e:
-                self.run.failed(svc.name, phase.name, "perf", f"cannot start perf record: {e}")
+                self.run.failed(svc.name, phase.name, self.name, f"cannot start perf record: {e}")
                 continue
             self._recording[(phase.name, svc.name)] = rec
 
     def phase_end(self, phase: PhaseWindow) -> Iterable[Future]:
-        """End the windows now (SIGINT); perf's flush and the conversion run in the background."""
+        """End the windows now (SIGINT); perf's flush and the conversion run in the background,
+        or when the run stops for a phase with a trace to join."""
         for svc in self.run.perf_services():
             rec = self._recording.pop((phase.name, svc.name), None)
-            if rec is not None:
-                rec.interrupt()
-                self._conversions.append(spawn(self._convert, svc, phase, rec))
+            if rec is None:
+                continue
+            rec.interrupt()
+            if self._traced(svc, phase):
+                self._deferred.append((svc, phase, rec, goroutines.ns_tids(svc.pid)))
+            else:
+                self._conversions.append(spawn(self._convert, svc, phase, rec, None))
         return ()
+
+    def _traced(self, svc: ServiceInfo, phase: PhaseWindow) -> bool:
+        trace = self.spec.trace
+        return trace is not None and phase.name in trace.phases and \
+            svc.name in {s.name for s in self.run.pprof_services()}
 
     def stop(self) -> None:
         for rec in list(self._recording.values()):
@@ -85,22 +125,23 @@ class Perf(Capture):
         self._recording.clear()
 
     def finish(self, deadline: float) -> None:
-        wait_all(self._conversions, deadline)
+        deferred, self._deferred = self._deferred, []
+        wait_all(self._conversions + [spawn(self._convert, svc, phase, rec, self._join(svc, phase, tids))
+                                      for svc, phase, rec, tids in deferred], deadline)
 
-    def _convert(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording) -> None:
-        out = rec.out.parent / "perf.pb.gz"
+    def _join(self, svc: ServiceInfo, phase: PhaseWindow, tids: dict[int, int]):
+        """The labelling of samples with their goroutines, from the phase's trace (None without one)."""
+        gmap = goroutines.GoroutineMap.load(self.rc.run_dir / "trace" / phase.name / svc.name / "threads.json")
+        if gmap is None or not tids:
+            return None
+        return lambda samples: goroutines.label(samples, tids, gmap)
+
+    def _convert(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording, join) -> None:
         if self._inlines is not None:
             wait(self._inlines, BUILD_TIMEOUT_S)
         try:
             rec.stop()
-            info = convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock,
-                           frequency=rec.frequency, go=self.run.go, window=(rec.start_s, rec.end_s))
         except HarnessError as e:
-            self.run.failed(svc.name, phase.name, "perf", e.render())
+            self.run.failed(svc.name, phase.name, self.name, e.render())
             return
-        self.rc.artifacts.add("perf", out, service=svc.name, phase=phase.name, start_s=rec.start_s,
-                              end_s=rec.end_s, sample_types=["samples/count", "cpu/nanoseconds"], **info)
-        if info.get("inlines") == NOT_EXPANDED:
-            self.rc.events.add("capture-note", f"perf profile of {svc.name} in phase {phase.name}: inlined calls "
-                               f"not expanded ({info.get('inlines_reason')}); {INLINES_NOT_EXPANDED}",
-                               service=svc.name, phase=phase.name, capture="perf")
+        self.convert_recording(svc, phase, rec, join)

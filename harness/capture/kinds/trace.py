@@ -46,6 +46,10 @@ class Trace(Capture):
             fetched, self._fetched = self._fetched, []
         wait_all([spawn(self._read, *item) for item in fetched], deadline)
 
+    def _joined(self) -> bool:
+        """Whether perf-based kinds will join their samples to goroutines (they read threads.json)."""
+        return self.spec.perf is not None or bool(self.spec.own.get("offcpu"))
+
     def _window(self, svc: ServiceInfo, phase: PhaseWindow) -> None:
         room = phase.duration - self.spec.cpu_margin        # one trace at a time: stay inside the phase
         seconds = int(min(self.spec.trace.seconds or room, room))
@@ -71,7 +75,8 @@ class Trace(Capture):
     def _read_one(self, svc: ServiceInfo, phase: PhaseWindow, out: Path, snap: pprof.Snapshot) -> None:
         folder = out.parent
         try:
-            summary = trace.summary_of(self.run.go, out, self.rc.clock.mono_t0)
+            summary = trace.summary_of(self.run.go, out, self.rc.clock.mono_t0,
+                                       threads_out=folder / "threads.json" if self._joined() else None)
         except (HarnessError, OSError) as e:
             self.run.failed(svc.name, phase.name, "trace", str(e))
             return
