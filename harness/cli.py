@@ -346,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # a pipe or a CI log has no width: rich would assume 80 columns and cut the tables' cells
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
-    console = Console(stderr=False, soft_wrap=True, width=width)
-    err = Console(stderr=True, soft_wrap=True)
+    console = Console(stderr=False, soft_wrap=True, width=width, emoji=False)   # "x.yaml:100:3" is no 💯
+    err = Console(stderr=True, soft_wrap=True, emoji=False)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _sigterm)

@@ -137,7 +137,7 @@ def render(rows: list[dict], console) -> None:
 def main() -> int:
     from rich.console import Console
     rows = collect()
-    render(rows, Console())
+    render(rows, Console(emoji=False))
     return 0 if all(r["ok"] for r in rows if r["section"] == "capability" and r["name"] in
                     ("docker", "nsenter", "tc", "iptables")) else 1
 

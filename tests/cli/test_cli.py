@@ -72,6 +72,19 @@ def test_run_with_a_bad_scenario_exits_2_with_position(tmp_path, capsys):
     assert f"{p}:10:9: load.rate" in err.replace("\n", " ")
 
 
+def test_an_error_on_line_100_says_line_100(tmp_path, capsys):
+    """rich reads ":100:" as an emoji code: the position of an error on line 100 came out as
+    "x.yaml💯9" (found by the scenario fuzz test once a bundled scenario grew past 100 lines)."""
+    p = _scenario(tmp_path)
+    text = p.read_text()
+    p.write_text("#\n" * (100 - text[:text.index("rate: 10")].count("\n") - 1) + text.replace("rate: 10", "rate: lots"))
+    for argv in (["validate", str(p)], ["run", str(p), "--quiet"]):
+        code = main(argv)
+        out = capsys.readouterr()
+        assert code == 2 and f"{p}:100:" in (out.out + out.err).replace("\n", " "), out
+        assert "\U0001f4af" not in out.out + out.err
+
+
 def test_a_lone_surrogate_in_a_scenario_is_shown_escaped(tmp_path, capsys):
     """YAML's "\\ud800" decodes to a lone surrogate, which UTF-8 cannot encode: the error shows it
     escaped (found by the scenario fuzz test on a fault kind) instead of failing to print."""
