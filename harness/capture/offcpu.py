@@ -22,22 +22,13 @@ the netpoller's epoll_wait, and runnable threads the CPU quota or the run queue 
 from __future__ import annotations
 
 import functools
-import gzip
-import os
 import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import proc
-from harness.capture.perf import (
-    FRAME_RE,
-    NOT_EXPANDED,
-    PerfSample,
-    Symbolizer,
-    go_resolver,
-    to_profile,
-)
+from harness.capture.perf import FRAME_RE, PerfSample, write_profile
 from harness.errors import HarnessError
 
 EVENTS = ["-e", "sched:sched_switch", "--switch-events"]
@@ -126,33 +117,14 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, go: str = "go",
     ivs = [iv for iv in ivs if lo <= iv.start < hi]
     for iv in ivs:
         iv.end = min(iv.end, hi)
-    samples = to_samples(ivs)
-    joined = join(samples) if join is not None else None
-    resolve, symbolized, sym_ = None, False, None
-    binary = f"/proc/{pid}/exe"
-    if exe and os.path.exists(binary):
-        sym_ = Symbolizer(binary, go=go)
-        try:
-            sym_.load_symbols()
-            resolve = go_resolver(sym_, samples, exe)
-            symbolized = True
-        except HarnessError:
-            resolve = None
-    msg = to_profile(samples, mono_t0=clock.mono_t0, wall_t0=clock.wall_t0, period_ns=1, resolve=resolve,
-                     main_dso=exe, count_type=("switches", "count"), value_type=("off_cpu", "nanoseconds"),
-                     window=(lo, hi))
-    out.write_bytes(gzip.compress(msg.SerializeToString()))
     by_state = {RUNNABLE: 0.0, SLEEPING: 0.0}
     for iv in ivs:
         by_state[iv.state] += iv.end - iv.start
-    info = {"switches": len(ivs), "unstacked": unstacked, "symbolized": symbolized,
+    info = {"switches": len(ivs), "unstacked": unstacked,
             "runnable_s": round(by_state[RUNNABLE], 3), "sleeping_s": round(by_state[SLEEPING], 3)}
-    if joined is not None:
-        info["on_goroutines"] = joined
-    if symbolized and sym_.mode is not None:
-        info["inlines"] = sym_.mode
-        if sym_.mode == NOT_EXPANDED:
-            info["inlines_reason"] = sym_.why
+    info.update(write_profile(to_samples(ivs), out, pid=pid, exe=exe, clock=clock, go=go, join=join,
+                              count_type=("switches", "count"), value_type=("off_cpu", "nanoseconds"),
+                              window=(lo, hi)))
     return info
 
 

@@ -402,6 +402,19 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
     if window is not None:
         lo, hi = clock.mono_t0 + window[0], clock.mono_t0 + window[1]
         samples = [s for s in parsed if lo <= s.t_mono <= hi]
+    info = {"samples": len(samples), "outside_window": len(parsed) - len(samples),
+            "first_s": clock.at(samples[0].t_mono) if samples else None,
+            "last_s": clock.at(samples[-1].t_mono) if samples else None}
+    info.update(write_profile(samples, out, pid=pid, exe=exe, clock=clock, go=go, join=join,
+                              period_ns=int(1e9 / frequency)))
+    return info
+
+
+def write_profile(samples: list[PerfSample], out: Path, *, pid: int, exe: str, clock, go: str, join=None,
+                  **kinds) -> dict:
+    """Join `samples` to goroutines (`join`), symbolize their Go frames from the live process's
+    binary, write them as a gzipped pprof profile at `out` (`kinds`: to_profile's period_ns,
+    count_type, value_type, window); returns {symbolized, inlines, inlines_reason, on_goroutines}."""
     joined = join(samples) if join is not None else None
     resolve, symbolized, sym_ = None, False, None
     binary = f"/proc/{pid}/exe"
@@ -413,12 +426,10 @@ def convert(data: Path, out: Path, *, pid: int, exe: str, clock, frequency: int,
             symbolized = True
         except HarnessError:
             resolve = None      # symbol names without lines are still a profile
-    msg = to_profile(samples, mono_t0=clock.mono_t0, wall_t0=clock.wall_t0,
-                     period_ns=int(1e9 / frequency), resolve=resolve, main_dso=exe)
+    msg = to_profile(samples, mono_t0=clock.mono_t0, wall_t0=clock.wall_t0, resolve=resolve, main_dso=exe,
+                     **{"period_ns": 1, **kinds})
     out.write_bytes(gzip.compress(msg.SerializeToString()))
-    info = {"samples": len(samples), "symbolized": symbolized, "outside_window": len(parsed) - len(samples),
-            "first_s": clock.at(samples[0].t_mono) if samples else None,
-            "last_s": clock.at(samples[-1].t_mono) if samples else None}
+    info: dict = {"symbolized": symbolized}
     if joined is not None:
         info["on_goroutines"] = joined
     if symbolized and sym_.mode is not None:
