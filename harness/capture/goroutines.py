@@ -44,7 +44,8 @@ class GoroutineMap:
 
     def __init__(self, threads: dict[int, list[list[int]]], starts: dict[int, str]):
         self.starts = starts
-        self._runs = {th: (sorted(runs), [r[0] for r in sorted(runs)]) for th, runs in threads.items()}
+        self._runs = {th: (runs, [r[0] for r in runs]) for th, runs in
+                      ((th, sorted(runs)) for th, runs in threads.items())}
 
     @classmethod
     def load(cls, path: Path) -> GoroutineMap | None:

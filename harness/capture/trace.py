@@ -229,12 +229,16 @@ def summarize(parsed: str, mono_t0: float | None = None) -> dict:
     return _read(parsed).result(mono_t0)
 
 
+def _on_clock(threads: _Threads, s: _Summary) -> dict | None:
+    """The threads read with summary `s`, on CLOCK_MONOTONIC; None without a Sync event (no clock)."""
+    return None if s.offset is None else threads.result(s.offset, s.last or 0)
+
+
 def goroutine_threads(parsed: str) -> dict | None:
     """Which goroutine ran on which thread (CLOCK_MONOTONIC ns), from parsed events (pure); None
     without a Sync event (no clock to put it on)."""
     threads = _Threads()
-    s = _read(parsed, threads)
-    return None if s.offset is None else threads.result(s.offset, s.last or 0)
+    return _on_clock(threads, _read(parsed, threads))
 
 
 def summary_of(go: str, trace: Path, mono_t0: float | None, timeout: float = 180.0,
@@ -268,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as e:
         print(str(e), file=sys.stderr)
         return 1
-    if threads is not None and s.offset is not None:
-        Path(args.threads_out).write_text(json.dumps(threads.result(s.offset, s.last or 0), separators=(",", ":")))
+    placed = _on_clock(threads, s) if threads is not None else None
+    if placed is not None:
+        Path(args.threads_out).write_text(json.dumps(placed, separators=(",", ":")))
     print(json.dumps(s.result(args.mono_t0)))
     return 0
 

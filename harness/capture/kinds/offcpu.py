@@ -10,14 +10,13 @@ Where the kernel or perf cannot record sched_switch, the run says so once (a cap
 goes on without it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.capture import offcpu
 from harness.capture.kind import CaptureRun
 from harness.capture.kinds.perf import Perf
-from harness.capture.perf import PerfRecording, failure_reason
-from harness.errors import HarnessError
+from harness.capture.perf import PerfRecording
 from harness.runctx import PhaseWindow, ServiceInfo
-
-SAMPLE_TYPES = ["switches/count", "off_cpu/nanoseconds"]
 
 
 class OffCpu(Perf):
@@ -25,6 +24,7 @@ class OffCpu(Perf):
     key = "offcpu"
     needs = ("perf", "go", "sched-switch")
     writes = ("offcpu",)
+    sample_types = ["switches/count", "off_cpu/nanoseconds"]
     schema = {"description": "off-CPU time per phase (perf sched:sched_switch): where threads waited, "
                              "runnable or sleeping; true for every phase",
               "oneOf": [{"type": "boolean"},
@@ -61,16 +61,9 @@ class OffCpu(Perf):
         return self.spec.own[self.key]["phases"] if self.able else ()
 
     def recording(self, svc: ServiceInfo, phase: PhaseWindow) -> PerfRecording:
-        out = self.rc.run_dir / "offcpu" / phase.name / svc.name / "perf.data"
+        out = self.rc.run_dir / self.name / phase.name / svc.name / "perf.data"
         return PerfRecording(svc.pid, out, 0, self.rc.clock, events=offcpu.EVENTS)
 
-    def convert_recording(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording, join) -> None:
-        out = rec.out.parent / "offcpu.pb.gz"
-        try:
-            info = offcpu.convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock, go=self.run.go,
-                                  window=(rec.start_s, rec.end_s), join=join)
-        except HarnessError as e:
-            self.run.failed(svc.name, phase.name, "offcpu", failure_reason(e))
-            return
-        self.rc.artifacts.add("offcpu", out, service=svc.name, phase=phase.name, start_s=rec.start_s,
-                              end_s=rec.end_s, sample_types=SAMPLE_TYPES, **info)
+    def convert_file(self, rec: PerfRecording, out: Path, join) -> dict:
+        return offcpu.convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock, go=self.run.go,
+                              window=(rec.start_s, rec.end_s), join=join)

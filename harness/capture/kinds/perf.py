@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import Future
+from pathlib import Path
+from typing import ClassVar
 
 from harness.capture import goroutines
 from harness.capture.kind import Capture, CaptureRun, spawn, wait, wait_all
@@ -41,28 +43,34 @@ class Perf(Capture):
         self._inlines: Future | None = None          # the symbolizer's helper being built
 
     # What the perf-based kinds (this one, offcpu) do differently:
+    sample_types: ClassVar[list[str]] = ["samples/count", "cpu/nanoseconds"]
+
     def phases(self) -> tuple[str, ...]:
         return self.spec.perf.phases
 
     def recording(self, svc: ServiceInfo, phase: PhaseWindow) -> PerfRecording:
-        out = self.rc.run_dir / "perf" / phase.name / svc.name / "perf.data"
+        out = self.rc.run_dir / self.name / phase.name / svc.name / "perf.data"
         return PerfRecording(svc.pid, out, self.spec.perf.frequency, self.rc.clock)
+
+    def convert_file(self, rec: PerfRecording, out: Path, join) -> dict:
+        """perf.data -> the profile at `out`; the artifact's fields (raises HarnessError)."""
+        return convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock, frequency=rec.frequency,
+                       go=self.run.go, window=(rec.start_s, rec.end_s), join=join)
 
     def convert_recording(self, svc: ServiceInfo, phase: PhaseWindow, rec: PerfRecording, join) -> None:
         """perf.data -> the profile, registered (or a capture-failed event)."""
-        out = rec.out.parent / "perf.pb.gz"
+        out = rec.out.parent / f"{self.name}.pb.gz"
         try:
-            info = convert(rec.out, out, pid=rec.pid, exe=rec.exe, clock=self.rc.clock,
-                           frequency=rec.frequency, go=self.run.go, window=(rec.start_s, rec.end_s), join=join)
+            info = self.convert_file(rec, out, join)
         except HarnessError as e:
-            self.run.failed(svc.name, phase.name, "perf", e.render())
+            self.run.failed(svc.name, phase.name, self.name, e.render())
             return
-        self.rc.artifacts.add("perf", out, service=svc.name, phase=phase.name, start_s=rec.start_s,
-                              end_s=rec.end_s, sample_types=["samples/count", "cpu/nanoseconds"], **info)
+        self.rc.artifacts.add(self.name, out, service=svc.name, phase=phase.name, start_s=rec.start_s,
+                              end_s=rec.end_s, sample_types=self.sample_types, **info)
         if info.get("inlines") == NOT_EXPANDED:
-            self.rc.events.add("capture-note", f"perf profile of {svc.name} in phase {phase.name}: inlined calls "
-                               f"not expanded ({info.get('inlines_reason')}); {INLINES_NOT_EXPANDED}",
-                               service=svc.name, phase=phase.name, capture="perf")
+            self.rc.events.add("capture-note", f"{self.name} profile of {svc.name} in phase {phase.name}: inlined "
+                               f"calls not expanded ({info.get('inlines_reason')}); {INLINES_NOT_EXPANDED}",
+                               service=svc.name, phase=phase.name, capture=self.name)
 
     @classmethod
     def wanted(cls, run: CaptureRun) -> bool:
