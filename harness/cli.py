@@ -292,6 +292,26 @@ def cmd_flame(args, console: Console) -> int:
     return 0
 
 
+def add_traffic(sub) -> None:
+    p = sub.add_parser("traffic", help="what a production traffic file holds (access log, JSON lines, HAR)")
+    p.add_argument("file", help="nginx/Apache combined log, JSON lines or HAR (plain or .gz)")
+    p.add_argument("--format", default="auto", choices=("auto", "combined", "jsonl", "har"))
+    p.add_argument("--top", type=int, default=12, help="endpoints listed (default 12)")
+    p.add_argument("--scenario", action="store_true", help="print a load: section replaying the file")
+
+
+def cmd_traffic(args, console: Console) -> int:
+    from harness.cli_progress import print_traffic
+    from harness.traffic.summary import scenario_snippet, summarize
+
+    summary = summarize(Path(args.file), args.format)
+    if args.scenario:
+        console.print(escape(scenario_snippet(summary, args.file)), highlight=False)
+    else:
+        print_traffic(console, summary, top=max(1, args.top))
+    return 0
+
+
 def _run_dir(arg: str) -> Path:
     p = Path(arg)
     if not (p / "manifest.json").is_file():
@@ -311,6 +331,7 @@ COMMANDS = {
     "report": (add_report, cmd_report),
     "compare": (add_compare, cmd_compare),
     "flame": (add_flame, cmd_flame),
+    "traffic": (add_traffic, cmd_traffic),
 }
 
 

@@ -213,3 +213,41 @@ def print_compare(console: Console, result: dict, top: int = 3) -> None:
                     console.print(Text.assemble(
                         ("    " + f"{direction:<7}", style), f"{r['key']} ({r['function']}) ",
                         f"{r['share_a']} → {r['share_b']} ", (r["delta"], style), f"  {r['value']}"))
+
+
+def print_traffic(console: Console, s, top: int = 12) -> None:
+    """`harness traffic FILE`: what the file holds, the rate over time as a sparkline, the endpoint
+    and status mix, latency when the log has it, and what was skipped."""
+    from harness.traffic.summary import sparkline
+
+    console.print(Text.assemble((str(s.path), "bold"), f"  ({s.format})"))
+    console.print(f"  {units.count(s.requests)} requests over {units.duration_s(s.seconds)}: "
+                  f"mean {units.rate(s.mean_rps)}, peak {s.peak_rps}/s in a second")
+    line, step = sparkline(s.per_second, s.seconds)
+    console.print(Text.assemble("  rate  ", (line, "cyan"), f"  (a column is {units.duration_s(step)})"))
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for col, just in (("endpoint", "left"), ("requests", "right"), ("share", "right")):
+        table.add_column(col, justify=just)
+    for (method, name), n in s.endpoints.most_common(top):
+        table.add_row(f"{method} {name}", units.count(n), units.percent(n / s.requests))
+    rest = len(s.endpoints) - top
+    if rest > 0:
+        table.add_row(f"{rest} more", units.count(sum(n for _k, n in s.endpoints.most_common()[top:])), "")
+    console.print(table)
+    statuses = ", ".join(f"{code or 'none'}: {units.percent(n / s.requests)}" for code, n in s.statuses.most_common(6))
+    console.print(f"  status  {statuses}")
+    if s.latency_ms:
+        console.print("  latency " + "  ".join(f"{k} {units.duration_ms(v)}" for k, v in s.latency_ms.items()))
+    notes = []
+    if s.spread:
+        notes.append(f"{units.count(s.spread)} stamps had whole seconds only: spread evenly within their second")
+    if s.out_of_order:
+        notes.append(f"{units.count(s.out_of_order)} line(s) out of order by more than 10 s: skipped")
+    if s.sensitive:
+        notes.append("credential headers not replayed unless kept: " + ", ".join(sorted(s.sensitive)))
+    if s.bad:
+        notes.append(f"{units.count(s.bad)} line(s) not understood; the first:")
+    for n in notes:
+        console.print(Text(f"  note: {n}", style="yellow"))
+    for b in s.bad_lines:
+        console.print(Text(f"    {b}", style="dim"))

@@ -27,12 +27,14 @@ from locust.env import Environment
 from locust.exception import StopUser
 
 from harness.load.recorder import RawLog, Recorder, saturation_reasons
+from harness.load.replay import ReplayArrivals
 from harness.load.schedule import ArrivalSchedule, Phase, PhaseTable, RateFunction
 from harness.load.spec import LoadSpec, RequestSpec
 
 INTENDED_KEY = "harness_intended_mono"
 TICK_SLACK_S = 0.05
 PROBE_S = 0.01             # the event-loop probe's sleep
+SPIN_S = 0.0015            # replay: the last stretch before a send time spent yielding, not sleeping
 
 
 class Picker:
@@ -127,6 +129,8 @@ class Worker:
         self.loop_late = 0.0
         self.cpu_log: list[list] = []
         self.env: Environment | None = None
+        self.replay: ReplayArrivals | None = None
+        self.spin_s = SPIN_S if self.spec.model == "replay" else 0.0
 
     def prepare(self) -> None:
         """Everything slow, before the timeline is known: Locust users and environment."""
@@ -134,6 +138,9 @@ class Worker:
                                stop_timeout=min(self.spec.timeout, 5.0))
         self.env.events.request.add_listener(self.on_request)
         self.env.create_local_runner()
+        if self.spec.model == "replay":       # read up to the first request now, not at the first send
+            self.replay = ReplayArrivals(self.spec.replay, index=self.index, workers=self.workers)
+            self.replay.prime()
 
     def set_timeline(self, go: dict) -> None:
         """The run's clock and phase windows (the runner's go message)."""
@@ -149,12 +156,17 @@ class Worker:
 
     def sleep_until(self, t: float) -> bool:
         """Sleep until run time t; False if told to stop meanwhile. gevent's timers wake up
-        to about a millisecond late: that lateness is measured (lag_ms), not hidden."""
-        wait = t - self.now()
+        to about a millisecond late (epoll waits in whole milliseconds): that lateness is
+        measured (lag_ms), not hidden. A replay, whose times are the log's own, sleeps to
+        SPIN_S before the time and yields to the event loop from there (some CPU for sub-ms sends)."""
+        wait = t - self.now() - self.spin_s
         if wait > 0.1:
-            return not self.stopping.wait(wait)
-        if wait > 0:
+            if self.stopping.wait(wait):
+                return False
+        elif wait > 0:
             gevent.sleep(wait)           # cheaper than an Event wait; stop is checked below
+        while self.spin_s and self.now() < t:
+            gevent.sleep(0)              # the last stretch: yield to the loop until the time
         return not self.stopping.is_set()
 
     # -- Locust ------------------------------------------------------------------------------
@@ -180,7 +192,7 @@ class Worker:
                                            "define a class deriving from locust.HttpUser or FastHttpUser"))
             return list(classes.values())
         picker = Picker(spec.requests, None if spec.seed is None else spec.seed + self.index)
-        if spec.model == "open":
+        if spec.model in ("open", "replay"):
             class OpenModelUser(FastHttpUser):
                 wait_time = constant(0)
                 concurrency = spec.max_inflight
@@ -190,7 +202,7 @@ class Worker:
                 @task
                 def arrivals(self):
                     try:
-                        worker.arrival_loop(self.client, picker)
+                        worker.arrival_loop(self.client, worker.arrivals(picker))
                     except Exception as e:
                         worker.emit({"type": "error", "what": f"the open-model loop failed: {e!r}",
                                      "where": f"load worker {worker.index}",
@@ -216,15 +228,21 @@ class Worker:
         self.emit({"type": "error", "what": what, "where": where, "hint": hint})
         return 2
 
-    # -- open model --------------------------------------------------------------------------
-    def arrival_loop(self, client, picker: Picker) -> None:
+    # -- open and replay models ---------------------------------------------------------------
+    def arrivals(self, picker: Picker):
+        """(run time, request) pairs: the rate's schedule with weighted requests, or the replay's."""
+        if self.spec.model == "replay":
+            return self.replay.between(self.phases.start_s, self.phases.end_s)
+        return ((t, picker.pick()) for t in ArrivalSchedule(self.rate, index=self.index, workers=self.workers))
+
+    def arrival_loop(self, client, arrivals) -> None:
         self.loop_started = True
         drop = self.spec.overflow == "drop"
         begin = self.now()
         cap_release = -math.inf
         rec = self.rec
         pool = self.senders = Senders(self.spec.max_inflight, client)
-        for t in ArrivalSchedule(self.rate, index=self.index, workers=self.workers):
+        for t, req in arrivals:
             if t < begin - 0.001:
                 self.skipped_late_start += 1
                 continue
@@ -247,7 +265,7 @@ class Worker:
             else:
                 rec.note_lag(t, now - t)
             rec.note_sent(t, now)
-            pool.submit(picker.pick(), self.t0 + t)
+            pool.submit(req, self.t0 + t)
         self._drain()
 
     def backlog(self) -> int:
@@ -312,7 +330,7 @@ class Worker:
         runner = self.env.runner if self.env else None
         closed_users = runner.user_count if runner else 0
         msg.update(users=closed_users if self.spec.model == "closed" else self.inflight(),
-                   inflight=self.inflight() if self.spec.model == "open" else closed_users,
+                   inflight=self.inflight() if self.spec.model != "closed" else closed_users,
                    target_rps=round(self.rate.mean_over(k, k + 1) / self.workers, 3)
                    if self.spec.model == "open" else None,
                    backlog=self.backlog(), cpu=round(cpu, 3))
@@ -332,7 +350,7 @@ class Worker:
         ticker = gevent.spawn(self.ticker)
         gevent.spawn(self.loop_probe)
         self.emit({"type": "started", "t_s": round(self.now(), 6), "pid": os.getpid()})
-        if self.spec.model == "open":
+        if self.spec.model != "closed":
             if self.sleep_until(self.phases.start_s - 1.0):
                 self.env.runner.start(1, 1)
             while not self.done.wait(0.2):
@@ -347,6 +365,8 @@ class Worker:
         final = self.rec.final()
         final.update(skipped_late_start=self.skipped_late_start, cpu=self.cpu_log,
                      stopped_early=self.stopping.is_set(), locust=locust_stats(self.env))
+        if self.replay is not None:
+            final["replay"] = self.replay.report()
         self.emit(final)
         return 0
 

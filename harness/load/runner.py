@@ -189,6 +189,8 @@ class LoadRunner:
             rates = ", ".join(f"{p.name}: {self.rate.mean_over(p.start_s, p.end_s):g}/s"
                               for p in self.phases.phases)
             return f"open model ({rates}) cap {s.max_inflight} -> {self.target_url}"
+        if s.model == "replay":
+            return f"replay of {s.replay.file} at speed {s.replay.speed:g} cap {s.max_inflight} -> {self.target_url}"
         return f"closed model {s.users} users -> {self.target_url}"
 
     # -- the pipe from each worker -------------------------------------------------------------
@@ -301,6 +303,8 @@ class LoadRunner:
                             sig=self.spec.precision, phases=self.phases, rate_of=self._phase_rate,
                             target_url=self.target_url,
                             incomplete=self._killed or len(finals) < self.workers or bool(self._errors))
+        if self.spec.model == "replay":
+            stats["replay"] = replay_report(finals)
         self.stats_path.write_text(json.dumps(stats, indent=1))
         self._summary = stats
         self._record_artifacts(stats)
@@ -335,6 +339,21 @@ class LoadRunner:
         self.rc.events.add("load-end", f"{t['requests']} requests, {t['failures']} failed, "
                            f"p99 {t['latency_ms']['p99']} ms ({stats['latency_basis']} basis), "
                            f"dropped {t['dropped']}, delayed {t['delayed']}")
+
+
+def replay_report(finals: list[dict]) -> dict:
+    """The replay's counts (the same in every worker: each reads the whole file) with the
+    headers dropped and the arrivals sent summed over the workers."""
+    reports = [f["replay"] for f in finals if isinstance(f.get("replay"), dict)]
+    if not reports:
+        return {}
+    out = dict(reports[0])
+    dropped: dict[str, int] = {}
+    for r in reports:
+        for name, n in r.get("headers_dropped", {}).items():
+            dropped[name] = dropped.get(name, 0) + n
+    out["headers_dropped"] = dropped
+    return out
 
 
 def _close(stream) -> None:

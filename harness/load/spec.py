@@ -4,7 +4,7 @@ Format (docs/load.md has the full reference):
 
     load:
       target: {service: api, port: 8080}   # or url: http://127.0.0.1:8080
-      model: open                          # open | closed
+      model: open                          # open | closed | replay (replay: {file, ...}: a traffic file)
       rate: 200                            # open: number, {phase: number | {from, to}}, or {from, to}
       max_inflight: 500                    # open: concurrency cap
       overflow: delay                      # open: delay | drop (what happens to arrivals at the cap)
@@ -26,15 +26,16 @@ from urllib.parse import urlsplit
 
 from harness.parse.context import ParseContext
 from harness.parse.node import Node
+from harness.traffic.spec import REPLAY_SCHEMA, ReplaySpec, parse_replay
 
-MODELS = ("open", "closed")
+MODELS = ("open", "closed", "replay")
 OVERFLOW = ("delay", "drop")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 DEFAULT_PHASE = "default"
 
 _TOP_KEYS = ("target", "url", "model", "rate", "max_inflight", "overflow", "users", "spawn_rate",
              "think_time", "timeout", "requests", "locustfile", "raw_log", "processes", "precision",
-             "seed")
+             "seed", "replay")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # RFC 9110 token
 _REQUEST_KEYS = ("name", "method", "path", "weight", "headers", "body")
 
@@ -80,11 +81,12 @@ class LoadSpec:
     precision: int = 3                            # HdrHistogram significant digits
     seed: int | None = None
     allow_external: bool = False
+    replay: ReplaySpec | None = None              # model: replay
     where: str = ""                               # file:line:col of the load: section
 
     @property
     def latency_basis(self) -> str:
-        return "intended" if self.model == "open" else "actual"
+        return "actual" if self.model == "closed" else "intended"
 
     def rate_for(self, phase: str) -> RateSegment | None:
         """The rate segment of a phase, or None when the spec has no rate for it."""
@@ -99,6 +101,7 @@ class LoadSpec:
         d = dict(data)
         d["rates"] = tuple((name, RateSegment(**seg)) for name, seg in d.get("rates", ()))
         d["whole_ramp"] = RateSegment(**d["whole_ramp"]) if d.get("whole_ramp") else None
+        d["replay"] = ReplaySpec.from_json(d["replay"]) if d.get("replay") else None
         d["requests"] = tuple(RequestSpec(**{**r, "headers": tuple(tuple(h) for h in r["headers"])})
                               for r in d.get("requests", ()))
         return cls(**d)
@@ -186,6 +189,11 @@ def _parse_url(node: Node, ctx: ParseContext) -> str:
 
 
 def _parse_requests(node: Node, keys: dict[str, Node], ctx: ParseContext, model: str) -> dict:
+    if model == "replay":
+        return _parse_replay_source(node, keys, ctx)
+    if "replay" in keys:
+        raise keys["replay"].error("only applies to model: replay", seen=f"model: {model}",
+                                   hint="set model: replay to send a traffic file's requests on its timing")
     if ("requests" in keys) == ("locustfile" in keys):
         raise node.error("give exactly one of 'requests' and 'locustfile'",
                          seen="both" if "requests" in keys else "neither",
@@ -213,6 +221,18 @@ def _parse_requests(node: Node, keys: dict[str, Node], ctx: ParseContext, model:
             raise item.error(f"two {req.method} requests are named '{req.name}'",
                              hint="give each request its own name: (statistics are kept per method and name)")
     return {"requests": reqs}
+
+
+def _parse_replay_source(node: Node, keys: dict[str, Node], ctx: ParseContext) -> dict:
+    for key in ("requests", "locustfile", "rate"):
+        if key in keys:
+            raise keys[key].error("the replay model sends the traffic file's requests at its times",
+                                  seen=f"'{key}' with model: replay",
+                                  hint=f"remove '{key}' (speed, window and max_rate under replay: shape the load)")
+    if "replay" not in keys:
+        raise node.error("model: replay needs 'replay' (the traffic file)",
+                         hint="replay: {file: access.log}; `harness traffic FILE --scenario` prints one")
+    return {"replay": parse_replay(keys["replay"], ctx)}
 
 
 def _parse_request(node: Node) -> RequestSpec:
@@ -264,10 +284,12 @@ def _parse_body(node: Node | None) -> str | None:
 
 def _parse_model_keys(node: Node, keys: dict[str, Node], ctx: ParseContext, model: str) -> dict:
     open_keys, closed_keys = ("rate", "max_inflight", "overflow"), ("users", "spawn_rate", "think_time")
-    wrong = closed_keys if model == "open" else open_keys
+    wrong = open_keys if model == "closed" else closed_keys
     for key in wrong:
         if key in keys:
             raise _wrong_model_key(keys[key], key, model)
+    if model == "replay":
+        return _parse_cap(keys)
     if model == "closed":
         out = {}
         if "users" in keys:
@@ -280,7 +302,11 @@ def _parse_model_keys(node: Node, keys: dict[str, Node], ctx: ParseContext, mode
     if "rate" not in keys:
         raise node.error("the open model needs 'rate' (target requests per second)",
                          hint="e.g. rate: 200, or per phase: rate: {baseline: 100, fault: 200}")
-    out = _parse_rate(keys["rate"], ctx)
+    return {**_parse_rate(keys["rate"], ctx), **_parse_cap(keys)}
+
+
+def _parse_cap(keys: dict[str, Node]) -> dict:
+    out = {}
     if "max_inflight" in keys:
         out["max_inflight"] = keys["max_inflight"].as_int(min=1, max=100000)
     if "overflow" in keys:
@@ -289,7 +315,7 @@ def _parse_model_keys(node: Node, keys: dict[str, Node], ctx: ParseContext, mode
 
 
 def _wrong_model_key(node: Node, key: str, model: str):
-    other = "closed" if model == "open" else "open"
+    other = "closed" if key in ("users", "spawn_rate", "think_time") else "open"
     return node.error(f"only applies to the {other} model", seen=f"model: {model}",
                       hint=f"remove '{key}', or set model: {other}")
 
@@ -364,6 +390,7 @@ LOAD_SCHEMA: dict = {
         "processes": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
         "precision": {"type": "integer", "minimum": 1, "maximum": 4, "default": 3},
         "seed": {"type": "integer"},
+        "replay": REPLAY_SCHEMA,
     },
     "oneOf": [{"required": ["target"]}, {"required": ["url"]}],
 }

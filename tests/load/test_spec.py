@@ -166,3 +166,60 @@ def test_header_names_and_values_are_checked(header, message):
     with pytest.raises(ScenarioError) as info:
         parse(text)
     assert message in info.value.render().splitlines()[0]
+
+
+# -- model: replay -------------------------------------------------------------------------------
+
+LOG_LINE = '10.0.0.1 - - [07/Dec/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 1 "-" "x"\n'
+
+
+def _replay(tmp_path, body: str):
+    return parse(f"""
+load:
+  url: http://127.0.0.1:8080
+  model: replay
+{body}""", scenario_dir=tmp_path)
+
+
+def test_replay_model_parses_and_survives_the_trip_to_the_worker(tmp_path):
+    (tmp_path / "prod.log").write_text(LOG_LINE)
+    spec = _replay(tmp_path, """  max_inflight: 20
+  replay:
+    file: prod.log
+    speed: 2
+    window: {start: 1m, end: 90s}
+    loop: true
+    max_rate: 300
+    keep_headers: [Authorization]
+    templates: [{match: 'v[0-9]+', name: '{version}'}]""")
+    r = spec.replay
+    assert spec.latency_basis == "intended" and spec.max_inflight == 20
+    assert (r.file, r.speed, r.window_start, r.window_end, r.loop, r.max_rate) == \
+        (str(tmp_path / "prod.log"), 2.0, 60.0, 90.0, True, 300.0)
+    assert r.keep_headers == ("Authorization",) and r.templates == (("v[0-9]+", "{version}"),)
+    assert LoadSpec.from_json(spec.to_json()) == spec
+
+
+@pytest.mark.parametrize("body,line,fragment", [
+    ("  replay: {file: missing.log}", 5, "traffic file not found"),
+    ("  replay: {file: bad.log}", 5, "no request in the first 2 lines"),
+    ("  replay: {file: prod.log, window: {start: 10s, end: 5s}}", 5, "ends before it starts"),
+    ("  rate: 10\n  replay: {file: prod.log}", 5, "sends the traffic file's requests"),
+    ("  requests: [{path: /}]\n  replay: {file: prod.log}", 5, "sends the traffic file's requests"),
+    ("  users: 3\n  replay: {file: prod.log}", 5, "only applies to the closed model"),
+    ("  max_inflight: 3", 3, "needs 'replay'"),
+    ("  replay: {file: prod.log, templates: [{match: '(', name: x}]}", 5, "not a regular expression"),
+])
+def test_replay_errors_name_the_place(tmp_path, body, line, fragment):
+    (tmp_path / "prod.log").write_text(LOG_LINE)
+    (tmp_path / "bad.log").write_text("junk\nmore junk\n")
+    with pytest.raises(ScenarioError) as info:
+        _replay(tmp_path, body)
+    assert fragment in str(info.value) and f"scenario.yaml:{line}:" in str(info.value), str(info.value)
+
+
+def test_replay_only_with_model_replay(tmp_path):
+    (tmp_path / "prod.log").write_text(LOG_LINE)
+    with pytest.raises(ScenarioError) as info:
+        parse(BASE.replace("  requests", f"  rate: 1\n  replay: {{file: {tmp_path / 'prod.log'}}}\n  requests"))
+    assert "only applies to model: replay" in str(info.value)

@@ -114,7 +114,7 @@ CASES = [
     ("prepare-empty-cmd", GOOD + "prepare:\n  - cmd: []\n", (14, 10),
      "prepare[0].cmd: expected a non-empty argument list", "Hint: write the command as a list"),
     ("load-model-typo", GOOD.replace("model: open", "model: opne"), (9, 10),
-     "load.model: expected one of open, closed", "Hint: did you mean 'open'?"),
+     "load.model: expected one of open, closed, replay", "Hint: did you mean 'open'?"),
     ("load-non-loopback", GOOD.replace("target: {service: api, port: 8080}", "url: http://10.1.2.3:8080"),
      (8, 8), "load.url: load may only target loopback addresses or the environment's own services",
      "allow_external_targets: true"),

@@ -42,6 +42,15 @@ func main() {
 		serial.Unlock()
 		fmt.Fprintln(w, "slept alone", us)
 	})
+	// Replayed traffic: any path under /items/; a request carrying a credential is refused, so a
+	// replay that forwarded one shows up as failures.
+	mux.HandleFunc("/items/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
+			http.Error(w, "a credential was replayed", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintln(w, "item", r.URL.Path, r.Header.Get("X-Trace"))
+	})
 	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "planned failure", http.StatusServiceUnavailable)
 	})

@@ -1,0 +1,2 @@
+"""Production traffic files (access logs, JSON lines, HAR): read, named, filtered and timed for
+replay (load.model: replay) and summarized (`harness traffic`)."""
