@@ -208,12 +208,10 @@ def _json_entry(obj: dict, n: int) -> Entry | str:
     if stamp is None:
         return "no ts (epoch seconds or ISO 8601)"
     url = obj.get("url", obj.get("path"))
-    target = _target(url) if isinstance(url, str) else None
-    if target is None:
-        return "no url or path starting with '/'"
-    method = str(obj.get("method", "GET")).upper()
-    if method not in METHODS:
-        return f"unknown method {method[:20]!r}"
+    req = _method_target(obj.get("method", "GET"), url, "no url or path starting with '/'")
+    if isinstance(req, str):
+        return req
+    method, target = req
     headers = _header_pairs(obj.get("headers"))
     if headers is None:
         return "headers are neither {name: value} nor [[name, value], ...]"
@@ -225,6 +223,17 @@ def _json_entry(obj: dict, n: int) -> Entry | str:
     return Entry(stamp[0], method, target, n, whole_second=stamp[1], host=_host(url), headers=headers,
                  body=body, status=int(status) if isinstance(status, (int, float)) else None,
                  duration=duration)
+
+
+def _method_target(method, url, no_url: str) -> tuple[str, str] | str:
+    """(METHOD, path and query) of a logged request, or why it is not one."""
+    target = _target(url) if isinstance(url, str) else None
+    if target is None:
+        return no_url
+    method = str(method).upper()
+    if method not in METHODS:
+        return f"unknown method {method[:20]!r}"
+    return method, target
 
 
 def _stamp(value) -> tuple[float, bool] | None:
@@ -278,7 +287,7 @@ def read_har(text_file, where: str) -> Iterator[Entry | Bad]:
         doc = json.load(text_file)
     except ValueError as e:
         raise HarnessError("the HAR file is not valid JSON (cut short?)", where=where,
-                           seen=f"{e.msg} at line {getattr(e, 'lineno', '?')} column {getattr(e, 'colno', '?')}",
+                           seen=f"{e.msg} (line {getattr(e, 'lineno', '?')}, column {getattr(e, 'colno', '?')})",
                            hint="export the HAR again from the browser's network panel") from None
     entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) and isinstance(doc.get("log"), dict) else None
     if not isinstance(entries, list):
@@ -298,12 +307,10 @@ def _har_entry(item: dict, n: int) -> Entry | str:
     if stamp is None:
         return "no startedDateTime (ISO 8601)"
     url = req.get("url")
-    target = _target(url) if isinstance(url, str) else None
-    if target is None:
-        return "no request.url"
-    method = str(req.get("method", "")).upper()
-    if method not in METHODS:
-        return f"unknown method {method[:20]!r}"
+    mt = _method_target(req.get("method", ""), url, "no request.url")
+    if isinstance(mt, str):
+        return mt
+    method, target = mt
     headers = _header_pairs(req.get("headers")) or ()
     post = req.get("postData")
     body = post.get("text") if isinstance(post, dict) and isinstance(post.get("text"), str) else None
