@@ -103,6 +103,9 @@ def print_verdict(console: Console, summary: dict) -> None:
             row.append(" " + verdict_view.message(f), style=style)
             row.append(verdict_view.line_suffix(f), style="cyan")
             console.print(row)
+    fid = verdict_view.fidelity_line(summary)
+    if fid:
+        console.print(Text(fid, style="magenta"))
 
 
 def _print_load(console: Console, summary: dict) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class ManifestWriter:
     source: dict[str, dict[str, str]] = field(init=False)
     resolved: dict = field(init=False)
     owner: dict = field(init=False)
+    production: dict | None = field(init=False)
 
     def __post_init__(self) -> None:
         roots = {spec.source for spec in self.scenario.services.values() if spec.source}
@@ -50,6 +52,7 @@ class ManifestWriter:
                        if spec.source}
         self.resolved = resolved_scenario(self.scenario)
         self.owner = owner()
+        self.production = copy_production(self.scenario, self.rc.run_dir)
 
     def build(self, outcome: Outcome, windows: list[PhaseWindow], load_t0: float | None,
               faults: list[dict]) -> dict:
@@ -71,6 +74,7 @@ class ManifestWriter:
             "faults": faults,
             "events": rc.events.all(),
             "result": outcome.to_json(rc.clock.now()),
+            **({"production": self.production} if self.production else {}),
         }
 
     def write(self, outcome: Outcome, windows: list[PhaseWindow], load_t0: float | None,
@@ -106,6 +110,29 @@ class ManifestWriter:
                 entry["source_hashes"] = self.source[name]
             services[name] = entry
         return services
+
+
+def copy_production(sc: Scenario, run_dir: Path) -> dict | None:
+    """The scenario's production evidence with its profiles copied into the run (production/), so
+    that `harness report` compares from the run alone; the defaults resolved (docs/production.md)."""
+    p = sc.production
+    if p is None:
+        return None
+    out: dict[str, Any] = {"service": p.service or sc.load.target_service or next(iter(sc.services), None),
+                           "phase": p.phase or sc.phases[-1].name,
+                           "baseline_phase": p.baseline_phase or sc.baseline_phase or sc.phases[0].name,
+                           "latency_ms": dict(p.latency_ms), "error_rate": p.error_rate, "rps": p.rps,
+                           "path_map": [list(pair) for pair in p.path_map], "where": p.where, "sources": {}}
+    for key, side in (("profiles", "incident"), ("baseline_profiles", "baseline")):
+        copied = {}
+        for kind, src in getattr(p, key):
+            target = run_dir / "production" / side / f"{kind}{''.join(Path(src).suffixes[-2:]) or '.pb.gz'}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
+            copied[kind] = target.relative_to(run_dir).as_posix()
+            out["sources"][f"{side}/{kind}"] = src
+        out[key] = copied
+    return out
 
 
 def owner() -> dict:

@@ -157,8 +157,12 @@ def _compare_spec(ls: Host, spec: dict | None) -> tuple[dict | None, str | None]
         if find_run(ls.runs, str(spec["run"]), runs_dir(ls.settings, ls.roots)) is None:
             return None, f"harness.compare: no run {spec['run']!r}"
         return {"run": str(spec["run"])}, None
-    return None, ('harness.compare: expected {"baseline": "<phase>"}, {"run": "<id or path>"} '
-                  f'or {{"off": true}}, got {spec!r}')
+    if spec is not None and spec.get("production") is True:
+        return {"production": True}, None
+    if spec is not None and isinstance(spec.get("profile"), str) and spec["profile"]:
+        return {"profile": spec["profile"]}, None
+    return None, ('harness.compare: expected {"baseline": "<phase>"}, {"run": "<id or path>"}, '
+                  f'{{"production": true}}, {{"profile": "<pprof file>"}} or {{"off": true}}, got {spec!r}')
 
 
 async def compare(ls: Host, args: dict | None) -> dict:

@@ -23,6 +23,10 @@ def compare_label(compare: dict | None) -> str | None:
         return f"\u0394 against {compare['baseline']}"
     if "run" in compare:
         return f"\u0394 against run {compare['run']}"
+    if compare.get("production"):
+        return "\u0394 against production"
+    if "profile" in compare:
+        return f"\u0394 against {compare['profile']}"
     return None
 
 

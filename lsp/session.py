@@ -301,6 +301,8 @@ def _compare_sources(settings, sel: Selection, view: View, workspace, runs, cach
         mapper = make_mapper(settings, workspace, view.run, go_env, mappers)
         sources, _ = _run_sources(view.run, sel.profile, spec["baseline"], mapper, cache, problems)
         return sources or None
+    if "production" in spec or "profile" in spec:
+        return _file_base(settings, sel, view, workspace, cache, go_env, mappers, spec)
     if "run" in spec:
         other, problem = pick_run(runs, spec["run"], runs_dir(settings, workspace))
         if other is None:
@@ -311,6 +313,46 @@ def _compare_sources(settings, sel: Selection, view: View, workspace, runs, cach
         sources, _ = _run_sources(other, sel.profile, phase, mapper, cache, problems)
         return sources or None
     return None
+
+
+def production_profile(run: RunInfo, kind: str) -> Path | None:
+    """The production profile of a kind the run holds (production/incident/<kind>.*: the scenario's
+    production.profiles, copied in by the run), confined to the run's folder."""
+    folder = run.path / "production" / "incident"
+    for path in sorted(folder.glob(f"{kind}.*")) if folder.is_dir() else []:
+        try:
+            if path.resolve().is_relative_to(run.path.resolve()) and path.is_file():
+                return path
+        except OSError:
+            continue
+    return None
+
+
+def _file_base(settings, sel: Selection, view: View, workspace, cache, go_env, mappers, spec: dict):
+    """A pprof file as the compared-with side: a path, or the run's production profile of the kind
+    shown. Production's binary was built elsewhere: its files map like a plain profile's
+    (harness.pathMappings, then the workspace's files)."""
+    if "production" in spec:
+        if view.run is None:
+            view.problems.append("compare with production needs a run, not a plain profile file")
+            return None
+        path = production_profile(view.run, sel.profile)
+        if path is None:
+            view.problems.append(f"run {view.run.id} has no production {sel.profile!r} profile "
+                                 "(the scenario's production.profiles)")
+            return None
+        name = f"production {sel.profile}"
+    else:
+        path = Path(expand(str(spec["profile"]), workspace))
+        if not path.is_absolute():
+            path = (workspace[0] if workspace else Path.cwd()) / path
+        name = str(path)
+    mapper = make_mapper(settings, workspace, None, go_env, mappers)
+    try:
+        return [Source(cache.get(path), mapper, name=name, kind="file")]
+    except ProfileError as exc:
+        view.problems.append(str(exc))
+        return None
 
 
 def snapshot(analysis: Analysis, run: RunInfo | None) -> dict[Path, Baseline]:

@@ -45,7 +45,7 @@ from harness.report import units
 from rundir.contract import PROFILE_KINDS
 
 RULE_KEYS = ("phase", "service", "latency", "error_rate", "throughput", "memory_peak", "no_oom_kill", "top",
-             "verdict", "rises", "within", "function_latency", "calls")
+             "verdict", "rises", "within", "function_latency", "calls", "matches_production")
 LATENCY_KEYS = ("p50", "p95", "p99", "max")
 FUNCTION_BOUNDS = ("p50", "p90", "p99", "p999", "max", "mean")    # of a function latency file's latency_ms
 FUNCTION_LATENCY_KEYS = ("function", "service", *FUNCTION_BOUNDS)
@@ -98,6 +98,15 @@ class FunctionRule:
 
 
 @dataclass(frozen=True)
+class MatchRule:
+    """`matches_production`: the phase's fidelity score (of a profile kind, of latency, or without
+    either its overall score) is at least min."""
+    profile: str | None
+    min: float
+    where: str
+
+
+@dataclass(frozen=True)
 class Rule:
     phases: tuple[str, ...]
     where: str
@@ -114,11 +123,15 @@ class Rule:
     within: tuple[RatioRule, ...] = ()
     function_latency: tuple[FunctionRule, ...] = ()
     calls: tuple[FunctionRule, ...] = ()
+    matches: tuple[MatchRule, ...] = ()
 
 
 @dataclass(frozen=True)
 class ExpectSpec:
     rules: tuple[Rule, ...] = ()
+
+    def matches_production(self) -> list[MatchRule]:
+        return [m for r in self.rules for m in r.matches]
 
 
 def parse_expect(node: Node | None, ctx: ParseContext) -> ExpectSpec:
@@ -139,7 +152,7 @@ def _rule(node: Node, ctx: ParseContext) -> Rule:
             latency[k] = v.as_duration(allow_zero=False) * 1000
     rule = Rule(phases=phases, phase_given="phase" in keys, where=where, service=service,
                 latency_ms=latency,
-                error_rate=_fraction(keys["error_rate"]) if "error_rate" in keys else None,
+                error_rate=fraction(keys["error_rate"]) if "error_rate" in keys else None,
                 throughput=keys["throughput"].as_float(min=0) if "throughput" in keys else None,
                 memory_peak=keys["memory_peak"].as_size(min=1) if "memory_peak" in keys else None,
                 no_oom_kill=keys["no_oom_kill"].as_bool() if "no_oom_kill" in keys else False,
@@ -148,13 +161,14 @@ def _rule(node: Node, ctx: ParseContext) -> Rule:
                 verdict=_verdict(keys["verdict"], ctx) if "verdict" in keys else None,
                 rises=_ratios(keys.get("rises")), within=_ratios(keys.get("within")),
                 function_latency=_function_rules(keys.get("function_latency"), ctx, _function_latency),
-                calls=_function_rules(keys.get("calls"), ctx, _calls))
-    if not (rule.latency_ms or rule.error_rate is not None or rule.throughput is not None
+                calls=_function_rules(keys.get("calls"), ctx, _calls),
+                matches=_function_rules(keys.get("matches_production"), ctx, _match))
+    if not (rule.matches or rule.latency_ms or rule.error_rate is not None or rule.throughput is not None
             or rule.memory_peak or rule.no_oom_kill or rule.top or rule.verdict or rule.rises or rule.within
             or rule.function_latency or rule.calls):
         raise node.error("this expectation checks nothing",
                          hint="add latency, error_rate, throughput, memory_peak, no_oom_kill, top, "
-                              "verdict, rises, within, function_latency or calls")
+                              "verdict, rises, within, function_latency, calls or matches_production")
     return rule
 
 
@@ -171,7 +185,8 @@ def _phases(node: Node | None, ctx: ParseContext) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _fraction(node: Node) -> float:
+def fraction(node: Node) -> float:
+    """A fraction: 0.01 or "1%", from 0 to 1."""
     v = node.value
     if isinstance(v, str) and v.strip().endswith("%"):
         try:
@@ -244,6 +259,15 @@ def _calls(node: Node, ctx: ParseContext) -> FunctionRule:
                         calls_max=high)
 
 
+MATCH_ASPECTS = (*PROFILE_KINDS, "latency")
+
+
+def _match(node: Node, ctx: ParseContext) -> MatchRule:
+    keys = node.keys(("profile", "min"))
+    low = keys["min"].as_float(min=0, max=1) if "min" in keys else 0.7
+    return MatchRule(keys["profile"].as_enum(MATCH_ASPECTS) if "profile" in keys else None, low, str(node.mark))
+
+
 def _service(keys: dict, ctx: ParseContext) -> str | None:
     return ctx.check_service(keys["service"]) if "service" in keys else None
 
@@ -292,6 +316,7 @@ def evaluate(spec: ExpectSpec, summary: dict) -> dict:
                                        f"phase {name} did not finish (the run ended in it)"))
                 continue
             checks += _rule_checks(rule, phase) + _incident_checks(rule, phase, s, summary)
+            checks += [_match_check(m, name, summary) for m in rule.matches]
     skipped = sum(1 for c in checks if c.get("skipped"))
     failed = sum(1 for c in checks if not c["passed"] and not c.get("skipped"))
     return {"passed": failed == 0 and skipped == 0, "failed": failed, "skipped": skipped,
@@ -399,6 +424,21 @@ def same_function(name, want: str) -> bool:
     """A function named by its full name or by a suffix after '.' or '/' (main.burn, burn)."""
     name = str(name or "")
     return name == want or name.endswith(("." + want, "/" + want))
+
+
+def _match_check(m: MatchRule, phase: str, summary: dict) -> dict:
+    """The phase's fidelity score (summary["fidelity"], harness/judge/fidelity.py) against `min`."""
+    label = f"{m.profile or 'phase'} matches production"
+    fid = (summary.get("fidelity") or {}).get("phases", {}).get(phase) or {}
+    block = (fid if m.profile is None else fid.get("latency") if m.profile == "latency"
+             else (fid.get("profiles") or {}).get(m.profile))
+    score = (block or {}).get("score")
+    if not isinstance(score, (int, float)):
+        why = (block or {}).get("why") or f"no {m.profile} comparison with production in phase {phase}"
+        return _check(label, phase, m.where, False, None, m.min, f"{label}: {why}")
+    ok = score >= m.min
+    return _check(label, phase, m.where, ok, score, m.min,
+                  f"{label}: score {score:.2f} (minimum {m.min:.2f})" + ("" if ok else f", short by {m.min - score:.2f}"))
 
 
 # -- function latency (uprobes): summary phases' `functions` ------------------------------------
@@ -675,6 +715,12 @@ EXPECT_SCHEMA = {
                 "description": "upper bounds on the per-call latency of a probed function (captures.functions)",
                 "properties": {"function": {"type": "string"}, "service": {"type": "string"},
                                **{k: _BOUNDS for k in FUNCTION_BOUNDS}}}),
+            "matches_production": _one_or_list({
+                "type": "object", "additionalProperties": False,
+                "description": "the phase's similarity to production's evidence (0-1) is at least min "
+                               "(of a profile kind, of latency, or overall)",
+                "properties": {"profile": {"enum": list(MATCH_ASPECTS)},
+                               "min": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.7}}}),
             "calls": _one_or_list({
                 "type": "object", "additionalProperties": False, "required": ["function"],
                 "description": "bounds on the calls of a probed function in the phase (captures.functions)",

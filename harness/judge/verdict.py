@@ -25,10 +25,11 @@ throughput against the baseline). With no cause and no symptom the phase gets on
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from harness.faults import registry
+from harness.judge import fidelity
 from harness.judge.records import Fault, Line, Phase, Sched, Summary, Table
+from harness.judge.source import source_text
 from harness.report import units
 
 VERSION = 1
@@ -82,7 +83,11 @@ def build(summary: dict) -> dict:
         findings = phase_findings(s, base, phase, nxt, prev)
         out.append({"phase": phase.name, "baseline": s.baseline, "headline": headline(findings, base, phase),
                     "findings": findings})
-    return {"version": VERSION, "thresholds": dict(THRESHOLDS), "phases": out}
+    verdict = {"version": VERSION, "thresholds": dict(THRESHOLDS), "phases": out}
+    line = fidelity.sentence(summary.get("fidelity"))
+    if line:
+        verdict["fidelity"] = line
+    return verdict
 
 
 def _not_judged(base: Phase, phase: Phase) -> str | None:
@@ -288,21 +293,6 @@ def _line_ref(ctx: _Ctx, profile: str, file: str, line: int, function, share_bef
     return {"profile": profile, "file": file, "line": line, "function": function, "path": path,
             "share_before": share_before, "share_after": share_after, **extra,
             "text": source_text(ctx.source_root, file, line)}
-
-
-def source_text(root: str | None, file: str, line: int) -> str | None:
-    """The text of a source line on this machine (None when the file is not here)."""
-    if not root or not file or line < 1:
-        return None
-    path = Path(file) if Path(file).is_absolute() else Path(root) / file
-    try:
-        with path.open(encoding="utf-8", errors="replace") as f:
-            for i, text in enumerate(f, 1):
-                if i == line:
-                    return text.strip()[:200]
-    except OSError:
-        return None
-    return None
 
 
 def _where(ev: dict) -> str:

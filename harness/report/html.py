@@ -1,7 +1,7 @@
 """report.html: one file, no network; charts are inline SVG (see plots.py), tables from summary.json."""
 from __future__ import annotations
 
-from harness.report import flame_view, function_latency, plots, profiles, units, verdict_view
+from harness.report import flame_view, function_latency, plots, production_view, profiles, units, verdict_view
 from harness.report.markup import bdi, escape
 from harness.report.rundata import RunData
 
@@ -21,7 +21,7 @@ td{white-space:nowrap}
 def render(summary: dict, run: RunData) -> str:
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(str(summary.get('run_id')))}"
              f"</title><style>{CSS}</style></head><body>"), _header(summary),
-             verdict_view.html_section(summary), _charts(summary, run), _runtime_charts(summary, run),
+             verdict_view.html_section(summary), production_view.section(summary, run), _charts(summary, run), _runtime_charts(summary, run),
              _sched_charts(summary), function_latency.section(summary, run),
              _expect(summary), _phases(summary), _changes(summary), flame_view.section(run), _events(summary),
              "</body></html>"]

@@ -29,13 +29,16 @@ def short(filename: str, service: dict) -> str:
     return filename.rsplit("/", 1)[-1] if "/" in filename else filename
 
 
-def profile_table(path: str, service: dict, seconds: float | None) -> dict:
-    """Top own lines and functions of a profile file, for its default sample type."""
+def profile_table(path: str, service: dict, seconds: float | None, rename=None) -> dict:
+    """Top own lines and functions of a profile file, for its default sample type. `rename`
+    (a profile's file name -> the service's own file, or None when not own) reads a profile
+    built elsewhere (production's, harness/report/production.py)."""
     prof = load_profile(path)
     index = prof.default_index
     stype, unit = prof.sample_types[index]
     total = prof.total(index)
-    costs = line_costs(prof, index, is_own=own_matcher(service))
+    costs = line_costs(prof, index, is_own=own_matcher(service) if rename is None
+                       else (lambda f: rename(f) is not None))
     lines = sorted((c for c in costs.values() if c.own > 0), key=lambda c: -c.own)
     funcs: dict[str, int] = defaultdict(int)
     for c in lines:
@@ -49,7 +52,9 @@ def profile_table(path: str, service: dict, seconds: float | None) -> dict:
     return {
         "sample_type": stype, "unit": unit, "total": total, "own_total": own_total,
         "own_share": round(own_total / total, 6) if total else 0.0, "seconds": seconds,
-        "lines": [{"file": short(c.filename, service), "path": c.filename, "line": c.line,
+        "duration_s": prof.duration_ns / 1e9 if prof.duration_ns > 0 else None,
+        "lines": [{"file": short(c.filename, service) if rename is None else rename(c.filename),
+                   "path": c.filename, "line": c.line,
                    "function": c.function, **entry(c.own)} for c in lines],
         "functions": [{"function": f, **entry(v)} for f, v in sorted(funcs.items(), key=lambda kv: -kv[1])],
     }

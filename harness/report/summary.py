@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.judge import verdict
-from harness.report import function_latency, profiles, waits
+from harness.judge import fidelity, verdict
+from harness.report import function_latency, production, profiles, waits
 from harness.report.rundata import RunData
 
 SCHEMA_VERSION = 1
@@ -40,8 +40,13 @@ def build(run: RunData) -> dict:
         "events": [e for e in m.get("events", []) if e.get("kind") in MARKED_EVENTS],
         "capture_failures": [e for e in m.get("events", []) if e.get("kind") == "capture-failed"],
         "notes": [e.get("detail") for e in m.get("events", []) if e.get("kind") == "capture-note"],
-        "problems": list(run.problems),
     }
+    given = production.inputs(run, tables, services)
+    if given is not None:
+        prod, prod_tables, repro, service = given
+        data["fidelity"] = fidelity.build(prod, prod_tables, repro, {p["name"]: p.get("load") or {} for p in phases},
+                                          source_root=service.get("source_root"))
+    data["problems"] = list(run.problems)
     data["verdict"] = verdict.build(data)
     return data
 

@@ -98,8 +98,16 @@ def html_section(summary: dict | None) -> str:
     ph = phases(summary)
     if not ph:
         return ""
+    fid = fidelity_line(summary)
+    fid_html = f"<p class='fidelity'><a href='#vs-production'>{escape(fid)}</a></p>" if fid else ""
     return ("<section class='verdict' id='what-happened'><h2>What happened</h2>"
-            + "".join(_html_phase(p) for p in ph) + "</section>")
+            + "".join(_html_phase(p) for p in ph) + fid_html + "</section>")
+
+
+def fidelity_line(summary: dict | None) -> str | None:
+    """The verdict's one line on how close the run is to production (harness/judge/fidelity.py)."""
+    line = ((summary or {}).get("verdict") or {}).get("fidelity")
+    return str(line) if line else None
 
 
 def _html_phase(p: dict) -> str:
@@ -142,7 +150,8 @@ def text_lines(summary: dict | None) -> list[str]:
         out.append(f"{p['phase']}{base}: {p['headline']}")
         for i, f in enumerate(p["findings"], 1):
             out.append(f"  {i}. [{f['kind']}] {message(f)}{line_suffix(f)}")
-    return out
+    fid = fidelity_line(summary)
+    return out + ([fid] if fid else [])
 
 
 def line_suffix(f: dict) -> str:

@@ -22,6 +22,7 @@ from harness.capture.spec import CaptureSpec
 from harness.errors import ScenarioError
 from harness.faults.spec import FaultSpec, parse_fault
 from harness.judge.expect import ExpectSpec, parse_expect
+from harness.judge.production import ProductionSpec, parse_production
 from harness.load.spec import LoadSpec, parse_load
 from harness.parse.context import ParseContext
 from harness.parse.node import Node, load_yaml
@@ -31,7 +32,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 CPUSET_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*$")   # no CPU has 6 digits
 
 TOP_KEYS = ["name", "description", "compose", "prepare", "services", "load", "phases", "duration",
-            "warmup", "baseline", "captures", "expect", "runs_dir", "allow_external_targets",
+            "warmup", "baseline", "captures", "expect", "production", "runs_dir", "allow_external_targets",
             "allow_host_namespaces", "allow_public_ports"]
 
 
@@ -129,6 +130,7 @@ class Scenario:
     allow_host_namespaces: bool = False
     allow_public_ports: bool = False
     warnings: tuple[str, ...] = ()     # legal but risky choices, shown by validate and run
+    production: ProductionSpec | None = None   # production's evidence of the incident (docs/production.md)
 
     @property
     def duration(self) -> float:
@@ -192,6 +194,12 @@ def parse_scenario(root: Node, file: Path, text: str) -> Scenario:
     ctx = dataclasses.replace(ctx, ports={n: s.published for n, s in services.items()})
     phases = _phases(phases_raw, ctx)
     baseline = _baseline(top.get("baseline"), phases)
+    expect = parse_expect(top.get("expect"), ctx)
+    production = parse_production(top.get("production"), ctx)
+    if production is None and expect.matches_production():
+        raise ScenarioError("matches_production needs production's evidence",
+                            where=expect.matches_production()[0].where,
+                            hint="add a production: section with profiles (docs/production.md)")
     return Scenario(
         name=name,
         description=top["description"].as_str(nonempty=False) if "description" in top else "",
@@ -204,7 +212,8 @@ def parse_scenario(root: Node, file: Path, text: str) -> Scenario:
         warmup=top["warmup"].as_duration(max=600) if "warmup" in top else 0.0,
         load=parse_load(top["load"], ctx),
         captures=parse_captures(top.get("captures"), ctx),
-        expect=parse_expect(top.get("expect"), ctx),
+        expect=expect,
+        production=production,
         runs_dir=ctx.resolve(top["runs_dir"]) if "runs_dir" in top
         else (scenario_dir.parent / "runs" if scenario_dir.name == "scenarios" else scenario_dir / "runs"),
         allow_external_targets=allow["allow_external_targets"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 from harness.capture.sections import captures_schema
 from harness.faults.spec import fault_schema
 from harness.judge.expect import EXPECT_SCHEMA
+from harness.judge.production import SCHEMA as PRODUCTION_SCHEMA
 from harness.load.spec import LOAD_SCHEMA
 
 DURATION = {"description": "seconds, or a duration like 500ms, 30s, 2m, 1m30s",
@@ -43,6 +44,7 @@ def scenario_schema() -> dict:
             "baseline": {"type": "string"},
             "captures": captures_schema(),
             "expect": EXPECT_SCHEMA,
+            "production": PRODUCTION_SCHEMA,
             "runs_dir": {"type": "string"},
             "allow_external_targets": {"type": "boolean"},
         },

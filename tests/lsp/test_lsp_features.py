@@ -1,9 +1,11 @@
 """End to end: the real server process, driven over stdio, on real profiles."""
 from __future__ import annotations
 
+import shutil
+
 from lsprotocol import types
 
-from tests.lsp.lspfixtures import marker_line
+from tests.lsp.lspfixtures import RUN_ID, marker_line
 from tests.lsp.lsphelpers import command, hints, line_of, open_doc, ready, share_of
 
 
@@ -137,3 +139,23 @@ async def test_compare_with_baseline_phase_shows_growth(client, workspace):
     status = await command(client, "harness.compare", {"off": True})
     assert status["compare"] is None
     assert not any(h.label.startswith("+") for h in await hints(client, uri))
+
+
+async def test_compare_with_production_profiles(client, workspace):
+    """A run's production/incident/<kind> profile (the scenario's production.profiles) as the compared
+    side, and a pprof file by path: here production is the baseline phase's own profile, so the
+    fault phase's extra() line grows against it as against the baseline."""
+    run = workspace / "runs" / RUN_ID
+    uri = open_doc(client, workspace / "goprog" / "main.go")
+    await ready(client)
+    status = await command(client, "harness.compare", {"production": True})
+    assert any("no production 'cpu' profile" in m.message for m in client.messages), status
+    (run / "production" / "incident").mkdir(parents=True)
+    shutil.copy(run / "profiles" / "baseline" / "api" / "cpu.pb.gz", run / "production" / "incident" / "cpu.pb.gz")
+    status = await command(client, "harness.compare", {"production": True})
+    assert status["compare"] == {"production": True}
+    got = {line_of(h): h.label.split() for h in await hints(client, uri)}
+    assert got[marker_line("extra")][0].startswith("+") and got[marker_line("cpu")][1].startswith("-")
+    status = await command(client, "harness.compare", {"profile": str(run / "profiles" / "baseline" / "api" / "cpu.pb.gz")})
+    assert status["compare"]["profile"].endswith("cpu.pb.gz")
+    assert {line_of(h): h.label.split() for h in await hints(client, uri)}[marker_line("extra")][0].startswith("+")

@@ -103,7 +103,7 @@ def test_keys_schema_and_hint_agree():
     assert set(CAUSE_ORDER) <= set(VERDICT_KINDS)     # every kind the verdict makes can be expected
     with pytest.raises(ScenarioError) as e:
         parse("expect:\n  - phase: fault\n")
-    assert "verdict, rises, within, function_latency or calls" in e.value.render()
+    assert "verdict, rises, within, function_latency, calls or matches_production" in e.value.render()
 
 
 # -- verdict --------------------------------------------------------------------------------------

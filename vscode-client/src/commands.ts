@@ -96,6 +96,12 @@ export async function compareWithRun(ctx: CommandContext): Promise<void> {
   ctx.server.rememberCompare({ run: choice.value });
 }
 
+/** The run's production profile of the kind shown (the scenario's production.profiles) as the base. */
+export async function compareWithProduction(ctx: CommandContext): Promise<void> {
+  await ctx.server.command(ServerCommand.compare, { production: true });
+  ctx.server.rememberCompare({ production: true });
+}
+
 export async function compareOff(ctx: CommandContext): Promise<void> {
   await ctx.server.command(ServerCommand.compare, { off: true });
   ctx.server.rememberCompare(null);
@@ -206,6 +212,7 @@ export function registerCommands(ctx: CommandContext, extra: Record<string, () =
     pickPhase: () => pickPhase(ctx),
     compareWithBaseline: () => compareWithBaseline(ctx),
     compareWithRun: () => compareWithRun(ctx),
+    compareWithProduction: () => compareWithProduction(ctx),
     compareOff: () => compareOff(ctx),
     toggleAnnotations: () => toggleAnnotations(ctx),
     showHottestLines: () => showHottestLines(ctx),

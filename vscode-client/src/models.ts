@@ -21,10 +21,12 @@ export function compareLabel(compare: unknown): string | null {
   if (compare === null || compare === undefined || compare === false || compare === "") return null;
   if (typeof compare === "string") return compare;
   if (typeof compare === "object") {
-    const c = compare as { baseline?: unknown; run?: unknown; off?: unknown };
+    const c = compare as { baseline?: unknown; run?: unknown; off?: unknown; production?: unknown; profile?: unknown };
     if (c.off) return null;
     if (typeof c.baseline === "string") return `phase ${c.baseline}`;
     if (typeof c.run === "string") return `run ${c.run}`;
+    if (c.production === true) return "production";
+    if (typeof c.profile === "string") return `profile ${c.profile}`;
   }
   return JSON.stringify(compare);
 }
@@ -153,7 +155,7 @@ export function hotLineItems(lines: readonly HotLine[], workspaceFolders: readon
 }
 
 export type MenuAction =
-  | "pickRun" | "pickProfile" | "pickPhase" | "compareWithBaseline" | "compareWithRun" | "compareOff"
+  | "pickRun" | "pickProfile" | "pickPhase" | "compareWithBaseline" | "compareWithRun" | "compareWithProduction" | "compareOff"
   | "toggleAnnotations" | "showHottestLines" | "showFlameGraph" | "openReport" | "runScenario" | "restartServer" | "showLog";
 
 /** The menu behind the status bar item, showing the current values. */
@@ -168,6 +170,7 @@ export function statusMenuItems(status: StatusParams | null, state: ServerState)
       { label: "$(list-ordered) Phase…", description: s?.phase ?? "default", value: "pickPhase" },
       { label: "$(diff) Compare With Baseline…", description: cmp ? `now: ${cmp}` : "", value: "compareWithBaseline" },
       { label: "$(diff-multiple) Compare With Run…", value: "compareWithRun" },
+      { label: "$(cloud) Compare With Production", description: "the run's production profiles", value: "compareWithProduction" },
     );
     if (cmp) items.push({ label: "$(close) Stop Comparing", value: "compareOff" });
     items.push(

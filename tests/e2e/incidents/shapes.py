@@ -52,7 +52,8 @@ def culprit_line(marker: str) -> int:
                 if line.rstrip().endswith(f"// culprit:{marker}"))
 
 
-def scenario(tmp_path: Path, shape: Shape, name: str | None = None) -> Path:
+def scenario(tmp_path: Path, shape: Shape, name: str | None = None, more: str = "") -> Path:
+    """The shape's scenario; `more` is appended as is (phases after the three, further sections)."""
     name = name or f"incident-{shape.name}"
     faults = f"\n    faults:\n      - {shape.fault}" if shape.fault else ""
     text = f"""\
@@ -80,7 +81,7 @@ phases:
   - name: incident
     duration: 8s{faults}
   - {{name: after, duration: 6s}}
-captures:
+{more}captures:
   pprof: [cpu, heap, allocs, goroutine, block, mutex]
   services: [app]
   rates: {{url: /debug/harness/rates, block: 10000, mutex: 5}}
