@@ -338,7 +338,7 @@ class LoadRunner:
         t = stats["totals"]
         self.rc.events.add("load-end", f"{t['requests']} requests, {t['failures']} failed, "
                            f"p99 {t['latency_ms']['p99']} ms ({stats['latency_basis']} basis), "
-                           f"dropped {t['dropped']}, delayed {t['delayed']}")
+                           f"dropped {t['dropped']}, delayed {t['delayed']}" + replay_note(stats.get("replay")))
 
 
 def replay_report(finals: list[dict]) -> dict:
@@ -354,6 +354,20 @@ def replay_report(finals: list[dict]) -> dict:
             dropped[name] = dropped.get(name, 0) + n
     out["headers_dropped"] = dropped
     return out
+
+
+def replay_note(rep: dict | None) -> str:
+    """What a replay read and skipped, for the load-end event ("" for the other models)."""
+    if not rep:
+        return ""
+    parts = [f"; replayed {rep.get('sent', 0)} lines of {rep.get('file')} ({rep.get('format')}, speed {rep.get('speed')})"]
+    for key, what in (("bad_lines", "not understood"), ("out_of_order", "out of order"),
+                      ("over_max_rate", "over max_rate"), ("spread", "spread within their second")):
+        if rep.get(key):
+            parts.append(f"{rep[key]} {what}")
+    if rep.get("headers_dropped"):
+        parts.append("headers not sent: " + ", ".join(sorted(rep["headers_dropped"])))
+    return ", ".join(parts)
 
 
 def _close(stream) -> None:

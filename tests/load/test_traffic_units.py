@@ -204,3 +204,12 @@ def test_sparkline_shows_a_burst():
     from collections import Counter
     line, step = sparkline(Counter({0: 1, 1: 1, 2: 10, 3: 1}), 4.0)
     assert line == "▂▂█▂" and step == 1.0
+
+
+def test_the_load_end_event_says_what_the_replay_read():
+    from harness.load.runner import replay_note
+    note = replay_note({"sent": 120, "file": "prod.jsonl", "format": "jsonl", "speed": 2.0, "bad_lines": 3,
+                        "out_of_order": 0, "headers_dropped": {"cookie": 120, "authorization": 120}})
+    assert note == ("; replayed 120 lines of prod.jsonl (jsonl, speed 2.0), 3 not understood, "
+                    "headers not sent: authorization, cookie")
+    assert replay_note(None) == ""
