@@ -27,6 +27,7 @@ class ReplayArrivals:
         self.namer = Namer(spec.rules())
         self.headers = HeaderFilter(spec.keep_headers, spec.drop_headers, keep_host=not spec.rewrite_host)
         self.beyond_end = False
+        self.sent = 0
         self._arrivals = for_worker(self.timeline, index, workers)
         self._first: tuple | None = None
 
@@ -40,6 +41,7 @@ class ReplayArrivals:
             if at >= end_s:
                 self.beyond_end = True
                 return
+            self.sent += 1
             yield at, self._request(e)
 
     def _request(self, e) -> RequestSpec:
@@ -50,10 +52,10 @@ class ReplayArrivals:
                            headers=self.headers.apply(headers), body=e.body)
 
     def report(self) -> dict:
-        """What this worker's pass over the file did (the counts are the same in every worker but
-        the headers, which count the worker's own requests)."""
+        """What this worker's pass over the file did: the file's counts are the same in every worker;
+        sent and the headers count the worker's own requests."""
         return {"file": self.spec.file, "format": self.source.format, "speed": self.spec.speed,
                 "bad_lines": self.source.bad, "first_bad": self.source.bad_lines(),
-                "ended_by_load_window": self.beyond_end, "endpoints": len(self.namer.seen),
+                "ended_by_load_window": self.beyond_end, "sent": self.sent, "endpoints": len(self.namer.seen),
                 "headers_dropped": dict(self.headers.dropped), "headers_kept": list(self.spec.keep_headers),
                 **self.timeline.counts.to_json()}

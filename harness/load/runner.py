@@ -343,7 +343,7 @@ class LoadRunner:
 
 def replay_report(finals: list[dict]) -> dict:
     """The replay's counts (the same in every worker: each reads the whole file) with the
-    headers dropped and the arrivals sent summed over the workers."""
+    requests sent and the headers dropped summed over the workers."""
     reports = [f["replay"] for f in finals if isinstance(f.get("replay"), dict)]
     if not reports:
         return {}
@@ -353,6 +353,8 @@ def replay_report(finals: list[dict]) -> dict:
         for name, n in r.get("headers_dropped", {}).items():
             dropped[name] = dropped.get(name, 0) + n
     out["headers_dropped"] = dropped
+    out["sent"] = sum(r.get("sent", 0) for r in reports)
+    out["ended_by_load_window"] = any(r.get("ended_by_load_window") for r in reports)
     return out
 
 

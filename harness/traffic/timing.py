@@ -28,11 +28,11 @@ REORDER_S = 10.0
 @dataclass
 class Counts:
     """What happened to the lines of one pass over the file (and the passes made)."""
-    spread: int = 0              # whole-second stamps spread within their second
+    spread: int = 0              # whole-second stamps spread within their second (two or more in it)
     out_of_order: int = 0        # older than the reorder horizon: skipped
     outside_window: int = 0
     over_max_rate: int = 0
-    sent: int = 0                # arrivals handed out (all workers together)
+    arrivals: int = 0            # arrivals handed out (all workers together, the load window aside)
     passes: int = 0
     log_span_s: float = 0.0      # the first to the last request of the window, on the log's clock
     first_ts: float | None = None
@@ -56,7 +56,8 @@ def spread(entries: Iterable[Entry], counts: Counts) -> Iterator[Entry]:
 
 def _spread_group(group: list[Entry], counts: Counts) -> Iterator[Entry]:
     n = len(group)
-    counts.spread += n
+    if n > 1:                      # a lone line keeps its stamp: nothing was spread
+        counts.spread += n
     for i, e in enumerate(group):
         e.t += i / n
         yield e
@@ -132,10 +133,10 @@ class Timeline:
                     if in_second > w.max_rate:
                         c.over_max_rate += 1
                         continue
-                c.sent += 1
+                c.arrivals += 1
+                if p == 0:
+                    c.log_span_s = off
                 yield t, e
-            if p == 0:
-                c.log_span_s = last
             if not w.loop or n == 0:
                 return
             span = (w.end_s - w.start_s) if w.end_s is not None else last + last / max(n - 1, 1)
