@@ -1,12 +1,16 @@
 """Load generator benchmark: plain Locust FastHttpUser vs the open-model mode, in one run.
 
-    .venv/bin/python benchmarks/bench_load.py [--seconds 4] [--rates 250,1000,2000,4000,6000,8000] [--json out.json]
+    .venv/bin/python benchmarks/bench_load.py [--seconds 4] [--rates 250,1000,2000,4000,6000]
+                                              [--repeats 3] [--json out.json]
 
 Against the demo service (compose/demo, built with `go build` and run on 127.0.0.1, path
-/healthz so the generator, not the service, is the limit). Reports, side by side:
-- requests/s per generator CPU-second, plain Locust (FastHttpUser, closed loop at full speed
-  and paced with constant_throughput) and the open model at the same rates;
-- achieved vs target rate of the open model at several targets;
+/healthz so the generator, not the service, is the limit). Reports, side by side, medians of
+the repeats (interleaved, so drift on a shared machine hits every variant alike):
+- requests per generator CPU-second of the open model and of plain Locust (FastHttpUser
+  paced with constant_throughput at 50/s per user) at the same rates, plain Locust's users
+  either spread evenly over the period (the open model's spacing: one wake-up per request)
+  or in step (Locust's default: the users wake together, one wake-up per burst);
+- plain Locust flat out (20 users, no wait), and the open model's achieved rate;
 - the generator-saturation point (first target at which the open model's throughput falls
   short by more than 5%, or at which it marks half its seconds saturated).
 Absolute numbers depend on the machine; the ratios are the result.
@@ -38,9 +42,15 @@ from locust import FastHttpUser, constant, constant_throughput, task
 from locust.env import Environment
 
 host, users, seconds, pace = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+spread = len(sys.argv) > 5 and sys.argv[5] == "spread"
+started = iter(range(users))
 
 class Plain(FastHttpUser):
     wait_time = constant_throughput(pace) if pace > 0 else constant(0)
+    def on_start(self):
+        if spread and pace > 0:      # user k starts k/(users*pace) s late: evenly spaced requests
+            gevent.sleep(next(started) / (users * pace))
+            self._cp_last_run = time.perf_counter()   # constant_pacing would count the offset as task time
     @task
     def health(self):
         self.client.get("/healthz")
@@ -87,8 +97,9 @@ def start_demo(workdir: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"the demo service did not listen on {url} within 15 s")
 
 
-def plain_locust(url: str, users: int, seconds: float, pace: float) -> dict:
-    out = subprocess.run([sys.executable, "-c", PLAIN_LOCUST, url, str(users), str(seconds), str(pace)],
+def plain_locust(url: str, users: int, seconds: float, pace: float, spread: bool = False) -> dict:
+    out = subprocess.run([sys.executable, "-c", PLAIN_LOCUST, url, str(users), str(seconds), str(pace),
+                          "spread" if spread else "step"],
                          capture_output=True, text=True, timeout=seconds + 60, check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     r["rps"] = r["requests"] / r["seconds"]
@@ -132,46 +143,75 @@ def saturation_point(rows: list[dict], seconds: float) -> float | None:
     return None
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The repeat whose requests per CPU-second is the median (its other figures with it)."""
+    ranked = sorted(runs, key=lambda r: r["rps_per_cpu_s"] or 0.0)
+    return ranked[len(ranked) // 2] | {"repeats": len(runs)}
+
+
+def measure(url: str, rate: float, seconds: float, repeats: int, work: Path) -> dict:
+    """Open model, plain Locust with its users spread and plain Locust with its users in step,
+    interleaved repeat by repeat so drift on a shared machine hits all three alike."""
+    runs: dict[str, list] = {"open": [], "spread": [], "step": []}
+    users = max(1, int(rate // 50))
+    for _ in range(repeats):
+        runs["open"].append(open_model(url, rate, seconds, work))
+        runs["spread"].append(plain_locust(url, users=users, seconds=seconds, pace=50, spread=True))
+        runs["step"].append(plain_locust(url, users=users, seconds=seconds, pace=50))
+    return {k: median_run(v) for k, v in runs.items()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--rates", default="250,1000,2000,4000,6000,8000")
+    ap.add_argument("--rates", default="250,1000,2000,4000,6000")
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", help="write the results here as JSON")
     args = ap.parse_args()
     rates = [float(x) for x in args.rates.split(",")]
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         work = Path(tmp)
         demo, url = start_demo(work)
         try:
-            full = plain_locust(url, users=20, seconds=args.seconds, pace=0)
-            paced = {rate: plain_locust(url, users=max(1, int(rate // 50)), seconds=args.seconds, pace=50)
-                     for rate in rates}
-            opened = [open_model(url, rate, args.seconds, work) for rate in rates]
+            full = median_run([plain_locust(url, users=20, seconds=args.seconds, pace=0)
+                               for _ in range(args.repeats)])
+            points = {rate: measure(url, rate, args.seconds, args.repeats, work) for rate in rates}
         finally:
             demo.kill()
             demo.wait(timeout=10)
-    result = {"plain_locust_full_speed": full, "plain_locust_paced": paced, "open_model": opened,
-              "open_model_saturation_rps": saturation_point(opened, args.seconds)}
+    opened = [p["open"] for p in points.values()]
+    result = {"plain_locust_full_speed": full, "points": {str(k): v for k, v in points.items()},
+              "open_model_saturation_rps": saturation_point(opened, args.seconds),
+              "load_average": {"before": load_before, "after": os.getloadavg()}}
     report(result)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0
 
 
+def _ratio(a: dict, b: dict) -> float:
+    return a["rps_per_cpu_s"] / b["rps_per_cpu_s"] if a["rps_per_cpu_s"] and b["rps_per_cpu_s"] else float("nan")
+
+
 def report(result: dict) -> None:
     f = result["plain_locust_full_speed"]
     print(f"plain Locust FastHttpUser, 20 users, no wait: {f['rps']:.0f} req/s, "
-          f"{f['rps_per_cpu_s']:.0f} req per CPU-s")
-    print(f"{'target/s':>9} {'open achieved':>14} {'open req/CPU-s':>15} {'plain achieved':>15} "
-          f"{'plain req/CPU-s':>16} {'ratio':>6} {'open p99 ms':>12} {'sat s':>6}")
-    for r in result["open_model"]:
-        p = result["plain_locust_paced"].get(r["target_rps"])
-        ratio = (r["rps_per_cpu_s"] / p["rps_per_cpu_s"]) if p and r["rps_per_cpu_s"] else None
-        print(f"{r['target_rps']:9.0f} {r['achieved_rps']:14.0f} {r['rps_per_cpu_s'] or 0:15.0f} "
-              f"{(p['rps'] if p else float('nan')):15.0f} {(p['rps_per_cpu_s'] if p else float('nan')):16.0f} "
-              f"{ratio if ratio else float('nan'):6.2f} {r['p99_ms'] or 0:12.1f} {r['saturated_seconds']:6d}")
+          f"{f['rps_per_cpu_s']:.0f} req per CPU-s (median of {f['repeats']})")
+    print("requests per CPU-second; plain Locust paced at 50/s per user, its users spread evenly over the "
+          "period (the open model's spacing) or in step (bursts)")
+    print(f"{'target/s':>9} {'open got/s':>10} {'open':>6} {'spread':>7} {'in step':>8} "
+          f"{'open/spread':>12} {'open/in step':>13} {'open p99 ms':>12} {'sat s':>6}")
+    for rate, p in result["points"].items():
+        o, sp, st = p["open"], p["spread"], p["step"]
+        print(f"{float(rate):9.0f} {o['achieved_rps']:10.0f} {o['rps_per_cpu_s'] or 0:6.0f} "
+              f"{sp['rps_per_cpu_s'] or 0:7.0f} {st['rps_per_cpu_s'] or 0:8.0f} {_ratio(o, sp):12.2f} "
+              f"{_ratio(o, st):13.2f} {o['p99_ms'] or 0:12.1f} {o['saturated_seconds']:6d}")
     print(f"open-model generator saturation point: {result['open_model_saturation_rps']} req/s "
           f"(first target missed by >5% or with half its seconds marked saturated)")
+    la = result["load_average"]
+    print(f"load average before {la['before'][0]:.2f}, after {la['after'][0]:.2f}; medians of "
+          f"{f['repeats']} repeats")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The Locust side of the load worker. Imported ONLY in the child process: `import locust`
 monkey-patches the whole process with gevent.
 
-Open model: one Locust FastHttpUser whose task walks the arrival schedule and hands each
-request at its intended time to one of up to `max_inflight` sender greenlets (the cap);
+Open model: one Locust FastHttpUser whose task starts up to `max_inflight` sender greenlets
+(the cap) that take the arrival schedule's requests in turn, each sent at its intended time;
 requests go through the user's FastHttpSession, so Locust's request event and statistics
 see them.
 Closed model: Locust's own runner spawns `users` users (generated from `requests:`, or the
@@ -21,7 +21,6 @@ import time
 
 import gevent
 import gevent.event
-import gevent.queue
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from locust.exception import StopUser
@@ -33,8 +32,9 @@ from harness.load.spec import LoadSpec, RequestSpec
 
 INTENDED_KEY = "harness_intended_mono"
 TICK_SLACK_S = 0.05
-PROBE_S = 0.01             # the event-loop probe's sleep
+PROBE_S = 0.05             # the event-loop probe's sleep: a stall of 100 ms or more shows as 50 ms late
 SPIN_S = 0.0015            # replay: the last stretch before a send time spent yielding, not sleeping
+GROW_LATE_S = 0.01         # a sender this late does not start another: the generator is behind
 
 
 class Picker:
@@ -59,52 +59,109 @@ def send(client, req: RequestSpec, intended_mono: float | None = None) -> None:
 
 
 class Senders:
-    """Up to `cap` sender greenlets fed by a queue; a request waits in the queue only for a
-    sender to wake up. Cheaper than a new greenlet per request, and it keeps the cap."""
+    """Up to `cap` sender greenlets that take the schedule's arrivals in turn. A free sender
+    takes the next arrival, sleeps until its time (an arrival already due goes at once) and
+    sends it: no hand-off between greenlets, one wake-up per request, as a plain Locust user.
+    A sender that starts sending on time while no other is free starts one more, up to the
+    cap (the busy ones wait on the service); one that starts late does not (the generator is
+    behind: more senders would only add connections); the event-loop probe adds one, every
+    50 ms, while no sender is free and none came back meanwhile. While every sender under the cap is busy nobody takes the next arrival: once one comes free, the
+    arrivals that were due meanwhile are sent late and counted as delayed (overflow: wait)
+    or counted as dropped (overflow: drop)."""
 
-    def __init__(self, cap: int, client):
-        self.cap, self.client = cap, client
-        self.inflight = 0
-        self.idle = 0
-        self.queue = gevent.queue.Queue()
+    def __init__(self, worker: Worker, client, arrivals):
+        self.w, self.client = worker, client
+        self.arrivals = iter(arrivals)
+        self.cap = worker.spec.max_inflight
+        self.drop = worker.spec.overflow == "drop"
+        self.begin = worker.now()
+        self.inflight = 0                 # sending now
+        self.free = 0                     # holding an arrival, or about to take one
         self.greenlets: list = []
-        self.free = gevent.event.Event()
-        self.free.set()
-        self.empty = gevent.event.Event()
-        self.empty.set()
+        self.full_since: float | None = None   # every sender busy since (run time)
+        self.cap_release = -math.inf      # the last time a sender came free from a full pool
+        self.exhausted = False
+        self.answered = 0                 # sends that came back since the probe last looked
+        self.finished = gevent.event.Event()
 
-    def full(self) -> bool:
-        return self.inflight >= self.cap
+    def start(self) -> None:
+        self._spawn()
 
-    def submit(self, req: RequestSpec, intended_mono: float) -> None:
-        self.inflight += 1
-        self.empty.clear()
-        if self.inflight >= self.cap:
-            self.free.clear()
-        if self.idle == 0 and len(self.greenlets) < self.cap:
-            self.greenlets.append(gevent.spawn(self._serve))
-        self.queue.put((req, intended_mono))
+    def _spawn(self) -> None:
+        self.free += 1
+        self.greenlets.append(gevent.spawn(self._serve))
+
+    def _take(self):
+        """The next arrival to send, or None at the schedule's end."""
+        w = self.w
+        for t, req in self.arrivals:
+            if t < self.begin - 0.001:
+                w.skipped_late_start += 1
+            elif t >= self.cap_release:
+                return t, req, False
+            elif self.drop:
+                w.rec.note_dropped(t, w.now())
+            else:
+                return t, req, True
+        self.exhausted = True
+        return None
 
     def _serve(self) -> None:
-        while True:
-            self.idle += 1
-            item = self.queue.get()
-            self.idle -= 1
-            if item is None:
-                return
-            try:
-                send(self.client, *item)
-            finally:
-                self.inflight -= 1
-                self.free.set()
-                if self.inflight == 0:
-                    self.empty.set()
+        w, rec = self.w, self.w.rec
+        try:
+            while not w.stopping.is_set():
+                item = self._take()
+                if item is None or not w.sleep_until(item[0]):
+                    return
+                t, req, delayed = item
+                now = w.now()
+                if delayed:
+                    rec.note_delayed(t, now)
+                else:
+                    rec.note_lag(t, now - t)
+                rec.note_sent(t, now)
+                self._sending(now, late=now - t >= GROW_LATE_S)
+                try:
+                    send(self.client, req, w.t0 + t)
+                finally:
+                    self._sent(w.now())
+        finally:
+            self.free -= 1
+            if self.free == 0 and self.inflight == 0:
+                self.finished.set()
 
-    def wait_free(self, timeout: float) -> None:
-        self.free.wait(timeout)
+    def _sending(self, now: float, late: bool) -> None:
+        self.free -= 1
+        self.inflight += 1
+        if self.free == 0:
+            if len(self.greenlets) >= self.cap:
+                if self.full_since is None:
+                    self.full_since = now
+            elif not late:
+                self._spawn()
+
+    def grow(self) -> None:
+        """One more sender if none is free, none came back since the last call (every sender
+        waits on the service) and the cap allows: called by the event-loop probe."""
+        answered, self.answered = self.answered, 0
+        if self.free == 0 and answered == 0 and not self.exhausted and len(self.greenlets) < self.cap \
+                and not self.w.stopping.is_set():
+            self._spawn()
+
+    def _sent(self, now: float) -> None:
+        self.answered += 1
+        self.inflight -= 1
+        self.free += 1
+        if self.full_since is not None:
+            self.full_since = None
+            self.cap_release = now
+
+    def wait(self) -> None:
+        """Until the schedule is sent and answered, or the worker is told to stop."""
+        gevent.wait([self.finished, self.w.stopping], count=1)
 
     def join(self, timeout: float) -> None:
-        self.empty.wait(timeout)
+        gevent.joinall(self.greenlets, timeout=timeout)
 
     def kill(self) -> None:
         gevent.killall(self.greenlets, block=True, timeout=1.0)
@@ -125,7 +182,6 @@ class Worker:
         self.senders: Senders | None = None
         self.skipped_late_start = 0
         self.loop_started = False
-        self.waiting_since: float | None = None
         self.loop_late = 0.0
         self.cpu_log: list[list] = []
         self.env: Environment | None = None
@@ -237,40 +293,14 @@ class Worker:
 
     def arrival_loop(self, client, arrivals) -> None:
         self.loop_started = True
-        drop = self.spec.overflow == "drop"
-        begin = self.now()
-        cap_release = -math.inf
-        rec = self.rec
-        pool = self.senders = Senders(self.spec.max_inflight, client)
-        for t, req in arrivals:
-            if t < begin - 0.001:
-                self.skipped_late_start += 1
-                continue
-            if not self.sleep_until(t):
-                break
-            if pool.full():
-                if drop:
-                    rec.note_dropped(t, self.now())
-                    continue
-                self.waiting_since = t
-                while pool.full():
-                    pool.wait_free(timeout=0.2)
-                    if self.stopping.is_set():
-                        return self._drain()
-                self.waiting_since = None
-                cap_release = self.now()
-            now = self.now()
-            if t < cap_release:
-                rec.note_delayed(t, now)
-            else:
-                rec.note_lag(t, now - t)
-            rec.note_sent(t, now)
-            pool.submit(req, self.t0 + t)
+        self.senders = Senders(self, client, arrivals)
+        self.senders.start()
+        self.senders.wait()
         self._drain()
 
     def backlog(self) -> int:
         """Arrivals due but held back by the cap right now (an estimate from the rate)."""
-        since = self.waiting_since
+        since = self.senders.full_since if self.senders is not None else None
         if since is None:
             return 0
         now = self.now()
@@ -305,6 +335,8 @@ class Worker:
             gevent.sleep(PROBE_S)
             late = time.monotonic() - began - PROBE_S
             self.loop_late = max(self.loop_late, late)
+            if self.senders is not None:
+                self.senders.grow()
 
     # -- per-second records ------------------------------------------------------------------
     def ticker(self) -> None:
@@ -353,15 +385,15 @@ class Worker:
         if self.spec.model != "closed":
             if self.sleep_until(self.phases.start_s - 1.0):
                 self.env.runner.start(1, 1)
-            while not self.done.wait(0.2):
-                if self.stopping.is_set() and not self.loop_started:
-                    self.done.set()
+            gevent.wait([self.done, self.stopping], count=1)
+            if not self.loop_started:       # told to stop before the first arrival
+                self.done.set()
+            self.done.wait()
         else:
             self.closed_loop()
         ticker.join(timeout=5.0)
         self.env.runner.quit()
-        if self.rec.raw is not None:
-            self.rec.raw.close()
+        self.rec.close()
         final = self.rec.final()
         final.update(skipped_late_start=self.skipped_late_start, cpu=self.cpu_log,
                      stopped_early=self.stopping.is_set(), locust=locust_stats(self.env))

@@ -24,6 +24,7 @@ from harness.load.schedule import PhaseTable
 NO_PHASE = "(none)"
 CPU_SATURATED = 0.90        # of one core: a worker is one gevent thread
 LATE_SATURATED_MS = 50.0    # behind schedule (not because of the cap), or event loop this late
+SENT, DROPPED, DELAYED, LAG = "sent", "dropped", "delayed", "lag"   # Second and PhaseCounts fields
 
 
 def saturation_reasons(cpu: float, lag_ms: float, loop_late_ms: float) -> list[str]:
@@ -111,10 +112,55 @@ class Recorder:
         self.seconds: dict[int, Second] = {}
         self.phase_counts: dict[str, PhaseCounts] = {}
         self.completed: Counter = Counter()      # (name, method, phase of the completion time) -> n
+        self._done: list[tuple] = []             # completions not yet in the histograms
+        self._notes: list[tuple] = []            # (kind, intended, at or lag) not yet counted
 
     # -- recording ---------------------------------------------------------------------------
+    # The request path only appends a tuple; the histograms are filled in a batch when a
+    # second is read (pop_second, final). On a lightly loaded worker every request wakes a
+    # cold process, where three HdrHistogram records cost several times what they cost in
+    # a batch.
     def record(self, name: str, method: str, intended: float, sent: float, end: float, *,
                ok: bool, status: int = 0, error: str | None = None) -> None:
+        self._done.append((name, method, intended, sent, end, ok, status, error))
+
+    def note_sent(self, intended: float, at: float) -> None:
+        """An arrival intended at `intended` was sent at `at` (its phase is the intended one,
+        its history second the one in which it was sent)."""
+        self._notes.append((SENT, intended, at))
+
+    def note_dropped(self, intended: float, at: float) -> None:
+        self._notes.append((DROPPED, intended, at))
+
+    def note_delayed(self, intended: float, at: float) -> None:
+        """Sent late because every slot under the cap was busy at its intended time."""
+        self._notes.append((DELAYED, intended, at))
+
+    def note_lag(self, intended: float, lag_s: float) -> None:
+        self._notes.append((LAG, intended, lag_s))
+
+    def flush(self) -> None:
+        """Put what was recorded since the last flush into the histograms and counts."""
+        done, self._done = self._done, []
+        for item in done:
+            self._file(*item)
+        notes, self._notes = self._notes, []
+        for kind, intended, x in notes:
+            if kind == LAG:
+                sec = self._second(intended)
+                sec.lag_s = max(sec.lag_s, x)
+            else:
+                setattr(self._second(x), kind, getattr(self._second(x), kind) + 1)
+                pc = self._phase_counts(intended)
+                setattr(pc, kind, getattr(pc, kind) + 1)
+
+    def close(self) -> None:
+        """Flush, then close the raw log (the counts stay readable)."""
+        self.flush()
+        if self.raw is not None:
+            self.raw.close()
+
+    def _file(self, name, method, intended, sent, end, ok, status, error) -> None:
         phase = self.phases.name_at(intended) or NO_PHASE
         key = (name, method, phase)
         bucket = self.buckets.get(key)
@@ -135,25 +181,6 @@ class Recorder:
         if self.raw is not None:
             self.raw.add(name, method, intended, sent, end, status, ok, error)
 
-    def note_sent(self, intended: float, at: float) -> None:
-        """An arrival intended at `intended` was sent at `at` (its phase is the intended one,
-        its history second the one in which it was sent)."""
-        self._second(at).sent += 1
-        self._phase_counts(intended).sent += 1
-
-    def note_dropped(self, intended: float, at: float) -> None:
-        self._second(at).dropped += 1
-        self._phase_counts(intended).dropped += 1
-
-    def note_delayed(self, intended: float, at: float) -> None:
-        """Sent late because every slot under the cap was busy at its intended time."""
-        self._second(at).delayed += 1
-        self._phase_counts(intended).delayed += 1
-
-    def note_lag(self, intended: float, lag_s: float) -> None:
-        sec = self._second(intended)
-        sec.lag_s = max(sec.lag_s, lag_s)
-
     def _second(self, t: float) -> Second:
         k = math.floor(t)
         sec = self.seconds.get(k)
@@ -171,15 +198,18 @@ class Recorder:
     # -- reporting ---------------------------------------------------------------------------
     def pop_second(self, k: int) -> dict:
         """The wire record of second k (then forgotten); empty seconds give zero counts."""
+        self.flush()
         sec = self.seconds.pop(k, None) or Second(self.sig)
         return {"type": "second", "t": k, "count": sec.count, "failures": sec.failures,
                 "sent": sec.sent, "dropped": sec.dropped, "delayed": sec.delayed,
                 "lag_ms": round(sec.lag_s * 1000.0, 3), "hist": H.encode(sec.hist)}
 
     def pending_seconds(self) -> list[int]:
+        self.flush()
         return sorted(self.seconds)
 
     def final(self) -> dict:
+        self.flush()
         buckets = [{"name": n, "method": m, "phase": p, "count": b.count, "failures": b.failures,
                     "errors": dict(b.errors), "intended": H.encode(b.intended),
                     "actual": H.encode(b.actual)}

@@ -67,7 +67,7 @@ def test_recorder_files_by_intended_phase_and_completion_second(tmp_path):
     rec.note_sent(1.9, at=1.95)
     rec.note_delayed(2.1, at=3.5)
     rec.note_lag(2.1, 0.02)
-    raw.close()
+    rec.close()
     fin = rec.final()
     cells = {b["phase"]: b for b in fin["buckets"]}
     assert set(cells) == {"baseline", "fault"} and cells["fault"]["errors"] == {"HTTP 503": 1}
