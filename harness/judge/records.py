@@ -42,6 +42,7 @@ class Load:
     p99_ms: float | None = None
     max_ms: float | None = None
     approx: bool | None = None
+    generator: dict = field(default_factory=dict)   # summary's load.generator: seconds the generator was the limit
 
     @classmethod
     def of(cls, d: Any) -> Load:
@@ -50,10 +51,21 @@ class Load:
                    error_rate=_num(d.get("error_rate")), rps=_num(d.get("rps")),
                    target_rps=_num(d.get("target_rps")), p50_ms=_num(d.get("p50_ms")),
                    p95_ms=_num(d.get("p95_ms")), p99_ms=_num(d.get("p99_ms")), max_ms=_num(d.get("max_ms")),
-                   approx=d.get("approx") if isinstance(d.get("approx"), bool) else None)
+                   approx=d.get("approx") if isinstance(d.get("approx"), bool) else None,
+                   generator=_dict(d.get("generator")))
 
     def get(self, key: str):
         return getattr(self, key, None)
+
+    def generator_limited(self) -> tuple[int, int, list[str]] | None:
+        """(seconds the load generator was the limit, seconds of the phase, its reasons), or
+        None when it never was."""
+        g = self.generator
+        n = _num(g.get("saturated_s"))
+        if not n:
+            return None
+        reasons = [str(r) for r in _list(g.get("reasons"))]
+        return int(n), int(_num(g.get("seconds")) or n), reasons
 
     def sent_nothing(self) -> bool:
         """A phase whose load issued no request (exact figures only)."""

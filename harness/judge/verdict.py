@@ -130,7 +130,31 @@ def phase_findings(summary: Summary, base: Phase, phase: Phase, nxt: Phase | Non
     if not findings:
         findings.append({"kind": "no-change", "message": f"no significant change against {base.name}: "
                          + _symptom_text(base, phase, QUIET_KEYS), "evidence": _load_evidence(base, phase)})
+    for gen in _generator(base, phase):
+        first = gen["evidence"]["mostly"] and findings[0]["kind"] == "symptom"
+        findings.insert(0 if first else len(findings), gen)
     return findings
+
+
+def _generator(base: Phase, phase: Phase) -> list[dict]:
+    """The load generator, not the service, was the limit for some seconds (of this phase or of
+    the baseline it is compared with): the latencies there are partly the generator's. First
+    when it was so for half the phase or more and nothing captured explains the symptom, else a
+    caveat after the other findings."""
+    out = []
+    for p, who in ((phase, "this phase"), (base, f"the baseline ({base.name})")):
+        limited = p.load.generator_limited()
+        if limited is None:
+            continue
+        n, of, reasons = limited
+        why = f" ({'; '.join(reasons)})" if reasons else ""
+        out.append({"kind": "generator",
+                    "message": f"the load generator was the limit for {n} of {of} s of {who}{why}: latencies "
+                               "there are partly the generator's, not the service's; spread the load over "
+                               "more workers (load.workers) or lower the rate",
+                    "evidence": {"phase": p.name, "saturated_s": n, "seconds": of, "reasons": reasons,
+                                 "mostly": p is phase and 2 * n >= of}})
+    return out
 
 
 HEADLINES = {"burning": "burning CPU", "waiting": "waiting", "garbage": "making garbage",
@@ -144,6 +168,8 @@ def headline(findings: list[dict], base: Phase, phase: Phase) -> str:
     symptom = _symptom_text(base, phase, QUIET_KEYS if kind == "no-change" else ("p99",))
     if kind == "no-change":
         return f"no significant change ({symptom})"
+    if kind == "generator":
+        return f"the load generator was the limit for {ev['saturated_s']} of {ev['seconds']} s: {symptom}"
     if kind == "symptom":
         recovery = "recovery from" in first["message"]
         return f"{symptom}; " + ("recovering from the faults before" if recovery else "nothing captured explains it")

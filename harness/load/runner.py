@@ -56,6 +56,7 @@ class LoadRunner:
         self._readers: list[threading.Thread] = []
         self._ready = [threading.Event() for _ in range(self.workers)]
         self._finals: dict[int, dict] = {}
+        self._died: dict[int, dict] = {}
         self._errors: list[dict] = []
         self._history: list[dict] = []
         self._latest: dict | None = None
@@ -205,6 +206,25 @@ class LoadRunner:
         with self._lock:
             if self._merger is not None:
                 self._write_history(self._merger.worker_done(i))
+            died = self._started and not self._stopped and i not in self._finals
+        if died:
+            self._note_death(i, proc)
+
+    def _note_death(self, i: int, proc: subprocess.Popen) -> None:
+        """A worker whose pipe closed without its final record while the load ran: its share
+        of the load is missing from then on. The run fails (wait()) instead of reporting the gap
+        as the service's."""
+        t_s = self.rc.clock.now()
+        try:
+            code = proc.wait(timeout=10.0)
+        except subprocess.TimeoutExpired:
+            code = None
+        with self._lock:
+            self._died[i] = {"t_s": t_s, "code": code}
+        what = _exit_text(code)
+        self.rc.events.add("load-worker-died", f"worker {i} {what} at {t_s:.1f}s", worker=i, t_s=t_s)
+        log.error("load worker %d %s at %.1fs of the run: its share of the load stopped; see %s", i, what,
+                  t_s, self.dir / f"worker-{i}.log")
 
     def _dispatch(self, i: int, msg: dict) -> None:
         kind = msg.get("type")
@@ -259,7 +279,21 @@ class LoadRunner:
                 p.wait(timeout=max(deadline - time.monotonic(), 0.01))
             except subprocess.TimeoutExpired:
                 break
-        return self.stop()
+        stats = self.stop()
+        self._raise_if_died()
+        return stats
+
+    def _raise_if_died(self) -> None:
+        with self._lock:
+            died = sorted(self._died.items())
+        if died:
+            i, d = died[0]
+            others = f" (and worker {', '.join(str(j) for j, _ in died[1:])})" if len(died) > 1 else ""
+            raise HarnessError("a load worker died during the run: part of the load was not sent",
+                               where=f"load worker {i}{others}",
+                               seen=f"{_exit_text(d['code'])} at {d['t_s']:.1f}s of the run; log: {self._log_tail(i)}",
+                               hint=f"see {self.dir / f'worker-{i}.log'}; load/stats.json holds what was "
+                                    "measured (incomplete: true)")
 
     def stop(self, timeout: float = 10.0) -> dict:
         """End the workers (SIGTERM, then SIGKILL after `timeout`) and write stats.json.
@@ -370,6 +404,17 @@ def replay_note(rep: dict | None) -> str:
     if rep.get("headers_dropped"):
         parts.append("headers not sent: " + ", ".join(sorted(rep["headers_dropped"])))
     return ", ".join(parts)
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _close(stream) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
@@ -34,7 +35,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 DEFAULT_PHASE = "default"
 
 _TOP_KEYS = ("target", "url", "model", "rate", "max_inflight", "overflow", "users", "spawn_rate",
-             "think_time", "timeout", "requests", "locustfile", "raw_log", "processes", "precision",
+             "think_time", "timeout", "requests", "locustfile", "raw_log", "workers", "processes", "precision",
              "seed", "replay")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # RFC 9110 token
 _REQUEST_KEYS = ("name", "method", "path", "weight", "headers", "body")
@@ -77,7 +78,7 @@ class LoadSpec:
     requests: tuple[RequestSpec, ...] = ()
     locustfile: str | None = None
     raw_log: bool = False
-    processes: int = 1
+    processes: int = 1             # load.workers (processes: its older name)
     precision: int = 3                            # HdrHistogram significant digits
     seed: int | None = None
     allow_external: bool = False
@@ -136,13 +137,27 @@ def parse_load(node: Node, ctx: ParseContext) -> LoadSpec:
         fields["timeout"] = keys["timeout"].as_duration(min=0.001, max=3600)
     if "raw_log" in keys:
         fields["raw_log"] = keys["raw_log"].as_bool()
-    if "processes" in keys:
-        fields["processes"] = keys["processes"].as_int(min=1, max=64)
+    if "workers" in keys or "processes" in keys:
+        fields["processes"] = _parse_workers(node, keys)
     if "precision" in keys:
         fields["precision"] = keys["precision"].as_int(min=1, max=4)
     if "seed" in keys:
         fields["seed"] = keys["seed"].as_int()
     return LoadSpec(**fields)
+
+
+def _parse_workers(node: Node, keys: dict[str, Node]) -> int:
+    """load.workers: a count, or auto (the cores this process may run on); processes is its
+    older name."""
+    if "workers" in keys and "processes" in keys:
+        raise node.error("give one of 'workers' and 'processes' (processes is the older name of workers)",
+                         hint="keep workers")
+    n = keys.get("workers") or keys["processes"]
+    if n.value == "auto":
+        return max(1, min(64, len(os.sched_getaffinity(0))))
+    if isinstance(n.value, str):
+        raise n.expected("an integer or auto")
+    return n.as_int(min=1, max=64)
 
 
 def _parse_target(node: Node, keys: dict[str, Node], ctx: ParseContext):
@@ -387,7 +402,11 @@ LOAD_SCHEMA: dict = {
                            "body": {"type": ["string", "object", "array", "null"]}}}},
         "locustfile": {"type": "string", "description": "path to a locustfile (closed model)"},
         "raw_log": {"type": "boolean", "default": False},
-        "processes": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
+        "workers": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 64}, {"const": "auto"}], "default": 1,
+                    "description": "worker processes sharing the load (auto: one per core this machine gives "
+                                   "the harness)"},
+        "processes": {"type": "integer", "minimum": 1, "maximum": 64,
+                      "description": "the older name of workers"},
         "precision": {"type": "integer", "minimum": 1, "maximum": 4, "default": 3},
         "seed": {"type": "integer"},
         "replay": REPLAY_SCHEMA,

@@ -60,7 +60,7 @@ def load_stats(run: RunData, phase: dict) -> dict:
     only for a run without it (approx: rows straddle phase boundaries)."""
     stats = _stats_phase(run.load_stats, phase["name"])
     if not isinstance(stats.get("requests"), int) or isinstance(stats.get("requests"), bool):
-        return _partial(run, phase, stats)
+        return _with_generator(_partial(run, phase, stats), run, phase)
     seconds = max(0.0, (phase.get("end_s") or 0) - (phase.get("start_s") or 0))
     requests = _number(stats.get("requests")) or 0
     out = {"seconds": round(seconds, 3), "requests": requests, "failures": _number(stats.get("failures")) or 0,
@@ -73,7 +73,27 @@ def load_stats(run: RunData, phase: dict) -> dict:
         if _number(stats.get(key)) is not None:
             out[key] = stats[key]
     out["endpoints"] = _endpoints(run.load_stats, phase["name"])
+    return _with_generator(out, run, phase)
+
+
+def _with_generator(out: dict, run: RunData, phase: dict) -> dict:
+    gen = generator_figures([h for h in run.history if _in_phase(h, phase) and not h.get("drain")])
+    if gen:
+        out["generator"] = gen
     return out
+
+
+def generator_figures(rows: list[dict]) -> dict | None:
+    """The phase's seconds in which the load generator, not the service, was the limit (its
+    CPU at 90% of a core, 50 ms behind schedule, or its event loop 50 ms late), with the
+    reasons of its worst second; None when it never was."""
+    hot = [r for r in rows if r.get("gen_saturated")]
+    if not hot:
+        return None
+    worst = max(hot, key=lambda r: len(r.get("gen_reasons") or []))
+    return {"saturated_s": len(hot), "seconds": len(rows),
+            "max_cpu": max((_number(r.get("gen_cpu")) or 0.0 for r in rows), default=0.0),
+            "reasons": list(worst.get("gen_reasons") or [])}
 
 
 def _partial(run: RunData, phase: dict, stats: dict) -> dict:

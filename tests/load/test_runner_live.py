@@ -269,3 +269,27 @@ def test_two_worker_processes_share_the_rate_and_merge_exactly(server, tmp_path)
     assert abs(main["latency_ms"]["p90"] - true_p90) <= true_p90 * 0.001 + 0.002
     hist = [json.loads(x) for x in (tmp_path / "load" / "history.jsonl").read_text().splitlines()]
     assert sum(h["rps"] for h in hist) == main["requests"]
+
+
+def test_a_worker_that_dies_mid_run_fails_the_run_with_its_log(server, tmp_path):
+    rc, phases = run_context(tmp_path, [("main", 0.0, 3.0)])
+    runner = LoadRunner(open_spec(server.url, 100.0, processes=2), rc, server.url)
+    try:
+        base = launch(runner, rc, phases)
+        wait_until(rc, base + 1.0)
+        victim = runner._procs[1]
+        victim.kill()
+        with pytest.raises(HarnessError) as err:
+            runner.wait()
+    finally:
+        runner.stop()
+    e = err.value
+    assert "a load worker died during the run" in str(e)
+    assert e.where == "load worker 1" and "was killed by SIGKILL" in e.seen and "log:" in e.seen
+    died = [ev for ev in rc.events.all() if ev["kind"] == "load-worker-died"]
+    assert len(died) == 1 and died[0]["worker"] == 1 and base + 0.9 <= died[0]["t_s"] <= base + 3.0
+    stats = json.loads((tmp_path / "load" / "stats.json").read_text())
+    assert stats["incomplete"] is True and stats["workers"] == 1
+    # the surviving worker ran to the end and stopped
+    assert all(p.poll() is not None for p in runner._procs)
+    assert stats["phases"]["main"]["requests"] >= 140       # worker 0's 150 and worker 1's first ~50

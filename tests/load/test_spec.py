@@ -1,6 +1,8 @@
 """The load: section parser: valid forms, and errors that name file:line:col, what was seen, a hint."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from harness.errors import ScenarioError
@@ -110,6 +112,12 @@ def test_non_loopback_url_is_refused_at_parse_time(url):
      "scenario.yaml:4:14", "two GET requests are named 'x'"),
     ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  requests: [{path: /a}, {path: /a}]\n",
      "scenario.yaml:4:14", "two GET requests are named '/a'"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  workers: many\n  requests: [{path: /}]\n",
+     "scenario.yaml:4:12", "expected an integer or auto"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  workers: 0\n  requests: [{path: /}]\n",
+     "scenario.yaml:4:12", "at least 1"),
+    ("load:\n  url: http://127.0.0.1:1\n  rate: 1\n  workers: 2\n  processes: 2\n  requests: [{path: /}]\n",
+     "scenario.yaml:2:3", "give one of 'workers' and 'processes'"),
 ])
 def test_errors_name_the_place(text, where, fragment):
     err = _error(text)
@@ -223,3 +231,11 @@ def test_replay_only_with_model_replay(tmp_path):
     with pytest.raises(ScenarioError) as info:
         parse(BASE.replace("  requests", f"  rate: 1\n  replay: {{file: {tmp_path / 'prod.log'}}}\n  requests"))
     assert "only applies to model: replay" in str(info.value)
+
+
+def test_workers_count_auto_and_the_older_name():
+    base = BASE.replace("  requests", "  rate: 10\n  requests")
+    assert parse(base).processes == 1
+    assert parse(base.replace("  rate", "  workers: 3\n  rate")).processes == 3
+    assert parse(base.replace("  rate", "  processes: 2\n  rate")).processes == 2
+    assert parse(base.replace("  rate", "  workers: auto\n  rate")).processes == len(os.sched_getaffinity(0))
