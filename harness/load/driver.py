@@ -17,6 +17,7 @@ import math
 import os
 import random
 import signal
+import socket
 import time
 
 import gevent
@@ -34,7 +35,7 @@ INTENDED_KEY = "harness_intended_mono"
 TICK_SLACK_S = 0.05
 PROBE_S = 0.05             # the event-loop probe's sleep: a stall of 100 ms or more shows as 50 ms late
 SPIN_S = 0.0015            # replay: the last stretch before a send time spent yielding, not sleeping
-GROW_LATE_S = 0.01         # a sender this late does not start another: the generator is behind
+BUSY_CPU = 0.9             # of a core: a worker this busy is the bottleneck; more senders would not help
 
 
 class Picker:
@@ -62,12 +63,14 @@ class Senders:
     """Up to `cap` sender greenlets that take the schedule's arrivals in turn. A free sender
     takes the next arrival, sleeps until its time (an arrival already due goes at once) and
     sends it: no hand-off between greenlets, one wake-up per request, as a plain Locust user.
-    A sender that starts sending on time while no other is free starts one more, up to the
-    cap (the busy ones wait on the service); one that starts late does not (the generator is
-    behind: more senders would only add connections); the event-loop probe adds one, every
-    50 ms, while no sender is free and none came back meanwhile. While every sender under the cap is busy nobody takes the next arrival: once one comes free, the
-    arrivals that were due meanwhile are sent late and counted as delayed (overflow: wait)
-    or counted as dropped (overflow: drop)."""
+    A sender that starts sending while no other is free starts one more, up to the cap (the
+    busy ones wait on the service), unless the worker's CPU was at 90% of a core over the
+    last 50 ms (the generator is the bottleneck: more senders would only open more
+    connections). The event-loop probe also looks at the pool every 50 ms: if no sender is free
+    and none came back meanwhile, they all wait on the service, and it adds as many senders as
+    went busy in that time. While every sender under the cap is busy nobody takes the next
+    arrival: once one comes free, the arrivals that were due meanwhile are sent late and
+    counted as delayed (overflow: wait) or counted as dropped (overflow: drop)."""
 
     def __init__(self, worker: Worker, client, arrivals):
         self.w, self.client = worker, client
@@ -81,7 +84,9 @@ class Senders:
         self.full_since: float | None = None   # every sender busy since (run time)
         self.cap_release = -math.inf      # the last time a sender came free from a full pool
         self.exhausted = False
-        self.answered = 0                 # sends that came back since the probe last looked
+        self.back = self.went = 0         # senders back from a send, and sends started, since the probe looked
+        self.busy = False                 # the worker's CPU was at BUSY_CPU of a core lately
+        self._mark = (self.begin, time.process_time())
         self.finished = gevent.event.Event()
 
     def start(self) -> None:
@@ -120,7 +125,7 @@ class Senders:
                 else:
                     rec.note_lag(t, now - t)
                 rec.note_sent(t, now)
-                self._sending(now, late=now - t >= GROW_LATE_S)
+                self._sending(now)
                 try:
                     send(self.client, req, w.t0 + t)
                 finally:
@@ -130,26 +135,39 @@ class Senders:
             if self.free == 0 and self.inflight == 0:
                 self.finished.set()
 
-    def _sending(self, now: float, late: bool) -> None:
+    def _sending(self, now: float) -> None:
+        self.went += 1
         self.free -= 1
         self.inflight += 1
         if self.free == 0:
             if len(self.greenlets) >= self.cap:
                 if self.full_since is None:
                     self.full_since = now
-            elif not late:
+            elif not self._busy(now):
                 self._spawn()
 
+    def _busy(self, now: float) -> bool:
+        """Whether this worker's CPU was at BUSY_CPU of a core over the last 50 ms or so
+        (measured at most every 50 ms: reading the process clock costs a system call)."""
+        if now - self._mark[0] >= 0.05:
+            cpu = time.process_time()
+            self.busy = (cpu - self._mark[1]) / (now - self._mark[0]) >= BUSY_CPU
+            self._mark = (now, cpu)
+        return self.busy
+
     def grow(self) -> None:
-        """One more sender if none is free, none came back since the last call (every sender
-        waits on the service) and the cap allows: called by the event-loop probe."""
-        answered, self.answered = self.answered, 0
-        if self.free == 0 and answered == 0 and not self.exhausted and len(self.greenlets) < self.cap \
-                and not self.w.stopping.is_set():
+        """Called by the event-loop probe: while no sender is free and none came back since the
+        last call (every one of them waits on the service), as many more senders as went busy
+        meanwhile (about the arrivals due in the next interval), up to the cap."""
+        back, went = self.back, self.went
+        self.back = self.went = 0
+        if self.free or back or self.exhausted or self.w.stopping.is_set():
+            return
+        for _ in range(min(max(went, 1), self.cap - len(self.greenlets))):
             self._spawn()
 
     def _sent(self, now: float) -> None:
-        self.answered += 1
+        self.back += 1
         self.inflight -= 1
         self.free += 1
         if self.full_since is not None:
@@ -187,13 +205,18 @@ class Worker:
         self.env: Environment | None = None
         self.replay: ReplayArrivals | None = None
         self.spin_s = SPIN_S if self.spec.model == "replay" else 0.0
+        self.spinning = False
 
-    def prepare(self) -> None:
-        """Everything slow, before the timeline is known: Locust users and environment."""
-        self.env = Environment(user_classes=self.user_classes(), host=self.cfg["target_url"],
-                               stop_timeout=min(self.spec.timeout, 5.0))
-        self.env.events.request.add_listener(self.on_request)
-        self.env.create_local_runner()
+    def prepare(self, env: Environment) -> None:
+        """Everything slow, before the timeline is known: the Locust users, in the environment
+        of this worker's Locust WorkerRunner (harness/load/node.py)."""
+        self.env = env
+        env.user_classes = self.user_classes()
+        env.host = self.cfg["target_url"]
+        for cls in env.user_classes:          # as Locust's own start does: the target is the host
+            cls.host = env.host
+        env.stop_timeout = min(self.spec.timeout, 5.0)
+        env.events.request.add_listener(self.on_request)
         if self.spec.model == "replay":       # read up to the first request now, not at the first send
             self.replay = ReplayArrivals(self.spec.replay, index=self.index, workers=self.workers)
             self.replay.prime()
@@ -214,15 +237,24 @@ class Worker:
         """Sleep until run time t; False if told to stop meanwhile. gevent's timers wake up
         to about a millisecond late (epoll waits in whole milliseconds): that lateness is
         measured (lag_ms), not hidden. A replay, whose times are the log's own, sleeps to
-        SPIN_S before the time and yields to the event loop from there (some CPU for sub-ms sends)."""
+        SPIN_S before the time and yields to the event loop from there (some CPU for sub-ms sends);
+        one sender at a time does so (the earliest: senders take arrivals in order), the others
+        sleep to their time, so a burst does not fill the loop with spinning greenlets."""
         wait = t - self.now() - self.spin_s
         if wait > 0.1:
             if self.stopping.wait(wait):
                 return False
         elif wait > 0:
             gevent.sleep(wait)           # cheaper than an Event wait; stop is checked below
-        while self.spin_s and self.now() < t:
-            gevent.sleep(0)              # the last stretch: yield to the loop until the time
+        if self.spin_s and not self.spinning:
+            self.spinning = True
+            try:
+                while self.now() < t:
+                    gevent.sleep(0)      # the last stretch: yield to the loop until the time
+            finally:
+                self.spinning = False
+        elif self.spin_s and self.now() < t:
+            gevent.sleep(t - self.now())
         return not self.stopping.is_set()
 
     # -- Locust ------------------------------------------------------------------------------
@@ -322,10 +354,18 @@ class Worker:
             n, i = self.workers, self.index
             users = self.spec.users // n + (1 if i < self.spec.users % n else 0)
             if users:
-                self.env.runner.start(users, self.spec.spawn_rate / n)
+                gevent.spawn(self.ramp, users, self.spec.spawn_rate / n)
             self.sleep_until(self.phases.end_s)
         self.env.runner.stop()
         self.done.set()
+
+    def ramp(self, users: int, rate: float) -> None:
+        """Start `users` Locust users, `rate` a second, the classes in turn by weight."""
+        order = _by_weight(self.env.user_classes, users)
+        for k, cls in enumerate(order):
+            if not self.sleep_until(self.phases.start_s + k / rate) or self.now() >= self.phases.end_s:
+                return
+            self.env.runner.spawn_users({cls.__name__: 1})
 
     def loop_probe(self) -> None:
         """How late the event loop wakes a sleeping greenlet: the generator's own backlog of
@@ -337,6 +377,7 @@ class Worker:
             self.loop_late = max(self.loop_late, late)
             if self.senders is not None:
                 self.senders.grow()
+            self.rec.flush()             # a little at a time: a whole second at once holds the loop ~10 ms
 
     # -- per-second records ------------------------------------------------------------------
     def ticker(self) -> None:
@@ -376,7 +417,7 @@ class Worker:
         self.emit(msg)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def run(self) -> int:
+    def run(self, before_final=None) -> int:
         gevent.signal_handler(signal.SIGTERM, self.stopping.set)
         gevent.spawn(self.watch_parent, os.getppid())
         ticker = gevent.spawn(self.ticker)
@@ -384,7 +425,7 @@ class Worker:
         self.emit({"type": "started", "t_s": round(self.now(), 6), "pid": os.getpid()})
         if self.spec.model != "closed":
             if self.sleep_until(self.phases.start_s - 1.0):
-                self.env.runner.start(1, 1)
+                self.env.runner.spawn_users({self.env.user_classes[0].__name__: 1})
             gevent.wait([self.done, self.stopping], count=1)
             if not self.loop_started:       # told to stop before the first arrival
                 self.done.set()
@@ -392,13 +433,15 @@ class Worker:
         else:
             self.closed_loop()
         ticker.join(timeout=5.0)
-        self.env.runner.quit()
+        self.env.runner.stop()
         self.rec.close()
         final = self.rec.final()
-        final.update(skipped_late_start=self.skipped_late_start, cpu=self.cpu_log,
-                     stopped_early=self.stopping.is_set(), locust=locust_stats(self.env))
+        final.update(skipped_late_start=self.skipped_late_start, cpu=self.cpu_log, host=socket.gethostname(),
+                     stopped_early=self.stopping.is_set())
         if self.replay is not None:
             final["replay"] = self.replay.report()
+        if before_final is not None:
+            before_final()
         self.emit(final)
         return 0
 
@@ -407,6 +450,24 @@ class Worker:
             gevent.sleep(0.5)
             if os.getppid() != ppid:
                 os._exit(3)          # the harness is gone: no load may outlive it
+
+
+def _by_weight(classes: list[type], n: int) -> list[type]:
+    """n user classes in start order: each class's share by its `weight` (largest remainders),
+    interleaved as Locust's own dispatcher does."""
+    weights = [max(float(getattr(c, "weight", 1) or 0), 0.0) for c in classes]
+    total = sum(weights) or float(len(classes))
+    exact = [n * (w or (0 if sum(weights) else 1)) / total for w in weights]
+    counts = [math.floor(x) for x in exact]
+    for i in sorted(range(len(classes)), key=lambda i: counts[i] - exact[i])[:n - sum(counts)]:
+        counts[i] += 1
+    order: list[type] = []
+    while len(order) < n:
+        for i, c in enumerate(classes):
+            if counts[i] > 0:
+                order.append(c)
+                counts[i] -= 1
+    return order
 
 
 def _cpu_seconds() -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from harness.load import hist as H
+from harness.load.recorder import CPU_SATURATED
 from harness.load.schedule import PhaseTable
 
 STATS_SCHEMA_VERSION = 1
@@ -161,7 +162,6 @@ def build_stats(finals: list[dict], history: list[dict], *, model: str, basis: s
                       for (name, method), per_phase in sorted(by_endpoint.items())],
         "generator": _generator(finals, history),
         "skipped_late_start": sum(f.get("skipped_late_start", 0) for f in finals),
-        "locust": [f.get("locust", []) for f in finals],
     }
 
 
@@ -236,7 +236,15 @@ def _generator(finals: list[dict], history: list[dict]) -> dict:
             cpu[t] = max(cpu.get(t, 0.0), frac)
     saturated = [{"t_s": h["t_s"], "reasons": h.get("gen_reasons", [])}
                  for h in history if h.get("gen_saturated")]
-    return {"cpu_per_second": [[float(t), c] for t, c in sorted(cpu.items())],
+    per_worker = []
+    for k, fin in enumerate(finals):
+        fracs = [frac for _t, frac in fin.get("cpu", [])]
+        per_worker.append({"worker": fin.get("worker", k), "host": fin.get("host"),
+                           "mean_cpu": round(sum(fracs) / len(fracs), 3) if fracs else None,
+                           "max_cpu": max(fracs, default=None),
+                           "busy_seconds": sum(1 for f in fracs if f >= CPU_SATURATED)})
+    return {"per_worker": per_worker,
+            "cpu_per_second": [[float(t), c] for t, c in sorted(cpu.items())],
             "max_cpu": max(cpu.values(), default=0.0),
             "max_lag_ms": max((h.get("lag_ms", 0.0) for h in history), default=0.0),
             "saturated": bool(saturated), "saturated_seconds": saturated}

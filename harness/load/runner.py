@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -52,14 +54,20 @@ class LoadRunner:
         self.phases: PhaseTable | None = None     # the windows arrive with start()
         self._merger: HistoryMerger | None = None
         self._lock = threading.Lock()
-        self._procs: list[subprocess.Popen] = []
+        self._master: subprocess.Popen | None = None
+        self._procs: list[subprocess.Popen] = []  # the local workers, by index
         self._readers: list[threading.Thread] = []
+        self._listening = threading.Event()
+        self.port: int | None = None
+        self.token = secrets.token_urlsafe(18)
         self._ready = [threading.Event() for _ in range(self.workers)]
         self._finals: dict[int, dict] = {}
+        self._done: set[int] = set()              # workers whose share is over (final, died or lost)
         self._died: dict[int, dict] = {}
         self._errors: list[dict] = []
         self._history: list[dict] = []
         self._latest: dict | None = None
+        self._locust: list[dict] = []
         self._saturated = False
         self._history_file = None
         self._summary: dict | None = None
@@ -88,18 +96,17 @@ class LoadRunner:
 
     # -- start -------------------------------------------------------------------------------
     def prepare(self, ready_timeout: float = READY_TIMEOUT_S) -> None:
-        """Start the workers and wait until each has loaded Locust (1-3 s; up to ready_timeout).
-        Optional: start() does it when needed. The phase windows are read later, in start()."""
+        """Start the load master and the workers, and wait until each worker has joined and
+        loaded Locust (1-3 s; up to ready_timeout). Optional: start() does it when needed. The
+        phase windows are read later, in start()."""
         if self._prepared:
             return
         self._prepared = True
         self.dir.mkdir(parents=True, exist_ok=True)
-        config = self.dir / "worker-config.json"
-        config.write_text(json.dumps({"spec": self.spec.to_json(), "target_url": self.target_url,
-                                      "workers": self.workers, "stop_grace": 2.0}, indent=1))
         try:
+            self._spawn_master(ready_timeout)
             for i in range(self.workers):
-                self._spawn(i, config)
+                self._spawn_worker(i)
             self._await_ready(ready_timeout)
         except BaseException:
             self.stop(timeout=5.0)
@@ -117,19 +124,15 @@ class LoadRunner:
         self._started = True
         self._set_phases(windows)
         self._history_file = open(self.history_path, "w", buffering=1)  # noqa: SIM115 - closed in _finish()
-        for i, proc in enumerate(self._procs):
-            go = {"mono_t0": self.rc.clock.mono_t0, "raw_log": self._raw_part(i),
-                  "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s}
-                             for p in self.phases.phases]}
-            try:
-                proc.stdin.write((json.dumps(go) + "\n").encode())
-                proc.stdin.flush()
-            except OSError:
-                self.stop(timeout=5.0)
-                raise self._worker_died(i, "before it could start") from None
+        go = {"type": "go", "mono_t0": self.rc.clock.mono_t0,
+              "raw_logs": [self._raw_part(i) for i in range(self.workers)],
+              "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s} for p in self.phases.phases]}
+        if not self._tell_master(go):
+            self.stop(timeout=5.0)
+            raise self._master_died("before it could start the load")
         late = self.rc.clock.now() - self.phases.start_s
         self.rc.events.add("load-start", self._describe(), workers=self.workers,
-                           pids=[p.pid for p in self._procs])
+                           pids=[p.pid for p in self._procs], master_pid=self._master.pid)
         if late > 0:
             log.warning("load started %.2fs after its first phase began: arrivals before "
                                 "then are not sent (skipped_late_start in load/stats.json)", late)
@@ -139,14 +142,40 @@ class LoadRunner:
             return None
         return str(self.raw_path if self.workers == 1 else self.dir / f"requests-{i}.jsonl.gz")
 
-    def _spawn(self, i: int, config: Path) -> None:
-        log = open(self.dir / f"worker-{i}.log", "wb")  # noqa: SIM115 - the child keeps its copy
-        cmd = [sys.executable, "-m", "harness.load.worker", "--config", str(config), "--index", str(i)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                close_fds=True)
-        log.close()
+    def _spawn_master(self, timeout: float) -> None:
+        config = self.dir / "master-config.json"
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the run's token
+        with os.fdopen(fd, "w") as f:
+            json.dump({"workers": self.workers, "token": self.token, "bind": "127.0.0.1", "port": 0,
+                       "worker": {"spec": self.spec.to_json(), "target_url": self.target_url, "stop_grace": 2.0}},
+                      f, indent=1)
+        log_file = open(self.dir / "master.log", "wb")  # noqa: SIM115 - the child keeps its copy
+        self._master = subprocess.Popen([sys.executable, "-m", "harness.load.master", "--config", str(config)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                                        close_fds=True)
+        log_file.close()
+        t = threading.Thread(target=self._read, args=(self._master,), name="load-master-reader", daemon=True)
+        t.start()
+        self._readers.append(t)
+        deadline = time.monotonic() + timeout
+        while not self._listening.wait(0.1):
+            self._raise_worker_error()
+            if self._master.poll() is not None:
+                raise self._master_died("before it listened")
+            if time.monotonic() > deadline:
+                raise HarnessError("the load master did not start", where="load master",
+                                   seen=f"no port within {timeout:g}s; log: {self._log_tail('master.log')}",
+                                   hint="the machine may be overloaded; see load/master.log")
+        config.unlink(missing_ok=True)      # read by now; the token is not left in the run directory
+
+    def _spawn_worker(self, i: int) -> None:
+        log_file = open(self.dir / f"worker-{i}.log", "wb")  # noqa: SIM115 - the child keeps its copy
+        cmd = [sys.executable, "-m", "harness.load.worker", "--master", f"127.0.0.1:{self.port}", "--index", str(i)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, close_fds=True,
+                                env={**os.environ, "HARNESS_LOAD_TOKEN": self.token})
+        log_file.close()
         self._procs.append(proc)
-        t = threading.Thread(target=self._read, args=(i, proc), name=f"load-reader-{i}", daemon=True)
+        t = threading.Thread(target=self._watch, args=(i, proc), name=f"load-worker-{i}", daemon=True)
         t.start()
         self._readers.append(t)
 
@@ -157,10 +186,12 @@ class LoadRunner:
                 self._raise_worker_error()
                 if self._procs[i].poll() is not None:
                     raise self._worker_died(i, "before it was ready")
+                if self._master.poll() is not None:
+                    raise self._master_died("before the workers were ready")
                 if time.monotonic() > deadline:
                     raise HarnessError("the load worker did not become ready", where=f"load worker {i}",
                                        seen=f"no ready message within {timeout:g}s; log: "
-                                            f"{self._log_tail(i)}",
+                                            f"{self._log_tail(f'worker-{i}.log')}",
                                        hint="the machine may be overloaded; see load/worker-*.log")
         self._raise_worker_error()
 
@@ -174,15 +205,29 @@ class LoadRunner:
     def _worker_died(self, i: int, when: str) -> HarnessError:
         rc = self._procs[i].poll()
         return HarnessError(f"the load worker exited {when}", where=f"load worker {i}",
-                            seen=f"exit code {rc}; log: {self._log_tail(i)}",
+                            seen=f"exit code {rc}; log: {self._log_tail(f'worker-{i}.log')}",
                             hint=f"see {self.dir / f'worker-{i}.log'}")
 
-    def _log_tail(self, i: int) -> str:
+    def _master_died(self, when: str) -> HarnessError:
+        rc = self._master.poll() if self._master else None
+        return HarnessError(f"the load master exited {when}", where="load master",
+                            seen=f"exit code {rc}; log: {self._log_tail('master.log')}",
+                            hint=f"see {self.dir / 'master.log'}")
+
+    def _log_tail(self, name: str) -> str:
         try:
-            lines = (self.dir / f"worker-{i}.log").read_text(errors="replace").strip().splitlines()
+            lines = (self.dir / name).read_text(errors="replace").strip().splitlines()
         except OSError:
             return "(no log)"
         return " | ".join(lines[-5:]) or "(empty)"
+
+    def _tell_master(self, msg: dict) -> bool:
+        try:
+            self._master.stdin.write((json.dumps(msg) + "\n").encode())
+            self._master.stdin.flush()
+            return True
+        except (OSError, ValueError):
+            return False
 
     def _describe(self) -> str:
         s = self.spec
@@ -194,41 +239,26 @@ class LoadRunner:
             return f"replay of {s.replay.file} at speed {s.replay.speed:g} cap {s.max_inflight} -> {self.target_url}"
         return f"closed model {s.users} users -> {self.target_url}"
 
-    # -- the pipe from each worker -------------------------------------------------------------
-    def _read(self, i: int, proc: subprocess.Popen) -> None:
+    # -- the master's pipe, and the workers' processes ---------------------------------------
+    def _read(self, proc: subprocess.Popen) -> None:
         for raw in proc.stdout:
             try:
                 msg = json.loads(raw)
             except ValueError:
                 continue
-            self._dispatch(i, msg)
+            self._dispatch(msg)
         proc.stdout.close()
         with self._lock:
-            if self._merger is not None:
-                self._write_history(self._merger.worker_done(i))
-            died = self._started and not self._stopped and i not in self._finals
-        if died:
-            self._note_death(i, proc)
+            missing = [i for i in range(self.workers) if i not in self._done]
+        for i in missing:                          # the master is gone: nothing more will come
+            self._share_over(i)
 
-    def _note_death(self, i: int, proc: subprocess.Popen) -> None:
-        """A worker whose pipe closed without its final record while the load ran: its share
-        of the load is missing from then on. The run fails (wait()) instead of reporting the gap
-        as the service's."""
-        t_s = self.rc.clock.now()
-        try:
-            code = proc.wait(timeout=10.0)
-        except subprocess.TimeoutExpired:
-            code = None
-        with self._lock:
-            self._died[i] = {"t_s": t_s, "code": code}
-        what = _exit_text(code)
-        self.rc.events.add("load-worker-died", f"worker {i} {what} at {t_s:.1f}s", worker=i, t_s=t_s)
-        log.error("load worker %d %s at %.1fs of the run: its share of the load stopped; see %s", i, what,
-                  t_s, self.dir / f"worker-{i}.log")
-
-    def _dispatch(self, i: int, msg: dict) -> None:
-        kind = msg.get("type")
-        if kind == "ready":
+    def _dispatch(self, msg: dict) -> None:
+        kind, i = msg.get("type"), msg.get("worker")
+        if kind == "listening":
+            self.port = int(msg["port"])
+            self._listening.set()
+        elif kind == "ready" and isinstance(i, int) and 0 <= i < self.workers:
             self._ready[i].set()
         elif kind == "second":
             with self._lock:
@@ -236,12 +266,57 @@ class LoadRunner:
         elif kind == "final":
             with self._lock:
                 self._finals[i] = msg
+            self._share_over(i)
+        elif kind == "locust":
+            with self._lock:
+                self._locust = list(msg.get("stats") or [])
+        elif kind == "lost":
+            self._note_death(i, None)
+        elif kind == "refused":
+            log.warning("load master refused a worker from %s: %s", msg.get("host"), msg.get("why"))
+            self.rc.events.add("load-worker-refused", str(msg.get("why")), host=msg.get("host"))
         elif kind == "error":
             with self._lock:
                 self._errors.append(msg)
             if self._started:
                 self.rc.events.add("load-error", msg.get("what", ""), worker=i)
-                log.error("load worker %d: %s (%s)", i, msg.get("what"), msg.get("hint"))
+                log.error("load worker %s: %s (%s)", i, msg.get("what"), msg.get("hint"))
+
+    def _share_over(self, i: int) -> None:
+        with self._lock:
+            if i in self._done:
+                return
+            self._done.add(i)
+            if self._merger is not None:
+                self._write_history(self._merger.worker_done(i))
+
+    def _watch(self, i: int, proc: subprocess.Popen) -> None:
+        """A local worker's process: one that ends without its final record while the load
+        runs has died (its record may still be on its way through the master: wait for it)."""
+        code = proc.wait()
+        t_s = self.rc.clock.now()
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            with self._lock:
+                if i in self._finals or not self._started or self._stopped:
+                    return
+            time.sleep(0.05)
+        self._note_death(i, code, t_s)
+
+    def _note_death(self, i: int, code: int | None, t_s: float | None = None) -> None:
+        """A worker whose share ended without its final record while the load ran: its share
+        of the load is missing from then on. The run fails (wait()) instead of reporting the gap
+        as the service's."""
+        with self._lock:
+            if not isinstance(i, int) or i in self._died or i in self._finals or not self._started or self._stopped:
+                return
+            t_s = self.rc.clock.now() if t_s is None else t_s
+            self._died[i] = {"t_s": t_s, "code": code}
+        self._share_over(i)
+        what = _exit_text(code)
+        self.rc.events.add("load-worker-died", f"worker {i} {what} at {t_s:.1f}s", worker=i, t_s=t_s)
+        log.error("load worker %d %s at %.1fs of the run: its share of the load stopped; see %s", i, what,
+                  t_s, self.dir / f"worker-{i}.log")
 
     def _write_history(self, lines: list[dict]) -> None:
         """Called with the lock held."""
@@ -274,7 +349,7 @@ class LoadRunner:
         if timeout is None:
             timeout = self.phases.end_s - self.rc.clock.now() + self.spec.timeout + 15.0
         deadline = time.monotonic() + max(timeout, 0.0)
-        for p in self._procs:
+        for p in [*self._procs, self._master]:     # the master ends when every worker's share has
             try:
                 p.wait(timeout=max(deadline - time.monotonic(), 0.01))
             except subprocess.TimeoutExpired:
@@ -291,7 +366,7 @@ class LoadRunner:
             others = f" (and worker {', '.join(str(j) for j, _ in died[1:])})" if len(died) > 1 else ""
             raise HarnessError("a load worker died during the run: part of the load was not sent",
                                where=f"load worker {i}{others}",
-                               seen=f"{_exit_text(d['code'])} at {d['t_s']:.1f}s of the run; log: {self._log_tail(i)}",
+                               seen=f"{_exit_text(d['code'])} at {d['t_s']:.1f}s of the run; log: {self._log_tail(f'worker-{i}.log')}",
                                hint=f"see {self.dir / f'worker-{i}.log'}; load/stats.json holds what was "
                                     "measured (incomplete: true)")
 
@@ -301,25 +376,33 @@ class LoadRunner:
         if self._stopped:
             return self._summary or {}
         self._stopped = True
-        early = self._started and any(p.poll() is None for p in self._procs)
+        alive = [p for p in [*self._procs, self._master] if p is not None and p.poll() is None]
+        early = self._started and bool(alive)
+        if self._master is not None:
+            self._tell_master({"type": "stop"})
+            _close(self._master.stdin)            # the master ends on end of input
         for p in self._procs:
-            _close(p.stdin)                      # a worker still waiting for "go" exits on EOF
-            if p.poll() is None and self._started:
+            if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for i, p in enumerate(self._procs):
-            try:
-                p.wait(timeout=max(deadline - time.monotonic(), 0.01))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5.0)
-                self._killed = True
-                self.rc.events.add("load-worker-killed", f"worker {i} did not stop within {timeout:g}s")
+            self._end(p, deadline, f"worker {i}", timeout)
+        if self._master is not None:
+            self._end(self._master, deadline, "the load master", timeout)
         for t in self._readers:
             t.join(timeout=5.0)
         if early:
             self.rc.events.add("load-stopped", "load stopped before the end of its window")
         return self._finish()
+
+    def _end(self, p: subprocess.Popen, deadline: float, who: str, timeout: float) -> None:
+        try:
+            p.wait(timeout=max(deadline - time.monotonic(), 0.01))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5.0)
+            self._killed = True
+            self.rc.events.add("load-worker-killed", f"{who} did not stop within {timeout:g}s")
 
     # -- results -------------------------------------------------------------------------------
     def _finish(self) -> dict:
@@ -337,6 +420,8 @@ class LoadRunner:
                             sig=self.spec.precision, phases=self.phases, rate_of=self._phase_rate,
                             target_url=self.target_url,
                             incomplete=self._killed or len(finals) < self.workers or bool(self._errors))
+        with self._lock:
+            stats["locust"] = list(self._locust)    # Locust's own statistics, merged by its master
         if self.spec.model == "replay":
             stats["replay"] = replay_report(finals)
         self.stats_path.write_text(json.dumps(stats, indent=1))

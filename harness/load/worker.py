@@ -1,77 +1,57 @@
-"""The load worker process: `python -m harness.load.worker --config FILE --index I`.
+"""A load worker process: `python -m harness.load.worker --master HOST:PORT --token TOKEN`.
 
-Started by harness.load.runner.LoadRunner only. It loads Locust, says "ready", then reads
-one "go" line on its standard input (the run's mono_t0, the phase windows, the raw log path)
-and runs. It speaks JSON lines on its standard output (ready, started, one record per
-second, final statistics, or an error); anything else that would print there goes to
-standard error, which the runner keeps as load/worker-<I>.log.
-It stops sending on SIGTERM, ignores SIGINT (the harness decides), and exits by itself
-when its parent process goes away.
+It joins the run's load master (harness/load/master.py) over Locust's master/worker protocol,
+receives its share of the load, and sends its records back as custom messages. LoadRunner
+starts one per local worker (`load.workers`, with --index to keep its log's name); on another
+machine a user starts it the same way with the host, port and token the run prints. Anything
+that would print goes to standard error (load/worker-<I>.log for local workers). It stops
+sending on SIGTERM or the master's stop, ignores SIGINT (the harness decides), and exits by
+itself when its parent process goes away.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import traceback
 
 
-def _channel():
-    """The protocol channel: the original stdout; fd 1 then points at stderr."""
-    out = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-
-    def emit(msg: dict) -> None:
-        out.write(json.dumps(msg, separators=(",", ":")) + "\n")
-        out.flush()
-    return emit
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.load.worker")
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--index", type=int, default=0)
+    ap.add_argument("--master", required=True, help="the load master's HOST:PORT")
+    ap.add_argument("--token", default=os.environ.get("HARNESS_LOAD_TOKEN", ""),
+                    help="the run's token (or $HARNESS_LOAD_TOKEN)")
+    ap.add_argument("--index", type=int, default=None, help="the worker index to ask for")
     args = ap.parse_args(argv)
+    host, _, port = args.master.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"--master: expected HOST:PORT, got {args.master!r}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    emit = _channel()
-    with open(args.config) as f:
-        cfg = json.load(f)
-    cfg["index"] = args.index
+    sys.stdout = sys.stderr
     try:
-        from harness.load.driver import Worker  # imports locust: gevent patches this process only
-        worker = Worker(cfg, emit)
-        worker.prepare()
-        emit({"type": "ready", "pid": os.getpid()})
-        line = sys.stdin.readline()         # the go message; EOF: the runner gave up on us
-        if not line.strip():
-            return 0
-        worker.set_timeline(json.loads(line))
-        return _run(worker, args.index)
-    except BrokenPipeError:
+        from harness.load.node import WorkerNode  # imports locust: gevent patches this process only
+        return _run(WorkerNode(host.strip("[]"), int(port), args.token, args.index), args.index)
+    except ConnectionError:
+        print(f"could not reach the load master at {args.master}", file=sys.stderr)
         return 3
-    except SystemExit as e:
-        return int(e.code or 0)
-    except Exception as e:  # noqa: BLE001 - reported to the runner, which raises a HarnessError
+    except Exception:  # noqa: BLE001 - the master reports the worker's absence; its log has why
         traceback.print_exc()
-        emit({"type": "error", "what": f"the load worker failed: {type(e).__name__}: {e}",
-              "where": f"load worker {args.index}", "hint": f"see load/worker-{args.index}.log"})
         return 1
 
 
-def _run(worker, index: int) -> int:
+def _run(node, index: int | None) -> int:
     profile = os.environ.get("HARNESS_LOAD_PROFILE")
     if not profile:
-        return worker.run()
+        return node.run()
     import cProfile  # developer aid: the worker's CPU profile, written to $HARNESS_LOAD_PROFILE.<index>
     import time
     prof = cProfile.Profile(time.process_time)
     try:
-        return prof.runcall(worker.run)
+        return prof.runcall(node.run)
     finally:
-        prof.dump_stats(f"{profile}.{index}")
+        prof.dump_stats(f"{profile}.{index if index is not None else os.getpid()}")
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ def test_closed_model_keeps_locust_users_and_labels_its_latency(server, tmp_path
     assert "intended_ms" not in stats["totals"] and stats["totals"]["latency_ms"]["p50"] >= 5.0
     # 4 users, each ~25 ms per iteration: about 160 requests/s, far from any open-model rate
     assert 50 <= stats["totals"]["achieved_rps"] <= 200
-    locust = {e["name"]: e for e in stats["locust"][0]}
+    locust = {e["name"]: e for e in stats["locust"]}
     assert locust["s5"]["requests"] == stats["totals"]["requests"]
     hist = [json.loads(x) for x in (tmp_path / "load" / "history.jsonl").read_text().splitlines()]
     assert max(h["users"] for h in hist) == 4 and all(h["target_rps"] is None for h in hist)
@@ -257,7 +257,7 @@ def test_two_worker_processes_share_the_rate_and_merge_exactly(server, tmp_path)
     stats = run_to_end(runner, rc, phases)
     raw = read_raw_log(tmp_path / "load" / "requests.jsonl.gz")
     main = stats["phases"]["main"]
-    assert stats["workers"] == 2 and len(stats["locust"]) == 2
+    assert stats["workers"] == 2 and sum(e["requests"] for e in stats["locust"]) == stats["totals"]["requests"]
     assert main["requests"] == len(raw) == main["sent"]
     assert main["requests"] == pytest.approx(400, abs=2) and stats["skipped_late_start"] == 0
     # the two schedules interleave: one arrival every 5 ms, alternating between workers
@@ -293,3 +293,34 @@ def test_a_worker_that_dies_mid_run_fails_the_run_with_its_log(server, tmp_path)
     # the surviving worker ran to the end and stopped
     assert all(p.poll() is not None for p in runner._procs)
     assert stats["phases"]["main"]["requests"] >= 140       # worker 0's 150 and worker 1's first ~50
+
+
+def _stranger(port: int, token: str, pythonpath: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HARNESS_LOAD_TOKEN=token)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.run([sys.executable, "-m", "harness.load.worker", "--master", f"127.0.0.1:{port}"],
+                          cwd=pythonpath or None, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_master_refuses_a_worker_without_the_token_or_of_another_version(server, tmp_path):
+    import shutil
+    rc, phases = run_context(tmp_path, [("main", 0.0, 1.0)])
+    runner = LoadRunner(open_spec(server.url, 50.0), rc, server.url)
+    other = tmp_path / "other"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    shutil.copytree(os.path.join(root, "harness"), other / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    init = other / "harness" / "__init__.py"
+    init.write_text(init.read_text().replace('__version__ = "', '__version__ = "9.9-'))
+    try:
+        runner.prepare()
+        wrong = _stranger(runner.port, "not-the-token")
+        skew = _stranger(runner.port, runner.token, pythonpath=str(other))
+        stats = run_to_end(runner, rc, phases)
+    finally:
+        runner.stop()
+    assert wrong.returncode == 4 and "wrong token" in wrong.stderr
+    assert skew.returncode == 4 and "version skew: the worker runs harness 9.9-" in skew.stderr
+    refused = [e for e in rc.events.all() if e["kind"] == "load-worker-refused"]
+    assert len(refused) == 2
+    assert stats["workers"] == 1 and stats["phases"]["main"]["requests"] == pytest.approx(50, abs=2)
