@@ -10,6 +10,8 @@ the repeats (interleaved, so drift on a shared machine hits every variant alike)
   paced with constant_throughput at 50/s per user) at the same rates, plain Locust's users
   either spread evenly over the period (the open model's spacing: one wake-up per request)
   or in step (Locust's default: the users wake together, one wake-up per burst);
+- the open model with one worker and with one worker per core (load.workers: auto): requests
+  per CPU-second of all its workers together, and the ratio to one worker;
 - plain Locust flat out (20 users, no wait), and the open model's achieved rate;
 - the generator-saturation point (first target at which the open model's throughput falls
   short by more than 5%, or at which it marks half its seconds saturated).
@@ -107,12 +109,13 @@ def plain_locust(url: str, users: int, seconds: float, pace: float, spread: bool
     return r
 
 
-def open_model(url: str, rate: float, seconds: float, workdir: Path, cap: int = 1000) -> dict:
+def open_model(url: str, rate: float, seconds: float, workdir: Path, cap: int = 1000, workers: int = 1) -> dict:
     run_dir = Path(tempfile.mkdtemp(prefix=f"open-{int(rate)}-", dir=workdir))
     clock = Clock.start()
     rc = RunContext.of("bench", run_dir, clock)
     spec = LoadSpec(model="open", url=url, rates=(("default", RateSegment(rate, rate)),),
-                    requests=(RequestSpec("health", "GET", "/healthz"),), max_inflight=cap, timeout=5.0)
+                    requests=(RequestSpec("health", "GET", "/healthz"),), max_inflight=cap, timeout=5.0,
+                    processes=workers)
     runner = LoadRunner(spec, rc, url)
     try:
         runner.prepare()                         # the worker imports Locust first
@@ -122,11 +125,11 @@ def open_model(url: str, rate: float, seconds: float, workdir: Path, cap: int = 
         stats = runner.wait()
     finally:
         runner.stop()
-    in_window = [t for t, _c in stats["generator"]["cpu_per_second"] if start <= t < start + seconds]
-    cpu_s = sum(c for t, c in stats["generator"]["cpu_per_second"] if t in in_window)
+    cpu_s = sum(c for w in stats["generator"]["per_worker"] for t, c in w["cpu_per_second"]
+                if start <= t < start + seconds)        # every worker's CPU inside the window
     main = stats["phases"]["main"]
     done = main["completed_in_window"]          # completions inside the window: throughput
-    saturated = [s for s in stats["generator"]["saturated_seconds"] if s["t_s"] in in_window]
+    saturated = [s for s in stats["generator"]["saturated_seconds"] if start <= s["t_s"] < start + seconds]
     return {"target_rps": rate, "achieved_rps": main["achieved_rps"], "sent": main["sent"],
             "completed_in_window": done, "failures": main["failures"], "cpu_s": round(cpu_s, 3),
             "rps_per_cpu_s": done / cpu_s if cpu_s > 0 else None,
@@ -143,6 +146,9 @@ def saturation_point(rows: list[dict], seconds: float) -> float | None:
     return None
 
 
+WORKERS = len(os.sched_getaffinity(0))      # load.workers: auto
+
+
 def median_run(runs: list[dict]) -> dict:
     """The repeat whose requests per CPU-second is the median (its other figures with it)."""
     ranked = sorted(runs, key=lambda r: r["rps_per_cpu_s"] or 0.0)
@@ -152,10 +158,11 @@ def median_run(runs: list[dict]) -> dict:
 def measure(url: str, rate: float, seconds: float, repeats: int, work: Path) -> dict:
     """Open model, plain Locust with its users spread and plain Locust with its users in step,
     interleaved repeat by repeat so drift on a shared machine hits all three alike."""
-    runs: dict[str, list] = {"open": [], "spread": [], "step": []}
+    runs: dict[str, list] = {"open": [], "open_n": [], "spread": [], "step": []}
     users = max(1, int(rate // 50))
     for _ in range(repeats):
         runs["open"].append(open_model(url, rate, seconds, work))
+        runs["open_n"].append(open_model(url, rate, seconds, work, workers=WORKERS))
         runs["spread"].append(plain_locust(url, users=users, seconds=seconds, pace=50, spread=True))
         runs["step"].append(plain_locust(url, users=users, seconds=seconds, pace=50))
     return {k: median_run(v) for k, v in runs.items()}
@@ -200,13 +207,15 @@ def report(result: dict) -> None:
           f"{f['rps_per_cpu_s']:.0f} req per CPU-s (median of {f['repeats']})")
     print("requests per CPU-second; plain Locust paced at 50/s per user, its users spread evenly over the "
           "period (the open model's spacing) or in step (bursts)")
-    print(f"{'target/s':>9} {'open got/s':>10} {'open':>6} {'spread':>7} {'in step':>8} "
-          f"{'open/spread':>12} {'open/in step':>13} {'open p99 ms':>12} {'sat s':>6}")
+    print(f"{'target/s':>9} {'open got/s':>10} {'open':>6} {f'{WORKERS} workers':>10} {'spread':>7} "
+          f"{'in step':>8} {'open/spread':>12} {'open/in step':>13} {f'{WORKERS}w/1w':>7} "
+          f"{f'{WORKERS}w got/s':>9} {'open p99 ms':>12} {'sat s':>6}")
     for rate, p in result["points"].items():
-        o, sp, st = p["open"], p["spread"], p["step"]
+        o, n, sp, st = p["open"], p["open_n"], p["spread"], p["step"]
         print(f"{float(rate):9.0f} {o['achieved_rps']:10.0f} {o['rps_per_cpu_s'] or 0:6.0f} "
-              f"{sp['rps_per_cpu_s'] or 0:7.0f} {st['rps_per_cpu_s'] or 0:8.0f} {_ratio(o, sp):12.2f} "
-              f"{_ratio(o, st):13.2f} {o['p99_ms'] or 0:12.1f} {o['saturated_seconds']:6d}")
+              f"{n['rps_per_cpu_s'] or 0:10.0f} {sp['rps_per_cpu_s'] or 0:7.0f} {st['rps_per_cpu_s'] or 0:8.0f} "
+              f"{_ratio(o, sp):12.2f} {_ratio(o, st):13.2f} {_ratio(n, o):7.2f} {n['achieved_rps']:9.0f} "
+              f"{o['p99_ms'] or 0:12.1f} {o['saturated_seconds']:6d}")
     print(f"open-model generator saturation point: {result['open_model_saturation_rps']} req/s "
           f"(first target missed by >5% or with half its seconds marked saturated)")
     la = result["load_average"]

@@ -242,7 +242,8 @@ def _generator(finals: list[dict], history: list[dict]) -> dict:
         per_worker.append({"worker": fin.get("worker", k), "host": fin.get("host"),
                            "mean_cpu": round(sum(fracs) / len(fracs), 3) if fracs else None,
                            "max_cpu": max(fracs, default=None),
-                           "busy_seconds": sum(1 for f in fracs if f >= CPU_SATURATED)})
+                           "busy_seconds": sum(1 for f in fracs if f >= CPU_SATURATED),
+                           "cpu_per_second": [[float(t), c] for t, c in fin.get("cpu", [])]})
     return {"per_worker": per_worker,
             "cpu_per_second": [[float(t), c] for t, c in sorted(cpu.items())],
             "max_cpu": max(cpu.values(), default=0.0),
