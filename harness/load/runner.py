@@ -64,6 +64,7 @@ class LoadRunner:
         self._finals: dict[int, dict] = {}
         self._done: set[int] = set()              # workers whose share is over (final, died or lost)
         self._died: dict[int, dict] = {}
+        self._master_lost: float | None = None     # run time at which the master went away mid-run
         self._errors: list[dict] = []
         self._history: list[dict] = []
         self._latest: dict | None = None
@@ -250,6 +251,8 @@ class LoadRunner:
         proc.stdout.close()
         with self._lock:
             missing = [i for i in range(self.workers) if i not in self._done]
+            if missing and self._started and not self._stopped:
+                self._master_lost = self.rc.clock.now()
         for i in missing:                          # the master is gone: nothing more will come
             self._share_over(i)
 
@@ -359,6 +362,13 @@ class LoadRunner:
         return stats
 
     def _raise_if_died(self) -> None:
+        if self._master_lost is not None:
+            raise HarnessError("the load master exited during the run: the workers' records stopped there",
+                               where="load master",
+                               seen=f"exit code {self._master.poll()} at {self._master_lost:.1f}s of the run; "
+                                    f"log: {self._log_tail('master.log')}",
+                               hint=f"see {self.dir / 'master.log'}; load/stats.json holds what arrived "
+                                    "(incomplete: true)")
         with self._lock:
             died = sorted(self._died.items())
         if died:
@@ -419,7 +429,8 @@ class LoadRunner:
         stats = build_stats(finals, history, model=self.spec.model, basis=self.spec.latency_basis,
                             sig=self.spec.precision, phases=self.phases, rate_of=self._phase_rate,
                             target_url=self.target_url,
-                            incomplete=self._killed or len(finals) < self.workers or bool(self._errors))
+                            incomplete=self._killed or len(finals) < self.workers or bool(self._errors)
+                            or self._master_lost is not None)
         with self._lock:
             stats["locust"] = list(self._locust)    # Locust's own statistics, merged by its master
         if self.spec.model == "replay":

@@ -324,3 +324,19 @@ def test_the_master_refuses_a_worker_without_the_token_or_of_another_version(ser
     refused = [e for e in rc.events.all() if e["kind"] == "load-worker-refused"]
     assert len(refused) == 2
     assert stats["workers"] == 1 and stats["phases"]["main"]["requests"] == pytest.approx(50, abs=2)
+
+
+def test_a_master_that_dies_mid_run_fails_the_run(server, tmp_path):
+    rc, phases = run_context(tmp_path, [("main", 0.0, 3.0)])
+    runner = LoadRunner(open_spec(server.url, 50.0), rc, server.url)
+    try:
+        base = launch(runner, rc, phases)
+        wait_until(rc, base + 1.0)
+        runner._master.kill()
+        with pytest.raises(HarnessError) as err:
+            runner.wait()
+    finally:
+        runner.stop()
+    assert "the load master exited during the run" in str(err.value) and "exit code -9" in err.value.seen
+    assert json.loads((tmp_path / "load" / "stats.json").read_text())["incomplete"] is True
+    assert all(p.poll() is not None for p in runner._procs)
