@@ -419,7 +419,7 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self, before_final=None) -> int:
         gevent.signal_handler(signal.SIGTERM, self.stopping.set)
-        gevent.spawn(self.watch_parent, os.getppid())
+        gevent.spawn(watch_parent, os.getppid())
         ticker = gevent.spawn(self.ticker)
         gevent.spawn(self.loop_probe)
         self.emit({"type": "started", "t_s": round(self.now(), 6), "pid": os.getpid()})
@@ -445,19 +445,23 @@ class Worker:
         self.emit(final)
         return 0
 
-    def watch_parent(self, ppid: int) -> None:
-        while True:
-            gevent.sleep(0.5)
-            if os.getppid() != ppid:
-                os._exit(3)          # the harness is gone: no load may outlive it
+
+
+def watch_parent(ppid: int) -> None:
+    """Exit when the parent process is gone (the load master's and every worker's)."""
+    while True:
+        gevent.sleep(0.5)
+        if os.getppid() != ppid:
+            os._exit(3)              # the harness is gone: no load may outlive it
 
 
 def _by_weight(classes: list[type], n: int) -> list[type]:
-    """n user classes in start order: each class's share by its `weight` (largest remainders),
-    interleaved as Locust's own dispatcher does."""
+    """n user classes in start order: each class's share by its `weight` (largest remainders;
+    all weights zero count as equal), interleaved as Locust's own dispatcher does."""
     weights = [max(float(getattr(c, "weight", 1) or 0), 0.0) for c in classes]
-    total = sum(weights) or float(len(classes))
-    exact = [n * (w or (0 if sum(weights) else 1)) / total for w in weights]
+    if not sum(weights):
+        weights = [1.0] * len(classes)
+    exact = [n * w / sum(weights) for w in weights]
     counts = [math.floor(x) for x in exact]
     for i in sorted(range(len(classes)), key=lambda i: counts[i] - exact[i])[:n - sum(counts)]:
         counts[i] += 1

@@ -141,25 +141,17 @@ class Master:
                 self.runner.send_message("harness_stop")
 
     def run(self) -> int:
+        from harness.load.driver import locust_stats, watch_parent  # imports Locust, as this process does
         self.emit({"type": "listening", "port": self.runner.server.port, "pid": os.getpid(),
                    "version": self.version})
         self.gevent.spawn(self.watch)
         self.gevent.spawn(self.commands)
-        self.gevent.spawn(_watch_parent, os.getppid())
+        self.gevent.spawn(watch_parent, os.getppid())
         self.all_final.wait()
-        from harness.load.driver import locust_stats
         self.emit({"type": "locust", "stats": locust_stats(self.env)})   # Locust's own, merged from the workers
         self.gevent.sleep(0.2)            # let the byes go out
         self.runner.quit()
         return 0
-
-
-def _watch_parent(ppid: int) -> None:
-    import gevent
-    while True:
-        gevent.sleep(0.5)
-        if os.getppid() != ppid:
-            os._exit(3)                   # the harness is gone: no load may outlive it
 
 
 def main(argv: list[str] | None = None) -> int:

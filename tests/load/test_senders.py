@@ -84,3 +84,21 @@ def test_a_generator_behind_schedule_does_not_open_a_sender_per_late_arrival():
     r = run_pool("cpu", rate=1000, seconds=1.0, cap=1000)
     assert r["phase"]["sent"] == 1000 and r["phase"]["delayed"] == 0
     assert r["senders"] <= 100, r
+
+
+def test_closed_model_users_start_by_their_classes_weights_interleaved():
+    script = textwrap.dedent("""
+        import json
+        from harness.load.driver import _by_weight
+        A = type("A", (), {"weight": 3}); B = type("B", (), {"weight": 1}); Z = type("Z", (), {"weight": 0})
+        print(json.dumps({"ab": [c.__name__ for c in _by_weight([A, B], 8)],
+                          "odd": [c.__name__ for c in _by_weight([A, B], 3)],
+                          "zero": [c.__name__ for c in _by_weight([Z, Z], 4)],
+                          "with_zero": [c.__name__ for c in _by_weight([A, Z], 2)]}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["ab"] == ["A", "B", "A", "B", "A", "A", "A", "A"]     # 6:2, interleaved
+    assert sorted(got["odd"]) == ["A", "A", "B"]                     # 2.25:0.75, largest remainders
+    assert got["zero"] == ["Z"] * 4 and got["with_zero"] == ["A", "A"]
