@@ -312,6 +312,24 @@ def cmd_traffic(args, console: Console) -> int:
     return 0
 
 
+def add_worker(sub) -> None:
+    p = sub.add_parser("worker", help="join a run's load from this machine (load.remote_workers; docs/scaling.md)")
+    p.add_argument("--master", required=True, metavar="HOST:PORT", help="the address the run printed")
+    p.add_argument("--token", help="the run's token (better: $HARNESS_LOAD_TOKEN, kept out of `ps`)")
+
+
+def cmd_worker(args, console: Console) -> int:
+    """Becomes the load worker process: Locust patches the process it runs in (gevent), so it
+    gets a fresh interpreter of its own."""
+    env = dict(os.environ, **({"HARNESS_LOAD_TOKEN": args.token} if args.token else {}))
+    if not env.get("HARNESS_LOAD_TOKEN"):
+        raise HarnessError("no token to join the run with", where="harness worker",
+                           hint="set HARNESS_LOAD_TOKEN to the token `harness run` printed")
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "harness.load.worker", "--master", args.master], env)
+    return 0                      # not reached
+
+
 def _run_dir(arg: str) -> Path:
     p = Path(arg)
     if not (p / "manifest.json").is_file():
@@ -332,6 +350,7 @@ COMMANDS = {
     "compare": (add_compare, cmd_compare),
     "flame": (add_flame, cmd_flame),
     "traffic": (add_traffic, cmd_traffic),
+    "worker": (add_worker, cmd_worker),
 }
 
 

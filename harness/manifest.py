@@ -105,6 +105,7 @@ class ManifestWriter:
                 entry.update({"container": info.container_id, "container_name": info.container_name,
                               "image": info.image, "pprof": info.pprof_url, "module": info.module,
                               "published": {str(k): v for k, v in info.published.items()},
+                              "published_on_interface": {str(k): f"{a}:{p}" for k, (a, p) in info.exposed.items()},
                               "limits_applied": info.limits})
             if name in self.source:
                 entry["source_hashes"] = self.source[name]

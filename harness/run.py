@@ -199,7 +199,7 @@ class Runner:
         self.captures = CaptureManager(sc.captures, rc)
         _teardown_step(stack, rc, "captures", self.captures.stop)
         self.captures.start()
-        self.load = LoadRunner(sc.load, rc, load_target(sc, rc))
+        self.load = LoadRunner(sc.load, rc, load_target(sc, rc), remote_target_url=remote_load_target(sc, rc))
         _teardown_step(stack, rc, "load", self.load.stop)
         self.load.prepare()  # the workers import Locust and wait for the timeline
 
@@ -356,6 +356,24 @@ def load_target(sc: Scenario, rc: RunContext) -> str:
                                hint=f"list {port} in services.{spec.target_service}.ports")
         return f"http://127.0.0.1:{info.published[port]}"
     return spec.url
+
+
+def remote_load_target(sc: Scenario, rc: RunContext) -> str | None:
+    """The load's base URL for remote workers: the target service as published on the interface
+    load.target.publish names, or the scenario's URL (None: no remote workers)."""
+    spec = sc.load
+    if not spec.remote_workers:
+        return None
+    if not spec.target_service:
+        return spec.url
+    port = spec.target_port or next(iter(sc.services[spec.target_service].ports), None)
+    exposed = rc.services[spec.target_service].exposed.get(port)
+    if exposed is None:
+        raise HarnessError(f"the load target port {port} of service '{spec.target_service}' is not published on "
+                           f"interface {spec.publish_interface}", where="load.target.publish",
+                           seen=f"published: {rc.services[spec.target_service].published}",
+                           hint="see compose.override.yml in the run directory")
+    return f"http://{exposed[0]}:{exposed[1]}"
 
 
 class _deferred_signals:

@@ -51,6 +51,8 @@ class ServiceInfo:
     published: dict[int, int]      # container port -> host port on 127.0.0.1
     pprof_url: str | None          # http://127.0.0.1:<port>/debug/pprof, or None
     image: str = ""
+    exposed: dict[int, tuple[str, int]] = field(default_factory=dict)   # container port -> (address,
+    #   host port) published on a named interface too (load.target.publish, for remote workers)
     limits: dict[str, Any] = field(default_factory=dict)
     source_root: str | None = None
     module: str | None = None

@@ -86,7 +86,7 @@ class Senders:
         self.exhausted = False
         self.back = self.went = 0         # senders back from a send, and sends started, since the probe looked
         self.busy = False                 # the worker's CPU was at BUSY_CPU of a core lately
-        self._mark = (self.begin, time.process_time())
+        self._mark = (self.begin, cpu_demand())
         self.finished = gevent.event.Event()
 
     def start(self) -> None:
@@ -147,10 +147,10 @@ class Senders:
                 self._spawn()
 
     def _busy(self, now: float) -> bool:
-        """Whether this worker's CPU was at BUSY_CPU of a core over the last 50 ms or so
-        (measured at most every 50 ms: reading the process clock costs a system call)."""
+        """Whether this worker wanted BUSY_CPU of a core over the last 50 ms or so: ran, or
+        waited to run (measured at most every 50 ms: a read costs a system call)."""
         if now - self._mark[0] >= 0.05:
-            cpu = time.process_time()
+            cpu = cpu_demand()
             self.busy = (cpu - self._mark[1]) / (now - self._mark[0]) >= BUSY_CPU
             self._mark = (now, cpu)
         return self.busy
@@ -417,9 +417,12 @@ class Worker:
         self.emit(msg)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def run(self, before_final=None) -> int:
+    def run(self, before_final=None, orphan_exit: bool = True) -> int:
+        """Send this worker's share; orphan_exit: exit when the parent process goes (a local
+        worker; a remote one started from a shell outlives it and ends with its master)."""
         gevent.signal_handler(signal.SIGTERM, self.stopping.set)
-        gevent.spawn(watch_parent, os.getppid())
+        if orphan_exit:
+            gevent.spawn(watch_parent, os.getppid())
         ticker = gevent.spawn(self.ticker)
         gevent.spawn(self.loop_probe)
         self.emit({"type": "started", "t_s": round(self.now(), 6), "pid": os.getpid()})
@@ -472,6 +475,29 @@ def _by_weight(classes: list[type], n: int) -> list[type]:
                 order.append(c)
                 counts[i] -= 1
     return order
+
+
+def _schedstat():
+    try:
+        return os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+    except OSError:
+        return None
+
+
+_SCHEDSTAT = _schedstat()
+
+
+def cpu_demand() -> float:
+    """Seconds the event loop's thread ran or waited for a CPU (schedstat: on the CPU, on a run
+    queue). A worker starved by other processes gets less than 90% of a core yet wants all of
+    it: more senders would not help it either. Without schedstat: the process's CPU time."""
+    if _SCHEDSTAT is not None:
+        try:
+            run_ns, wait_ns = os.pread(_SCHEDSTAT, 128, 0).split()[:2]
+            return (int(run_ns) + int(wait_ns)) / 1e9
+        except (OSError, ValueError):
+            pass
+    return time.process_time()
 
 
 def _cpu_seconds() -> float:

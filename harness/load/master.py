@@ -9,14 +9,19 @@ standard input it reads the runner's "go" (the run's clock and phase windows, ha
 worker) and "stop". Workers talk to it in custom messages (Locust's register_message /
 send_message):
 
-    worker -> master  harness_hello {token, version, pid, host, want}   on joining
-    master -> worker  harness_assign {index, workers, config} | harness_refused {why}
+    worker -> master  harness_hello {token, version, pid, host, addr, want}   on joining
+    master -> worker  harness_assign {index, workers, remote, config} | harness_refused {why}
+    worker -> master  harness_ping {k, t}   master -> worker  harness_pong {k, t, m}   (remote: clock)
     worker -> master  harness_msg {index, msg}                          the worker's JSON messages
+    worker -> master  harness_raw {data}    (remote, raw_log: its raw request log, in order)
     master -> worker  harness_go {...} | harness_stop | harness_bye (after its final record)
 
-A worker must present the run's token and the harness's version; indexes 0..n-1 are handed out
-in the order workers join (a local worker asks for its own). Anything that would print goes to
-standard error (load/master.log).
+A worker must present the run's token and the harness's version. A local worker (started by the
+runner) asks for its index, 0..local-1; a remote one (started by a user on another machine, no
+index asked) gets the next of local..n-1, the remote workers' configuration (their own target
+URL, the locustfile's text) and measures its clock against the master's. A remote worker's raw
+request log comes in chunks that the master appends to the run directory's file. Anything that
+would print goes to standard error (load/master.log).
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 LOST_AFTER_S = 5.0          # a worker silent this long (no heartbeat) is reported lost
 
@@ -57,13 +63,16 @@ class Master:
         self.gevent = gevent
         self.cfg, self.emit, self.version = cfg, emit, __version__
         self.n = int(cfg["workers"])
+        self.local = int(cfg.get("local", self.n))
+        self.raw_logs: list = []
         self.env = Environment(user_classes=[Nobody])
         self.runner = self.env.create_master_runner(cfg.get("bind", "127.0.0.1"), int(cfg.get("port", 0)))
         self.nodes: dict[str, int] = {}         # Locust client id -> our worker index
         self.finished: set[int] = set()
         self.lost: set[int] = set()
         self.all_final = gevent.event.Event()
-        for name, fn in (("harness_hello", self.on_hello), ("harness_msg", self.on_msg)):
+        for name, fn in (("harness_hello", self.on_hello), ("harness_msg", self.on_msg),
+                         ("harness_ping", self.on_ping), ("harness_raw", self.on_raw)):
             self.runner.register_message(name, fn)
 
     # -- from the workers ---------------------------------------------------------------------
@@ -74,11 +83,15 @@ class Master:
             self.runner.send_message("harness_refused", {"why": why}, client_id=node)
             self.emit({"type": "refused", "host": data.get("host"), "pid": data.get("pid"), "why": why})
             return
-        index = self._index_for(data.get("want"))
-        self.nodes[node] = index
-        self.runner.send_message("harness_assign", {"index": index, "workers": self.n, "config": self.cfg["worker"]},
-                                 client_id=node)
-        self.emit({"type": "joined", "worker": index, "host": data.get("host"), "pid": data.get("pid")})
+        remote = data.get("want") is None
+        index = self.nodes.get(node)
+        if index is None:
+            index = self.nodes[node] = self._index_for(data.get("want"))
+        config = self.cfg.get("remote_worker", self.cfg["worker"]) if remote else self.cfg["worker"]
+        self.runner.send_message("harness_assign", {"index": index, "workers": self.n, "remote": remote,
+                                                    "config": config}, client_id=node)
+        self.emit({"type": "joined", "worker": index, "host": data.get("host"), "addr": data.get("addr"),
+                   "pid": data.get("pid"), "remote": remote})
 
     def _refusal(self, data: dict, node: str) -> str | None:
         if data.get("token") != self.cfg["token"]:
@@ -87,15 +100,32 @@ class Master:
             return f"version skew: the worker runs harness {data.get('version')}, the master {self.version}"
         if node in self.nodes:
             return None
-        if len(self.nodes) >= self.n:
+        free = set(range(self.n)) - set(self.nodes.values())
+        if data.get("want") is None and not free - set(range(self.local)):
+            return f"the run already has its {self.n - self.local} remote workers"
+        if not free:
             return f"the run already has its {self.n} workers"
         return None
 
     def _index_for(self, want) -> int:
-        taken = set(self.nodes.values())
-        if isinstance(want, int) and 0 <= want < self.n and want not in taken:
+        """A local worker's own index; a remote worker the lowest free one at or above local."""
+        free = set(range(self.n)) - set(self.nodes.values())
+        if isinstance(want, int) and want in free:
             return want
-        return min(set(range(self.n)) - taken)
+        return min((i for i in free if i >= self.local), default=min(free))
+
+    def on_ping(self, environment, msg, **_kw) -> None:
+        if msg.node_id in self.nodes:
+            self.runner.send_message("harness_pong", {**(msg.data or {}), "m": time.monotonic()}, client_id=msg.node_id)
+
+    def on_raw(self, environment, msg, **_kw) -> None:
+        """A chunk of a remote worker's raw request log (gzip members concatenate)."""
+        index = self.nodes.get(msg.node_id)
+        data = (msg.data or {}).get("data")
+        path = self.raw_logs[index] if index is not None and index < len(self.raw_logs) else None
+        if path and isinstance(data, bytes):
+            with open(path, "ab") as f:
+                f.write(data)
 
     def on_msg(self, environment, msg, **_kw) -> None:
         index = self.nodes.get(msg.node_id)
@@ -136,6 +166,7 @@ class Master:
                 return
             msg = json.loads(line)
             if msg.get("type") == "go":
+                self.raw_logs = list(msg.get("raw_logs") or [])
                 self.runner.send_message("harness_go", msg)
             elif msg.get("type") == "stop":
                 self.runner.send_message("harness_stop")

@@ -240,10 +240,12 @@ def _generator(finals: list[dict], history: list[dict]) -> dict:
     for k, fin in enumerate(finals):
         fracs = [frac for _t, frac in fin.get("cpu", [])]
         per_worker.append({"worker": fin.get("worker", k), "host": fin.get("host"),
+                           "requests": sum(b.get("count", 0) for b in fin.get("buckets", ())),
                            "mean_cpu": round(sum(fracs) / len(fracs), 3) if fracs else None,
                            "max_cpu": max(fracs, default=None),
                            "busy_seconds": sum(1 for f in fracs if f >= CPU_SATURATED),
-                           "cpu_per_second": [[float(t), c] for t, c in fin.get("cpu", [])]})
+                           "cpu_per_second": [[float(t), c] for t, c in fin.get("cpu", [])],
+                           **({"remote": fin["remote"]} if fin.get("remote") else {})})
     return {"per_worker": per_worker,
             "cpu_per_second": [[float(t), c] for t, c in sorted(cpu.items())],
             "max_cpu": max(cpu.values(), default=0.0),

@@ -1,9 +1,11 @@
 """LoadRunner: the engine's handle on the load, which runs in child worker processes.
 
-The engine never imports Locust: each worker is `python -m harness.load.worker`, told the
-run's mono_t0 and phase windows, and reports JSON lines on a pipe. The runner merges the
-workers' per-second records into load/history.jsonl as they arrive (latest() serves the
-live display) and their final HdrHistograms into load/stats.json.
+The engine never imports Locust: it starts a load master (`python -m harness.load.master`)
+and the local workers (`python -m harness.load.worker`), which join the master; remote workers
+join it from other machines (load.remote_workers). The master hands every worker the run's
+clock and phase windows and relays their messages as JSON lines on its standard output. The
+runner merges the workers' per-second records into load/history.jsonl as they arrive
+(latest() serves the live display) and their final HdrHistograms into load/stats.json.
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from harness.errors import HarnessError, TargetRefused
+from harness.host.iface import interface_address
 from harness.load.merge import HistoryMerger, build_stats
 from harness.load.schedule import Phase, PhaseTable, RateFunction
 from harness.load.spec import LoadSpec, is_loopback_host, url_host
@@ -45,12 +49,29 @@ def check_target(spec: LoadSpec, rc: RunContext, target_url: str) -> None:
                              "allow_external_targets: true to load another host on purpose")
 
 
+def check_remote_target(spec: LoadSpec, rc: RunContext, url: str | None) -> None:
+    """Remote workers may load the environment's own ports published on a named interface
+    (load.target.publish), or an external URL the scenario allows; nothing else."""
+    if not spec.remote_workers or (url and spec.allow_external):
+        return
+    parts = urlsplit(url or "")
+    own = {addr_port for svc in rc.services.values() for addr_port in svc.exposed.values()}
+    if url and (parts.hostname, parts.port) in own:
+        return
+    raise TargetRefused("the remote workers' target is not a port of this environment published on a named "
+                        "interface", where=spec.where or "load", seen=str(url),
+                        hint="target: {service, port, publish: IFACE} publishes the service for them")
+
+
 class LoadRunner:
-    def __init__(self, spec: LoadSpec, rc: RunContext, target_url: str):
+    def __init__(self, spec: LoadSpec, rc: RunContext, target_url: str, remote_target_url: str | None = None):
         check_target(spec, rc, target_url)
+        check_remote_target(spec, rc, remote_target_url)
         self.spec, self.rc, self.target_url = spec, rc, target_url
+        self.remote_target_url = remote_target_url
         self.dir = Path(rc.run_dir) / "load"
-        self.workers = spec.processes
+        self.local = spec.processes
+        self.workers = spec.processes + spec.remote_workers
         self.phases: PhaseTable | None = None     # the windows arrive with start()
         self._merger: HistoryMerger | None = None
         self._lock = threading.Lock()
@@ -59,8 +80,10 @@ class LoadRunner:
         self._readers: list[threading.Thread] = []
         self._listening = threading.Event()
         self.port: int | None = None
-        self.token = secrets.token_urlsafe(18)
+        self.address = "127.0.0.1"                # where the master listens
+        self.token = os.environ.get("HARNESS_LOAD_TOKEN") or secrets.token_urlsafe(18)
         self._ready = [threading.Event() for _ in range(self.workers)]
+        self._joined: dict[int, dict] = {}         # worker index -> where it joined from
         self._finals: dict[int, dict] = {}
         self._done: set[int] = set()              # workers whose share is over (final, died or lost)
         self._died: dict[int, dict] = {}
@@ -106,9 +129,10 @@ class LoadRunner:
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
             self._spawn_master(ready_timeout)
-            for i in range(self.workers):
+            for i in range(self.local):
                 self._spawn_worker(i)
             self._await_ready(ready_timeout)
+            self._await_remote()
         except BaseException:
             self.stop(timeout=5.0)
             raise
@@ -143,13 +167,23 @@ class LoadRunner:
             return None
         return str(self.raw_path if self.workers == 1 else self.dir / f"requests-{i}.jsonl.gz")
 
+    def _master_config(self) -> dict:
+        spec = self.spec
+        if spec.master_interface:
+            self.address = interface_address(spec.master_interface, f"{spec.where or 'load'}: master.interface")
+        worker = {"spec": spec.to_json(), "target_url": self.target_url, "stop_grace": 2.0}
+        cfg = {"workers": self.workers, "local": self.local, "token": self.token, "bind": self.address,
+               "port": spec.master_port, "worker": worker}
+        if spec.remote_workers:
+            source = Path(spec.locustfile).read_text() if spec.locustfile else None
+            cfg["remote_worker"] = {**worker, "target_url": self.remote_target_url, "locustfile_source": source}
+        return cfg
+
     def _spawn_master(self, timeout: float) -> None:
         config = self.dir / "master-config.json"
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the run's token
         with os.fdopen(fd, "w") as f:
-            json.dump({"workers": self.workers, "token": self.token, "bind": "127.0.0.1", "port": 0,
-                       "worker": {"spec": self.spec.to_json(), "target_url": self.target_url, "stop_grace": 2.0}},
-                      f, indent=1)
+            json.dump(self._master_config(), f, indent=1)
         log_file = open(self.dir / "master.log", "wb")  # noqa: SIM115 - the child keeps its copy
         self._master = subprocess.Popen([sys.executable, "-m", "harness.load.master", "--config", str(config)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
@@ -171,7 +205,7 @@ class LoadRunner:
 
     def _spawn_worker(self, i: int) -> None:
         log_file = open(self.dir / f"worker-{i}.log", "wb")  # noqa: SIM115 - the child keeps its copy
-        cmd = [sys.executable, "-m", "harness.load.worker", "--master", f"127.0.0.1:{self.port}", "--index", str(i)]
+        cmd = [sys.executable, "-m", "harness.load.worker", "--master", f"{self.address}:{self.port}", "--index", str(i)]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, close_fds=True,
                                 env={**os.environ, "HARNESS_LOAD_TOKEN": self.token})
         log_file.close()
@@ -182,7 +216,7 @@ class LoadRunner:
 
     def _await_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for i, ev in enumerate(self._ready):
+        for i, ev in enumerate(self._ready[:self.local]):
             while not ev.wait(0.1):
                 self._raise_worker_error()
                 if self._procs[i].poll() is not None:
@@ -195,6 +229,38 @@ class LoadRunner:
                                             f"{self._log_tail(f'worker-{i}.log')}",
                                        hint="the machine may be overloaded; see load/worker-*.log")
         self._raise_worker_error()
+
+    def _await_remote(self) -> None:
+        """Wait up to load.master.join_timeout for the remote workers to join and be ready;
+        then fail naming how many joined and from where."""
+        if not self.spec.remote_workers:
+            return
+        n, timeout = self.spec.remote_workers, self.spec.join_timeout
+        log.warning("waiting up to %gs for %d remote load worker%s; on each machine run:\n"
+                    "  HARNESS_LOAD_TOKEN=%s harness worker --master %s:%d", timeout, n, "s" * (n > 1),
+                    self.token, self.address, self.port)
+        self.rc.events.add("load-waiting-for-workers", f"{n} remote workers at {self.address}:{self.port}",
+                           remote=n, master=f"{self.address}:{self.port}")
+        deadline = time.monotonic() + timeout
+        while not all(ev.is_set() for ev in self._ready[self.local:]):
+            time.sleep(0.1)
+            self._raise_worker_error()
+            if self._master.poll() is not None:
+                raise self._master_died("while waiting for the remote workers")
+            if time.monotonic() > deadline:
+                raise self._remote_missing(n, timeout)
+
+    def _remote_missing(self, n: int, timeout: float) -> HarnessError:
+        with self._lock:
+            ready = [i for i in range(self.local, self.workers) if self._ready[i].is_set()]
+            joined = {i: j for i, j in self._joined.items() if j.get("remote")}
+        where = "; ".join(f"worker {i} from {j.get('host')} ({j.get('addr')})" + ("" if i in ready else ", not ready")
+                          for i, j in sorted(joined.items())) or "none joined"
+        return HarnessError(f"{len(ready)} of {n} remote load worker{'s' * (n > 1)} ready within {timeout:g}s",
+                            where=f"load master {self.address}:{self.port}", seen=where,
+                            hint="start them with `harness worker --master HOST:PORT` and the run's token "
+                                 "(printed above); a refused one is in events.jsonl (load-worker-refused); "
+                                 "or raise load.master.join_timeout")
 
     def _raise_worker_error(self) -> None:
         with self._lock:
@@ -214,6 +280,12 @@ class LoadRunner:
         return HarnessError(f"the load master exited {when}", where="load master",
                             seen=f"exit code {rc}; log: {self._log_tail('master.log')}",
                             hint=f"see {self.dir / 'master.log'}")
+
+    def _worker_log(self, i: int) -> str:
+        if i < self.local:
+            return str(self.dir / f"worker-{i}.log")
+        j = self._joined.get(i, {})
+        return f"the output of remote worker {i} on {j.get('host')} ({j.get('addr')})"
 
     def _log_tail(self, name: str) -> str:
         try:
@@ -263,6 +335,8 @@ class LoadRunner:
             self._listening.set()
         elif kind == "ready" and isinstance(i, int) and 0 <= i < self.workers:
             self._ready[i].set()
+        elif kind == "joined" and isinstance(i, int):
+            self._note_join(i, msg)
         elif kind == "second":
             with self._lock:
                 self._write_history(self._merger.add(i, msg))
@@ -284,6 +358,14 @@ class LoadRunner:
             if self._started:
                 self.rc.events.add("load-error", msg.get("what", ""), worker=i)
                 log.error("load worker %s: %s (%s)", i, msg.get("what"), msg.get("hint"))
+
+    def _note_join(self, i: int, msg: dict) -> None:
+        with self._lock:
+            self._joined[i] = msg
+        if msg.get("remote"):
+            log.warning("remote load worker %d joined from %s (%s)", i, msg.get("host"), msg.get("addr"))
+            self.rc.events.add("load-worker-joined", f"worker {i} from {msg.get('host')} ({msg.get('addr')})",
+                               worker=i, host=msg.get("host"), addr=msg.get("addr"))
 
     def _share_over(self, i: int) -> None:
         with self._lock:
@@ -319,7 +401,7 @@ class LoadRunner:
         what = _exit_text(code)
         self.rc.events.add("load-worker-died", f"worker {i} {what} at {t_s:.1f}s", worker=i, t_s=t_s)
         log.error("load worker %d %s at %.1fs of the run: its share of the load stopped; see %s", i, what,
-                  t_s, self.dir / f"worker-{i}.log")
+                  t_s, self._worker_log(i))
 
     def _write_history(self, lines: list[dict]) -> None:
         """Called with the lock held."""
@@ -377,7 +459,7 @@ class LoadRunner:
             raise HarnessError("a load worker died during the run: part of the load was not sent",
                                where=f"load worker {i}{others}",
                                seen=f"{_exit_text(d['code'])} at {d['t_s']:.1f}s of the run; log: {self._log_tail(f'worker-{i}.log')}",
-                               hint=f"see {self.dir / f'worker-{i}.log'}; load/stats.json holds what was "
+                               hint=f"see {self._worker_log(i)}; load/stats.json holds what was "
                                     "measured (incomplete: true)")
 
     def stop(self, timeout: float = 10.0) -> dict:

@@ -15,6 +15,9 @@ Format (docs/load.md has the full reference):
       requests:                            # or locustfile: path.py (closed model)
         - {name: work, method: GET, path: /work, weight: 3}
       raw_log: true                        # load/requests.jsonl.gz
+      workers: 2                           # local worker processes (auto: one per core)
+      remote_workers: 2                    # workers on other machines (docs/scaling.md)
+      master: {interface: eth0, port: 5557, join_timeout: 60s}
 """
 from __future__ import annotations
 
@@ -36,7 +39,10 @@ DEFAULT_PHASE = "default"
 
 _TOP_KEYS = ("target", "url", "model", "rate", "max_inflight", "overflow", "users", "spawn_rate",
              "think_time", "timeout", "requests", "locustfile", "raw_log", "workers", "processes", "precision",
-             "seed", "replay")
+             "seed", "replay", "remote_workers", "master")
+_MASTER_KEYS = ("interface", "port", "join_timeout")
+_IFACE_NAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")        # a Linux interface name (IFNAMSIZ - 1)
+REMOTE_PORT = 5557                                         # the master's port for remote workers (Locust's)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # RFC 9110 token
 _REQUEST_KEYS = ("name", "method", "path", "weight", "headers", "body")
 
@@ -78,7 +84,12 @@ class LoadSpec:
     requests: tuple[RequestSpec, ...] = ()
     locustfile: str | None = None
     raw_log: bool = False
-    processes: int = 1             # load.workers (processes: its older name)
+    processes: int = 1             # load.workers (processes: its older name): local workers
+    remote_workers: int = 0        # workers started by the user on other machines
+    master_interface: str | None = None   # the master binds there (None: 127.0.0.1)
+    master_port: int = 0           # 0: any free port (REMOTE_PORT with remote workers)
+    join_timeout: float = 60.0     # how long the run waits for its remote workers
+    publish_interface: str | None = None  # target.publish: the target also on this interface's address
     precision: int = 3                            # HdrHistogram significant digits
     seed: int | None = None
     allow_external: bool = False
@@ -128,8 +139,9 @@ def url_host(url: str) -> str:
 def parse_load(node: Node, ctx: ParseContext) -> LoadSpec:
     keys = node.keys(_TOP_KEYS)
     model = keys["model"].as_enum(MODELS) if "model" in keys else "open"
-    service, port, url = _parse_target(node, keys, ctx)
+    service, port, url, publish = _parse_target(node, keys, ctx)
     fields: dict = {"model": model, "target_service": service, "target_port": port, "url": url,
+                    "publish_interface": publish,
                     "allow_external": ctx.allow_external_targets, "where": str(node.mark)}
     fields.update(_parse_requests(node, keys, ctx, model))
     fields.update(_parse_model_keys(node, keys, ctx, model))
@@ -138,7 +150,8 @@ def parse_load(node: Node, ctx: ParseContext) -> LoadSpec:
     if "raw_log" in keys:
         fields["raw_log"] = keys["raw_log"].as_bool()
     if "workers" in keys or "processes" in keys:
-        fields["processes"] = _parse_workers(node, keys)
+        fields["processes"] = _parse_workers(node, keys, remote="remote_workers" in keys)
+    fields.update(_parse_remote(node, keys, fields))
     if "precision" in keys:
         fields["precision"] = keys["precision"].as_int(min=1, max=4)
     if "seed" in keys:
@@ -146,9 +159,9 @@ def parse_load(node: Node, ctx: ParseContext) -> LoadSpec:
     return LoadSpec(**fields)
 
 
-def _parse_workers(node: Node, keys: dict[str, Node]) -> int:
+def _parse_workers(node: Node, keys: dict[str, Node], remote: bool = False) -> int:
     """load.workers: a count, or auto (the cores this process may run on); processes is its
-    older name."""
+    older name. 0 only beside remote_workers."""
     if "workers" in keys and "processes" in keys:
         raise node.error("give one of 'workers' and 'processes' (processes is the older name of workers)",
                          hint="keep workers")
@@ -157,7 +170,54 @@ def _parse_workers(node: Node, keys: dict[str, Node]) -> int:
         return max(1, min(64, len(os.sched_getaffinity(0))))
     if isinstance(n.value, str):
         raise n.expected("an integer or auto")
-    return n.as_int(min=1, max=64)
+    return n.as_int(min=0 if remote else 1, max=64)
+
+
+def _parse_remote(node: Node, keys: dict[str, Node], fields: dict) -> dict:
+    """remote_workers and master: {interface, port, join_timeout}. Remote workers must reach
+    the master (on a named interface, never every address) and the target (a URL they can
+    reach, or the target service published on a named interface: target.publish)."""
+    out: dict = {}
+    if "master" in keys:
+        mkeys = keys["master"].keys(_MASTER_KEYS)
+        if "interface" in mkeys:
+            out["master_interface"] = _parse_interface(mkeys["interface"])
+        if "port" in mkeys:
+            out["master_port"] = mkeys["port"].as_int(min=1, max=65535)
+        if "join_timeout" in mkeys:
+            out["join_timeout"] = mkeys["join_timeout"].as_duration(min=1, max=3600)
+    remote = keys["remote_workers"].as_int(min=0, max=256) if "remote_workers" in keys else 0
+    if not remote:
+        if fields.get("processes") == 0:
+            raise keys["workers"].error("no worker would send the load", seen="workers: 0",
+                                        hint="workers: 0 only beside remote_workers: N")
+        return out
+    out["remote_workers"] = remote
+    out.setdefault("master_port", REMOTE_PORT)
+    if "master_interface" not in out:
+        raise keys["remote_workers"].error("remote workers cannot reach a load master on 127.0.0.1",
+                                           hint="name the interface they reach this machine on: "
+                                                "master: {interface: eth0}")
+    if fields.get("url") and is_loopback_host(url_host(fields["url"])):
+        raise keys["remote_workers"].error("remote workers cannot reach the target on this machine's loopback",
+                                           seen=f"url: {fields['url']}",
+                                           hint="target: {service: NAME, port: N, publish: eth0} publishes "
+                                                "the service on that interface for them")
+    if fields.get("target_service") and not fields.get("publish_interface"):
+        raise keys["remote_workers"].error("remote workers cannot reach the target: it is published on "
+                                           "127.0.0.1 only",
+                                           hint="add publish: eth0 (the interface they reach this machine on) "
+                                                "to load.target")
+    return out
+
+
+def _parse_interface(node: Node) -> str:
+    """A network interface's name: checked here for its form, at run time for its address."""
+    name = node.as_str().strip()
+    if not _IFACE_NAME.fullmatch(name):
+        raise node.error("not a network interface name", seen=repr(name)[:40],
+                         hint="for example eth0 (`ip -brief addr` lists this machine's)")
+    return name
 
 
 def _parse_target(node: Node, keys: dict[str, Node], ctx: ParseContext):
@@ -167,8 +227,8 @@ def _parse_target(node: Node, keys: dict[str, Node], ctx: ParseContext):
                          hint="target: {service: api, port: 8080} for a compose service, "
                               "or url: http://127.0.0.1:8080")
     if "url" in keys:
-        return None, None, _parse_url(keys["url"], ctx)
-    tkeys = keys["target"].keys(("service", "port"), required=("service", "port"))
+        return None, None, _parse_url(keys["url"], ctx), None
+    tkeys = keys["target"].keys(("service", "port", "publish"), required=("service", "port"))
     service, port = ctx.check_service(tkeys["service"]), tkeys["port"].as_int(min=1, max=65535)
     published = (ctx.ports or {}).get(service)
     if ctx.ports is not None and port not in (published or ()):
@@ -176,7 +236,7 @@ def _parse_target(node: Node, keys: dict[str, Node], ctx: ParseContext):
                                   seen=f"services.{service}.ports: {list(published or ())}",
                                   hint=f"add {port} to services.{service}.ports in the scenario (the harness "
                                        "publishes those on 127.0.0.1 for the load)")
-    return service, port, None
+    return service, port, None, _parse_interface(tkeys["publish"]) if "publish" in tkeys else None
 
 
 def _parse_url(node: Node, ctx: ParseContext) -> str:
@@ -379,7 +439,9 @@ LOAD_SCHEMA: dict = {
     "properties": {
         "target": {"type": "object", "additionalProperties": False, "required": ["service", "port"],
                    "properties": {"service": {"type": "string"},
-                                  "port": {"type": "integer", "minimum": 1, "maximum": 65535}},
+                                  "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                                  "publish": {"type": "string", "description": "also publish the port on this "
+                                              "interface's address, for remote workers (default: 127.0.0.1 only)"}},
                    "description": "a compose service and its container port (published on 127.0.0.1)"},
         "url": {"type": "string", "pattern": "^https?://",
                 "description": "base URL; loopback only unless allow_external_targets: true"},
@@ -402,9 +464,18 @@ LOAD_SCHEMA: dict = {
                            "body": {"type": ["string", "object", "array", "null"]}}}},
         "locustfile": {"type": "string", "description": "path to a locustfile (closed model)"},
         "raw_log": {"type": "boolean", "default": False},
-        "workers": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 64}, {"const": "auto"}], "default": 1,
-                    "description": "worker processes sharing the load (auto: one per core this machine gives "
-                                   "the harness)"},
+        "workers": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 64}, {"const": "auto"}], "default": 1,
+                    "description": "local worker processes sharing the load (auto: one per core this machine "
+                                   "gives the harness; 0 only beside remote_workers)"},
+        "remote_workers": {"type": "integer", "minimum": 0, "maximum": 256, "default": 0,
+                           "description": "workers started on other machines (`harness worker --master HOST:PORT`); "
+                                          "the run waits for them (docs/scaling.md)"},
+        "master": {"type": "object", "additionalProperties": False, "properties": {
+            "interface": {"type": "string", "description": "the load master binds to this interface's address "
+                                                           "(default: 127.0.0.1)"},
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535,
+                     "description": "default 5557 with remote workers, else any free port"},
+            "join_timeout": _DURATION}, "description": "where remote workers join the run"},
         "processes": {"type": "integer", "minimum": 1, "maximum": 64,
                       "description": "the older name of workers"},
         "precision": {"type": "integer", "minimum": 1, "maximum": 4, "default": 3},

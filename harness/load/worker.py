@@ -1,12 +1,14 @@
-"""A load worker process: `python -m harness.load.worker --master HOST:PORT --token TOKEN`.
+"""A load worker process: `python -m harness.load.worker --master HOST:PORT` (the token in
+$HARNESS_LOAD_TOKEN or --token).
 
 It joins the run's load master (harness/load/master.py) over Locust's master/worker protocol,
 receives its share of the load, and sends its records back as custom messages. LoadRunner
 starts one per local worker (`load.workers`, with --index to keep its log's name); on another
-machine a user starts it the same way with the host, port and token the run prints. Anything
-that would print goes to standard error (load/worker-<I>.log for local workers). It stops
-sending on SIGTERM or the master's stop, ignores SIGINT (the harness decides), and exits by
-itself when its parent process goes away.
+machine a user starts one per remote worker (`harness worker`, which runs this) with the
+address and token the run prints. Anything that would print goes to standard error
+(load/worker-<I>.log for local workers). It stops sending on SIGTERM or the master's stop. A
+local worker ignores SIGINT (the harness decides) and exits by itself when its parent process
+goes away; a remote one stops on Ctrl-C and ends with its master.
 """
 from __future__ import annotations
 
@@ -28,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     if not host or not port.isdigit():
         print(f"--master: expected HOST:PORT, got {args.master!r}", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not args.token:
+        print("no token: set HARNESS_LOAD_TOKEN (or --token) to the token the run printed", file=sys.stderr)
+        return 2
+    if args.index is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdout = sys.stderr
     try:
         from harness.load.node import WorkerNode  # imports locust: gevent patches this process only
@@ -36,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConnectionError:
         print(f"could not reach the load master at {args.master}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception:  # noqa: BLE001 - the master reports the worker's absence; its log has why
         traceback.print_exc()
         return 1

@@ -42,11 +42,32 @@ def test_override_is_pure_and_loopback_only(tmp_path):
     assert "ports" not in ov["services"]["store"]
     assert ov["networks"]["default"]["labels"]["io.harness.run"] == "r1"
     assert ov["version"] == "3.7"
+    also = build_override(sc, labels, [{"services": {"api": {}, "store": {}}}], also_on={"api": ("10.0.0.7", (8080,))})
+    assert also["services"]["api"]["ports"] == ["127.0.0.1::8080", "127.0.0.1::6060", "10.0.0.7::8080"]
+    assert "ports" not in also["services"]["store"]
 
 
-def test_limits_ports_labels_and_teardown(tmp_path, demo_binary):
+@pytest.fixture
+def dummy_if():
+    """An interface of the test's own (one end of a veth pair, a /32 address), removed after:
+    where load.target.publish publishes the load target for remote workers."""
+    name, ip = f"hlt{os.getpid() % 10000}a", f"10.251.{os.getpid() % 250}.1"
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make an interface")
+    try:
+        for cmd in (("link", "add", name, "type", "veth", "peer", "name", name[:-1] + "b"),
+                    ("addr", "add", f"{ip}/32", "dev", name), ("link", "set", name, "up")):
+            subprocess.run(["ip", *cmd], check=True, capture_output=True, timeout=20)
+        yield name, ip
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=20)
+
+
+def test_limits_ports_labels_and_teardown(tmp_path, demo_binary, dummy_if):
     project = f"htestenv{os.getpid()}"
-    env = _env(tmp_path, write_scenario(tmp_path), project)
+    path = write_scenario(tmp_path)
+    path.write_text(path.read_text().replace("port: 8080}", f"port: 8080, publish: {dummy_if[0]}}}"))
+    env = _env(tmp_path, path, project)
     with env:
         services = env.up()
         env.wait_ready()
@@ -58,12 +79,15 @@ def test_limits_ports_labels_and_teardown(tmp_path, demo_binary):
         assert hc["MemorySwap"] == 96 << 20
         assert hc["NanoCpus"] == 500_000_000
         assert hc["PidsLimit"] == 128
-        for binds in api.attrs["NetworkSettings"]["Ports"].values():
-            for b in binds or []:
-                assert b["HostIp"] == "127.0.0.1"
+        binds = {(b["HostIp"], k) for k, v in api.attrs["NetworkSettings"]["Ports"].items() for b in v or []}
+        assert binds == {("127.0.0.1", "8080/tcp"), ("127.0.0.1", "6060/tcp"), (dummy_if[1], "8080/tcp")}
         port = services["api"].published[8080]
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
         assert body == b"ok\n"
+        # load.target.publish: the target port, and only it, on the named interface's address too
+        assert list(services["api"].exposed) == [8080] and services["api"].exposed[8080][0] == dummy_if[1]
+        addr, other = services["api"].exposed[8080]
+        assert urllib.request.urlopen(f"http://{addr}:{other}/healthz", timeout=5).read() == b"ok\n"
         assert services["api"].pprof_url.startswith("http://127.0.0.1:")
         assert services["api"].pid > 0
         assert services["api"].module == "example.com/demo"

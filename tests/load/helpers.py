@@ -37,10 +37,10 @@ def build_server(cache_dir: Path) -> Path:
 
 
 class Server:
-    """The Go test server on 127.0.0.1 (a random port), stopped and reaped on close."""
+    """The Go test server on 127.0.0.1 (a random port; or `addr`), stopped and reaped on close."""
 
-    def __init__(self, binary: Path):
-        self.proc = subprocess.Popen([str(binary), "-addr", "127.0.0.1:0"], stdout=subprocess.PIPE,
+    def __init__(self, binary: Path, addr: str = "127.0.0.1:0"):
+        self.proc = subprocess.Popen([str(binary), "-addr", addr], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "listening":

@@ -239,3 +239,39 @@ def test_workers_count_auto_and_the_older_name():
     assert parse(base.replace("  rate", "  workers: 3\n  rate")).processes == 3
     assert parse(base.replace("  rate", "  processes: 2\n  rate")).processes == 2
     assert parse(base.replace("  rate", "  workers: auto\n  rate")).processes == len(os.sched_getaffinity(0))
+
+
+REMOTE = """
+load:
+  target: {service: api, port: 8080, publish: veth0}
+  rate: 10
+  requests: [{path: /work}]
+  workers: 0
+  remote_workers: 3
+  master: {interface: veth0, join_timeout: 2m}
+"""
+
+
+def test_remote_workers_with_their_master_interface_and_the_published_target():
+    spec = parse(REMOTE)
+    assert (spec.processes, spec.remote_workers, spec.master_interface, spec.master_port, spec.join_timeout,
+            spec.publish_interface) == (0, 3, "veth0", 5557, 120.0, "veth0")
+    assert LoadSpec.from_json(spec.to_json()) == spec
+    assert parse(REMOTE.replace("join_timeout: 2m", "port: 6000")).master_port == 6000
+    plain = parse(BASE.replace("  requests", "  rate: 10\n  requests"))
+    assert (plain.remote_workers, plain.master_interface, plain.master_port) == (0, None, 0)
+
+
+@pytest.mark.parametrize("edit,what,hint", [
+    (("master: {interface: veth0, join_timeout: 2m}", "master: {join_timeout: 2m}"),
+     "remote workers cannot reach a load master on 127.0.0.1", "master: {interface: eth0}"),
+    (("target: {service: api, port: 8080, publish: veth0}", "target: {service: api, port: 8080}"),
+     "it is published on 127.0.0.1 only", "publish: eth0"),
+    (("target: {service: api, port: 8080, publish: veth0}", "url: http://127.0.0.1:8080"),
+     "cannot reach the target on this machine's loopback", "publish: eth0"),
+    (("remote_workers: 3", "remote_workers: 0"), "no worker would send the load", "beside remote_workers"),
+    (("interface: veth0,", "interface: 'eth 0',"), "not a network interface name", "ip -brief addr"),
+])
+def test_remote_worker_mistakes_are_clear_errors(edit, what, hint):
+    e = _error(REMOTE.replace(*edit))
+    assert what in e.what and hint in (e.hint or "") and "scenario.yaml:" in e.where
