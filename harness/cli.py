@@ -41,6 +41,7 @@ def add_run(sub) -> None:
                    help="print the summary as JSON [HARNESS_JSON]")
     p.add_argument("--no-report", action="store_true", default=_env_flag("HARNESS_NO_REPORT"),
                    help="skip report.html/summary.json/junit.xml [HARNESS_NO_REPORT]")
+    _docker_host_arg(p)
 
 
 def resolve_runs_dir(cli: str | None, scenario) -> tuple[Path, str]:
@@ -71,7 +72,7 @@ def cmd_run(args, console: Console) -> int:
         if progress:
             progress.start()
 
-    opts = RunOptions(runs_dir=runs_dir, compose=args.compose, report=not args.no_report,
+    opts = RunOptions(runs_dir=runs_dir, compose=args.compose, report=not args.no_report, docker_host=args.docker_host,
                       on_progress=progress.update if progress else None, on_start=started)
     try:
         result = run(scenario, opts)
@@ -94,15 +95,19 @@ def cmd_run(args, console: Console) -> int:
 def add_validate(sub) -> None:
     p = sub.add_parser("validate", help="check scenario files without running anything")
     p.add_argument("files", nargs="+")
+    _docker_host_arg(p)
 
 
 def cmd_validate(args, console: Console) -> int:
+    from harness import docker_engine as engine
+    from harness.run import check_engine_fit
     from harness.scenario import load_scenario
 
     bad = 0
     for f in args.files:
         try:
             sc = load_scenario(f)
+            check_engine_fit(sc, engine.choose(args.docker_host, sc.docker_host, sc.docker_context, sc.docker_where))
         except HarnessError as e:
             bad += 1
             console.print(f"[red]✗[/] {escape(e.render())}", highlight=False)
@@ -137,11 +142,13 @@ def add_clean(sub) -> None:
     p.add_argument("--all", action="store_true", default=_env_flag("HARNESS_CLEAN_ALL"),
                    help="also runs whose harness process is still alive [HARNESS_CLEAN_ALL]")
     p.add_argument("--dry-run", action="store_true", help="list, do not remove")
+    _docker_host_arg(p)
 
 
 def cmd_clean(args, console: Console) -> int:
     from harness.host import recovery
 
+    _use_engine(args)
     found = recovery.find()
     targets = [lo for lo in found.values() if args.all or not lo.alive]
     journals = recovery.orphan_journals()
@@ -220,12 +227,27 @@ def _status(run) -> str | None:
 # -- doctor / report / compare ------------------------------------------------------------------------
 
 def add_doctor(sub) -> None:
-    sub.add_parser("doctor", help="what this host can do: engine, compose, tc/qdiscs, iptables, perf, go")
+    p = sub.add_parser("doctor", help="what this host can do: engine, compose, tc/qdiscs, iptables, perf, go")
+    _docker_host_arg(p)
+
+
+def _docker_host_arg(p) -> None:
+    p.add_argument("--docker-host", default=None, metavar="URL",
+                   help="the Docker engine: unix:///var/run/docker.sock or tcp://HOST:PORT "
+                        "[HARNESS_DOCKER_HOST; else the scenario's docker:, DOCKER_HOST, DOCKER_CONTEXT]")
+
+
+def _use_engine(args, scenario=None) -> None:
+    from harness import docker_engine as engine
+    engine.activate(engine.choose(getattr(args, "docker_host", None),
+                                  getattr(scenario, "docker_host", None), getattr(scenario, "docker_context", None),
+                                  getattr(scenario, "docker_where", "docker")))
 
 
 def cmd_doctor(args, console: Console) -> int:
     from harness.host import doctor
 
+    _use_engine(args)
     rows = doctor.collect()
     doctor.render(rows, console)
     return 0

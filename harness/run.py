@@ -42,10 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__, proc
+from harness import docker_engine as engine
 from harness.capture.manager import CaptureManager
+from harness.capture.manager import preflight as capture_preflight
 from harness.env import reserve
 from harness.env.compose import Environment, detect_compose
-from harness.errors import HarnessError, Interrupted
+from harness.errors import CapabilityError, HarnessError, Interrupted
+from harness.faults.capabilities import needs_local_engine
 from harness.faults.controller import FaultController
 from harness.load.runner import LoadRunner
 from harness.manifest import ManifestWriter, Outcome
@@ -67,6 +70,7 @@ class RunOptions:
     on_progress: Callable[[dict], None] | None = None   # called about once a second
     progress_interval: float = 1.0
     on_start: Callable[[str, Path], None] | None = None  # (run id, run directory) once it exists
+    docker_host: str | None = None         # --docker-host (harness/docker_engine.py has the order)
 
 
 @dataclass
@@ -163,7 +167,11 @@ class Runner:
     def _start_parts(self, rc: RunContext, writer: ManifestWriter, stack: ExitStack) -> None:
         sc = self.scenario
         tools = writer.tools                      # filled as the versions are known
-        tools.update(_check_engine())
+        eng = engine.activate(engine.choose(self.options.docker_host, sc.docker_host, sc.docker_context,
+                                            sc.docker_where))
+        log.info("Docker engine: %s", eng.describe())
+        check_engine_fit(sc, eng)
+        tools.update(_check_engine(eng), docker_host=eng.host, docker_engine="local" if eng.local else "remote")
         self.faults = faults = FaultController(rc)
         faults.preflight(sc.fault_specs())
         # Look-ups and the watchdog's start take seconds each; they overlap the prepare steps.
@@ -316,15 +324,31 @@ def _check_load_ran(stats: dict, rc: RunContext) -> None:
                        hint=f"see {rc.run_dir / 'load'}/worker-*.log for what the generator said")
 
 
-def _check_engine() -> dict[str, str]:
+def check_engine_fit(sc: Scenario, eng: engine.Engine) -> None:
+    """Refuse what the scenario asks that this engine cannot serve, before anything starts (also
+    `harness validate`): on a remote engine, captures and faults that need its containers here."""
+    capture_preflight(sc.captures, f"{sc.file}: captures", eng)
+    if eng.local:
+        return
+    for spec in sc.fault_specs():
+        if needs_local_engine(spec) and not spec.allow_skip:
+            raise CapabilityError(f"fault {spec.id}: {spec.kind} needs the Docker engine on this host",
+                                  where=spec.where or None, seen=f"the engine is {eng.describe()}",
+                                  hint="network and pressure faults enter the container's namespaces from this "
+                                       "host; on a remote engine use pause, stop, kill, restart, cpu, cpuset or "
+                                       "memory, or set allow_skip: true on the fault (docs/scaling.md)")
+
+
+def _check_engine(eng: engine.Engine) -> dict[str, str]:
     try:
         import docker
 
         return {"docker": docker.from_env(timeout=10).version().get("Version", "?")}
     except Exception as e:
-        raise HarnessError("the Docker engine is not reachable", where="docker",
+        raise HarnessError("the Docker engine is not reachable", where=f"docker engine {eng.describe()}",
                            seen=str(e).splitlines()[0][:300] if str(e) else e.__class__.__name__,
-                           hint="start dockerd (the README's set-up does it) and check `docker info`") \
+                           hint="start dockerd (the README's set-up does it) and check `docker info`; for a "
+                                "remote engine check its address and that it listens") \
             from None
 
 
@@ -354,7 +378,7 @@ def load_target(sc: Scenario, rc: RunContext) -> str:
             raise HarnessError(f"the load target port {port} of service '{spec.target_service}' is not "
                                "published", where="load.target", seen=f"published: {info.published}",
                                hint=f"list {port} in services.{spec.target_service}.ports")
-        return f"http://127.0.0.1:{info.published[port]}"
+        return f"http://{info.address}:{info.published[port]}"
     return spec.url
 
 

@@ -48,9 +48,10 @@ class ServiceInfo:
     container_name: str
     pid: int                       # host PID of the container's main process (for nsenter, perf)
     ips: dict[str, str]            # network name -> container IP on that network
-    published: dict[int, int]      # container port -> host port on 127.0.0.1
-    pprof_url: str | None          # http://127.0.0.1:<port>/debug/pprof, or None
+    published: dict[int, int]      # container port -> host port on `address`
+    pprof_url: str | None          # http://<address>:<port>/debug/pprof, or None
     image: str = ""
+    address: str = "127.0.0.1"     # where published ports are reached: the engine's (harness/docker_engine.py)
     exposed: dict[int, tuple[str, int]] = field(default_factory=dict)   # container port -> (address,
     #   host port) published on a named interface too (load.target.publish, for remote workers)
     limits: dict[str, Any] = field(default_factory=dict)

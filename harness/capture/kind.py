@@ -88,6 +88,12 @@ class Capture:
         """Whether the scenario asks for this kind (and it has anything to capture)."""
         raise NotImplementedError
 
+    @classmethod
+    def asked(cls, spec) -> bool:
+        """Whether the scenario's captures section asks for this kind at all (before anything
+        runs: the preflight's question)."""
+        return cls.key is not None and cls.key in spec.own
+
     def start(self) -> None:
         pass
 

@@ -9,12 +9,28 @@ from __future__ import annotations
 import threading
 import time
 
+from harness import docker_engine as engine
 from harness.capture.kind import Capture, CaptureRun, wait_all
 from harness.capture.kinds import KINDS
 from harness.capture.spec import CaptureSpec
+from harness.errors import HarnessError
 from harness.runctx import PhaseWindow, RunContext
 
 STOP_WAIT_S = 120.0   # stop() waits at most this long, in all, for trace and perf conversions
+
+
+def preflight(spec: CaptureSpec | None, where: str = "captures", eng: engine.Engine | None = None) -> None:
+    """Refuse, before anything starts, a capture this engine cannot serve: those that need the
+    containers' processes on this host (perf, off-CPU time, function latency) on a remote engine."""
+    eng = eng or engine.current()
+    if spec is None or eng.local:
+        return
+    for k in KINDS:
+        if "local-engine" in k.needs and k.asked(spec):
+            raise HarnessError(f"captures: {k.name} needs the Docker engine on this host", where=where,
+                               seen=f"the engine is {eng.describe()}",
+                               hint="remove it for this engine (pprof, trace and runtime captures work on a "
+                                    "remote engine), or run against the local engine")
 
 
 class CaptureManager:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from harness import docker_engine as engine
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 UNLIMITED = 1 << 62
 
@@ -37,6 +39,12 @@ class Cgroup:
 
     def read(self) -> dict:
         return _read_v2(self) if self.version == 2 else _read_v1(self)
+
+    def net(self) -> tuple[int | None, int | None]:
+        return net_bytes(self.pid())
+
+    def sample_at(self, clock) -> tuple[float, dict]:
+        return clock.now(), self.read()
 
     def pid(self) -> int | None:
         """A live process of the container (for its network counters); None when it has none."""
@@ -131,6 +139,62 @@ def net_bytes(pid: int | None) -> tuple[int | None, int | None]:
     return rx, tx
 
 
+class EngineStats:
+    """One container's figures from the engine's API, for a remote engine (its cgroup files are
+    on another host), in the form Cgroup.read() gives. The engine collects them once a second
+    and a call waits for its next collection, so a thread of its own keeps the newest reading
+    and its time: the sampler takes each reading once (a remote engine's resolution is 1 s)."""
+
+    def __init__(self, container_id: str, clock):
+        import docker
+
+        self._container = docker.from_env(timeout=10).containers.get(container_id)
+        self._clock = clock
+        self._net: tuple[int | None, int | None] = (None, None)
+        self._latest: tuple[float, dict] | None = None
+        self._taken: float | None = None
+        self._stop = threading.Event()
+        threading.Thread(target=self._loop, name=f"engine-stats-{container_id[:12]}", daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, net = from_engine(self._container.stats(stream=False, one_shot=True))
+            except Exception:  # noqa: BLE001 - gone or restarting (the events say which); try again
+                self._stop.wait(1.0)
+                continue
+            self._latest, self._net = (self._clock.now(), raw), net    # the next call waits for the engine
+
+    def sample_at(self, clock) -> tuple[float, dict]:
+        latest = self._latest
+        if latest is None or latest[0] == self._taken:
+            raise ValueError("no new reading from the engine")
+        self._taken = latest[0]
+        return latest
+
+    def net(self) -> tuple[int | None, int | None]:
+        return self._net
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def from_engine(s: dict) -> tuple[dict, tuple[int | None, int | None]]:
+    """The engine's stats document as Cgroup.read()'s raw figures, and (rx, tx) bytes (pure)."""
+    cpu, mem = s.get("cpu_stats") or {}, s.get("memory_stats") or {}
+    thr = cpu.get("throttling_data") or {}
+    if not cpu.get("cpu_usage"):
+        raise ValueError("no figures: the container is not running")
+    nets = (s.get("networks") or {}).values()
+    net = (sum(n.get("rx_bytes", 0) for n in nets), sum(n.get("tx_bytes", 0) for n in nets)) if nets else (None, None)
+    limit = mem.get("limit")
+    return ({"cpu_ns": int(cpu["cpu_usage"].get("total_usage", 0)),
+             "throttled_periods": thr.get("throttled_periods", 0), "periods": thr.get("periods", 0),
+             "throttled_ns": thr.get("throttled_time", 0), "mem_bytes": mem.get("usage"),
+             "mem_limit": None if not limit or limit >= UNLIMITED else limit,
+             "oom_kills": (mem.get("stats") or {}).get("oom_kill", 0)}, net)
+
+
 def derive(prev: dict | None, cur: dict, dt: float) -> dict:
     """One jsonl line's numbers from two raw readings `dt` seconds apart (pure)."""
     out = {"mem_bytes": cur["mem_bytes"], "mem_limit": cur["mem_limit"], "oom_kills": cur["oom_kills"],
@@ -156,14 +220,15 @@ class StatsSampler:
         self.path = rc.run_dir / "stats" / "containers.jsonl"
         self.cost_s = 0.0                  # time spent reading, for the overhead figure
         self.ticks = 0
-        self._groups: dict[str, Cgroup | None] = {}
+        self._groups: dict[str, Cgroup | EngineStats | None] = {}
         self._prev: dict[str, tuple[float, dict]] = {}
         self.latest: dict[str, dict] = {}  # service -> its newest line (for the progress display)
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        local = engine.current().local
         for svc in self._services:
-            self._groups[svc.name] = find_cgroup(svc.container_id, svc.pid)
+            self._groups[svc.name] = find_cgroup(svc.container_id, svc.pid) if local else _engine_stats(svc, self._rc)
             if self._groups[svc.name] is None:
                 self._rc.events.add("capture-failed", f"no cgroup found for container {svc.container_id[:12]}"
                                     "; no container stats for this service", service=svc.name,
@@ -176,6 +241,9 @@ class StatsSampler:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        for g in self._groups.values():
+            if isinstance(g, EngineStats):
+                g.close()
 
     def _loop(self) -> None:
         next_t = time.monotonic()
@@ -195,20 +263,26 @@ class StatsSampler:
             cg = self._groups.get(svc.name)
             if cg is None:
                 continue
-            t = self._rc.clock.now()
             try:
-                raw = cg.read()
+                t, raw = cg.sample_at(self._rc.clock)
             except (OSError, ValueError):
                 continue            # the container is gone or restarting; the events say why
             prev = self._prev.get(svc.name)
             line = {"t_s": round(t, 3), "service": svc.name}
             line.update(derive(prev[1] if prev else None, raw, t - prev[0] if prev else 0.0))
-            line["rx_bytes"], line["tx_bytes"] = net_bytes(cg.pid())
+            line["rx_bytes"], line["tx_bytes"] = cg.net()
             line["restarts"] = self._restarts.get(svc.name, 0)
             self._prev[svc.name] = (t, raw)
             self.latest[svc.name] = line
             lines.append(line)
         return lines
+
+
+def _engine_stats(svc, rc) -> EngineStats | None:
+    try:
+        return EngineStats(svc.container_id, rc.clock)
+    except Exception:  # noqa: BLE001 - reported as a capture-failed event by the caller
+        return None
 
 
 class DockerEvents:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import docker_engine as engine
 from harness import proc
 from harness.errors import CommandError
 from harness.faults import registry
@@ -38,6 +39,7 @@ class Probe:
     check: Callable[[], tuple[bool, str]]
     hint: str = ""
     ok_detail: str = ""
+    cached: bool = True          # False: asked afresh every time (the engine may change)
 
 
 def _scratch(argv: list[str], input: str | None = None) -> tuple[bool, str]:
@@ -82,6 +84,14 @@ def _compose() -> tuple[bool, str]:
     return ok, f"docker-compose {d} (v1)" if ok else "neither `docker compose` nor docker-compose"
 
 
+def _local_engine() -> tuple[bool, str]:
+    eng = engine.current()
+    if eng.local:
+        return True, f"{eng.host}: the containers run on this host"
+    return False, f"the Docker engine is remote ({eng.host}, from {eng.source}): its containers' processes " \
+                  "and namespaces are not on this host"
+
+
 def _cgroup_join() -> tuple[bool, str]:
     ok = os.geteuid() == 0 and Path("/sys/fs/cgroup").is_dir()
     v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
@@ -115,6 +125,9 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe("compose", "compose (v2 plugin or v1)", _compose,
           "install the compose plugin (v2) or docker-compose"),
     Probe("root", "root", _root, "network and cgroup faults need root (sudo harness ...)"),
+    Probe("local-engine", "Docker engine on this host", _local_engine,
+          "network and pressure faults, perf, off-CPU time and function latency need the engine on this host "
+          "(remote engines: pause, stop/kill and limit faults, pprof, trace and runtime captures)", cached=False),
     _tool("nsenter", "nsenter", ["nsenter", "--version"], "install util-linux"),
     _tool("unshare", "unshare (probes)", ["unshare", "--version"], "install util-linux"),
     _tool("tc", "tc (iproute2)", ["tc", "-V"], "install iproute2"),
@@ -151,7 +164,8 @@ def run(p: Probe) -> Capability:
 
 
 def probe(name: str) -> Capability:
-    return run(PROBES[name])
+    p = PROBES[name]
+    return run(p) if p.cached else run.__wrapped__(p)
 
 
 def needs(backend: str, kind: str, direction: str, has_peer: bool) -> list[str]:
@@ -160,6 +174,13 @@ def needs(backend: str, kind: str, direction: str, has_peer: bool) -> list[str]:
     k = registry.get(kind)
     own = k.backend_needs.get(backend, ()) if k else ()
     return list(dict.fromkeys([*BY_NAME[backend].needs_for(direction, has_peer), *own]))
+
+
+def needs_local_engine(spec) -> bool:
+    """Whether every backend this fault may use needs the Docker engine on this host."""
+    kind = registry.get(spec.kind)
+    names = list(kind.backends) if spec.backend == "auto" else [spec.backend]
+    return all("local-engine" in BY_NAME[b].all_needs for b in names)
 
 
 def missing(backend: str, kind: str, direction: str, has_peer: bool) -> list[Capability]:

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import docker_engine as engine
 from harness.errors import HarnessError
 
 
@@ -85,7 +86,7 @@ def resolve(rc, spec, docker_client) -> Target:
     # this one may have restarted it or changed its limits)
     attrs = _attrs(docker_client, info.container_id)
     nets = _networks(attrs) or dict(info.ips)
-    pid = int(attrs.get("State", {}).get("Pid") or info.pid or 0)
+    pid = int(attrs.get("State", {}).get("Pid") or info.pid or 0) if engine.current().local else 0   # another host's
     tag = make_tag(rc.run_id, spec.id)
     base = dict(fault_id=spec.id, service=spec.target, container=info.container_id, run_dir=rc.run_dir,
                 tag=tag, pid=pid, root_tag=make_tag(rc.run_id, f"tc-root/{spec.target}"),
@@ -129,7 +130,8 @@ def capture_ports(info) -> tuple[int, ...]:
     channel, which network faults leave alone (a fault cutting it would cut the profiles)."""
     url = getattr(info, "pprof_url", None) or ""
     published = getattr(info, "published", None) or {}
-    return tuple(sorted(c for c, h in published.items() if url.startswith(f"http://127.0.0.1:{h}/")))
+    address = getattr(info, "address", "127.0.0.1")
+    return tuple(sorted(c for c, h in published.items() if url.startswith(f"http://{address}:{h}/")))
 
 
 def shares_host_network(pid: int, host_config: dict | None = None) -> bool:

@@ -89,7 +89,7 @@ def _users(cap: str) -> list[str]:
 def collect() -> list[dict]:
     rows = []
     for p in (*capabilities.PROBES.values(), *HOST_PROBES):
-        c = capabilities.run(p)
+        c = capabilities.probe(p.name) if p.name in capabilities.PROBES else capabilities.run(p)
         rows.append({"section": "capability", "name": p.name, "label": p.label, "ok": c.ok,
                      "status": "ok" if c.ok else "missing", "detail": c.detail, "hint": c.hint,
                      "backends": _users(p.name), "captures": [k.name for k in KINDS if p.name in k.needs]})
@@ -116,6 +116,9 @@ def collect() -> list[dict]:
 
 def render(rows: list[dict], console) -> None:
     from rich.table import Table
+
+    from harness import docker_engine as engine
+    console.print(f"Docker engine: {engine.current().describe()}")
     caps = Table(title="Capabilities on this host", show_lines=False)
     for col in ("capability", "status", "detail", "used by", "remediation"):
         caps.add_column(col, overflow="fold")

@@ -25,10 +25,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.errors import HarnessError, TargetRefused
-from harness.host.iface import interface_address
 from harness.load.merge import HistoryMerger, build_stats
 from harness.load.schedule import Phase, PhaseTable, RateFunction
 from harness.load.spec import LoadSpec, is_loopback_host, url_host
+from harness.netif import interface_address
 from harness.runctx import PhaseWindow, RunContext
 
 log = logging.getLogger("harness.run")
@@ -36,12 +36,14 @@ READY_TIMEOUT_S = 60.0
 
 
 def check_target(spec: LoadSpec, rc: RunContext, target_url: str) -> None:
-    """Refuse a target that is neither loopback nor one of the environment's containers."""
+    """Refuse a target that is neither loopback, nor one of the environment's containers, nor one
+    of its published ports on a remote engine's address."""
     host = url_host(target_url)
     if spec.allow_external or is_loopback_host(host):
         return
     own = {ip for svc in rc.services.values() for ip in svc.ips.values()}
-    if host in own:
+    published = {(svc.address, p) for svc in rc.services.values() for p in svc.published.values()}
+    if host in own or (host, urlsplit(target_url).port) in published:
         return
     raise TargetRefused("load target is neither loopback nor a container of this environment",
                         where=spec.where or "load", seen=target_url,

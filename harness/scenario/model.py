@@ -19,7 +19,8 @@ import yaml
 
 from harness.capture.sections import parse_captures
 from harness.capture.spec import CaptureSpec
-from harness.errors import ScenarioError
+from harness.docker_engine import check_host
+from harness.errors import HarnessError, ScenarioError
 from harness.faults.spec import FaultSpec, parse_fault
 from harness.judge.expect import ExpectSpec, parse_expect
 from harness.judge.production import ProductionSpec, parse_production
@@ -32,7 +33,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 CPUSET_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*$")   # no CPU has 6 digits
 
 TOP_KEYS = ["name", "description", "compose", "prepare", "services", "load", "phases", "duration",
-            "warmup", "baseline", "captures", "expect", "production", "runs_dir", "allow_external_targets",
+            "warmup", "baseline", "captures", "expect", "production", "runs_dir", "docker", "allow_external_targets",
             "allow_host_namespaces", "allow_public_ports"]
 
 
@@ -131,6 +132,9 @@ class Scenario:
     allow_public_ports: bool = False
     warnings: tuple[str, ...] = ()     # legal but risky choices, shown by validate and run
     production: ProductionSpec | None = None   # production's evidence of the incident (docs/production.md)
+    docker_host: str | None = None     # docker: {host}: the engine (harness/docker_engine.py)
+    docker_context: str | None = None  # docker: {context}
+    docker_where: str = "docker"       # file:line:col of the docker: section
 
     @property
     def duration(self) -> float:
@@ -222,7 +226,26 @@ def parse_scenario(root: Node, file: Path, text: str) -> Scenario:
         allow_host_namespaces=allow["allow_host_namespaces"],
         allow_public_ports=allow["allow_public_ports"],
         warnings=_warnings(services, compose, allow["allow_host_namespaces"]),
+        **_docker(top.get("docker")),
     )
+
+
+def _docker(node: Node | None) -> dict:
+    """docker: {host: tcp://HOST:PORT} or {context: NAME}: the engine, unless the command line or
+    $HARNESS_DOCKER_HOST says otherwise (harness/docker_engine.py)."""
+    if node is None:
+        return {}
+    keys = node.keys(("host", "context"))
+    if len(keys) != 1:
+        raise node.error("give one of 'host' and 'context'", seen=", ".join(keys) or "neither",
+                         hint="docker: {host: tcp://build-host:2376} or docker: {context: build-host}")
+    if "host" in keys:
+        try:
+            host = check_host(keys["host"].as_str(), str(keys["host"].mark))
+        except HarnessError as e:
+            raise keys["host"].error(e.what, seen=e.seen, hint=e.hint) from None
+        return {"docker_host": host, "docker_where": str(node.mark)}
+    return {"docker_context": keys["context"].as_str(), "docker_where": str(node.mark)}
 
 
 def _warnings(services: dict[str, ServiceSpec], compose: ComposeInfo, host_ok: bool) -> tuple[str, ...]:

@@ -46,6 +46,11 @@ def scenario_schema() -> dict:
             "expect": EXPECT_SCHEMA,
             "production": PRODUCTION_SCHEMA,
             "runs_dir": {"type": "string"},
+            "docker": {"type": "object", "additionalProperties": False, "maxProperties": 1,
+                       "properties": {"host": {"type": "string", "pattern": "^(unix|tcp)://"},
+                                      "context": {"type": "string"}},
+                       "description": "the Docker engine (default: $DOCKER_HOST, $DOCKER_CONTEXT or the local "
+                                      "socket; --docker-host and $HARNESS_DOCKER_HOST win)"},
             "allow_external_targets": {"type": "boolean"},
         },
     }

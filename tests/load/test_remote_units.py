@@ -5,10 +5,10 @@ import pytest
 
 from harness.cli import main
 from harness.errors import HarnessError, TargetRefused
-from harness.host.iface import interface_address
 from harness.load.clock import offset_from
 from harness.load.runner import check_remote_target
 from harness.load.spec import LoadSpec, RequestSpec
+from harness.netif import interface_address
 from harness.runctx import ServiceInfo
 
 from .helpers import run_context

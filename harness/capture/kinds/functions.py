@@ -9,12 +9,16 @@ from harness.runctx import PhaseWindow, ServiceInfo
 
 class Functions(Capture):
     name = "functions"
-    needs = ("perf", "uprobes")
+    needs = ("local-engine", "perf", "uprobes")
     writes = ("functions",)
 
     def __init__(self, run: CaptureRun):
         super().__init__(run)
         self.probes: FunctionProbes | None = None
+
+    @classmethod
+    def asked(cls, spec) -> bool:
+        return spec.functions is not None
 
     @classmethod
     def wanted(cls, run: CaptureRun) -> bool:

@@ -22,7 +22,7 @@ from harness.runctx import PhaseWindow, ServiceInfo
 class OffCpu(Perf):
     name = "offcpu"
     key = "offcpu"
-    needs = ("perf", "go", "sched-switch")
+    needs = ("local-engine", "perf", "go", "sched-switch")
     writes = ("offcpu",)
     sample_types = ["switches/count", "off_cpu/nanoseconds"]
     schema = {"description": "off-CPU time per phase (perf sched:sched_switch): where threads waited, "

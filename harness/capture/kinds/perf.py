@@ -32,7 +32,7 @@ INLINES_NOT_EXPANDED = ("a caller of inlined code reads as the callee's file:lin
 
 class Perf(Capture):
     name = "perf"
-    needs = ("perf", "go")
+    needs = ("local-engine", "perf", "go")
     writes = ("perf",)
 
     def __init__(self, run: CaptureRun):
@@ -71,6 +71,10 @@ class Perf(Capture):
             self.rc.events.add("capture-note", f"{self.name} profile of {svc.name} in phase {phase.name}: inlined "
                                f"calls not expanded ({info.get('inlines_reason')}); {INLINES_NOT_EXPANDED}",
                                service=svc.name, phase=phase.name, capture=self.name)
+
+    @classmethod
+    def asked(cls, spec) -> bool:
+        return spec.perf is not None
 
     @classmethod
     def wanted(cls, run: CaptureRun) -> bool:

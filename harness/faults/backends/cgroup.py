@@ -12,7 +12,7 @@ from harness.faults.backends.base import Backend
 from harness.faults.steps import Plan
 from harness.undo.steps import python_argv
 
-BACKENDS = (Backend("cgroup", ("docker", "cgroup-join")),)
+BACKENDS = (Backend("cgroup", ("docker", "local-engine", "cgroup-join")),)
 
 
 def pressure_plan(t, pid: int, *, workers: int = 0, memory: int = 0) -> Plan:

@@ -17,7 +17,7 @@ from harness.faults.backends.base import Backend
 from harness.faults.steps import Plan
 from harness.undo.steps import python_argv
 
-BACKENDS = (Backend("proxy", ("root", "nsenter", "iptables", "iptables-redirect")),)
+BACKENDS = (Backend("proxy", ("local-engine", "root", "nsenter", "iptables", "iptables-redirect")),)
 
 
 def plan(t, kind: str, params: dict, direction: str) -> Plan:

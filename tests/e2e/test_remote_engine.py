@@ -1,0 +1,160 @@
+"""A Docker engine that is not on this host, as the harness sees it: this machine's own daemon
+reached over tcp://127.0.0.2:PORT through a relay the test starts (TCP -> the daemon's unix
+socket). On that path the harness takes no local shortcut: ports are published on the engine's
+address (127.0.0.2, not 127.0.0.1) and reached there, pprof included; container figures come
+from the engine's API, not cgroup files; no host PID is used; faults that would enter the
+containers' namespaces from this host, and perf, are refused before anything starts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.demo_scenario import BUSY_WORK_AND_FETCH, scenario
+from tests.e2e.test_run import EMPTY, run_cli
+from tests.env.conftest import project_resources
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+SOCKET = "/var/run/docker.sock"
+ADDRESS = "127.0.0.2"
+
+
+class Relay:
+    """tcp://ADDRESS:port -> the daemon's unix socket, one pair of pumps per connection."""
+
+    def __init__(self):
+        self.server = socket.create_server((ADDRESS, 0))
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self._open: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"tcp://{ADDRESS}:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            engine = socket.socket(socket.AF_UNIX)
+            engine.connect(SOCKET)
+            self._open += [client, engine]
+            for a, b in ((client, engine), (engine, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.close()
+        for s in self._open:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+@pytest.fixture
+def relay():
+    if not Path(SOCKET).exists():
+        pytest.skip(f"no Docker socket at {SOCKET}")
+    r = Relay()
+    yield r
+    r.close()
+
+
+SQUEEZE = """phases:
+  - {name: baseline, duration: 4s}
+  - name: squeezed
+    duration: 5s
+    faults:
+      - {kind: cpu, target: api, cpus: 0.2}"""
+
+
+def test_a_run_on_a_remote_engine_reaches_everything_through_its_address(tmp_path, relay):
+    sc = scenario(tmp_path, phases=SQUEEZE, requests=BUSY_WORK_AND_FETCH, rate=20,
+                  captures="  pprof: [cpu, goroutine]\n  stats_interval: 0.5s")
+    runs = tmp_path / "runs"
+    res = run_cli("run", str(sc), "--runs-dir", str(runs), "--json", "--docker-host", relay.url)
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
+    run_dir = Path(json.loads(res.stdout)["run_dir"])
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["tools"]["docker_engine"] == "remote" and m["tools"]["docker_host"] == relay.url
+    # published on the engine's address only, and reached there: readiness, load, pprof
+    override = yaml.safe_load((run_dir / "compose.override.yml").read_text())
+    ports = override["services"]["api"]["ports"]
+    assert ports and all(p.startswith(f"{ADDRESS}::") for p in ports), ports
+    assert m["services"]["api"]["pprof"].startswith(f"http://{ADDRESS}:")
+    stats = json.loads((run_dir / "load/stats.json").read_text())
+    assert stats["target"].startswith(f"http://{ADDRESS}:") and stats["totals"]["requests"] >= 150
+    kinds = {(a["kind"], a["phase"]) for a in m["artifacts"]}
+    assert {("cpu", "baseline"), ("cpu", "squeezed")} <= kinds
+    # container figures from the engine's API: the squeeze shows as throttling
+    lines = [json.loads(x) for x in (run_dir / "stats/containers.jsonl").read_text().splitlines()]
+    api = [x for x in lines if x["service"] == "api" and x["cpu_pct"] is not None]
+    assert len(api) >= 8 and all(x["mem_bytes"] for x in api)
+    squeeze = next(f for f in m["faults"] if f["kind"] == "cpu")
+    during = [x for x in api if squeeze["applied_s"] + 1 <= x["t_s"] <= squeeze["reverted_s"]]
+    assert during and max(x["cpu_pct"] for x in during) <= 0.2 * 100 * 1.5, during
+    assert sum(x["throttled_periods"] or 0 for x in during) > 0
+    assert relay.connections >= 10           # every engine call went through the relay
+    assert project_resources(m["compose_project"]) == EMPTY
+
+
+def test_what_needs_the_engine_on_this_host_is_refused_before_anything_starts(tmp_path, relay):
+    delay = scenario(tmp_path, name="remote-delay",
+                     phases="phases:\n  - name: slow\n    duration: 3s\n    faults:\n"
+                            "      - {kind: delay, target: store, latency: 50ms}")
+    runs = tmp_path / "runs"
+    res = run_cli("run", str(delay), "--runs-dir", str(runs), "--docker-host", relay.url, timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out
+    assert ": delay needs the Docker engine on this host" in out and "remote-delay.yaml:" in out
+    assert relay.url in out and "allow_skip" in out
+    # `harness validate` says the same without running anything
+    res = run_cli("validate", str(delay), "--docker-host", relay.url)
+    assert res.returncode == 2 and "delay needs the Docker engine on this host" in res.stdout, res.stdout
+    perf = scenario(tmp_path, name="remote-perf", phases="phases:\n  - {name: one, duration: 3s}",
+                    captures="  perf: {phases: [one]}")
+    res = run_cli("run", str(perf), "--runs-dir", str(runs), "--docker-host", relay.url, timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode == 2 and "captures: perf needs the Docker engine on this host" in out, out
+    assert "Traceback" not in out
+    # nothing was started for either
+    for d in runs.iterdir():
+        assert not (d / "compose.override.yml").exists(), d
+
+
+def test_doctor_says_what_works_on_a_remote_engine(relay):
+    res = subprocess.run([sys.executable, "-m", "harness.cli", "doctor", "--docker-host", relay.url],
+                         capture_output=True, text=True, timeout=180, env=dict(os.environ, COLUMNS="250"))
+    assert res.returncode == 0, res.stderr
+    rows = [[c.strip() for c in re.split(r"[│|]", line)[1:-1]] for line in res.stdout.splitlines()]
+
+    def row(label: str) -> list[str]:
+        return next(r for r in rows if r and r[0] == label)
+    assert f"Docker engine: {relay.url} (remote, from --docker-host)" in res.stdout
+    assert row("Docker engine")[1] == "ok" and row("Docker engine on this host")[1] == "missing"
+    assert "captures.perf" in res.stdout
+    assert row("pause")[1] == row("cpu")[1] == "ok" and row("delay")[1] == "unavailable"
