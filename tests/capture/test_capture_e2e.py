@@ -166,8 +166,10 @@ def _own_lines(path: Path):
 
 def test_cpu_profile_puts_the_hot_line_on_top(run_dir):
     cpu = _own_lines(run_dir / _artifact(run_dir, "cpu", "baseline")["path"])
-    # two of every four requests hash 8 MB: the hot line holds most of the service's CPU
-    assert_hot_line(cpu, "main.go", HOT_LINE, min_share=0.5, min_samples=250)
+    # two of every four requests hash 8 MB: the hot line holds most of the service's CPU. About
+    # 265 samples on a quiet machine, 245 with one core kept busy while the whole suite ran:
+    # 150 still puts the share's standard error near 4% (the hot line holds about 60%)
+    assert_hot_line(cpu, "main.go", HOT_LINE, min_share=0.5, min_samples=150)
 
 
 def test_perf_profile_opens_in_pprof_and_agrees_with_cpu(run_dir):
