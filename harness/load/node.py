@@ -90,6 +90,7 @@ class WorkerNode:
         except Exception as e:  # noqa: BLE001 - the runner raises it as a HarnessError
             emit({"type": "error", "what": f"the load worker could not prepare: {type(e).__name__}: {e}",
                   "where": f"load worker {index} on {socket.gethostname()}", "hint": "see the worker's output"})
+            gevent.sleep(0.5)          # let the message leave before the process does
             raise
         gevent.wait([self.go, self.stop], count=1)
         if not self.go.ready():

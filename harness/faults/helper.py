@@ -1,0 +1,175 @@
+"""The fault helper: a small container that shares a target's network namespace
+(`network_mode: container:<id>`, NET_ADMIN and NET_RAW only) and runs tc, ip, ss and iptables
+there, for an engine whose containers are not on this host (harness/docker_engine.py).
+
+Its image is built on the engine from what this host has, as the Redis image of the incident
+library is: FROM scratch, the host's tc, ip, ss, sleep and both iptables variants
+(xtables-nft-multi and xtables-legacy-multi, so the rules are read and removed with the
+backend that wrote them), every library `ldd` lists for them, iptables' extensions (its
+xtables directory: they are loaded at run time, `ldd` cannot see them) and tc's distribution
+tables. No registry is needed. The tag is a hash of the files, so an engine builds it once per
+set of binaries. Helper containers carry the run's labels: `harness clean` and the end of the
+run remove them with the rest of the project.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import proc
+from harness.errors import HarnessError
+
+REPO = "harness-fault-helper"
+LABEL_HELPER_FOR = "io.harness.helper_for"     # the target container a helper serves
+TOOLS = {"tc": "/usr/sbin/tc", "ip": "/usr/sbin/ip", "ss": "/usr/bin/ss", "sleep": "/usr/bin/sleep",
+         "xtables-nft-multi": "/usr/sbin/xtables-nft-multi", "xtables-legacy-multi": "/usr/sbin/xtables-legacy-multi"}
+IPTABLES_NAMES = ("iptables", "iptables-save", "iptables-restore")
+DATA_DIRS = ("/usr/lib/x86_64-linux-gnu/xtables", "/usr/lib/x86_64-linux-gnu/tc", "/etc/iproute2")
+DATA_FILES = ("/etc/protocols", "/etc/services", "/etc/ethertypes")
+
+
+@dataclass(frozen=True)
+class Rootfs:
+    files: dict[str, str]          # path in the image -> path on this host
+    links: dict[str, str]          # path in the image -> link target
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for dest, src in sorted(self.files.items()):
+            st = os.stat(src)
+            h.update(f"{dest}\0{st.st_size}\0{int(st.st_mtime)}\0".encode())
+        for dest, target in sorted(self.links.items()):
+            h.update(f"{dest}->{target}\0".encode())
+        return h.hexdigest()[:16]
+
+
+def rootfs() -> Rootfs:
+    """What the helper image holds, from this host's files; a HarnessError names what is missing."""
+    files: dict[str, str] = {}
+    missing = []
+    for name, path in TOOLS.items():
+        found = _find(name, path)
+        if found is None:
+            missing.append(name)
+        else:
+            files[path] = found
+    if missing:
+        raise HarnessError("the fault helper's image needs tools this host lacks", where="fault helper",
+                           seen=", ".join(missing), hint="install iproute2, iptables and coreutils "
+                                                         "(the README's set-up command does)")
+    for d in DATA_DIRS:
+        if Path(d).is_dir():
+            files.update({str(p): str(p) for p in Path(d).rglob("*") if p.is_file()})
+    files.update({f: f for f in DATA_FILES if Path(f).is_file()})
+    for lib in _libraries([p for p in files.values() if _is_elf(p)]):
+        files[lib] = os.path.realpath(lib)
+    links = {f"/usr/sbin/{n}": "xtables-nft-multi" for n in IPTABLES_NAMES}
+    links.update({f"/usr/sbin/{n.replace('iptables', 'iptables-legacy')}": "xtables-legacy-multi"
+                  for n in IPTABLES_NAMES})
+    links.update({f"/usr/sbin/{n.replace('iptables', 'iptables-nft')}": "xtables-nft-multi" for n in IPTABLES_NAMES})
+    links["/usr/bin/ip"] = "/usr/sbin/ip"
+    return Rootfs(files, links)
+
+
+def _find(name: str, path: str) -> str | None:
+    for cand in (path, shutil.which(name)):
+        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return os.path.realpath(cand)
+    return None
+
+
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+_LDD = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
+
+
+def _libraries(binaries: list[str]) -> set[str]:
+    """Every shared library (and the loader) `ldd` lists for the binaries, at its own path."""
+    out: set[str] = set()
+    for b in binaries:
+        res = proc.run(["ldd", b], timeout=20, check=False)
+        out.update(m.group(1) for m in _LDD.finditer(res.stdout))
+    return out
+
+
+def context(fs: Rootfs) -> bytes:
+    """The build context: the Dockerfile and rootfs/, as a tar stream."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        dockerfile = b"FROM scratch\nCOPY rootfs/ /\nCMD [\"/usr/bin/sleep\", \"infinity\"]\n"
+        _add_bytes(tar, "Dockerfile", dockerfile)
+        for d in ("rootfs/tmp", "rootfs/run"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777
+            tar.addfile(info)
+        for dest, src in sorted(fs.files.items()):
+            tar.add(src, arcname="rootfs" + dest, recursive=False)
+        for dest, target in sorted(fs.links.items()):
+            info = tarfile.TarInfo("rootfs" + dest)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def image(client) -> str:
+    """The helper image's tag on the engine, built there first when it is not yet."""
+    import docker.errors
+
+    fs = rootfs()
+    tag = f"{REPO}:{fs.digest()}"
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.build(fileobj=io.BytesIO(context(fs)), custom_context=True, tag=tag, rm=True,
+                            labels={"io.harness.helper_image": "1"}, timeout=300)
+    except docker.errors.BuildError as e:
+        raise HarnessError("the fault helper's image did not build", where="fault helper",
+                           seen=str(e)[:300], hint="see the engine's log") from None
+    return tag
+
+
+def start(client, target: str, labels: dict[str, str]):
+    """A helper in `target`'s network namespace, labelled as the run's and as `target`'s helper."""
+    return client.containers.run(image(client), detach=True, network_mode=f"container:{target}",
+                                 cap_add=["NET_ADMIN", "NET_RAW"], cap_drop=["ALL"], auto_remove=False,
+                                 labels={**labels, LABEL_HELPER_FOR: target},
+                                 name=f"harness-helper-{target[:12]}-{os.getpid()}")
+
+
+def find(client, target: str):
+    """The running helper of `target`, or None."""
+    found = client.containers.list(filters={"label": f"{LABEL_HELPER_FOR}={target}", "status": "running"})
+    return found[0] if found else None
+
+
+def run(container, argv: list[str], *, check: bool = True, what: str | None = None) -> subprocess.CompletedProcess:
+    """argv in the helper (in its target's network namespace), as proc.run would run it here."""
+    res = container.exec_run(argv, demux=True)
+    out, err = (b.decode(errors="replace") if b else "" for b in res.output)
+    done = subprocess.CompletedProcess(argv, res.exit_code, out, err)
+    if check and res.exit_code != 0:
+        raise HarnessError(what or f"{argv[0]} failed in the fault helper", where=" ".join(argv),
+                           seen=f"exit code {res.exit_code}: {(err or out).strip()[:300]}")
+    return done

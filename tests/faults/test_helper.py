@@ -1,0 +1,59 @@
+"""The fault helper container on the real engine: its FROM-scratch image builds from this host's
+tc, ip, ss and iptables, and a helper in a target's network namespace changes that namespace,
+not its own: what it adds is seen from the host with nsenter into the target."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from harness.faults import helper
+
+pytestmark = pytest.mark.docker
+
+
+def _ns(pid: int, *argv: str) -> str:
+    return subprocess.run(["nsenter", "-t", str(pid), "-n", "--", *argv], capture_output=True, text=True,
+                          timeout=20, check=True).stdout
+
+
+def test_a_helper_runs_tc_and_iptables_in_its_targets_namespace(docker_client):
+    if os.geteuid() != 0:
+        pytest.skip("needs root for nsenter")
+    fs = helper.rootfs()
+    assert {"/usr/sbin/tc", "/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-legacy-multi"} <= set(fs.files)
+    assert any(f.endswith("/xtables/libxt_statistic.so") for f in fs.files)     # loaded at run time
+    assert fs.links["/usr/sbin/iptables"] == "xtables-nft-multi"
+    tag = helper.image(docker_client)
+    assert helper.image(docker_client) == tag           # built once: the tag is the files' hash
+    project = f"hfh-{uuid.uuid4().hex[:6]}"
+    labels = {"io.harness.project": project}
+    target = docker_client.containers.run(tag, detach=True, labels=labels, name=f"{project}-target")
+    helpers = []
+    try:
+        h = helper.start(docker_client, target.id, labels)
+        helpers.append(h)
+        assert helper.find(docker_client, target.id).id == h.id
+        helper.run(h, ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "tbf", "rate", "8mbit",
+                       "burst", "32kbit", "latency", "50ms"])
+        helper.run(h, ["iptables", "-w", "5", "-A", "OUTPUT", "-p", "tcp", "-m", "statistic", "--mode", "random",
+                       "--probability", "0.5", "-j", "DROP"])
+        target.reload()
+        pid = target.attrs["State"]["Pid"]
+        qd = json.loads(_ns(pid, "tc", "-j", "qdisc", "show", "dev", "eth0"))
+        assert any(q["kind"] == "tbf" and q.get("root") for q in qd), qd
+        assert "--probability 0.5" in _ns(pid, "iptables", "-S", "OUTPUT")
+        listed = helper.run(h, ["iptables", "-S", "OUTPUT"]).stdout
+        assert "statistic" in listed
+        bad = helper.run(h, ["tc", "qdisc", "add", "dev", "nosuch0", "root", "tbf"], check=False)
+        assert bad.returncode != 0 and bad.stderr
+        helper.run(h, ["tc", "qdisc", "del", "dev", "eth0", "root"])
+        helper.run(h, ["iptables", "-w", "5", "-F", "OUTPUT"])
+        assert "tbf" not in _ns(pid, "tc", "qdisc", "show", "dev", "eth0")
+    finally:
+        for c in [*helpers, target]:
+            c.remove(force=True)
+    assert not docker_client.containers.list(all=True, filters={"label": f"io.harness.project={project}"})
