@@ -334,9 +334,10 @@ def check_engine_fit(sc: Scenario, eng: engine.Engine) -> None:
         if needs_local_engine(spec) and not spec.allow_skip:
             raise CapabilityError(f"fault {spec.id}: {spec.kind} needs the Docker engine on this host",
                                   where=spec.where or None, seen=f"the engine is {eng.describe()}",
-                                  hint="network and pressure faults enter the container's namespaces from this "
-                                       "host; on a remote engine use pause, stop, kill, restart, cpu, cpuset or "
-                                       "memory, or set allow_skip: true on the fault (docs/scaling.md)")
+                                  hint="its backends (the fault proxy, cgroup pressure) work from this host only; "
+                                       "tc and iptables faults (rate, loss, partition, reset, delay where the "
+                                       "kernel has netem), docker faults (pause, stop, kill, cpu, memory) work on "
+                                       "a remote engine; or set allow_skip: true on the fault (docs/scaling.md)")
 
 
 def _check_engine(eng: engine.Engine) -> dict[str, str]:

@@ -40,16 +40,31 @@ class Probe:
     hint: str = ""
     ok_detail: str = ""
     cached: bool = True          # False: asked afresh every time (the engine may change)
+    local_only: bool = False     # what nsenter from this host needs: a remote engine's fault helper does not
 
 
 def _scratch(argv: list[str], input: str | None = None) -> tuple[bool, str]:
-    """Run argv in a new, empty network namespace; (ok, one-line output)."""
+    """Run argv in a new, empty network namespace; (ok, one-line output). On a remote engine the
+    namespace is a throw-away fault helper's there: its kernel is the one that counts."""
+    if not engine.current().local:
+        return _on_engine(argv, input)
     try:
         res = proc.run(["unshare", "--net", "--", *argv], timeout=T, check=False, input=input)
     except CommandError as e:
         return False, e.what
     text = (res.stderr or res.stdout).strip().splitlines()
     return res.returncode == 0, (text[-1] if text else f"exit code {res.returncode}")
+
+
+def _on_engine(argv: list[str], input: str | None) -> tuple[bool, str]:
+    from harness.faults import helper
+    try:
+        import docker
+        code, out = helper.probe(docker.from_env(timeout=30), argv, input)
+    except Exception as e:  # noqa: BLE001 - any failure means the probe could not tell; it says why
+        return False, f"the fault helper could not run on the engine: {type(e).__name__}: {str(e)[:120]}"
+    text = out.strip().splitlines()
+    return code == 0, "on the engine: " + (text[-1] if text else f"exit code {code}")
 
 
 def version(argv: list[str]) -> tuple[bool, str]:
@@ -124,11 +139,12 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe("docker", "Docker engine", _docker, "start the Docker engine (dockerd) and check `docker info`"),
     Probe("compose", "compose (v2 plugin or v1)", _compose,
           "install the compose plugin (v2) or docker-compose"),
-    Probe("root", "root", _root, "network and cgroup faults need root (sudo harness ...)"),
+    Probe("root", "root", _root, "network and cgroup faults need root (sudo harness ...)", local_only=True),
     Probe("local-engine", "Docker engine on this host", _local_engine,
-          "network and pressure faults, perf, off-CPU time and function latency need the engine on this host "
-          "(remote engines: pause, stop/kill and limit faults, pprof, trace and runtime captures)", cached=False),
-    _tool("nsenter", "nsenter", ["nsenter", "--version"], "install util-linux"),
+          "the proxy backend, cpu/memory pressure, perf, off-CPU time and function latency need the engine on "
+          "this host (on a remote engine tc and iptables faults go through the fault helper)", cached=False),
+    Probe("nsenter", "nsenter", functools.partial(version, ["nsenter", "--version"]), "install util-linux",
+          local_only=True),
     _tool("unshare", "unshare (probes)", ["unshare", "--version"], "install util-linux"),
     _tool("tc", "tc (iproute2)", ["tc", "-V"], "install iproute2"),
     _qdisc("netem", ["delay", "1ms"], _NO_NETEM),
@@ -163,9 +179,21 @@ def run(p: Probe) -> Capability:
     return Capability(p.name, ok, (p.ok_detail or detail) if ok else detail, "" if ok else p.hint)
 
 
+_BY_ENGINE: dict[tuple[str, str], Capability] = {}
+
+
 def probe(name: str) -> Capability:
+    """The capability on the current engine's host (cached per engine and process)."""
     p = PROBES[name]
-    return run(p) if p.cached else run.__wrapped__(p)
+    eng = engine.current()
+    if p.local_only and not eng.local:
+        return Capability(name, True, "not needed: on a remote engine the fault helper runs tc and iptables")
+    if not p.cached:
+        return run.__wrapped__(p)
+    key = (name, engine.current().host)
+    if key not in _BY_ENGINE:
+        _BY_ENGINE[key] = run.__wrapped__(p)
+    return _BY_ENGINE[key]
 
 
 def needs(backend: str, kind: str, direction: str, has_peer: bool) -> list[str]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import proc
-from harness.errors import HarnessError
+from harness.errors import CommandError, HarnessError
 
 REPO = "harness-fault-helper"
 LABEL_HELPER_FOR = "io.harness.helper_for"     # the target container a helper serves
@@ -70,12 +70,21 @@ def rootfs() -> Rootfs:
     files.update({f: f for f in DATA_FILES if Path(f).is_file()})
     for lib in _libraries([p for p in files.values() if _is_elf(p)]):
         files[lib] = os.path.realpath(lib)
-    links = {f"/usr/sbin/{n}": "xtables-nft-multi" for n in IPTABLES_NAMES}
+    default = _iptables_variant()
+    links = {f"/usr/sbin/{n}": default for n in IPTABLES_NAMES}
     links.update({f"/usr/sbin/{n.replace('iptables', 'iptables-legacy')}": "xtables-legacy-multi"
                   for n in IPTABLES_NAMES})
     links.update({f"/usr/sbin/{n.replace('iptables', 'iptables-nft')}": "xtables-nft-multi" for n in IPTABLES_NAMES})
     links["/usr/bin/ip"] = "/usr/sbin/ip"
     return Rootfs(files, links)
+
+
+def _iptables_variant() -> str:
+    """The multi-call binary `iptables` is here (nft or legacy): the helper's `iptables` is the
+    same, as the local path uses this host's `iptables`."""
+    found = shutil.which("iptables")
+    name = os.path.basename(os.path.realpath(found)) if found else ""
+    return name if name in ("xtables-nft-multi", "xtables-legacy-multi") else "xtables-nft-multi"
 
 
 def _find(name: str, path: str) -> str | None:
@@ -158,6 +167,27 @@ def start(client, target: str, labels: dict[str, str]):
                                  name=f"harness-helper-{target[:12]}-{os.getpid()}")
 
 
+def probe(client, argv: list[str], input: str | None = None, timeout: float = 30.0) -> tuple[int, str]:
+    """argv in a throw-away helper with a network namespace of its own (the engine host's kernel,
+    as `unshare --net` gives this host's): (exit code, output). `input` becomes a file whose path
+    replaces a "-" argument (the image has no shell to pipe it)."""
+    if input is not None:
+        argv = ["/tmp/probe-input" if a == "-" else a for a in argv]
+    c = client.containers.create(image(client), argv, network_mode="none", cap_add=["NET_ADMIN", "NET_RAW"],
+                                 cap_drop=["ALL"], labels={"io.harness.helper_probe": "1"})
+    try:
+        if input is not None:
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as tar:
+                _add_bytes(tar, "probe-input", input.encode())
+            c.put_archive("/tmp", buf.getvalue())
+        c.start()
+        code = int(c.wait(timeout=timeout).get("StatusCode", -1))
+        return code, c.logs(stdout=True, stderr=True).decode(errors="replace")
+    finally:
+        c.remove(force=True)
+
+
 def find(client, target: str):
     """The running helper of `target`, or None."""
     found = client.containers.list(filters={"label": f"{LABEL_HELPER_FOR}={target}", "status": "running"})
@@ -170,6 +200,6 @@ def run(container, argv: list[str], *, check: bool = True, what: str | None = No
     out, err = (b.decode(errors="replace") if b else "" for b in res.output)
     done = subprocess.CompletedProcess(argv, res.exit_code, out, err)
     if check and res.exit_code != 0:
-        raise HarnessError(what or f"{argv[0]} failed in the fault helper", where=" ".join(argv),
-                           seen=f"exit code {res.exit_code}: {(err or out).strip()[:300]}")
+        raise CommandError(what or f"{argv[0]} failed in the fault helper", cmd=argv, returncode=res.exit_code,
+                           stdout=out, stderr=err)
     return done

@@ -23,8 +23,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from harness import docker_engine as engine
 from harness import proc
 from harness.errors import HarnessError
+from harness.faults import helper
 from harness.undo.steps import ContainerGone, StepRunner, ns_argv, operation
 
 log = logging.getLogger("harness.faults")
@@ -45,8 +47,56 @@ class Plan:
 
 
 def ns(runner: StepRunner, container: str, argv: list[str], *, check: bool = True, what: str | None = None):
-    """Run argv in a container's network namespace."""
-    return proc.run(ns_argv(runner.pid(container), argv), timeout=NS_TIMEOUT, check=check, what=what)
+    """Run argv in a container's network namespace: with nsenter from here for a local engine,
+    in the container's fault helper for a remote one (harness/faults/helper.py)."""
+    if engine.current().local:
+        return proc.run(ns_argv(runner.pid(container), argv), timeout=NS_TIMEOUT, check=check, what=what)
+    return helper.run(helper_of(runner, container), argv, check=check, what=what)
+
+
+_HELPERS: dict[str, object] = {}      # target container -> its helper (this process's view)
+
+
+def helper_of(runner: StepRunner, container: str):
+    """The running helper of `container`: the one this process knows, one a process before it
+    left (the watchdog after a SIGKILL), or a new one with the target's run labels (so the
+    end of the run and `harness clean` remove it with the project); ContainerGone when the
+    target does not run."""
+    import docker.errors
+
+    known = _HELPERS.get(container)
+    if known is not None:
+        try:
+            known.reload()
+            if known.status == "running":
+                return known
+        except docker.errors.NotFound:
+            pass
+    try:
+        target = runner.docker.containers.get(container)
+    except docker.errors.NotFound:
+        raise ContainerGone(container) from None
+    if target.status != "running":
+        raise ContainerGone(container)
+    found = helper.find(runner.docker, target.id)
+    if found is None:
+        labels = {k: v for k, v in (target.labels or {}).items() if k.startswith("io.harness.")}
+        found = helper.start(runner.docker, target.id, labels)
+    _HELPERS[container] = found
+    return found
+
+
+def remove_helpers() -> list[str]:
+    """Remove the helpers this process started or found (after the last revert); problems."""
+    problems = []
+    for container, h in list(_HELPERS.items()):
+        try:
+            h.remove(force=True)
+        except Exception as e:  # noqa: BLE001 - gone already, or the engine is away: harness clean
+            if "No such container" not in str(e):
+                problems.append(f"fault helper of {container[:12]}: {e}")
+        _HELPERS.pop(container, None)
+    return problems
 
 
 def qdiscs(runner: StepRunner, container: str, dev: str) -> list[dict]:

@@ -221,11 +221,20 @@ def test_offcpu_profile_names_where_threads_slept_and_waited_for_the_cpu(run_dir
     naps = _offcpu_by_own_line(run_dir / base["path"])[("sleeping", NAP_LINE)]
     assert len(naps) >= 10, _offcpu_by_own_line(run_dir / base["path"]).keys()
     assert statistics.median(naps) >= 4e6, naps
-    # at 0.2 cores the threads hashing in burn spend most of the phase runnable, off the CPU
-    # (throttled) at the hot line
-    held = _offcpu_by_own_line(run_dir / squeeze["path"])[("runnable", HOT_LINE)]
+    # at 0.2 cores the threads hashing in burn wait for the CPU (throttled, runnable) at the hot
+    # line: it is the line with the most runnable time, most of it, and a good part of the
+    # phase. Measured: quiet, well over a second of the 3.7 s; with one core kept busy 1.0-1.2 s,
+    # 54% of the runnable own time (a busy core also preempts the baseline: 1.2 s in 5.5 s,
+    # 0.22 s per second against the squeeze's 0.33)
+    by_line = _offcpu_by_own_line(run_dir / squeeze["path"])
+    runnable = {line: sum(v) / 1e9 for (state, line), v in by_line.items() if state == "runnable"}
     seconds = squeeze["end_s"] - squeeze["start_s"]
-    assert sum(held) / 1e9 >= 0.3 * seconds, (sum(held) / 1e9, seconds)
+    assert max(runnable, key=runnable.get) == HOT_LINE, runnable
+    assert runnable[HOT_LINE] >= 0.4 * sum(runnable.values()), runnable
+    assert runnable[HOT_LINE] >= 0.15 * seconds, (runnable[HOT_LINE], seconds)
+    # and more of it per second than in the baseline, where nothing throttles the service
+    before = sum(_offcpu_by_own_line(run_dir / base["path"]).get(("runnable", HOT_LINE), [])) / 1e9
+    assert runnable[HOT_LINE] / seconds >= 1.2 * before / (base["end_s"] - base["start_s"]), (runnable, before)
     # the profile's window is the phase's (perf stopped at phase end)
     assert PHASES[1].start_s - 0.05 <= squeeze["start_s"] < squeeze["end_s"] <= PHASES[1].end_s + 1.0
 

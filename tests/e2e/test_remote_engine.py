@@ -14,14 +14,15 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.e2e.demo_scenario import BUSY_WORK_AND_FETCH, scenario
-from tests.e2e.test_run import EMPTY, run_cli
-from tests.env.conftest import project_resources
+from tests.e2e.test_run import EMPTY, run_cli, wait_for_event
+from tests.env.conftest import REPO, project_resources
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -84,17 +85,28 @@ def relay():
     r.close()
 
 
-SQUEEZE = """phases:
+SQUEEZE_AND_CUT = """phases:
   - {name: baseline, duration: 4s}
   - name: squeezed
     duration: 5s
     faults:
-      - {kind: cpu, target: api, cpus: 0.2}"""
+      - {kind: cpu, target: api, cpus: 0.2}
+  - name: cut
+    duration: 4s
+    faults:
+      - {kind: partition, target: api, peer: store}
+  - {name: healed, duration: 3s}"""
+
+
+def _fetch_errors(stats: dict, phase: str) -> float:
+    e = next(x for x in stats["phases"][phase]["endpoints"] if x["name"] == "fetch")
+    return e["failures"] / max(1, e["requests"])
 
 
 def test_a_run_on_a_remote_engine_reaches_everything_through_its_address(tmp_path, relay):
-    sc = scenario(tmp_path, phases=SQUEEZE, requests=BUSY_WORK_AND_FETCH, rate=20,
-                  captures="  pprof: [cpu, goroutine]\n  stats_interval: 0.5s")
+    sc = scenario(tmp_path, phases=SQUEEZE_AND_CUT, requests=BUSY_WORK_AND_FETCH, rate=20,
+                  captures="  pprof: [cpu, goroutine]\n  stats_interval: 0.5s",
+                  model="  model: open\n  rate: 20\n  timeout: 1s\n  requests:\n" + BUSY_WORK_AND_FETCH)
     runs = tmp_path / "runs"
     res = run_cli("run", str(sc), "--runs-dir", str(runs), "--json", "--docker-host", relay.url)
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
@@ -118,23 +130,56 @@ def test_a_run_on_a_remote_engine_reaches_everything_through_its_address(tmp_pat
     during = [x for x in api if squeeze["applied_s"] + 1 <= x["t_s"] <= squeeze["reverted_s"]]
     assert during and max(x["cpu_pct"] for x in during) <= 0.2 * 100 * 1.5, during
     assert sum(x["throttled_periods"] or 0 for x in during) > 0
+    # the partition went through the fault helper in the API's namespace (iptables there), and back
+    cut = next(f for f in m["faults"] if f["kind"] == "partition")
+    assert cut["backend"] == "iptables" and cut["reverted_s"] is not None
+    assert _fetch_errors(stats, "baseline") == 0 and _fetch_errors(stats, "cut") >= 0.5
+    assert _fetch_errors(stats, "healed") <= 0.35          # the first second may still time out
     assert relay.connections >= 10           # every engine call went through the relay
     assert project_resources(m["compose_project"]) == EMPTY
+    import docker
+    assert not docker.from_env().containers.list(all=True, filters={"label": "io.harness.helper_for"})
+
+
+def test_sigkill_mid_fault_on_a_remote_engine_leaves_nothing(tmp_path, relay):
+    """The watchdog reverts the partition through the helper and removes the environment, helper
+    included, through the same engine."""
+    sc = scenario(tmp_path, phases="phases:\n  - {name: baseline, duration: 3s}\n  - name: cut\n"
+                                   "    duration: 60s\n    faults:\n      - {kind: partition, target: api, peer: store}")
+    runs = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(runs), "--quiet",
+                          "--docker-host", relay.url], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        events = wait_for_event(p, runs, "fault-applied")
+        import docker
+        assert docker.from_env().containers.list(filters={"label": "io.harness.helper_for"})
+    finally:
+        p.kill()
+        p.wait(timeout=30)
+    run_dir = events.parent
+    project = json.loads((run_dir / "manifest.json").read_text())["compose_project"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and project_resources(project) != EMPTY:
+        time.sleep(0.5)
+    assert project_resources(project) == EMPTY
+    ledger = [json.loads(line) for line in (run_dir / "faults.ledger").read_text().splitlines() if line]
+    assert ledger and ledger[-1]["state"] == "reverted", ledger
+    assert not docker.from_env().containers.list(all=True, filters={"label": "io.harness.helper_for"})
 
 
 def test_what_needs_the_engine_on_this_host_is_refused_before_anything_starts(tmp_path, relay):
     delay = scenario(tmp_path, name="remote-delay",
                      phases="phases:\n  - name: slow\n    duration: 3s\n    faults:\n"
-                            "      - {kind: delay, target: store, latency: 50ms}")
+                            "      - {kind: timeout, target: store, peer: 8080}")
     runs = tmp_path / "runs"
     res = run_cli("run", str(delay), "--runs-dir", str(runs), "--docker-host", relay.url, timeout=120)
     out = res.stdout + res.stderr
     assert res.returncode == 2, out
-    assert ": delay needs the Docker engine on this host" in out and "remote-delay.yaml:" in out
+    assert ": timeout needs the Docker engine on this host" in out and "remote-delay.yaml:" in out
     assert relay.url in out and "allow_skip" in out
     # `harness validate` says the same without running anything
     res = run_cli("validate", str(delay), "--docker-host", relay.url)
-    assert res.returncode == 2 and "delay needs the Docker engine on this host" in res.stdout, res.stdout
+    assert res.returncode == 2 and "timeout needs the Docker engine on this host" in res.stdout, res.stdout
     perf = scenario(tmp_path, name="remote-perf", phases="phases:\n  - {name: one, duration: 3s}",
                     captures="  perf: {phases: [one]}")
     res = run_cli("run", str(perf), "--runs-dir", str(runs), "--docker-host", relay.url, timeout=120)
@@ -157,4 +202,9 @@ def test_doctor_says_what_works_on_a_remote_engine(relay):
     assert f"Docker engine: {relay.url} (remote, from --docker-host)" in res.stdout
     assert row("Docker engine")[1] == "ok" and row("Docker engine on this host")[1] == "missing"
     assert "captures.perf" in res.stdout
-    assert row("pause")[1] == row("cpu")[1] == "ok" and row("delay")[1] == "unavailable"
+    assert row("pause")[1] == row("cpu")[1] == row("partition")[1] == row("loss")[1] == "ok"
+    assert row("timeout")[1] == "unavailable" and row("root")[1] == "ok"
+    # the kernel features are the engine host's, probed in a throw-away fault helper there
+    assert row("qdisc tbf")[1] == row("u32 filter + mirred")[1] == row("iptables statistic match")[1] == "ok"
+    netem = " ".join(r[2] for r in rows[rows.index(row("qdisc netem")):][:3])
+    assert "on the engine:" in netem or row("qdisc netem")[1] == "ok"

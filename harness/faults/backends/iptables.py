@@ -11,7 +11,7 @@ from __future__ import annotations
 from harness.faults.backends.base import Backend
 from harness.faults.steps import Plan
 
-BACKENDS = (Backend("iptables", ("local-engine", "root", "nsenter", "iptables")),)
+BACKENDS = (Backend("iptables", ("root", "nsenter", "iptables")),)
 
 IPT = ["iptables", "-w", "5"]
 HOOK_SUFFIX = {"OUTPUT": "O", "INPUT": "I", "PREROUTING": "P"}

@@ -23,7 +23,7 @@ from __future__ import annotations
 from harness.faults.backends.base import Backend
 from harness.faults.steps import Plan
 
-_TC = ("local-engine", "root", "nsenter", "tc")
+_TC = ("root", "nsenter", "tc")
 _PEER = ("qdisc-htb", "tc-filter")                 # the fault's class and u32 filter
 _INBOUND = ("qdisc-ingress", "tc-filter", "ifb")   # the run's ingress qdisc redirecting to its IFB
 BACKENDS = (Backend("netem", (*_TC, "qdisc-netem"), shared=True, peer_egress=_PEER, inbound=_INBOUND),
