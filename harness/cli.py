@@ -107,7 +107,7 @@ def cmd_validate(args, console: Console) -> int:
     for f in args.files:
         try:
             sc = load_scenario(f)
-            check_engine_fit(sc, engine.choose(args.docker_host, sc.docker_host, sc.docker_context, sc.docker_where))
+            check_engine_fit(sc, engine.choose_for(args.docker_host, sc))
         except HarnessError as e:
             bad += 1
             console.print(f"[red]✗[/] {escape(e.render())}", highlight=False)
@@ -237,11 +237,9 @@ def _docker_host_arg(p) -> None:
                         "[HARNESS_DOCKER_HOST; else the scenario's docker:, DOCKER_HOST, DOCKER_CONTEXT]")
 
 
-def _use_engine(args, scenario=None) -> None:
+def _use_engine(args) -> None:
     from harness import docker_engine as engine
-    engine.activate(engine.choose(getattr(args, "docker_host", None),
-                                  getattr(scenario, "docker_host", None), getattr(scenario, "docker_context", None),
-                                  getattr(scenario, "docker_where", "docker")))
+    engine.activate(engine.choose(args.docker_host))
 
 
 def cmd_doctor(args, console: Console) -> int:

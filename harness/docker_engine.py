@@ -14,6 +14,7 @@ reaches them, pprof included, there.
 """
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from dataclasses import dataclass
@@ -34,10 +35,11 @@ class Engine:
     def local(self) -> bool:
         return self.host.startswith("unix://")
 
-    @property
+    @functools.cached_property
     def address(self) -> str:
         """Where the environment's published ports are reached (and published): this host's
-        loopback for a local engine, the engine host's address for a remote one."""
+        loopback for a local engine, the engine host's address for a remote one (resolved once:
+        every service's look-up asks)."""
         if self.local:
             return "127.0.0.1"
         name = urlsplit(self.host).hostname or ""
@@ -78,6 +80,11 @@ def choose(cli: str | None = None, scenario_host: str | None = None, scenario_co
         name = os.environ["DOCKER_CONTEXT"]
         return Engine(context_host(name, "DOCKER_CONTEXT"), f"DOCKER_CONTEXT {name}")
     return Engine(LOCAL_SOCKET, "default")
+
+
+def choose_for(cli: str | None, scenario) -> Engine:
+    """The engine for a scenario (its docker: section) and the command line's --docker-host."""
+    return choose(cli, scenario.docker_host, scenario.docker_context, scenario.docker_where)
 
 
 def check_host(value: str, source: str) -> str:

@@ -167,8 +167,7 @@ class Runner:
     def _start_parts(self, rc: RunContext, writer: ManifestWriter, stack: ExitStack) -> None:
         sc = self.scenario
         tools = writer.tools                      # filled as the versions are known
-        eng = engine.activate(engine.choose(self.options.docker_host, sc.docker_host, sc.docker_context,
-                                            sc.docker_where))
+        eng = engine.activate(engine.choose_for(self.options.docker_host, sc))
         log.info("Docker engine: %s", eng.describe())
         check_engine_fit(sc, eng)
         tools.update(_check_engine(eng), docker_host=eng.host, docker_engine="local" if eng.local else "remote")

@@ -39,7 +39,6 @@ class Probe:
     check: Callable[[], tuple[bool, str]]
     hint: str = ""
     ok_detail: str = ""
-    cached: bool = True          # False: asked afresh every time (the engine may change)
     local_only: bool = False     # what nsenter from this host needs: a remote engine's fault helper does not
 
 
@@ -142,7 +141,7 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe("root", "root", _root, "network and cgroup faults need root (sudo harness ...)", local_only=True),
     Probe("local-engine", "Docker engine on this host", _local_engine,
           "the proxy backend, cpu/memory pressure, perf, off-CPU time and function latency need the engine on "
-          "this host (on a remote engine tc and iptables faults go through the fault helper)", cached=False),
+          "this host (on a remote engine tc and iptables faults go through the fault helper)"),
     Probe("nsenter", "nsenter", functools.partial(version, ["nsenter", "--version"]), "install util-linux",
           local_only=True),
     _tool("unshare", "unshare (probes)", ["unshare", "--version"], "install util-linux"),
@@ -188,9 +187,7 @@ def probe(name: str) -> Capability:
     eng = engine.current()
     if p.local_only and not eng.local:
         return Capability(name, True, "not needed: on a remote engine the fault helper runs tc and iptables")
-    if not p.cached:
-        return run.__wrapped__(p)
-    key = (name, engine.current().host)
+    key = (name, eng.host)
     if key not in _BY_ENGINE:
         _BY_ENGINE[key] = run.__wrapped__(p)
     return _BY_ENGINE[key]

@@ -88,13 +88,16 @@ def helper_of(runner: StepRunner, container: str):
 
 def remove_helpers() -> list[str]:
     """Remove the helpers this process started or found (after the last revert); problems."""
+    import docker.errors
+
     problems = []
     for container, h in list(_HELPERS.items()):
         try:
             h.remove(force=True)
-        except Exception as e:  # noqa: BLE001 - gone already, or the engine is away: harness clean
-            if "No such container" not in str(e):
-                problems.append(f"fault helper of {container[:12]}: {e}")
+        except docker.errors.NotFound:
+            pass
+        except Exception as e:  # noqa: BLE001 - the engine is away: harness clean removes it by label
+            problems.append(f"fault helper of {container[:12]}: {e}")
         _HELPERS.pop(container, None)
     return problems
 

@@ -449,7 +449,6 @@ class Worker:
         return 0
 
 
-
 def watch_parent(ppid: int) -> None:
     """Exit when the parent process is gone (the load master's and every worker's)."""
     while True:

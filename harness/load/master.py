@@ -100,7 +100,7 @@ class Master:
             return f"version skew: the worker runs harness {data.get('version')}, the master {self.version}"
         if node in self.nodes:
             return None
-        free = set(range(self.n)) - set(self.nodes.values())
+        free = self._free()
         if data.get("want") is None and not free - set(range(self.local)):
             return f"the run already has its {self.n - self.local} remote workers"
         if not free:
@@ -109,10 +109,13 @@ class Master:
 
     def _index_for(self, want) -> int:
         """A local worker's own index; a remote worker the lowest free one at or above local."""
-        free = set(range(self.n)) - set(self.nodes.values())
+        free = self._free()
         if isinstance(want, int) and want in free:
             return want
         return min((i for i in free if i >= self.local), default=min(free))
+
+    def _free(self) -> set[int]:
+        return set(range(self.n)) - set(self.nodes.values())
 
     def on_ping(self, environment, msg, **_kw) -> None:
         if msg.node_id in self.nodes:

@@ -48,7 +48,7 @@ class WorkerNode:
         self.pongs: gevent.queue.Queue = gevent.queue.Queue()
         self.worker: Worker | None = None
         self.remote = want is None
-        self.host, self.port = host, port
+        self.addr = _address_towards(host, port)     # this machine's address as the master sees it
         self.clock = {"offset_s": 0.0, "rtt_s": 0.0}
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.raw_file: str | None = None
@@ -61,7 +61,7 @@ class WorkerNode:
                          ("harness_pong", lambda environment, msg, **_: self.pongs.put((msg.data, time.monotonic())))):
             self.runner.register_message(name, fn)
         self.runner.send_message("harness_hello", {"token": token, "version": __version__, "pid": os.getpid(),
-                                                   "host": socket.gethostname(), "addr": _address_towards(host, port),
+                                                   "host": socket.gethostname(), "addr": self.addr,
                                                    "want": want})
 
     def _stop(self) -> None:
@@ -80,7 +80,7 @@ class WorkerNode:
 
         def emit(msg: dict) -> None:
             if self.remote and msg.get("type") == "final":   # where it ran, and how well its clock was known
-                msg = {**msg, "remote": {"addr": _address_towards(self.host, self.port),
+                msg = {**msg, "remote": {"addr": self.addr,
                                          "clock_offset_ms": round(self.clock["offset_s"] * 1000, 3),
                                          "clock_error_ms": round(self.clock["rtt_s"] * 500, 3)}}
             self.runner.send_message("harness_msg", {"index": index, "msg": msg})
