@@ -140,8 +140,8 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
           "install the compose plugin (v2) or docker-compose"),
     Probe("root", "root", _root, "network and cgroup faults need root (sudo harness ...)", local_only=True),
     Probe("local-engine", "Docker engine on this host", _local_engine,
-          "the proxy backend, cpu/memory pressure, perf, off-CPU time and function latency need the engine on "
-          "this host (on a remote engine tc and iptables faults go through the fault helper)"),
+          "cpu/memory pressure, perf, off-CPU time and function latency need the engine on this host (on a "
+          "remote engine tc, iptables and proxy faults go through the fault helper)"),
     Probe("nsenter", "nsenter", functools.partial(version, ["nsenter", "--version"]), "install util-linux",
           local_only=True),
     _tool("unshare", "unshare (probes)", ["unshare", "--version"], "install util-linux"),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness import docker_engine as engine
 from harness.errors import CapabilityError, HarnessError
-from harness.faults import capabilities, registry, steps  # steps also registers the undo steps faults write
+from harness.faults import capabilities, helper, registry, steps  # steps registers the undo steps of faults
 from harness.faults.backends import BY_NAME as BACKENDS
 from harness.faults.target import resolve
 from harness.undo.ledger import Ledger
@@ -137,16 +137,17 @@ class FaultController:
         for spec in specs:
             backend = self._backend.get(spec.id)
             if backend is not None and "nsenter" in BACKENDS[backend].all_needs:
-                self._helper_for(spec)
+                self._helper_for(spec, backend)
             if backend is None or not BACKENDS[backend].shared:
                 continue
             with self._lock:
                 target = resolve(self.rc, spec, self.runner.docker)
                 self._apply_shared(registry.get(spec.kind).build(backend, spec, target), spec)
 
-    def _helper_for(self, spec) -> None:
+    def _helper_for(self, spec, backend: str) -> None:
         """On a remote engine, the target's fault helper now (its image built, its container
-        started: seconds), so that applying the fault at its phase's start is quick."""
+        started: seconds), and the fault proxy's image, so that applying the fault at its
+        phase's start is quick."""
         if engine.current().local:
             return
         info = self.rc.services.get(spec.target)
@@ -154,6 +155,8 @@ class FaultController:
             steps.helper_of(self.runner, info.container_id)
             self.rc.events.add("fault-helper", f"fault helper ready in {spec.target}'s network namespace",
                                fault=spec.id, service=spec.target)
+        if backend == "proxy":
+            helper.proxy_image(self.runner.docker)
 
     def _apply_shared(self, plan, spec) -> None:
         for sid, splan in plan.shared:

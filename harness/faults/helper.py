@@ -10,16 +10,26 @@ xtables directory: they are loaded at run time, `ldd` cannot see them) and tc's 
 tables. No registry is needed. The tag is a hash of the files, so an engine builds it once per
 set of binaries. Helper containers carry the run's labels: `harness clean` and the end of the
 run remove them with the rest of the project.
+
+The fault proxy (harness/faults/proxy.py) runs on such an engine as a container of its own in
+the target's namespace (NET_ADMIN only: its upstream sockets carry SO_MARK), from a second
+FROM-scratch image: this host's Python interpreter, the libraries `ldd` lists for it and for
+the extension modules the proxy loads, and exactly the modules (standard library and harness)
+a started proxy has imported, at the paths they have here. One implementation of every kind's
+proxy behaviour serves both engines (docs/DESIGN.md says why this, not a port to Go).
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +37,8 @@ from harness import proc
 from harness.errors import CommandError, HarnessError
 
 REPO = "harness-fault-helper"
+PROXY_REPO = "harness-fault-proxy"
+LABEL_PROXY_FOR = "io.harness.proxy_for"       # the target container a fault proxy serves
 LABEL_HELPER_FOR = "io.harness.helper_for"     # the target container a helper serves
 TOOLS = {"tc": "/usr/sbin/tc", "ip": "/usr/sbin/ip", "ss": "/usr/bin/ss", "sleep": "/usr/bin/sleep",
          "xtables-nft-multi": "/usr/sbin/xtables-nft-multi", "xtables-legacy-multi": "/usr/sbin/xtables-legacy-multi"}
@@ -114,11 +126,13 @@ def _libraries(binaries: list[str]) -> set[str]:
     return out
 
 
-def context(fs: Rootfs) -> bytes:
+HELPER_DOCKERFILE = b"FROM scratch\nCOPY rootfs/ /\nCMD [\"/usr/bin/sleep\", \"infinity\"]\n"
+
+
+def context(fs: Rootfs, dockerfile: bytes = HELPER_DOCKERFILE) -> bytes:
     """The build context: the Dockerfile and rootfs/, as a tar stream."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        dockerfile = b"FROM scratch\nCOPY rootfs/ /\nCMD [\"/usr/bin/sleep\", \"infinity\"]\n"
         _add_bytes(tar, "Dockerfile", dockerfile)
         for d in ("rootfs/tmp", "rootfs/run"):
             info = tarfile.TarInfo(d)
@@ -141,20 +155,23 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def image(client) -> str:
     """The helper image's tag on the engine, built there first when it is not yet."""
+    return _image(client, REPO, rootfs())
+
+
+def _image(client, repo: str, fs: Rootfs, dockerfile: bytes = HELPER_DOCKERFILE) -> str:
     import docker.errors
 
-    fs = rootfs()
-    tag = f"{REPO}:{fs.digest()}"
+    tag = f"{repo}:{fs.digest()}"
     try:
         client.images.get(tag)
         return tag
     except docker.errors.ImageNotFound:
         pass
     try:
-        client.images.build(fileobj=io.BytesIO(context(fs)), custom_context=True, tag=tag, rm=True,
+        client.images.build(fileobj=io.BytesIO(context(fs, dockerfile)), custom_context=True, tag=tag, rm=True,
                             labels={"io.harness.helper_image": "1"}, timeout=300)
     except docker.errors.BuildError as e:
-        raise HarnessError("the fault helper's image did not build", where="fault helper",
+        raise HarnessError(f"the image {repo} did not build on the engine", where="fault helper",
                            seen=str(e)[:300], hint="see the engine's log") from None
     return tag
 
@@ -203,3 +220,101 @@ def run(container, argv: list[str], *, check: bool = True, what: str | None = No
         raise CommandError(what or f"{argv[0]} failed in the fault helper", cmd=argv, returncode=res.exit_code,
                            stdout=out, stderr=err)
     return done
+
+
+# -- the fault proxy on a remote engine ------------------------------------------------------------
+# Run by this host's interpreter: it starts a proxy as the container will (listeners, a connection,
+# the lazily imported modules) and prints what was loaded. Nothing listens beyond 127.0.0.1.
+_CLOSURE = r"""
+import asyncio, json, os, sys, traceback, linecache, tokenize
+import harness, harness.faults.proxy as proxy, harness.undo.steps
+from harness.faults import registry
+registry.kinds()                       # every kind's module, its proxy behaviour included
+
+async def touch():
+    srv = await asyncio.start_server(lambda r, w: w.close(), ["127.0.0.1"], 0)
+    port = srv.sockets[0].getsockname()[1]
+    _, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+    w.close()
+    srv.close()
+    await srv.wait_closed()
+asyncio.run(touch())
+files = sorted({m.__file__ for m in list(sys.modules.values()) if isinstance(getattr(m, "__file__", None), str)})
+print(json.dumps({"files": files, "home": sys.base_prefix, "python": os.path.realpath(sys.executable),
+                  "path": os.path.dirname(os.path.dirname(os.path.abspath(harness.__file__)))}))
+"""
+
+
+@dataclass(frozen=True)
+class ProxyImage:
+    fs: Rootfs
+    python: str                    # the interpreter, at its path on this host and in the image
+    env: dict[str, str]            # PYTHONHOME and PYTHONPATH
+
+
+def proxy_rootfs() -> ProxyImage:
+    """The proxy image's files: this interpreter, its libraries, and the modules a proxy loads."""
+    res = proc.run([sys.executable, "-S", "-c", _CLOSURE], timeout=60, check=False,
+                   env={**os.environ, "PYTHONPATH": _harness_path()})
+    try:
+        found = json.loads(res.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise HarnessError("could not list what the fault proxy loads", where="fault proxy image",
+                           seen=(res.stderr or res.stdout)[-300:], hint="run `harness doctor`") from None
+    files = {f: os.path.realpath(f) for f in found["files"] if os.path.isfile(f)}
+    files[found["python"]] = found["python"]
+    for lib in _libraries([found["python"], *(f for f in files.values() if f.endswith(".so"))]):
+        files[lib] = os.path.realpath(lib)
+    env = {"PYTHONHOME": found["home"], "PYTHONPATH": found["path"], "PYTHONDONTWRITEBYTECODE": "1"}
+    return ProxyImage(Rootfs(files, {}), found["python"], env)
+
+
+def _harness_path() -> str:
+    import harness
+    return str(Path(harness.__file__).resolve().parent.parent)
+
+
+_PROXY_IMAGES: dict[str, tuple[str, ProxyImage]] = {}     # engine -> (tag, image), this process's
+
+
+def proxy_image(client) -> tuple[str, ProxyImage]:
+    """The proxy image's tag on the engine (built there first when it is not yet; once per
+    engine and process) and how to run it."""
+    key = client.api.base_url
+    if key not in _PROXY_IMAGES:
+        pi = proxy_rootfs()
+        _PROXY_IMAGES[key] = (_image(client, PROXY_REPO, pi.fs, b"FROM scratch\nCOPY rootfs/ /\n"), pi)
+    return _PROXY_IMAGES[key]
+
+
+def start_proxy(client, target, name: str, args: list[str], timeout: float = 20.0):
+    """The fault proxy (`python -m harness.faults.proxy ARGS`) as a container in `target`'s
+    network namespace, with the target's run labels; returns once it listens. A proxy that
+    exits or stays silent raises HarnessError with its output (and is removed)."""
+    tag, pi = proxy_image(client)
+    labels = {k: v for k, v in (target.labels or {}).items() if k.startswith("io.harness.")}
+    c = client.containers.run(tag, [pi.python, "-S", "-m", "harness.faults.proxy", *args],
+                              detach=True, name=name, network_mode=f"container:{target.id}", environment=pi.env,
+                              cap_add=["NET_ADMIN"], cap_drop=["ALL"], labels={**labels, LABEL_PROXY_FOR: target.id})
+    deadline = time.monotonic() + timeout
+    while True:
+        out = c.logs(stdout=True, stderr=True).decode(errors="replace")
+        if "listening" in out.splitlines():
+            return c
+        c.reload()
+        if c.status not in ("created", "running") or time.monotonic() > deadline:
+            seen = out.strip()[-400:] or f"status {c.status}, no output"
+            c.remove(force=True)
+            raise HarnessError("the fault proxy did not start on the engine", where=f"fault proxy {name}",
+                               seen=seen, hint="see the engine's log; `harness doctor` checks the proxy's needs")
+        time.sleep(0.05)
+
+
+def remove_named(client, name: str) -> bool:
+    """Remove the container `name` (True), or find it gone (False)."""
+    import docker.errors
+    try:
+        client.containers.get(name).remove(force=True)
+        return True
+    except docker.errors.NotFound:
+        return False

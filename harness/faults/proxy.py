@@ -237,6 +237,8 @@ def listen_addresses(config: dict) -> list[tuple[int, bool, list[str]]]:
 
 
 async def serve(config: dict, pidfile: Path | None) -> None:
+    """Listen, then say so: the pidfile (started by this host's harness) or a line `listening` on
+    standard output (a container on a remote engine, harness/faults/helper.py)."""
     from harness.undo.steps import write_pidfile
     timer_priority()
     fault = Fault(config)
@@ -250,6 +252,8 @@ async def serve(config: dict, pidfile: Path | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     if pidfile:
         write_pidfile(pidfile)
+    else:
+        print("listening", flush=True)
     await stop.wait()
     for s in servers:
         s.close()

@@ -16,6 +16,9 @@ which also runs the generic `spawn` and `kill-pidfile`):
                                                         connections reconnect through the proxy
   docker            {container, call, kwargs}           a docker SDK call on the container
   docker-update     {container, body}                   POST /containers/{id}/update (limits)
+  proxy-container   {container, name, args}             the fault proxy as a container in the target's
+                                                        network namespace (a remote engine: helper.py)
+  remove-container  {name}                              remove that container (gone already: fine)
 """
 from __future__ import annotations
 
@@ -185,6 +188,24 @@ def _listening_ports(runner: StepRunner, container: str) -> list[int]:
             if port.isdigit():
                 ports.add(int(port))
     return sorted(ports)
+
+
+@operation("proxy-container")
+def _proxy_container(runner: StepRunner, s: dict) -> None:
+    import docker.errors
+    try:
+        target = runner.docker.containers.get(s["container"])
+    except docker.errors.NotFound:
+        raise ContainerGone(s["container"]) from None
+    if target.status != "running":
+        raise ContainerGone(s["container"])
+    helper.remove_named(runner.docker, s["name"])          # a leftover of an interrupted apply
+    helper.start_proxy(runner.docker, target, s["name"], list(s["args"]))
+
+
+@operation("remove-container")
+def _remove_container(runner: StepRunner, s: dict) -> None:
+    helper.remove_named(runner.docker, s["name"])
 
 
 @operation("docker-update")

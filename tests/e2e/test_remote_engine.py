@@ -95,11 +95,19 @@ SQUEEZE_AND_CUT = """phases:
     duration: 4s
     faults:
       - {kind: partition, target: api, peer: store}
-  - {name: healed, duration: 3s}"""
+  - name: slow
+    duration: 4s
+    faults:
+      - {kind: delay, target: store, direction: ingress, latency: 100ms}
+  - {name: healed, duration: 4s}"""
+
+
+def _fetch(stats: dict, phase: str) -> dict:
+    return next(x for x in stats["phases"][phase]["endpoints"] if x["name"] == "fetch")
 
 
 def _fetch_errors(stats: dict, phase: str) -> float:
-    e = next(x for x in stats["phases"][phase]["endpoints"] if x["name"] == "fetch")
+    e = _fetch(stats, phase)
     return e["failures"] / max(1, e["requests"])
 
 
@@ -134,52 +142,88 @@ def test_a_run_on_a_remote_engine_reaches_everything_through_its_address(tmp_pat
     cut = next(f for f in m["faults"] if f["kind"] == "partition")
     assert cut["backend"] == "iptables" and cut["reverted_s"] is not None
     assert _fetch_errors(stats, "baseline") == 0 and _fetch_errors(stats, "cut") >= 0.5
-    assert _fetch_errors(stats, "healed") <= 0.35          # the first second may still time out
+    # the delay went through the fault proxy, a container in the store's namespace, and back
+    slow = next(f for f in m["faults"] if f["kind"] == "delay")
+    assert slow["backend"] == "proxy" and slow["reverted_s"] is not None
+    base, delayed, healed = (_fetch(stats, ph)["p50_ms"] for ph in ("baseline", "slow", "healed"))
+    assert delayed >= base + 80, (base, delayed)
+    assert healed <= base + 40, (base, healed)
+    assert _fetch_errors(stats, "healed") == 0
     assert relay.connections >= 10           # every engine call went through the relay
     assert project_resources(m["compose_project"]) == EMPTY
     import docker
-    assert not docker.from_env().containers.list(all=True, filters={"label": "io.harness.helper_for"})
+    for label in ("io.harness.helper_for", "io.harness.proxy_for"):
+        assert not docker.from_env().containers.list(all=True, filters={"label": label}), label
 
 
 def test_sigkill_mid_fault_on_a_remote_engine_leaves_nothing(tmp_path, relay):
-    """The watchdog reverts the partition through the helper and removes the environment, helper
-    included, through the same engine."""
+    """The watchdog reverts the partition and the delay through the helper and the proxy's
+    container, and removes the environment, helper and proxy included, through the same engine.
+    The test holds the targets' network namespaces open and reads them afterwards: no rule and
+    no qdisc of the harness is left there."""
     sc = scenario(tmp_path, phases="phases:\n  - {name: baseline, duration: 3s}\n  - name: cut\n"
-                                   "    duration: 60s\n    faults:\n      - {kind: partition, target: api, peer: store}")
+                                   "    duration: 60s\n    faults:\n      - {kind: partition, target: api, peer: store}\n"
+                                   "      - {kind: delay, target: store, direction: ingress, latency: 50ms}")
     runs = tmp_path / "runs"
     p = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(sc), "--runs-dir", str(runs), "--quiet",
                           "--docker-host", relay.url], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    namespaces: list[int] = []
     try:
-        events = wait_for_event(p, runs, "fault-applied")
+        events = wait_for_event(p, runs, "fault-applied", count=2)
         import docker
-        assert docker.from_env().containers.list(filters={"label": "io.harness.helper_for"})
+        engine = docker.from_env()
+        assert engine.containers.list(filters={"label": "io.harness.helper_for"})
+        proxies = engine.containers.list(filters={"label": "io.harness.proxy_for"})
+        assert len(proxies) == 1
+        project = json.loads((events.parent / "manifest.json").read_text())["compose_project"]
+        for c in engine.containers.list(filters={"label": f"com.docker.compose.project={project}"}):
+            namespaces.append(os.open(f"/proc/{c.attrs['State']['Pid']}/ns/net", os.O_RDONLY))
+        assert sum("REDIRECT" in _in_namespace(fd, ["iptables-save"]) for fd in namespaces) == 1
+        assert sum(":HF" in _in_namespace(fd, ["iptables-save"]) for fd in namespaces) == 2
     finally:
         p.kill()
         p.wait(timeout=30)
-    run_dir = events.parent
-    project = json.loads((run_dir / "manifest.json").read_text())["compose_project"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and project_resources(project) != EMPTY:
-        time.sleep(0.5)
-    assert project_resources(project) == EMPTY
-    ledger = [json.loads(line) for line in (run_dir / "faults.ledger").read_text().splitlines() if line]
-    assert ledger and ledger[-1]["state"] == "reverted", ledger
-    assert not docker.from_env().containers.list(all=True, filters={"label": "io.harness.helper_for"})
+    try:
+        run_dir = events.parent
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and project_resources(project) != EMPTY:
+            time.sleep(0.5)
+        assert project_resources(project) == EMPTY
+        from harness.undo import ledger
+        states = {e["id"]: e["state"] for e in ledger.latest(ledger.read(run_dir / "faults.ledger")).values()}
+        assert len(states) == 2 and set(states.values()) == {"reverted"}, states
+        for label in ("io.harness.helper_for", "io.harness.proxy_for"):
+            assert not engine.containers.list(all=True, filters={"label": label}), label
+        for fd in namespaces:
+            rules = _in_namespace(fd, ["iptables-save"])
+            assert ":HF" not in rules and "REDIRECT" not in rules, rules
+            qdiscs = _in_namespace(fd, ["tc", "qdisc", "show"])
+            assert "htb" not in qdiscs and "tbf" not in qdiscs and "ingress" not in qdiscs, qdiscs
+    finally:
+        for fd in namespaces:
+            os.close(fd)
+
+
+def _in_namespace(fd: int, argv: list[str]) -> str:
+    """argv's output inside the network namespace held open by `fd`."""
+    res = subprocess.run(["nsenter", f"--net=/proc/self/fd/{fd}", "--", *argv], pass_fds=[fd],
+                         capture_output=True, text=True, timeout=20, check=True)
+    return res.stdout
 
 
 def test_what_needs_the_engine_on_this_host_is_refused_before_anything_starts(tmp_path, relay):
-    delay = scenario(tmp_path, name="remote-delay",
-                     phases="phases:\n  - name: slow\n    duration: 3s\n    faults:\n"
-                            "      - {kind: timeout, target: store, peer: 8080}")
+    burn = scenario(tmp_path, name="remote-burn",
+                    phases="phases:\n  - name: busy\n    duration: 3s\n    faults:\n"
+                           "      - {kind: cpu_pressure, target: store}")
     runs = tmp_path / "runs"
-    res = run_cli("run", str(delay), "--runs-dir", str(runs), "--docker-host", relay.url, timeout=120)
+    res = run_cli("run", str(burn), "--runs-dir", str(runs), "--docker-host", relay.url, timeout=120)
     out = res.stdout + res.stderr
     assert res.returncode == 2, out
-    assert ": timeout needs the Docker engine on this host" in out and "remote-delay.yaml:" in out
+    assert ": cpu_pressure needs the Docker engine on this host" in out and "remote-burn.yaml:" in out
     assert relay.url in out and "allow_skip" in out
     # `harness validate` says the same without running anything
-    res = run_cli("validate", str(delay), "--docker-host", relay.url)
-    assert res.returncode == 2 and "timeout needs the Docker engine on this host" in res.stdout, res.stdout
+    res = run_cli("validate", str(burn), "--docker-host", relay.url)
+    assert res.returncode == 2 and "cpu_pressure needs the Docker engine on this host" in res.stdout, res.stdout
     perf = scenario(tmp_path, name="remote-perf", phases="phases:\n  - {name: one, duration: 3s}",
                     captures="  perf: {phases: [one]}")
     res = run_cli("run", str(perf), "--runs-dir", str(runs), "--docker-host", relay.url, timeout=120)
@@ -203,7 +247,8 @@ def test_doctor_says_what_works_on_a_remote_engine(relay):
     assert row("Docker engine")[1] == "ok" and row("Docker engine on this host")[1] == "missing"
     assert "captures.perf" in res.stdout
     assert row("pause")[1] == row("cpu")[1] == row("partition")[1] == row("loss")[1] == "ok"
-    assert row("timeout")[1] == "unavailable" and row("root")[1] == "ok"
+    assert row("timeout")[1] == row("delay")[1] == "ok" and row("root")[1] == "ok"
+    assert row("cpu_pressure")[1] == "unavailable"
     # the kernel features are the engine host's, probed in a throw-away fault helper there
     assert row("qdisc tbf")[1] == row("u32 filter + mirred")[1] == row("iptables statistic match")[1] == "ok"
     netem = " ".join(r[2] for r in rows[rows.index(row("qdisc netem")):][:3])

@@ -37,11 +37,11 @@ def wait_until(p: subprocess.Popen, what: str, check, timeout: float):
     raise AssertionError(f"no {what} within {timeout:g}s")
 
 
-def wait_for_event(p: subprocess.Popen, runs: Path, kind: str, timeout: float = 180) -> Path:
-    """The run's events.jsonl once it records `kind`, while the harness `p` still runs."""
+def wait_for_event(p: subprocess.Popen, runs: Path, kind: str, timeout: float = 180, count: int = 1) -> Path:
+    """The run's events.jsonl once it records `kind` (`count` times), while the harness `p` still runs."""
     def check():
         found = list(runs.glob("*/events.jsonl")) if runs.exists() else []
-        return found[0] if found and f'"kind": "{kind}"' in found[0].read_text() else None
+        return found[0] if found and found[0].read_text().count(f'"kind": "{kind}"') >= count else None
     return wait_until(p, f"'{kind}' event", check, timeout)
 
 

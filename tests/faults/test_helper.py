@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from harness.errors import HarnessError
 from harness.faults import helper
 
 pytestmark = pytest.mark.docker
@@ -57,3 +58,40 @@ def test_a_helper_runs_tc_and_iptables_in_its_targets_namespace(docker_client):
         for c in [*helpers, target]:
             c.remove(force=True)
     assert not docker_client.containers.list(all=True, filters={"label": f"io.harness.project={project}"})
+
+
+def test_the_fault_proxy_runs_as_a_container_in_its_targets_namespace(docker_client):
+    """The proxy's image holds this host's interpreter and the modules a proxy loads; the proxy
+    listens inside the target's namespace; one that cannot start says why and is removed."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for nsenter")
+    pi = helper.proxy_rootfs()
+    names = {os.path.basename(f) for f in pi.fs.files}
+    assert pi.python in pi.fs.files and "libc.so.6" in names          # with what ldd lists for it
+    assert {"proxy.py", "delay.py", "slow_close.py", "aliases.py"} <= names     # harness and stdlib modules
+    assert any(n.startswith("_asyncio.") for n in names)                # extension modules it loads
+    project = f"hfp-{uuid.uuid4().hex[:6]}"
+    labels = {"io.harness.project": project}
+    target = docker_client.containers.run(helper.image(docker_client), detach=True, labels=labels,
+                                          name=f"{project}-target")
+    try:
+        target.reload()
+        config = {"kind": "delay", "params": {"latency": 0.05, "jitter": 0.0, "distribution": "uniform"},
+                  "direction": "egress", "mark": 0x2a, "out_port": 20011, "in_port": 20012, "in_addrs": []}
+        proxy = helper.start_proxy(docker_client, target, f"{project}-proxy",
+                                   ["--tag=test", "--config", json.dumps(config)])
+        assert proxy.labels["io.harness.proxy_for"] == target.id
+        assert proxy.labels["io.harness.project"] == project            # harness clean finds it
+        listening = _ns(target.attrs["State"]["Pid"], "ss", "-H", "-l", "-t", "-n")
+        assert "127.0.0.1:20011" in listening and "127.0.0.1:20012" in listening, listening
+        # a second proxy on the same ports cannot listen: the error carries its output
+        with pytest.raises(HarnessError) as e:
+            helper.start_proxy(docker_client, target, f"{project}-proxy2",
+                               ["--tag=test2", "--config", json.dumps(config)], timeout=10)
+        assert "cannot listen" in str(e.value)
+        assert not docker_client.containers.list(all=True, filters={"name": f"{project}-proxy2"})
+        assert helper.remove_named(docker_client, f"{project}-proxy") is True
+        assert helper.remove_named(docker_client, f"{project}-proxy") is False
+    finally:
+        for c in docker_client.containers.list(all=True, filters={"label": f"io.harness.project={project}"}):
+            c.remove(force=True)
