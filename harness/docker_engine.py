@@ -8,19 +8,22 @@ process the run starts (the watchdog) reach the same one.
 
 An engine is local when it is reached through a unix socket: its containers' processes,
 namespaces and cgroups are on this host. Any other engine (tcp://, even one on this machine
-through a relay) is remote: the harness takes none of the local shortcuts (no nsenter, no host
+through a relay; ssh://) is remote: the harness takes none of the local shortcuts (no nsenter, no host
 PIDs, no cgroup files, no perf), publishes the environment's ports on the engine's address and
-reaches them, pprof included, there.
+reaches them, pprof included, there. An ssh:// engine is reached through one ssh connection
+the harness opens and closes (harness/ssh_tunnel.py): the ports are published on the engine
+host's loopback and forwarded through it.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from harness import proc
+from harness import proc, ssh_tunnel
 from harness.errors import HarnessError
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
@@ -35,12 +38,16 @@ class Engine:
     def local(self) -> bool:
         return self.host.startswith("unix://")
 
+    @property
+    def ssh(self) -> bool:
+        return self.host.startswith("ssh://")
+
     @functools.cached_property
     def address(self) -> str:
         """Where the environment's published ports are reached (and published): this host's
         loopback for a local engine, the engine host's address for a remote one (resolved once:
         every service's look-up asks)."""
-        if self.local:
+        if self.local or self.ssh:       # an ssh engine's: its loopback, forwarded to this host's
             return "127.0.0.1"
         name = urlsplit(self.host).hostname or ""
         try:
@@ -92,10 +99,8 @@ def check_host(value: str, source: str) -> str:
     if scheme == "unix" or (scheme == "tcp" and urlsplit(value).hostname and _port(value)):
         return value.rstrip("/")
     if scheme == "ssh":
-        raise HarnessError("ssh:// Docker engines are not supported yet", where=source, seen=value,
-                           hint="forward the engine's socket and give it as tcp://: "
-                                "ssh -NL 127.0.0.1:2375:/var/run/docker.sock HOST, then --docker-host "
-                                "tcp://127.0.0.1:2375")
+        ssh_tunnel.parse(value, source)
+        return value.rstrip("/")
     raise HarnessError("not a Docker engine address", where=source, seen=value,
                        hint="unix:///var/run/docker.sock or tcp://HOST:PORT (with DOCKER_TLS_VERIFY and "
                             "DOCKER_CERT_PATH for TLS)")
@@ -118,10 +123,40 @@ def context_host(name: str, where: str) -> str:
     return check_host(host, f"{where} ({name})")
 
 
+_tunnel: ssh_tunnel.Tunnel | None = None
+
+
 def activate(engine: Engine) -> Engine:
-    """Make `engine` this process's engine: $DOCKER_HOST for the SDK, compose and helpers."""
-    global _current
+    """Make `engine` this process's engine: $DOCKER_HOST for the SDK, compose and helpers. An
+    ssh:// engine is connected here (its tunnel closes when this process exits)."""
+    global _current, _tunnel
+    url = engine.host
+    if engine.ssh:
+        if _tunnel is None or _tunnel.url != engine.host:
+            close_tunnel()
+            _tunnel = ssh_tunnel.Tunnel(engine.host, engine.source)
+            _tunnel.open()
+            atexit.register(close_tunnel)
+        url = _tunnel.engine_url
     _current = engine
-    os.environ["DOCKER_HOST"] = engine.host
+    os.environ["DOCKER_HOST"] = url
     os.environ.pop("DOCKER_CONTEXT", None)
     return engine
+
+
+def tunnel() -> ssh_tunnel.Tunnel | None:
+    """The ssh connection of the current engine, if it is an ssh:// one."""
+    return _tunnel
+
+
+def reach(port: int) -> int:
+    """The port on this host that reaches `port` published on the engine host: itself, or an
+    ssh engine's forward."""
+    return _tunnel.forward(port) if _tunnel is not None and current().ssh else port
+
+
+def close_tunnel() -> None:
+    global _tunnel
+    if _tunnel is not None:
+        _tunnel.close()
+        _tunnel = None

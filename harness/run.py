@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, proc
+from harness import __version__, proc, ssh_tunnel
 from harness import docker_engine as engine
 from harness.capture.manager import CaptureManager
 from harness.capture.manager import preflight as capture_preflight
@@ -169,6 +169,8 @@ class Runner:
         tools = writer.tools                      # filled as the versions are known
         eng = engine.activate(engine.choose_for(self.options.docker_host, sc))
         log.info("Docker engine: %s", eng.describe())
+        if engine.tunnel() is not None:           # the watchdog closes it after a SIGKILL
+            engine.tunnel().write_pidfile(rc.run_dir / ssh_tunnel.PIDFILE)
         check_engine_fit(sc, eng)
         tools.update(_check_engine(eng), docker_host=eng.host, docker_engine="local" if eng.local else "remote")
         self.faults = faults = FaultController(rc)

@@ -284,7 +284,7 @@ class Environment:
         for key, binds in (a["NetworkSettings"].get("Ports") or {}).items():
             if binds and key.endswith("/tcp"):
                 b = next((b for b in binds if b.get("HostIp") in (address, "")), binds[0])
-                ports[int(key.split("/")[0])] = int(b["HostPort"])
+                ports[int(key.split("/")[0])] = engine.reach(int(b["HostPort"]))
                 exposed.update({int(key.split("/")[0]): (b["HostIp"], int(b["HostPort"])) for b in binds
                                 if b.get("HostIp") not in (address, "", "0.0.0.0", "::")})
         ips = {n: v.get("IPAddress") for n, v in (a["NetworkSettings"].get("Networks") or {}).items()

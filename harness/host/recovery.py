@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import ssh_tunnel
 from harness.capture.uprobes import probes  # noqa: F401 - registers the undo step of uprobes
 from harness.env import cleanup
 from harness.faults import steps  # noqa: F401 - registers the undo steps of faults
 from harness.undo import ledger
+from harness.undo.steps import kill_pidfile
 
 log = logging.getLogger("harness.clean")
 
@@ -64,7 +66,16 @@ def recover(run_dir: str | Path | None, project: str, *, runner=None, client=Non
     """Put a dead run right: revert its open faults (when it has a ledger), then remove its
     resources. Returns what was removed, by type."""
     _revert_ledger(run_dir, project, runner)
-    return cleanup.cleanup_project(project, client)
+    try:
+        return cleanup.cleanup_project(project, client)
+    finally:
+        _close_tunnel(run_dir)
+
+
+def _close_tunnel(run_dir: str | Path | None) -> None:
+    """A dead run's ssh connection to its engine (harness/ssh_tunnel.py), once nothing needs it."""
+    if run_dir and kill_pidfile(Path(run_dir) / ssh_tunnel.PIDFILE, ssh_tunnel.MARKER):
+        log.info("closed the ssh connection of %s", run_dir)
 
 
 def _revert_ledger(run_dir: str | Path | None, project: str, runner=None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness import docker_engine as engine
+from harness import ssh_tunnel
 from harness.capture.stats import from_engine
 from harness.errors import HarnessError, ScenarioError
 from harness.scenario import load_scenario
@@ -32,7 +33,8 @@ def test_the_first_choice_that_says_wins(clean_env):
 
 
 @pytest.mark.parametrize("value,what,hint", [
-    ("ssh://me@build-host", "ssh:// Docker engines are not supported yet", "ssh -NL"),
+    ("ssh://me@build-host:22x", "not an ssh:// Docker engine address", "ssh://[USER@]HOST[:PORT]"),
+    ("ssh://me@build-host?socket=/run/docker.sock", "not an ssh:// Docker engine address", "/PATH/TO/docker.sock"),
     ("tcp://build-host", "not a Docker engine address", "tcp://HOST:PORT"),
     ("http://10.0.0.1:2375", "not a Docker engine address", "unix:///var/run/docker.sock"),
 ])
@@ -60,9 +62,26 @@ def test_the_scenario_names_its_engine(tmp_path, clean_env):
         load_scenario(path)
     assert "give one of 'host' and 'context'" in e.value.what and "envtest.yaml:" in e.value.where
     path.write_text(text + "docker: {host: 'ssh://me@x'}\n")
+    assert load_scenario(path).docker_host == "ssh://me@x"
+    path.write_text(text + "docker: {host: 'ssh://me@x:port'}\n")
     with pytest.raises(ScenarioError) as e:
         load_scenario(path)
-    assert "ssh://" in e.value.what and "ssh -NL" in e.value.hint
+    assert "not an ssh:// Docker engine address" in e.value.what and "envtest.yaml:" in e.value.where
+
+
+def test_an_ssh_engine_is_remote_and_reached_on_this_hosts_loopback(clean_env):
+    e = engine.choose("ssh://deploy@build-host:2222/run/user/1000/docker.sock")
+    assert (e.local, e.ssh, e.address) == (False, True, "127.0.0.1")
+    d = ssh_tunnel.parse(e.host, "x")
+    assert (d.user, d.host, d.port, d.socket, d.login) == ("deploy", "build-host", 2222, "/run/user/1000/docker.sock",
+                                                           "deploy@build-host")
+    d = ssh_tunnel.parse("ssh://build-host", "x")
+    assert (d.user, d.port, d.socket, d.login) == (None, None, "/var/run/docker.sock", "build-host")
+    assert engine.reach(8080) == 8080            # no ssh engine active: a port is itself
+    clean_env.setenv("HARNESS_SSH_COMMAND", "no-such-ssh-client -i key")
+    with pytest.raises(HarnessError) as err:
+        ssh_tunnel.ssh_command()
+    assert "no ssh client" in err.value.what and "no-such-ssh-client" in err.value.seen
 
 
 def test_the_engines_stats_document_reads_as_cgroup_figures():
