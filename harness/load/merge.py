@@ -239,7 +239,7 @@ def _generator(finals: list[dict], history: list[dict]) -> dict:
     per_worker = []
     for k, fin in enumerate(finals):
         fracs = [frac for _t, frac in fin.get("cpu", [])]
-        per_worker.append({"worker": fin.get("worker", k), "host": fin.get("host"),
+        per_worker.append({"worker": fin.get("worker", k), "host": fin.get("host"), "priority": fin.get("priority"),
                            "requests": sum(b.get("count", 0) for b in fin.get("buckets", ())),
                            "mean_cpu": round(sum(fracs) / len(fracs), 3) if fracs else None,
                            "max_cpu": max(fracs, default=None),
