@@ -21,6 +21,7 @@ proxy behaviour serves both engines (docs/DESIGN.md says why this, not a port to
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -211,9 +212,20 @@ def find(client, target: str):
     return found[0] if found else None
 
 
+class HelperGone(Exception):
+    """The helper container is not there, or not running, any more."""
+
+
 def run(container, argv: list[str], *, check: bool = True, what: str | None = None) -> subprocess.CompletedProcess:
-    """argv in the helper (in its target's network namespace), as proc.run would run it here."""
-    res = container.exec_run(argv, demux=True)
+    """argv in the helper (in its target's network namespace), as proc.run would run it here;
+    HelperGone when the helper no longer runs."""
+    import docker.errors
+    try:
+        res = container.exec_run(argv, demux=True)
+    except docker.errors.APIError as e:
+        if e.status_code in (404, 409):
+            raise HelperGone(container.id) from None
+        raise
     out, err = (b.decode(errors="replace") if b else "" for b in res.output)
     done = subprocess.CompletedProcess(argv, res.exit_code, out, err)
     if check and res.exit_code != 0:
@@ -262,6 +274,11 @@ def proxy_rootfs() -> ProxyImage:
         raise HarnessError("could not list what the fault proxy loads", where="fault proxy image",
                            seen=(res.stderr or res.stdout)[-300:], hint="run `harness doctor`") from None
     files = {f: os.path.realpath(f) for f in found["files"] if os.path.isfile(f)}
+    for f in found["files"]:           # their compiled forms: a proxy that compiles 190 modules first
+        if f.endswith(".py"):          # starts a second later on a busy engine
+            cached = importlib.util.cache_from_source(f)
+            if os.path.isfile(cached):
+                files[cached] = cached
     files[found["python"]] = found["python"]
     for lib in _libraries([found["python"], *(f for f in files.values() if f.endswith(".so"))]):
         files[lib] = os.path.realpath(lib)

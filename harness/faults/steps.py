@@ -54,27 +54,27 @@ def ns(runner: StepRunner, container: str, argv: list[str], *, check: bool = Tru
     in the container's fault helper for a remote one (harness/faults/helper.py)."""
     if engine.current().local:
         return proc.run(ns_argv(runner.pid(container), argv), timeout=NS_TIMEOUT, check=check, what=what)
-    return helper.run(helper_of(runner, container), argv, check=check, what=what)
+    try:
+        return helper.run(helper_of(runner, container), argv, check=check, what=what)
+    except helper.HelperGone:        # the helper this process knew is gone: find or start it once more
+        _HELPERS.pop(container, None)
+        return helper.run(helper_of(runner, container), argv, check=check, what=what)
 
 
 _HELPERS: dict[str, object] = {}      # target container -> its helper (this process's view)
 
 
 def helper_of(runner: StepRunner, container: str):
-    """The running helper of `container`: the one this process knows, one a process before it
-    left (the watchdog after a SIGKILL), or a new one with the target's run labels (so the
-    end of the run and `harness clean` remove it with the project); ContainerGone when the
-    target does not run."""
+    """The running helper of `container`: the one this process knows (not asked again: each
+    engine call is a round trip, over ssh a slow one; ns() asks anew when it is gone), one a
+    process before it left (the watchdog after a SIGKILL), or a new one with the target's run
+    labels (so the end of the run and `harness clean` remove it with the project);
+    ContainerGone when the target does not run."""
     import docker.errors
 
     known = _HELPERS.get(container)
     if known is not None:
-        try:
-            known.reload()
-            if known.status == "running":
-                return known
-        except docker.errors.NotFound:
-            pass
+        return known
     try:
         target = runner.docker.containers.get(container)
     except docker.errors.NotFound:
