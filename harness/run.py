@@ -55,6 +55,7 @@ from harness.manifest import ManifestWriter, Outcome
 from harness.runctx import Clock, PhaseWindow, RunContext
 from harness.scenario.model import Scenario
 from harness.timeline import Timeline, windows
+from harness.undo.steps import write_pidfile
 from rundir.gosource import go_binary
 
 log = logging.getLogger("harness.run")
@@ -170,7 +171,7 @@ class Runner:
         eng = engine.activate(engine.choose_for(self.options.docker_host, sc))
         log.info("Docker engine: %s", eng.describe())
         if engine.tunnel() is not None:           # the watchdog closes it after a SIGKILL
-            engine.tunnel().write_pidfile(rc.run_dir / ssh_tunnel.PIDFILE)
+            write_pidfile(rc.run_dir / ssh_tunnel.PIDFILE, engine.tunnel().proc.pid)
         check_engine_fit(sc, eng)
         tools.update(_check_engine(eng), docker_host=eng.host, docker_engine="local" if eng.local else "remote")
         self.faults = faults = FaultController(rc)

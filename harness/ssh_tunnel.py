@@ -149,12 +149,6 @@ class Tunnel:
             self._forwards[remote_port] = local
         return self._forwards[remote_port]
 
-    def write_pidfile(self, path: Path) -> None:
-        """pid and create time of the master, for the watchdog after a SIGKILL (kill_pidfile)."""
-        import psutil
-        if self.proc is not None and self.proc.poll() is None:
-            path.write_text(f"{self.proc.pid} {psutil.Process(self.proc.pid).create_time()}\n")
-
     def close(self) -> None:
         """End the connection (every forward with it). Idempotent."""
         if self.proc is not None and self.proc.poll() is None:

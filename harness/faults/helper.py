@@ -118,26 +118,28 @@ def _is_elf(path: str) -> bool:
 _LDD = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
 
 
-def _libraries(binaries: list[str]) -> set[str]:
+def _libraries(binaries: list[str], env: dict | None = None) -> set[str]:
     """Every shared library (and the loader) `ldd` lists for the binaries, at its own path."""
     out: set[str] = set()
     for b in binaries:
-        res = proc.run(["ldd", b], timeout=20, check=False)
+        res = proc.run(["ldd", b], timeout=20, check=False, env=env)
         out.update(m.group(1) for m in _LDD.finditer(res.stdout))
     return out
 
 
 HELPER_DOCKERFILE = b"FROM scratch\nCOPY rootfs/ /\nCMD [\"/usr/bin/sleep\", \"infinity\"]\n"
+HELPER_DIRS = {"/tmp": 0o1777, "/run": 0o1777}     # xtables' lock lives in /run
 
 
-def context(fs: Rootfs, dockerfile: bytes = HELPER_DOCKERFILE) -> bytes:
-    """The build context: the Dockerfile and rootfs/, as a tar stream."""
+def context(fs: Rootfs, dockerfile: bytes = HELPER_DOCKERFILE, dirs: dict[str, int] = HELPER_DIRS) -> bytes:
+    """The build context: the Dockerfile and rootfs/ (`dirs` with their modes, then the files
+    and links), as a tar stream."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         _add_bytes(tar, "Dockerfile", dockerfile)
-        for d in ("rootfs/tmp", "rootfs/run"):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777
+        for d, mode in dirs.items():
+            info = tarfile.TarInfo("rootfs" + d)
+            info.type, info.mode = tarfile.DIRTYPE, mode
             tar.addfile(info)
         for dest, src in sorted(fs.files.items()):
             tar.add(src, arcname="rootfs" + dest, recursive=False)
@@ -175,6 +177,12 @@ def _image(client, repo: str, fs: Rootfs, dockerfile: bytes = HELPER_DOCKERFILE)
         raise HarnessError(f"the image {repo} did not build on the engine", where="fault helper",
                            seen=str(e)[:300], hint="see the engine's log") from None
     return tag
+
+
+def run_labels(target) -> dict[str, str]:
+    """The run's labels of a target container: a helper or proxy beside it carries them, so the
+    end of the run, the watchdog and `harness clean` remove it with the project."""
+    return {k: v for k, v in (target.labels or {}).items() if k.startswith("io.harness.")}
 
 
 def start(client, target: str, labels: dict[str, str]):
@@ -239,7 +247,7 @@ def run(container, argv: list[str], *, check: bool = True, what: str | None = No
 # the lazily imported modules) and prints what was loaded. Nothing listens beyond 127.0.0.1.
 _CLOSURE = r"""
 import asyncio, json, os, sys, traceback, linecache, tokenize
-import harness, harness.faults.proxy as proxy, harness.undo.steps
+import harness.faults.proxy, harness.undo.steps
 from harness.faults import registry
 registry.kinds()                       # every kind's module, its proxy behaviour included
 
@@ -252,8 +260,7 @@ async def touch():
     await srv.wait_closed()
 asyncio.run(touch())
 files = sorted({m.__file__ for m in list(sys.modules.values()) if isinstance(getattr(m, "__file__", None), str)})
-print(json.dumps({"files": files, "home": sys.base_prefix, "python": os.path.realpath(sys.executable),
-                  "path": os.path.dirname(os.path.dirname(os.path.abspath(harness.__file__)))}))
+print(json.dumps({"files": files, "home": sys.base_prefix, "python": os.path.realpath(sys.executable)}))
 """
 
 
@@ -266,8 +273,9 @@ class ProxyImage:
 
 def proxy_rootfs() -> ProxyImage:
     """The proxy image's files: this interpreter, its libraries, and the modules a proxy loads."""
+    path = _harness_path()
     res = proc.run([sys.executable, "-S", "-c", _CLOSURE], timeout=60, check=False,
-                   env={**os.environ, "PYTHONPATH": _harness_path()})
+                   env={**os.environ, "PYTHONPATH": path})
     try:
         found = json.loads(res.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -282,7 +290,7 @@ def proxy_rootfs() -> ProxyImage:
     files[found["python"]] = found["python"]
     for lib in _libraries([found["python"], *(f for f in files.values() if f.endswith(".so"))]):
         files[lib] = os.path.realpath(lib)
-    env = {"PYTHONHOME": found["home"], "PYTHONPATH": found["path"], "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PYTHONHOME": found["home"], "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
     return ProxyImage(Rootfs(files, {}), found["python"], env)
 
 
@@ -309,10 +317,10 @@ def start_proxy(client, target, name: str, args: list[str], timeout: float = 20.
     network namespace, with the target's run labels; returns once it listens. A proxy that
     exits or stays silent raises HarnessError with its output (and is removed)."""
     tag, pi = proxy_image(client)
-    labels = {k: v for k, v in (target.labels or {}).items() if k.startswith("io.harness.")}
     c = client.containers.run(tag, [pi.python, "-S", "-m", "harness.faults.proxy", *args],
                               detach=True, name=name, network_mode=f"container:{target.id}", environment=pi.env,
-                              cap_add=["NET_ADMIN"], cap_drop=["ALL"], labels={**labels, LABEL_PROXY_FOR: target.id})
+                              cap_add=["NET_ADMIN"], cap_drop=["ALL"],
+                              labels={**run_labels(target), LABEL_PROXY_FOR: target.id})
     deadline = time.monotonic() + timeout
     while True:
         out = c.logs(stdout=True, stderr=True).decode(errors="replace")

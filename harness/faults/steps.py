@@ -70,23 +70,25 @@ def helper_of(runner: StepRunner, container: str):
     process before it left (the watchdog after a SIGKILL), or a new one with the target's run
     labels (so the end of the run and `harness clean` remove it with the project);
     ContainerGone when the target does not run."""
-    import docker.errors
-
     known = _HELPERS.get(container)
     if known is not None:
         return known
+    target = _running(runner, container)
+    found = helper.find(runner.docker, target.id) or helper.start(runner.docker, target.id, helper.run_labels(target))
+    _HELPERS[container] = found
+    return found
+
+
+def _running(runner: StepRunner, container: str):
+    """The container, running; ContainerGone otherwise."""
+    import docker.errors
     try:
         target = runner.docker.containers.get(container)
     except docker.errors.NotFound:
         raise ContainerGone(container) from None
     if target.status != "running":
         raise ContainerGone(container)
-    found = helper.find(runner.docker, target.id)
-    if found is None:
-        labels = {k: v for k, v in (target.labels or {}).items() if k.startswith("io.harness.")}
-        found = helper.start(runner.docker, target.id, labels)
-    _HELPERS[container] = found
-    return found
+    return target
 
 
 def remove_helpers() -> list[str]:
@@ -192,13 +194,7 @@ def _listening_ports(runner: StepRunner, container: str) -> list[int]:
 
 @operation("proxy-container")
 def _proxy_container(runner: StepRunner, s: dict) -> None:
-    import docker.errors
-    try:
-        target = runner.docker.containers.get(s["container"])
-    except docker.errors.NotFound:
-        raise ContainerGone(s["container"]) from None
-    if target.status != "running":
-        raise ContainerGone(s["container"])
+    target = _running(runner, s["container"])
     helper.remove_named(runner.docker, s["name"])          # a leftover of an interrupted apply
     helper.start_proxy(runner.docker, target, s["name"], list(s["args"]))
 

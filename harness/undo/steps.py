@@ -197,11 +197,13 @@ def _reap(pid: int) -> None:
         pass
 
 
-def write_pidfile(path: Path) -> None:
-    """Called by a helper once it is ready: pid and create time (guards against PID reuse)."""
+def write_pidfile(path: Path, pid: int | None = None) -> None:
+    """Called by a helper once it is ready (or by its starter, with its pid): pid and create time
+    (guards against PID reuse), as kill_pidfile reads them."""
     import psutil
+    pid = pid or os.getpid()
     tmp = Path(str(path) + ".tmp")
-    tmp.write_text(f"{os.getpid()} {psutil.Process().create_time()}\n")
+    tmp.write_text(f"{pid} {psutil.Process(pid).create_time()}\n")
     os.replace(tmp, path)
 
 

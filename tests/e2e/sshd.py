@@ -6,10 +6,8 @@ key made for the test."""
 from __future__ import annotations
 
 import io
-import re
 import socket
 import subprocess
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +19,9 @@ from harness.faults import helper
 CACHE = Path(tempfile.gettempdir()) / "harness-tests-sshd"
 PACKAGES = ("openssh-server", "libwrap0")
 SOCKET = "/var/run/docker.sock"
+# sshd's privilege separation directory /run/sshd, and every directory above it, must be root's
+# and not writable by others (sshd checks); /var/run holds the mounted socket
+DIRS = {"/run": 0o755, "/run/sshd": 0o755, "/var": 0o755, "/var/run": 0o755, "/tmp": 0o1777}
 
 
 def unpacked() -> Path:
@@ -70,17 +71,18 @@ class Sshd:
     def start(self) -> None:
         root = unpacked()
         files = self._files(root)
-        lib_dir = root / "usr/lib/x86_64-linux-gnu"
-        for binary in (str(root / "usr/sbin/sshd"), files["/bin/sh"]):
-            out = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=20, check=True,
-                                 env={"LD_LIBRARY_PATH": str(lib_dir), "PATH": "/usr/bin:/bin"}).stdout
-            for lib in re.findall(r"(?:=>\s*)?(/\S+)\s+\(0x", out):
-                dest = "/usr/lib/x86_64-linux-gnu/" + Path(lib).name if lib.startswith(str(root)) else lib
-                files.setdefault(dest, str(Path(lib).resolve()))
+        lib_dir = root / "usr/lib/x86_64-linux-gnu"       # libwrap, unpacked beside sshd
+        libs = helper._libraries([str(root / "usr/sbin/sshd"), files["/bin/sh"]],
+                                 env={"LD_LIBRARY_PATH": str(lib_dir), "PATH": "/usr/bin:/bin"})
+        for lib in libs:
+            dest = "/usr/lib/x86_64-linux-gnu/" + Path(lib).name if lib.startswith(str(root)) else lib
+            files.setdefault(dest, str(Path(lib).resolve()))
         files["/usr/sbin/sshd"] = str(root / "usr/sbin/sshd")
-        tag = "harness-test-sshd:" + helper.Rootfs(files, {}).digest()
-        self.client.images.build(fileobj=io.BytesIO(_context(files)), custom_context=True,
-                                 tag=tag, rm=True, labels={"io.harness.test": "sshd"}, timeout=300)
+        fs = helper.Rootfs(files, {})
+        tag = "harness-test-sshd:" + fs.digest()
+        self.client.images.build(fileobj=io.BytesIO(helper.context(fs, b"FROM scratch\nCOPY rootfs/ /\n", DIRS)),
+                                 custom_context=True, tag=tag, rm=True, labels={"io.harness.test": "sshd"},
+                                 timeout=300)
         self.container = self.client.containers.run(
             tag, ["/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/sshd_config"], detach=True, network_mode="host",
             volumes={SOCKET: {"bind": SOCKET, "mode": "rw"}}, labels={"io.harness.test": "sshd"},
@@ -117,20 +119,3 @@ class Sshd:
         if self.container is not None:
             self.container.remove(force=True)
 
-
-def _context(files: dict[str, str]) -> bytes:
-    """Dockerfile and rootfs/ (sshd's privilege separation directory /run/sshd, and every
-    directory above it, root's and not writable by others: sshd checks)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        df = b"FROM scratch\nCOPY rootfs/ /\n"
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(df)
-        tar.addfile(info, io.BytesIO(df))
-        for d in ("rootfs/run", "rootfs/run/sshd", "rootfs/var", "rootfs/var/run", "rootfs/tmp"):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d.endswith("tmp") else 0o755
-            tar.addfile(info)
-        for dest, src in sorted(files.items()):
-            tar.add(src, arcname="rootfs" + dest, recursive=False)
-    return buf.getvalue()
