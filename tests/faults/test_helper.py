@@ -8,6 +8,7 @@ import os
 import subprocess
 import uuid
 
+import docker.errors
 import pytest
 
 from harness.errors import HarnessError
@@ -54,9 +55,15 @@ def test_a_helper_runs_tc_and_iptables_in_its_targets_namespace(docker_client):
         helper.run(h, ["tc", "qdisc", "del", "dev", "eth0", "root"])
         helper.run(h, ["iptables", "-w", "5", "-F", "OUTPUT"])
         assert "tbf" not in _ns(pid, "tc", "qdisc", "show", "dev", "eth0")
+        h.remove(force=True)                  # a helper that is gone says so: ns() then finds or starts one
+        with pytest.raises(helper.HelperGone):
+            helper.run(h, ["tc", "-V"])
     finally:
         for c in [*helpers, target]:
-            c.remove(force=True)
+            try:
+                c.remove(force=True)
+            except docker.errors.NotFound:
+                pass
     assert not docker_client.containers.list(all=True, filters={"label": f"io.harness.project={project}"})
 
 
